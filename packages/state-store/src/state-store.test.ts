@@ -1,0 +1,219 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CursorConflictError,
+  isReservedName,
+  NotInTransactionError,
+  openStateStore,
+  readSchemaVersion,
+  STATE_SCHEMA_VERSION,
+  StateSchemaVersionError,
+  StateValueError,
+} from './index';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'state-store-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function openFile(name = 'replica.db') {
+  const db = new Database(join(dir, name));
+  db.pragma('journal_mode = WAL');
+  return db;
+}
+
+describe('migrations', () => {
+  it('creates the reserved tables once and records the version', () => {
+    const db = openFile();
+    openStateStore(db);
+    openStateStore(db);
+    expect(readSchemaVersion(db)).toBe(STATE_SCHEMA_VERSION);
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .pluck()
+      .all();
+    expect(tables).toEqual(
+      expect.arrayContaining(['_synddb_cursor', '_synddb_gaps', '_synddb_meta', '_synddb_outbox']),
+    );
+    db.close();
+  });
+
+  it('refuses a schema written by a newer version', () => {
+    const db = openFile();
+    openStateStore(db);
+    db.prepare("UPDATE _synddb_meta SET value = '99' WHERE key = 'schema_version'").run();
+    expect(() => openStateStore(db)).toThrow(StateSchemaVersionError);
+    db.close();
+  });
+});
+
+describe('cursor', () => {
+  it('starts empty and advances one sequence at a time inside transactions', () => {
+    const db = openFile();
+    const store = openStateStore(db, { now: () => 1234 });
+    expect(store.cursor()).toBeNull();
+    expect(store.nextSequence()).toBe(0n);
+    expect(store.nextSequence(7n)).toBe(7n);
+    db.transaction(() => store.recordApplied(0n, 1700000000n))();
+    db.transaction(() => store.recordApplied(1n, 1700000001n))();
+    expect(store.cursor()).toEqual({
+      lastSequence: 1n,
+      lastTimestamp: 1700000001n,
+      appliedAt: 1234,
+    });
+    expect(store.nextSequence()).toBe(2n);
+    db.close();
+  });
+
+  it('rejects repeated, skipped and out-of-transaction updates', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    expect(() => store.recordApplied(0n, 1n)).toThrow(NotInTransactionError);
+    db.transaction(() => store.recordApplied(0n, 1n))();
+    expect(() => db.transaction(() => store.recordApplied(0n, 1n))()).toThrow(CursorConflictError);
+    expect(() => db.transaction(() => store.recordApplied(2n, 1n))()).toThrow(CursorConflictError);
+    expect(() => db.transaction(() => store.recordApplied(-1n, 1n))()).toThrow(StateValueError);
+    expect(store.cursor()?.lastSequence).toBe(0n);
+    db.close();
+  });
+
+  it('honours a start sequence for a fresh replica', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    expect(() => db.transaction(() => store.recordApplied(5n, 1n))()).toThrow(CursorConflictError);
+    db.transaction(() => store.recordApplied(5n, 1n, { startSequence: 5n }))();
+    expect(store.nextSequence()).toBe(6n);
+    db.close();
+  });
+
+  it('rolls back with the data when the transaction fails', () => {
+    const db = openFile();
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    const store = openStateStore(db);
+    const apply = db.transaction((seq: bigint, fail: boolean) => {
+      db.prepare('INSERT INTO t (id) VALUES (?)').run(seq);
+      store.recordApplied(seq, 0n);
+      if (fail) throw new Error('apply failed');
+    });
+    apply(0n, false);
+    expect(() => apply(1n, true)).toThrow('apply failed');
+    expect(store.cursor()?.lastSequence).toBe(0n);
+    expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(1);
+    db.close();
+  });
+
+  it('survives reopening the file (progress is durable with the data)', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    db.transaction(() => store.recordApplied(0n, 10n))();
+    db.close();
+    const again = openStateStore(openFile());
+    expect(again.cursor()?.lastSequence).toBe(0n);
+    again.db.close();
+  });
+
+  it('keeps sequences beyond 2^53 exact', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    const big = (1n << 62n) + 1n;
+    db.transaction(() => store.recordApplied(big, big, { startSequence: big }))();
+    expect(store.cursor()?.lastSequence).toBe(big);
+    expect(store.nextSequence()).toBe(big + 1n);
+    db.close();
+  });
+});
+
+describe('gaps', () => {
+  it('records a skipped range and moves the cursor past it atomically', () => {
+    const db = openFile();
+    const store = openStateStore(db, { now: () => 99 });
+    db.transaction(() => store.recordApplied(0n, 5n))();
+    store.recordGap({ start: 1n, end: 4n, reason: 'batch missing' });
+    expect(store.gaps()).toEqual([{ start: 1n, end: 4n, reason: 'batch missing', detectedAt: 99 }]);
+    expect(store.nextSequence()).toBe(4n);
+    expect(() => store.recordGap({ start: 2n, end: 5n, reason: 'x' })).toThrow(CursorConflictError);
+    expect(() => store.recordGap({ start: 4n, end: 4n, reason: 'x' })).toThrow(StateValueError);
+    db.close();
+  });
+});
+
+describe('outbox', () => {
+  it('enqueues inside the data transaction, idempotently, and persists signatures', () => {
+    const db = openFile();
+    const store = openStateStore(db, { now: () => 5 });
+    const body = new Uint8Array([1, 2, 3]);
+    expect(() => store.enqueue({ messageId: 'a', sequence: 1n, kind: 'withdrawal', body })).toThrow(
+      NotInTransactionError,
+    );
+    db.transaction(() => {
+      expect(store.enqueue({ messageId: 'a', sequence: 1n, kind: 'withdrawal', body })).toBe(true);
+      expect(store.enqueue({ messageId: 'a', sequence: 1n, kind: 'withdrawal', body })).toBe(false);
+      expect(store.enqueue({ messageId: 'b', sequence: 2n, kind: 'withdrawal', body })).toBe(true);
+    })();
+    expect(store.unsigned().map((e) => e.messageId)).toEqual(['a', 'b']);
+    store.recordSigningError('a', 'signer offline');
+    expect(store.outboxEntry('a')?.error).toBe('signer offline');
+    store.recordSignature('a', { signature: '0xsig', signer: '0xsigner' });
+    expect(store.unsigned().map((e) => e.messageId)).toEqual(['b']);
+    const signed = store.signed();
+    expect(signed).toHaveLength(1);
+    expect(signed[0]).toMatchObject({
+      messageId: 'a',
+      signature: '0xsig',
+      signer: '0xsigner',
+      error: null,
+    });
+    expect(signed[0]?.body).toEqual(body);
+    expect(() => store.recordSignature('zzz', { signature: 's', signer: 's' })).toThrow(
+      StateValueError,
+    );
+    db.close();
+  });
+});
+
+describe('copyInto (snapshot swap)', () => {
+  it('carries gaps and outbox into a new image, sets the cursor, and drops reserved tables of the image', () => {
+    const db = openFile();
+    const store = openStateStore(db, { now: () => 1 });
+    db.transaction(() => {
+      store.recordApplied(0n, 1n);
+      store.enqueue({
+        messageId: 'w',
+        sequence: 0n,
+        kind: 'withdrawal',
+        body: new Uint8Array([9]),
+      });
+    })();
+    store.recordGap({ start: 1n, end: 3n, reason: 'skip' });
+
+    const image = openFile('image.db');
+    image.exec(`CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER);
+      INSERT INTO accounts VALUES (1, 100);
+      CREATE TABLE _synddb_cursor (id INTEGER PRIMARY KEY, last_sequence INTEGER);
+      INSERT INTO _synddb_cursor VALUES (1, 999999);
+      CREATE TABLE _synddb_evil (x);`);
+    store.copyInto(image, { sequence: 10n, timestamp: 77n });
+    const restored = openStateStore(image);
+    expect(restored.cursor()).toMatchObject({ lastSequence: 10n, lastTimestamp: 77n });
+    expect(restored.gaps()).toHaveLength(1);
+    expect(restored.outboxEntry('w')?.body).toEqual(new Uint8Array([9]));
+    expect(
+      image.prepare("SELECT count(*) FROM sqlite_master WHERE name = '_synddb_evil'").pluck().get(),
+    ).toBe(0);
+    expect(image.prepare('SELECT balance FROM accounts').pluck().get()).toBe(100);
+    image.close();
+    db.close();
+  });
+
+  it('knows its reserved names', () => {
+    expect(isReservedName('_synddb_cursor')).toBe(true);
+    expect(isReservedName('_SyndDB_x')).toBe(true);
+    expect(isReservedName('accounts')).toBe(false);
+  });
+});
