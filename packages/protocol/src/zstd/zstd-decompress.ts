@@ -1,0 +1,48 @@
+import { decompressWithFzstd } from './decompress-fzstd';
+import { DecompressionError, DecompressionLimitError } from './errors';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from './limits';
+import { nativeZstd } from './native-zstd';
+import { scanZstdFrames } from './zstd-frame-validator';
+
+export interface ZstdDecompressOptions {
+  /** Output cap in bytes; exceeding it throws DecompressionLimitError. Default 256 MiB. */
+  maxOutputBytes?: number;
+  /** Force the pure-JS decoder (tests, or to avoid native code). Default: native when available. */
+  implementation?: 'native' | 'js';
+}
+
+/**
+ * Decompresses a zstd stream (one or more frames, with or without a declared content size) with
+ * a hard output cap. The input's frame structure is validated first (no trailing bytes, bounded
+ * window); the decoder then stops as soon as the output passes the cap, so a bomb costs at most
+ * the cap in memory and time proportional to it.
+ */
+export function zstdDecompress(input: Uint8Array, options: ZstdDecompressOptions = {}): Uint8Array {
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
+    throw new RangeError(
+      `maxOutputBytes must be a non-negative safe integer, got ${maxOutputBytes}`,
+    );
+  }
+  const frames = scanZstdFrames(input, maxOutputBytes);
+  const native = options.implementation === 'js' ? undefined : nativeZstd;
+  if (native === undefined) return decompressWithFzstd(input, frames, maxOutputBytes);
+
+  let out: Buffer;
+  try {
+    // maxOutputLength must be >= 1; a zero cap is enforced by the length check below.
+    out = native.zstdDecompressSync(input, { maxOutputLength: Math.max(maxOutputBytes, 1) });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DecompressionLimitError(maxOutputBytes, 'node:zlib stopped at the output cap');
+    }
+    throw new DecompressionError('invalid zstd data', {
+      details: String((error as Error).message),
+      cause: error,
+    });
+  }
+  if (out.length > maxOutputBytes) {
+    throw new DecompressionLimitError(maxOutputBytes, `output is ${out.length} bytes`);
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
