@@ -64,6 +64,7 @@ class CborReader {
       if (initial === 0xf6) return { major, arg: 0n };
       throw new CborUnsupportedItemError(start, describeSimple(info));
     }
+    if (major === 6) throw new CborUnsupportedItemError(start, 'tag');
     if (info < 24) return { major, arg: BigInt(info) };
     if (info === 31) throw new CborUnsupportedItemError(start, 'indefinite length');
     if (info > 27) throw new CborDecodeError(`reserved additional information ${info}`, start);
@@ -86,7 +87,6 @@ class CborReader {
     }
     this.offset += size;
     if (arg < minimum) throw new CborNonMinimalError(start);
-    if (major === 6) throw new CborUnsupportedItemError(start, `tag ${arg}`);
     return { major, arg };
   }
 
