@@ -1,5 +1,6 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { InvalidPublicKeyError } from '../errors';
+import { toChecksumAddress } from './checksum-address';
 
 const HEX = '0123456789abcdef';
 
@@ -14,15 +15,4 @@ export function pubkeyToAddress(pubkey: Uint8Array): string {
   let lower = '';
   for (const b of keccak_256(pubkey).subarray(12)) lower += HEX[b >> 4]! + HEX[b & 15]!;
   return toChecksumAddress(lower);
-}
-
-/** EIP-55: uppercase a hex letter when the matching nibble of keccak256(lowercase hex) is >= 8. */
-function toChecksumAddress(lowerHex: string): string {
-  const hash = keccak_256(new TextEncoder().encode(lowerHex));
-  let out = '0x';
-  for (let i = 0; i < lowerHex.length; i++) {
-    const nibble = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 15;
-    out += nibble >= 8 ? lowerHex[i]!.toUpperCase() : lowerHex[i]!;
-  }
-  return out;
 }
