@@ -107,7 +107,7 @@ describe('V2/V3 batches', () => {
       expect(toHex(encodeBatch(batch))).toBe(v.batch_cbor);
       const parsed = parseBatch(batch);
       expect(parsed.parsedMessages.map((m) => m.header.sequence)).toEqual(
-        messages.map((_, i) => batch.startSequence + BigInt(i)),
+        messages.map((_: unknown, i: number) => batch.startSequence + BigInt(i)),
       );
     });
 

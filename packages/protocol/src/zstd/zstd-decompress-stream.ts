@@ -50,7 +50,14 @@ export function createZstdDecompressStream(options: ZstdDecompressStreamOptions 
 function validatingTransform(validator: ZstdFrameValidator): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      guard(() => validator.push(chunk), callback, chunk);
+      // Forward only data-frame bytes: node:zlib stops at a skippable frame, Rust's decoder does not.
+      guard(
+        () =>
+          validator.push(chunk, (bytes) =>
+            this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+          ),
+        callback,
+      );
     },
     flush(callback: TransformCallback) {
       guard(() => validator.finish(), callback);
@@ -99,7 +106,7 @@ function jsDecompressStream(validator: ZstdFrameValidator, maxOutputBytes: numbe
 }
 
 /** Runs `fn`, mapping anything unexpected to DecompressionError, and completes the callback. */
-function guard(fn: () => unknown, callback: TransformCallback, passThrough?: Buffer): void {
+function guard(fn: () => unknown, callback: TransformCallback): void {
   try {
     fn();
   } catch (error) {
@@ -110,5 +117,5 @@ function guard(fn: () => unknown, callback: TransformCallback, passThrough?: Buf
     );
     return;
   }
-  callback(null, passThrough);
+  callback();
 }

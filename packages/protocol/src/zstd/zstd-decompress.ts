@@ -28,21 +28,33 @@ export function zstdDecompress(input: Uint8Array, options: ZstdDecompressOptions
   const native = options.implementation === 'js' ? undefined : nativeZstd;
   if (native === undefined) return decompressWithFzstd(input, frames, maxOutputBytes);
 
-  let out: Buffer;
-  try {
-    // maxOutputLength must be >= 1; a zero cap is enforced by the length check below.
-    out = native.zstdDecompressSync(input, { maxOutputLength: Math.max(maxOutputBytes, 1) });
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new DecompressionLimitError(maxOutputBytes, 'node:zlib stopped at the output cap');
+  // One call per data frame: node:zlib stops at a skippable frame, while Rust's decoder reads on.
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (const frame of frames) {
+    if (frame.skippable) continue;
+    const remaining = maxOutputBytes - total;
+    let part: Buffer;
+    try {
+      // maxOutputLength must be >= 1; a zero budget is enforced by the length check below.
+      part = native.zstdDecompressSync(input.subarray(frame.start, frame.end), {
+        maxOutputLength: Math.max(remaining, 1),
+      });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new DecompressionLimitError(maxOutputBytes, 'node:zlib stopped at the output cap');
+      }
+      throw new DecompressionError('invalid zstd data', {
+        details: `frame at offset ${frame.start}: ${(error as Error).message}`,
+        cause: error,
+      });
     }
-    throw new DecompressionError('invalid zstd data', {
-      details: String((error as Error).message),
-      cause: error,
-    });
+    total += part.length;
+    if (total > maxOutputBytes) {
+      throw new DecompressionLimitError(maxOutputBytes, `output reached ${total} bytes`);
+    }
+    parts.push(part);
   }
-  if (out.length > maxOutputBytes) {
-    throw new DecompressionLimitError(maxOutputBytes, `output is ${out.length} bytes`);
-  }
+  const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -42,17 +42,26 @@ export class ZstdFrameValidator {
   private blockLimit = 0;
   private hasChecksum = false;
   private declaredTotal = 0;
+  /** Inside a skippable frame (its header fields are not emitted). */
+  private inSkippable = false;
+  private emitMagic: ((bytes: Uint8Array) => void) | undefined;
   /** Whether the bytes being skipped belong to a skippable frame (vs. a block body). */
   private pendingSkippable = false;
 
   constructor(private readonly maxOutputBytes: number) {}
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Checks the next bytes. `emit`, when given, receives exactly the bytes of data frames (skippable
+   * frames removed) so a decoder that stops at skippable frames (node:zlib) can be fed safely.
+   */
+  push(chunk: Uint8Array, emit?: (bytes: Uint8Array) => void): void {
+    this.emitMagic = emit;
     let i = 0;
     while (i < chunk.length) {
       const state = this.state;
       if (state.kind === 'skip') {
         const n = Math.min(state.remaining, chunk.length - i);
+        if (emit && !this.pendingSkippable) emit(chunk.subarray(i, i + n));
         i += n;
         this.offset += n;
         state.remaining -= n;
@@ -62,6 +71,8 @@ export class ZstdFrameValidator {
       const need = this.fieldLength(state);
       const n = Math.min(need - this.fieldUsed, chunk.length - i);
       this.field.set(chunk.subarray(i, i + n), this.fieldUsed);
+      // Magic bytes are held back until it is known whether the frame is skippable.
+      if (emit && state.kind !== 'magic' && !this.inSkippable) emit(chunk.subarray(i, i + n));
       this.fieldUsed += n;
       i += n;
       this.offset += n;
@@ -107,8 +118,10 @@ export class ZstdFrameValidator {
         this.frameStart = this.offset - 4;
         const magic = (f[0]! | (f[1]! << 8) | (f[2]! << 16) | (f[3]! << 24)) >>> 0;
         if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+          this.inSkippable = true;
           this.state = { kind: 'skippable-size' };
         } else if (magic === ZSTD_MAGIC) {
+          this.emitMagic?.(f.slice(0, 4));
           this.state = { kind: 'descriptor' };
         } else {
           throw new DecompressionError('not a zstd frame', {
@@ -211,6 +224,7 @@ export class ZstdFrameValidator {
   }
 
   private endFrame(skippable: boolean): void {
+    this.inSkippable = false;
     this.frames.push({
       start: this.frameStart,
       end: this.offset,
