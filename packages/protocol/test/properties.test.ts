@@ -79,7 +79,9 @@ describe('round trips', () => {
         fc.integer({ min: 1, max: 20 }),
         u64,
         (start, count, createdAt) => {
-          const messages = Array.from({ length: count }, (_, i) => message(start + BigInt(i), { timestamp: createdAt }));
+          const messages = Array.from({ length: count }, (_, i) =>
+            message(start + BigInt(i), { timestamp: createdAt }),
+          );
           const batch = {
             version: 1,
             startSequence: start,
