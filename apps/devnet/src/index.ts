@@ -1,0 +1,60 @@
+export {
+  type DatabaseDigest,
+  type DigestDatabaseOptions,
+  digestDatabase,
+  type TableDigest,
+} from './db-digest';
+export {
+  BatchMirrorError,
+  DevnetConfigError,
+  IngestRequestError,
+  SampleAppError,
+  SequencerResponseError,
+  SequencerStoppedError,
+  UnknownBatchError,
+} from './errors';
+export { captureChangeset } from './sample-app/capture-changeset';
+export {
+  type AccountRow,
+  createSampleApp,
+  type SampleApp,
+  type SampleAppOptions,
+  type SentMessage,
+} from './sample-app/create-sample-app';
+export { readDatabaseImage } from './sample-app/database-image';
+export { SAMPLE_APP_SCHEMA } from './sample-app/schema';
+export { SeededRandom } from './sample-app/seeded-random';
+export {
+  createSequencerClient,
+  type ReceiptJson,
+  type SequencerClient,
+  type SequencerStatusJson,
+  type WithdrawalReceiptJson,
+} from './sample-app/sequencer-client';
+export {
+  runWorkload,
+  type WorkloadOperation,
+  type WorkloadOptions,
+  type WorkloadSummary,
+} from './sample-app/workload';
+export type { BatchStore, ReplaceBatchOptions, StoredBatch } from './sequencer/batch-store';
+export type { BatcherStats, FlushResult } from './sequencer/batcher';
+export {
+  eip191Digest,
+  signRecoverable,
+  withdrawalMessageHash,
+  withdrawalMessageId,
+} from './sequencer/bridge-signature';
+export {
+  createDevnetSequencer,
+  DEFAULT_MAX_BODY_BYTES,
+  type DevnetSequencer,
+  type DevnetSequencerOptions,
+  type StartOptions,
+} from './sequencer/create-devnet-sequencer';
+export type {
+  BridgeSignature,
+  MessageReceipt,
+  MessageSequencer,
+  WithdrawalReceipt,
+} from './sequencer/message-sequencer';

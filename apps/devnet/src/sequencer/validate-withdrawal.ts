@@ -1,0 +1,34 @@
+import type { WithdrawalRequest } from '@synddb/protocol';
+import { IngestRequestError } from '../errors';
+
+const RECIPIENT = /^0x[0-9a-fA-F]{40}$/;
+const AMOUNT = /^(0|[1-9][0-9]*)$/;
+const U128_MAX = (1n << 128n) - 1n;
+
+/**
+ * The sequencer's ingestion checks for a withdrawal (PROTOCOL.md §4.2, §6): a non-empty
+ * request_id, a `0x` + 40 hex recipient, and a canonical decimal amount that fits the u128 the
+ * bridge-signature path parses it as. Returns the amount.
+ */
+export function validateWithdrawal(request: WithdrawalRequest): bigint {
+  if (request.requestId.length === 0) {
+    throw new IngestRequestError(400, 'request_id must not be empty');
+  }
+  if (!RECIPIENT.test(request.recipient)) {
+    throw new IngestRequestError(
+      400,
+      `Invalid recipient address: expected 0x followed by 40 hex characters, got ${JSON.stringify(request.recipient.slice(0, 80))}`,
+    );
+  }
+  if (!AMOUNT.test(request.amount)) {
+    throw new IngestRequestError(
+      400,
+      `Invalid amount: expected a decimal integer without leading zeros, got ${JSON.stringify(request.amount.slice(0, 80))}`,
+    );
+  }
+  const amount = BigInt(request.amount);
+  if (amount > U128_MAX) {
+    throw new IngestRequestError(400, 'Invalid amount: exceeds the u128 range');
+  }
+  return amount;
+}
