@@ -13,7 +13,12 @@ export interface CurvePrimitives {
   verifyPrehashed(signature: Uint8Array, digest: Uint8Array, sec1Key: Uint8Array): boolean;
   /** true when the 65-byte uncompressed key is a point on the curve. */
   isPoint(sec1Key: Uint8Array): boolean;
+  /** Optional per-key precomputation for keys verified many times (same contract as verifyPrehashed). */
+  prepareKey?(sec1Key: Uint8Array): (signature: Uint8Array, digest: Uint8Array) => boolean;
 }
+
+/** Bound keys kept per backend: the sequencer key is one key, so this is a hit on every batch. */
+const BOUND_KEY_CACHE_SIZE = 8;
 
 /**
  * Wraps curve primitives with the SyndDB acceptance rules (lengths, scalar ranges, low-S), so
@@ -46,6 +51,7 @@ export function makeBackend(
     }
   };
 
+  const bound = new Map<string, PublicKeyVerifier>();
   const backend: Secp256k1Backend = {
     name,
     verify(signature, digest, pubkey) {
@@ -54,6 +60,9 @@ export function makeBackend(
     },
     isValidPublicKey,
     bindPublicKey(pubkey): PublicKeyVerifier {
+      const cacheKey = keyId(pubkey);
+      const cached = bound.get(cacheKey);
+      if (cached !== undefined) return cached;
       if (!isValidPublicKey(pubkey)) {
         throw new InvalidPublicKeyError(
           pubkey.length === PUBKEY_BYTES ? 'not-on-curve' : 'length',
@@ -63,12 +72,32 @@ export function makeBackend(
         );
       }
       const sec1Key = toUncompressedSec1(pubkey);
-      return {
+      const prepared = curve.prepareKey?.(sec1Key);
+      const verifier: PublicKeyVerifier = {
         backend: name,
         pubkey: sec1Key.slice(1),
-        verify: (signature, digest) => verifyWithKey(signature, digest, sec1Key),
+        verify: prepared
+          ? (signature, digest) => {
+              if (digest.length !== DIGEST_BYTES || !hasCanonicalLowSScalars(signature))
+                return false;
+              try {
+                return prepared(signature, digest);
+              } catch {
+                return false;
+              }
+            }
+          : (signature, digest) => verifyWithKey(signature, digest, sec1Key),
       };
+      if (bound.size >= BOUND_KEY_CACHE_SIZE) bound.delete(bound.keys().next().value as string);
+      bound.set(cacheKey, verifier);
+      return verifier;
     },
   };
   return backend;
+}
+
+function keyId(pubkey: Uint8Array): string {
+  let id = '';
+  for (const b of pubkey) id += String.fromCharCode(b);
+  return id;
 }

@@ -33,7 +33,7 @@ export interface CreateVerifierPoolOptions {
 }
 
 const RECORD_BYTES = 64 + DIGEST_BYTES + PUBKEY_BYTES;
-const DEFAULT_MIN_ITEMS_PER_WORKER = 64;
+const DEFAULT_MIN_ITEMS_PER_WORKER = 16;
 
 interface Pending {
   resolve(results: Uint8Array): void;
