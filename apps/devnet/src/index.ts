@@ -13,6 +13,11 @@ export {
   SequencerStoppedError,
   UnknownBatchError,
 } from './errors';
+export {
+  type RebuildBatchBlobParameters,
+  rebuildBatchBlob,
+  type UnsignedMessage,
+} from './faults/rebuild-batch-blob';
 export { captureChangeset } from './sample-app/capture-changeset';
 export {
   type AccountRow,

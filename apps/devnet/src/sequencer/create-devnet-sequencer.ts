@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { hexToBytes } from '@synddb/protocol';
+import { formatBatchFilename, hexToBytes } from '@synddb/protocol';
 import { createSequencerSigner, type SequencerSigner } from '@synddb/verifier';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
@@ -108,8 +108,8 @@ export function createDevnetSequencer(options: DevnetSequencerOptions = {}): Dev
     signer,
     now,
     store: storage,
-    referenceOf: (start, end) =>
-      mirror?.objectName(start, end) ?? `${prefix}/batches/${start}_${end}`,
+    // The GCS object name of the batch, whether or not a directory mirror is configured.
+    referenceOf: (start, end) => `${prefix}/batches/${formatBatchFilename(start, end)}`,
     onError,
   });
   const sequencer = new MessageSequencer({ signer, secretKey, now, batcher });

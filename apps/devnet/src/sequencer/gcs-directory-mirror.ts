@@ -29,11 +29,6 @@ export class GcsDirectoryMirror {
     }
   }
 
-  /** The object name (relative to the bucket root) of a batch. */
-  objectName(start: bigint, end: bigint): string {
-    return `${this.prefix}/batches/${formatBatchFilename(start, end)}`;
-  }
-
   /** Makes the directory show `batch` under `start`, or nothing when `batch` is undefined. */
   sync(start: bigint, batch: { end: bigint; blob: Uint8Array } | undefined): void {
     const previous = this.written.get(start);
