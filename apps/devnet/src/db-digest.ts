@@ -64,10 +64,13 @@ export function digestDatabase(
 }
 
 function digestTable(db: DatabaseSync, name: string): TableDigest {
-  const info = db.prepare('SELECT name, pk FROM pragma_table_info(?) ORDER BY cid').all(name) as {
-    name: string;
-    pk: number;
-  }[];
+  // Number(): a connection opened with readBigInts returns the pk position as a bigint.
+  const info = (
+    db.prepare('SELECT name, pk FROM pragma_table_info(?) ORDER BY cid').all(name) as {
+      name: string;
+      pk: number | bigint;
+    }[]
+  ).map((c) => ({ name: c.name, pk: Number(c.pk) }));
   const columns = info.map((c) => c.name);
   const keyColumns = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
   const order = (keyColumns.length > 0 ? keyColumns : info).map((c) => quoteIdentifier(c.name));

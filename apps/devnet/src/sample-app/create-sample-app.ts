@@ -91,7 +91,8 @@ export function createSampleApp(options: SampleAppOptions): SampleApp {
   const clock = options.clock ?? Date.now;
   const ids = new SeededRandom(options.idSeed ?? randomInt(2 ** 31));
   const client = createSequencerClient(options.sequencerUrl);
-  const db = new DatabaseSync(options.dbPath);
+  // 64-bit integers stay exact (balances go beyond 2^53).
+  const db = new DatabaseSync(options.dbPath, { readBigInts: true });
   const sent: SentMessage[] = [];
   const pending: ChangesetData[] = [];
   let clientSequence = 0n;
@@ -299,9 +300,13 @@ export function createSampleApp(options: SampleAppOptions): SampleApp {
     snapshot: () => serialized(snapshot),
     flushChangesets: () => serialized(flushChangesets),
     accounts: () => {
-      const statement = db.prepare('SELECT id, owner, balance FROM accounts ORDER BY id');
-      statement.setReadBigInts(true);
-      return (statement.all() as { id: bigint; owner: string; balance: bigint }[]).map((r) => ({
+      return (
+        db.prepare('SELECT id, owner, balance FROM accounts ORDER BY id').all() as {
+          id: bigint;
+          owner: string;
+          balance: bigint;
+        }[]
+      ).map((r) => ({
         id: Number(r.id),
         owner: r.owner,
         balance: r.balance,
