@@ -52,6 +52,8 @@ export async function runDevnet(
       sequencerUrl: url,
       dbPath,
       changesetsPerRequest: config.changesetsPerRequest,
+      // Ids (and the random bytes stored in rows) follow the seed too: a run is reproducible.
+      idSeed: config.seed,
     });
     app = sampleApp;
     log(`sample app db   ${dbPath}`);

@@ -42,7 +42,8 @@ const MEMOS = [null, 'rent', 'coffee ☕', 'invoice #42', '', 'it\'s "quoted"'] 
  * Runs a deterministic mix of business transactions on the sample app: opening and closing
  * accounts, deposits (some beyond 2^53), transfers, label upserts and deletes on the composite-key
  * table, renames to text or NULL, a multi-row REAL update and withdrawals. Choices depend only on
- * the seed and the database state, so the same seed on the same starting state repeats exactly.
+ * the seed and the database state, so the same seed on the same starting state (and an app with
+ * the same `idSeed`, which draws ids and stored random bytes) repeats exactly.
  * Flushes queued changesets at the end.
  */
 export async function runWorkload(
