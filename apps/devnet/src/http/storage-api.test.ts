@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -236,6 +237,15 @@ describe('storage fault injection', () => {
       '000000000003_000000000005.cbor.zst',
       '000000000006_000000000006.cbor.zst',
     ]);
+  });
+
+  it('serves an oversized replacement blob byte for byte', async () => {
+    const seq = await sequencerWithBatches();
+    const huge = new Uint8Array(randomBytes(3 * 1024 * 1024 + 17));
+    seq.storage.replace(6, huge);
+    const response = await fetch(`${seq.url}/storage/batches/6`);
+    expect(response.status).toBe(200);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(huge);
   });
 
   it('rejects faults on unknown batches with a typed error', async () => {

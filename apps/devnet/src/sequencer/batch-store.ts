@@ -90,7 +90,10 @@ export class BatchStore {
 
   // ---- fault injection (tests of hostile storage) ----
 
-  /** Serves `transform(current served blob)` instead; e.g. flip a byte, truncate, re-sign. */
+  /**
+   * Serves `transform(copy of the served blob)` instead; e.g. flip a byte, truncate, re-sign.
+   * On a hidden batch it transforms the hidden bytes and serves the result again.
+   */
   tamper(start: bigint | number, transform: (blob: Uint8Array) => Uint8Array): void {
     const s = BigInt(start);
     const current = this.getOrThrow(s, { includeHidden: true });
