@@ -163,11 +163,15 @@ export function createDevnetSequencer(options: DevnetSequencerOptions = {}): Dev
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new DevnetConfigError(`port ${port} is not in 0..65535`);
       }
+      let listening: ServerType | undefined;
       const info = await new Promise<AddressInfo>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, hostname: host, port }, resolve);
-        s.once('error', reject);
-        server = s;
+        listening = serve({ fetch: app.fetch, hostname: host, port }, resolve);
+        listening.once('error', reject);
+      }).catch((error: unknown) => {
+        listening?.close();
+        throw new DevnetConfigError(`cannot listen on ${host}:${port}`, String(error));
       });
+      server = listening;
       const urlHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       url = `http://${urlHost}:${info.port}`;
       return { url, host: info.address, port: info.port };

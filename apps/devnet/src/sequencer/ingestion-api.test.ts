@@ -15,6 +15,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { ANVIL0_PUBKEY, postCbor, startSequencer } from '../test-support';
 import { eip191Digest } from './bridge-signature';
+import { createDevnetSequencer } from './create-devnet-sequencer';
 
 const changesetRequest = encodeChangesetBatchRequest({
   batchId: 'batch-1',
@@ -254,6 +255,16 @@ describe('ingestion API', () => {
       status: 'ready',
       checks: [{ name: 'sequencer', status: 'ok' }],
     });
+  });
+
+  it('reports a busy port as a typed error and can start elsewhere', async () => {
+    const first = await startSequencer();
+    const port = Number(new URL(first.url).port);
+    const second = createDevnetSequencer();
+    await expect(second.start({ port })).rejects.toMatchObject({ code: 'DEVNET_CONFIG' });
+    const { url } = await second.start({ port: 0 });
+    expect(await (await fetch(`${url}/health`)).text()).toBe('OK');
+    await second.stop();
   });
 
   it('refuses submissions after stop and reports it in /ready', async () => {
