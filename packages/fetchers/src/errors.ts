@@ -1,0 +1,221 @@
+import { SyndDBError } from '@synddb/protocol';
+
+/** A fetcher was configured with an invalid option (bad URL, non-positive limit, ...). */
+export class FetcherConfigError extends SyndDBError {
+  override name = 'FetcherConfigError';
+
+  constructor(shortMessage: string, details?: string) {
+    super('FETCHER_CONFIG', shortMessage, { details });
+  }
+}
+
+/** A batch blob is larger than `maxBatchBytes` (announced by Content-Length/size, or counted while streaming). */
+export class BatchTooLargeError extends SyndDBError {
+  override name = 'BatchTooLargeError';
+  readonly locator: string;
+  readonly limit: number;
+  /** The announced or counted size when known; a streamed download stops counting at limit + 1. */
+  readonly size: number | undefined;
+
+  constructor(locator: string, limit: number, size?: number) {
+    super('BATCH_TOO_LARGE', `batch ${locator} exceeds the ${limit}-byte download limit`, {
+      details: size === undefined ? `limit=${limit}` : `limit=${limit} size>=${size}`,
+    });
+    this.locator = locator;
+    this.limit = limit;
+    this.size = size;
+  }
+}
+
+/** A JSON response is larger than the fetcher's `maxJsonBytes`. */
+export class ResponseTooLargeError extends SyndDBError {
+  override name = 'ResponseTooLargeError';
+  readonly url: string;
+  readonly limit: number;
+
+  constructor(url: string, limit: number) {
+    super('RESPONSE_TOO_LARGE', `response from ${url} exceeds ${limit} bytes`);
+    this.url = url;
+    this.limit = limit;
+  }
+}
+
+/** A storage response parsed but does not have the documented shape (PROTOCOL.md §5). */
+export class InvalidResponseError extends SyndDBError {
+  override name = 'InvalidResponseError';
+  readonly source: string;
+
+  constructor(
+    source: string,
+    shortMessage: string,
+    options: { details?: string; cause?: unknown } = {},
+  ) {
+    super('INVALID_RESPONSE', `${source}: ${shortMessage}`, options);
+    this.source = source;
+  }
+}
+
+/** The server answered with a status that is neither success, 404 nor a retried 502/503/504. */
+export class HttpStatusError extends SyndDBError {
+  override name = 'HttpStatusError';
+  readonly url: string;
+  readonly status: number;
+
+  constructor(url: string, status: number, body?: string) {
+    super('HTTP_STATUS', `GET ${url} returned HTTP ${status}`, {
+      details: body ? `body: ${body}` : undefined,
+    });
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/**
+ * The request failed at the transport level (connect, reset, timeout, truncated body) or with a
+ * retryable status on every attempt. `attempts` counts the tries made.
+ */
+export class HttpTransportError extends SyndDBError {
+  override name = 'HttpTransportError';
+  readonly url: string;
+  readonly attempts: number;
+  readonly timedOut: boolean;
+
+  constructor(url: string, attempts: number, timedOut: boolean, cause: unknown) {
+    super(
+      'HTTP_TRANSPORT',
+      `GET ${url} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${timedOut ? ' (timeout)' : ''}`,
+      { details: cause instanceof Error ? cause.message : String(cause), cause },
+    );
+    this.url = url;
+    this.attempts = attempts;
+    this.timedOut = timedOut;
+  }
+}
+
+/** A Google Cloud Storage request failed (other than "object not found"). */
+export class GcsRequestError extends SyndDBError {
+  override name = 'GcsRequestError';
+  readonly operation: string;
+  /** HTTP status reported by the client library, when it reported one. */
+  readonly status: number | undefined;
+
+  constructor(operation: string, cause: unknown) {
+    const status = statusOf(cause);
+    super(
+      'GCS_REQUEST',
+      `GCS ${operation} failed${status === undefined ? '' : ` (HTTP ${status})`}`,
+      {
+        details: cause instanceof Error ? cause.message : String(cause),
+        cause,
+      },
+    );
+    this.operation = operation;
+    this.status = status;
+  }
+}
+
+/** Reading the local batch directory failed (other than "file not found"). */
+export class FsReadError extends SyndDBError {
+  override name = 'FsReadError';
+  readonly path: string;
+
+  constructor(path: string, cause: unknown) {
+    super('FS_READ', `cannot read ${path}`, {
+      details: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    });
+    this.path = path;
+  }
+}
+
+/** Writing a batch file failed. */
+export class FsWriteError extends SyndDBError {
+  override name = 'FsWriteError';
+  readonly path: string;
+
+  constructor(path: string, cause: unknown) {
+    super('FS_WRITE', `cannot write ${path}`, {
+      details: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    });
+    this.path = path;
+  }
+}
+
+/** A batch locator (object name or file name) escapes the batch folder or is not a batch name. */
+export class InvalidBatchPathError extends SyndDBError {
+  override name = 'InvalidBatchPathError';
+  readonly path: string;
+
+  constructor(path: string, reason: string) {
+    super('INVALID_BATCH_PATH', `refusing batch path ${JSON.stringify(path)}: ${reason}`);
+    this.path = path;
+  }
+}
+
+/**
+ * Two listed batches share a start or overlap (PROTOCOL.md §11.2: a sequencer restarted on GCS or
+ * in-memory storage numbers from 0 again). Which one is authentic cannot be decided from the
+ * listing, so the index refuses to pick.
+ */
+export class BatchOverlapError extends SyndDBError {
+  override name = 'BatchOverlapError';
+  readonly first: { start: bigint; end: bigint; path: string };
+  readonly second: { start: bigint; end: bigint; path: string };
+
+  constructor(
+    first: { startSequence: bigint; endSequence: bigint; path: string },
+    second: { startSequence: bigint; endSequence: bigint; path: string },
+  ) {
+    const kind = first.startSequence === second.startSequence ? 'share a start' : 'overlap';
+    super(
+      'BATCH_OVERLAP',
+      `batches [${first.startSequence}, ${first.endSequence}] and [${second.startSequence}, ${second.endSequence}] ${kind}`,
+      { details: `paths: ${first.path} | ${second.path}` },
+    );
+    this.first = { start: first.startSequence, end: first.endSequence, path: first.path };
+    this.second = { start: second.startSequence, end: second.endSequence, path: second.path };
+  }
+}
+
+/** A listing entry has end < start. */
+export class InvalidBatchRangeError extends SyndDBError {
+  override name = 'InvalidBatchRangeError';
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly path: string;
+
+  constructor(start: bigint, end: bigint, path: string) {
+    super('INVALID_BATCH_RANGE', `batch ${path} has end ${end} < start ${start}`);
+    this.start = start;
+    this.end = end;
+    this.path = path;
+  }
+}
+
+/** Every source of a fallback fetcher failed, or some failed and the rest reported "absent". */
+export class FallbackExhaustedError extends SyndDBError {
+  override name = 'FallbackExhaustedError';
+  readonly operation: string;
+  readonly errors: readonly { kind: string; error: unknown }[];
+
+  constructor(operation: string, errors: readonly { kind: string; error: unknown }[]) {
+    super('FALLBACK_EXHAUSTED', `${operation}: no source answered`, {
+      details: errors
+        .map(
+          ({ kind, error }) =>
+            `${kind}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        )
+        .join('; '),
+      cause: errors[0]?.error,
+    });
+    this.operation = operation;
+    this.errors = errors;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
+}

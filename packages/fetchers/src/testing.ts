@@ -1,0 +1,6 @@
+export {
+  type GcsTestRequest,
+  type GcsTestServer,
+  type GcsTestServerOptions,
+  startGcsTestServer,
+} from './gcs/test-server';
