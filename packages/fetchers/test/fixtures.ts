@@ -51,7 +51,7 @@ export interface TestHttpServer {
 
 /** A node:http server on 127.0.0.1 with an ephemeral port, for fetcher tests. */
 export async function startHttpServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
 ): Promise<TestHttpServer> {
   const hits: string[] = [];
   const server = createServer((req, res) => {
