@@ -92,11 +92,11 @@ function createGcsObjectStore(bucket: Bucket, pageSize: number): BatchObjectStor
         signal?.throwIfAborted();
         let response: unknown;
         try {
-          [, , response] = await abortable(
-            bucket.getFiles({
+          response = await abortable(
+            listPage(bucket, {
               prefix: folder,
-              autoPaginate: false,
               maxResults: pageSize,
+              fields: 'items(name),nextPageToken',
               ...(pageToken !== undefined ? { pageToken } : {}),
               ...(startOffset !== undefined ? { startOffset } : {}),
             }),
@@ -143,11 +143,14 @@ function createGcsObjectStore(bucket: Bucket, pageSize: number): BatchObjectStor
         stream.on('response', (response: { headers?: Record<string, unknown> }) => {
           const announced = Number(response.headers?.['content-length']);
           if (Number.isFinite(announced) && announced > maxBytes) {
-            stream.destroy();
             finish(new BatchTooLargeError(locator, maxBytes, announced));
+            // The client pipes the response into `stream` right after this event: destroying it
+            // synchronously makes that pipe throw an unhandled ERR_STREAM_UNABLE_TO_PIPE.
+            setImmediate(() => stream.destroy());
           }
         });
         stream.on('data', (chunk: Buffer) => {
+          if (settled) return;
           total += chunk.byteLength;
           if (total > maxBytes) {
             stream.destroy();
@@ -167,6 +170,20 @@ function createGcsObjectStore(bucket: Bucket, pageSize: number): BatchObjectStor
       });
     },
   };
+}
+
+/**
+ * One raw `objects.list` page. `bucket.getFiles` is not used: it maps `items` to File objects
+ * inside its callback, and a malformed page (items not an array, an item without a name) throws
+ * there, leaving its promise pending forever. The raw JSON goes to `listPageFromJson` instead.
+ */
+function listPage(bucket: Bucket, query: Record<string, string | number>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    bucket.request({ uri: '/o', qs: query }, (error, body) => {
+      if (error) reject(error);
+      else resolve(body);
+    });
+  });
 }
 
 /** Validates one JSON-API list page (`{items?: [{name}], nextPageToken?}`). */

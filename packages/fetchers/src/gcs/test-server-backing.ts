@@ -11,6 +11,11 @@ export interface StoredObject {
   updated: Date;
 }
 
+/** A name the backing cannot store (it would leave the bucket folder); the server answers 400. */
+export class UnstorableNameError extends Error {
+  override name = 'UnstorableNameError';
+}
+
 /** Where the test server keeps objects: in memory, or files in a directory. */
 export interface ObjectBacking {
   /** All object names of a bucket, sorted (GCS lists in lexicographic order). */
@@ -124,7 +129,9 @@ export function createDirectoryBacking(directory: string, onlyBucket?: string): 
     async put(bucket, name, bytes, contentType) {
       const path = pathOf(bucket, name);
       if (path === null)
-        throw new Error(`object name ${JSON.stringify(name)} is not storable in bucket ${bucket}`);
+        throw new UnstorableNameError(
+          `object name ${JSON.stringify(name)} is not storable in bucket ${bucket}`,
+        );
       await mkdir(dirname(path), { recursive: true });
       const temp = join(dirname(path), `.upload.${randomBytes(6).toString('hex')}.tmp`);
       await writeFile(temp, bytes);

@@ -8,6 +8,7 @@ import {
   createMemoryBacking,
   type ObjectBacking,
   type StoredObject,
+  UnstorableNameError,
 } from './test-server-backing';
 
 export interface GcsTestServerOptions {
@@ -291,15 +292,19 @@ export async function startGcsTestServer(
       (body.length > 0 ? `bytes 0-${body.length - 1}/${body.length}` : 'bytes */0');
     const match = /^bytes (?:(\d+)-(\d+|\*)|\*)\/(\d+|\*)$/.exec(header.trim());
     if (match === null) return sendError(res, 400, 'invalid', `bad Content-Range ${header}`);
-    const total = match[3] === '*' ? null : Number(match[3]);
-    if (match[1] !== undefined && body.length > 0) {
+    let total = match[3] === '*' ? null : Number(match[3]);
+    if (match[1] !== undefined) {
       const first = Number(match[1]);
       if (first > session.received)
         return sendError(res, 400, 'invalid', `chunk starts at ${first}, have ${session.received}`);
+      if (match[2] !== '*' && Number(match[2]) - first + 1 !== body.length)
+        return sendError(res, 400, 'invalid', `Content-Range ${header} does not match the body`);
       // Overlapping retransmissions keep only the bytes not yet received.
-      const fresh = body.subarray(session.received - first);
+      const fresh = body.subarray(Math.min(body.length, session.received - first));
       session.chunks.push(fresh);
       session.received += fresh.length;
+      // `bytes a-*/*` (the client's single-request mode): this body is the rest of the object.
+      if (match[2] === '*' && total === null) total = session.received;
     }
     if (total !== null && session.received >= total) {
       sessions.delete(id);
@@ -323,7 +328,14 @@ export async function startGcsTestServer(
     bytes: Buffer,
     contentType: string,
   ): Promise<void> {
-    const object = await backing.put(bucket, name, new Uint8Array(bytes), contentType);
+    let object: StoredObject;
+    try {
+      object = await backing.put(bucket, name, new Uint8Array(bytes), contentType);
+    } catch (error) {
+      if (error instanceof UnstorableNameError)
+        return sendError(res, 400, 'invalid', error.message);
+      throw error;
+    }
     sendJson(res, 200, objectJson(bucket, name, object));
   }
 

@@ -276,6 +276,70 @@ describe('createHttpFetcher: getBatch', () => {
     expect((error as HttpTransportError).timedOut).toBe(false);
   });
 
+  it.each([400, 401, 403, 429])(
+    'does not retry HTTP %i (only transient failures are retried)',
+    async (status) => {
+      const server = await serve((_req, res) => res.writeHead(status).end());
+      const error = await fetcherFor(server)
+        .getBatch(info(0n))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HttpStatusError);
+      expect((error as HttpStatusError).status).toBe(status);
+      expect(server.hits).toHaveLength(1);
+    },
+  );
+
+  it('waits a jittered, doubling delay between retries, drawn from `random`', async () => {
+    const at: number[] = [];
+    const server = await serve((_req, res) => {
+      at.push(performance.now());
+      res.writeHead(503).end();
+    });
+    const draws: number[] = [];
+    const run = (value: number) =>
+      createHttpFetcher({
+        baseUrl: server.url,
+        maxRetries: 2,
+        retryBaseDelayMs: 60,
+        retryMaxDelayMs: 1000,
+        random: () => {
+          draws.push(value);
+          return value;
+        },
+      })
+        .getBatch(info(0n))
+        .catch((e: unknown) => e);
+    // Top of the window: ~59 ms, then ~119 ms (base * 2^attempt).
+    expect(await run(0.999)).toBeInstanceOf(HttpStatusError);
+    expect(draws).toHaveLength(2);
+    const gaps = [at[1]! - at[0]!, at[2]! - at[1]!];
+    expect(gaps[0]).toBeGreaterThanOrEqual(50);
+    expect(gaps[1]).toBeGreaterThanOrEqual(110);
+    // Bottom of the window: no wait at all.
+    at.length = 0;
+    await run(0);
+    expect(at[2]! - at[0]!).toBeLessThan(50);
+  });
+
+  it('stops during the backoff sleep when the caller aborts', async () => {
+    const server = await serve((_req, res) => res.writeHead(503).end());
+    const controller = new AbortController();
+    const reason = new Error('shutdown');
+    setTimeout(() => controller.abort(reason), 50);
+    const started = Date.now();
+    const error = await createHttpFetcher({
+      baseUrl: server.url,
+      retryBaseDelayMs: 5_000,
+      retryMaxDelayMs: 10_000,
+      random: () => 0.999,
+    })
+      .getBatch(info(0n), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(error).toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.hits).toHaveLength(1);
+  });
+
   it('stops at once when the caller aborts, without retrying', async () => {
     const server = await serve(() => undefined);
     const controller = new AbortController();
