@@ -90,29 +90,51 @@ for (let i = 0; i < MESSAGES; i += 50)
   batchesOf50.push(signer.signBatch(messages.slice(i, i + 50), { createdAt: 0 }));
 const oneBig = signer.signBatch(messages, { createdAt: 0 });
 
-console.log(
-  '\n2. verifyBatch (content hash, batch signature, COSE decode + keccak + ECDSA per message)',
-);
 const poolSize = Math.max(1, availableParallelism());
+console.log(
+  `\n2. verifyBatch, messages/s (content hash, batch signature, COSE decode + keccak + ECDSA per message)`,
+);
+const workloads = [
+  ['50-message batches', batchesOf50],
+  ['one 2,000-message batch', [oneBig]],
+];
+// rows[workload][mode][backend] = messages/s
+const rows = workloads.map(() => ({ single: {}, pool: {} }));
 for (const backend of [native, noble]) {
   const pool = createVerifierPool({ size: poolSize, backend: backend.name });
-  for (const [label, batches] of [
-    ['50-message batches', batchesOf50],
-    ['one 2,000-message batch', [oneBig]],
-  ]) {
-    const single = measure(() => {
+  for (const [w, [, batches]] of workloads.entries()) {
+    rows[w].single[backend.name] = measure(() => {
       for (const b of batches) verifyBatch(b, { expectedPubkey: signer.pubkey, backend });
       return MESSAGES;
     });
-    const pooled = await measureAsync(async () => {
+    rows[w].pool[backend.name] = await measureAsync(async () => {
       // Batches are verified one after another, as the sync pipeline does.
       for (const b of batches)
         await verifyBatch(b, { expectedPubkey: signer.pubkey, backend, pool });
       return MESSAGES;
     });
-    console.log(
-      `   ${backend.name.padEnd(6)} ${label.padEnd(24)} single thread ${fmt(single)} msg/s | pool(${poolSize}) ${fmt(pooled)} msg/s | ratio pool/single ${(pooled / single).toFixed(2)}x`,
-    );
   }
   await pool.close();
+}
+const poolLabel = `pool(${poolSize} workers)`;
+console.log(
+  `   ${'workload'.padEnd(24)} ${'mode'.padEnd(18)} ${'native'.padStart(9)} ${'noble'.padStart(9)}  native/noble`,
+);
+for (const [w, [label]] of workloads.entries()) {
+  for (const [mode, name] of [
+    ['single', 'single thread'],
+    ['pool', poolLabel],
+  ]) {
+    const r = rows[w][mode];
+    console.log(
+      `   ${label.padEnd(24)} ${name.padEnd(18)} ${fmt(r.native)} ${fmt(r.noble)}  ${(r.native / r.noble).toFixed(1)}x`,
+    );
+  }
+}
+console.log('   pool / single thread:');
+for (const [w, [label]] of workloads.entries()) {
+  const r = rows[w];
+  console.log(
+    `   ${label.padEnd(24)} native ${(r.pool.native / r.single.native).toFixed(2)}x, noble ${(r.pool.noble / r.single.noble).toFixed(2)}x`,
+  );
 }
