@@ -301,6 +301,25 @@ describe('createGcsFetcher: downloads', () => {
   });
 });
 
+describe('createGcsFetcher: aborts in flight', () => {
+  it('rejects a hanging listing and download as soon as the caller aborts', async () => {
+    const server = await httpServer(() => undefined); // accepts, never answers
+    const fetcher = fetcherFor(server);
+    for (const call of [
+      (signal: AbortSignal) => fetcher.listBatches({ signal }),
+      (signal: AbortSignal) =>
+        fetcher.getBatch({ startSequence: 0n, endSequence: 0n, path: name(0, 0) }, { signal }),
+    ]) {
+      const controller = new AbortController();
+      const reason = new Error('shutdown');
+      setTimeout(() => controller.abort(reason), 30);
+      const started = Date.now();
+      await expect(call(controller.signal)).rejects.toBe(reason);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
+  });
+});
+
 describe('createGcsFetcher: getMessage and getLatestSequence', () => {
   it('reads messages from the containing batch, downloading it once', async () => {
     const server = await gcsServer();
