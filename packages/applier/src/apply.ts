@@ -1,0 +1,1065 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { ChangesetConflictError, SchemaMismatchError } from './errors';
+import {
+  OP_DELETE,
+  OP_INSERT,
+  OP_UPDATE,
+  Reader,
+  readTableHeader,
+  TABLE_CHANGESET,
+  TABLE_PATCHSET,
+} from './reader';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeOp,
+  ColumnValue,
+  ConflictAction,
+  ConflictInfo,
+  ConflictKind,
+  SqlValue,
+} from './types';
+
+// biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 statements take positional arrays
+type Stmt = Statement<any[], any>;
+
+/** Rows per multi-row statement (capped by SQLite's 32766 bound parameters). */
+const INSERT_BATCH_ROWS = 200;
+const UPDATE_BATCH_ROWS = 100;
+const DELETE_BATCH_ROWS = 100;
+const SMALL_BATCH_ROWS = 16;
+const MAX_PARAMS = 32000;
+
+// ---------------------------------------------------------------------------------------------
+// Per-database cache: table metadata and prepared statements, invalidated on schema change.
+
+interface TableInfo {
+  name: string;
+  /** Number of columns of the table (non-hidden). */
+  tableColumns: number;
+  columns: string[];
+  pk: Uint8Array;
+  /** 1 when INTEGER values must be bound as bigint (TEXT / BLOB affinity). */
+  intBig: Uint8Array;
+  /** No triggers, foreign keys or REPLACE conflict clauses: multi-row statements are exact. */
+  simple: boolean;
+  /** Part of a foreign-key relationship (child or parent). */
+  foreignKeys: boolean;
+  stmts: Map<string | number, Stmt>;
+}
+
+interface DbCache {
+  schemaVersion: number;
+  tables: Map<string, TableInfo | null>;
+  fkChildren: Map<string, Set<string>> | undefined;
+  schemaVersionStmt: Stmt;
+  foreignKeysStmt: Stmt;
+  misc: Map<string, Stmt>;
+}
+
+const caches = new WeakMap<Database, DbCache>();
+
+function getCache(db: Database): DbCache {
+  let c = caches.get(db);
+  if (!c) {
+    c = {
+      schemaVersion: -1,
+      tables: new Map(),
+      fkChildren: undefined,
+      schemaVersionStmt: db.prepare('PRAGMA schema_version').pluck(),
+      foreignKeysStmt: db.prepare('PRAGMA foreign_keys').pluck(),
+      misc: new Map(),
+    };
+    caches.set(db, c);
+  }
+  const v = c.schemaVersionStmt.get() as number;
+  if (v !== c.schemaVersion) {
+    c.schemaVersion = v;
+    c.tables.clear();
+    c.fkChildren = undefined;
+  }
+  return c;
+}
+
+function miscStmt(db: Database, cache: DbCache, sql: string): Stmt {
+  let s = cache.misc.get(sql);
+  if (!s) {
+    s = db.prepare(sql);
+    cache.misc.set(sql, s);
+  }
+  return s;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** SQLite's affinity rules (datatype3.html §3.1): does the column store integers as-is? */
+function bindsIntegersAsBigint(declType: string): boolean {
+  const t = declType.toUpperCase();
+  if (t.includes('INT')) return false; // INTEGER
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return true; // TEXT
+  if (t.includes('BLOB') || t === '') return true; // BLOB (none)
+  return false; // REAL or NUMERIC: a double with an integral value converts back exactly
+}
+
+function fkChildren(db: Database, cache: DbCache): Map<string, Set<string>> {
+  if (cache.fkChildren) return cache.fkChildren;
+  const map = new Map<string, Set<string>>();
+  const rows = db
+    .prepare(
+      `SELECT m.name AS child, f."table" AS parent FROM main.sqlite_master AS m
+       JOIN pragma_foreign_key_list(m.name, 'main') AS f WHERE m.type = 'table'`,
+    )
+    .all() as { child: string; parent: string }[];
+  for (const r of rows) {
+    const parent = r.parent.toLowerCase();
+    let s = map.get(parent);
+    if (!s) {
+      s = new Set();
+      map.set(parent, s);
+    }
+    s.add(r.child);
+    const child = r.child.toLowerCase();
+    if (!map.has(child)) map.set(child, new Set());
+  }
+  cache.fkChildren = map;
+  return map;
+}
+
+function loadTable(db: Database, cache: DbCache, name: string): TableInfo | null {
+  const key = name.toLowerCase();
+  const cached = cache.tables.get(key);
+  if (cached !== undefined) return cached;
+  const master = db
+    .prepare(
+      `SELECT name, sql FROM main.sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`,
+    )
+    .get(name) as { name: string; sql: string | null } | undefined;
+  if (!master) {
+    cache.tables.set(key, null);
+    return null;
+  }
+  const cols = db
+    .prepare(`SELECT name, type, pk FROM pragma_table_info(?, 'main') ORDER BY cid`)
+    .all(master.name) as { name: string; type: string; pk: number }[];
+  const triggers = db
+    .prepare(
+      `SELECT count(*) FROM (SELECT tbl_name FROM main.sqlite_master WHERE type = 'trigger'
+       UNION ALL SELECT tbl_name FROM temp.sqlite_master WHERE type = 'trigger') WHERE tbl_name = ? COLLATE NOCASE`,
+    )
+    .pluck()
+    .get(master.name) as number;
+  const fk = fkChildren(db, cache).has(key);
+  const info: TableInfo = {
+    name: master.name,
+    tableColumns: cols.length,
+    columns: cols.map((c) => c.name),
+    pk: Uint8Array.from(cols.map((c) => Math.min(c.pk, 255))),
+    intBig: Uint8Array.from(cols.map((c) => (bindsIntegersAsBigint(c.type) ? 1 : 0))),
+    simple: triggers === 0 && !fk && !/\bREPLACE\b/i.test(master.sql ?? ''),
+    foreignKeys: fk,
+    stmts: new Map(),
+  };
+  cache.tables.set(key, info);
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The apply engine
+
+const Outcome = { Done: 0, Retry: 1, Replace: 2 } as const;
+type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/** Decoded change, reused between rows. */
+interface Change {
+  op: number;
+  indirect: boolean;
+  start: number;
+  oldVals: ColumnValue[];
+  newVals: ColumnValue[];
+}
+
+function isConstraintError(e: unknown): boolean {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    (e as { code: string }).code.startsWith('SQLITE_CONSTRAINT')
+  );
+}
+
+function defaultPolicy(info: ConflictInfo): ConflictAction {
+  return info.kind === 'CONFLICT' ? 'omit' : 'abort';
+}
+
+function opName(op: number): ChangeOp {
+  return op === OP_INSERT ? 'INSERT' : op === OP_UPDATE ? 'UPDATE' : 'DELETE';
+}
+
+function toSqlValue(v: unknown): SqlValue {
+  if (typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n) return Number(v);
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  return v as SqlValue;
+}
+
+class Engine {
+  readonly r: Reader;
+  readonly db: Database;
+  readonly cache: DbCache;
+  readonly patchset: boolean;
+  readonly onConflict: (info: ConflictInfo) => ConflictAction;
+  readonly filter: ((table: string) => boolean) | undefined;
+  readonly checkSchema: boolean;
+  readonly result: ApplyResult = { inserted: 0, updated: 0, deleted: 0, omitted: 0, replaced: 0 };
+  readonly touched = new Set<TableInfo>();
+
+  // current table
+  t: TableInfo | null = null;
+  nCol = 0;
+  hdrPk: Uint8Array = new Uint8Array(0);
+  changesetTable = '';
+  deferConstraints = true;
+  deferred: number[] = [];
+  ch: Change = { op: 0, indirect: false, start: 0, oldVals: [], newVals: [] };
+
+  constructor(
+    db: Database,
+    cache: DbCache,
+    buf: Uint8Array,
+    patchset: boolean,
+    options: ApplyOptions,
+  ) {
+    this.db = db;
+    this.cache = cache;
+    this.r = new Reader(buf);
+    this.patchset = patchset;
+    this.onConflict = options.onConflict ?? defaultPolicy;
+    this.filter = options.filter;
+    this.checkSchema = options.checkSchema ?? true;
+  }
+
+  run(): void {
+    const r = this.r;
+    const buf = r.buf;
+    while (r.pos < r.end) {
+      const b = buf[r.pos]!;
+      if (b === TABLE_CHANGESET || b === TABLE_PATCHSET) {
+        this.finishTable();
+        this.startTable();
+        continue;
+      }
+      if (this.nCol === 0) r.fail(`expected a table header, got 0x${b.toString(16)}`);
+      if (this.t === null) {
+        this.readChange(this.ch, false);
+        continue;
+      }
+      if (this.t.simple) {
+        if (b === OP_INSERT) {
+          this.insertRun();
+          continue;
+        }
+        if (b === OP_UPDATE && !this.patchset) {
+          if (this.updateRun()) continue;
+        } else if (b === OP_DELETE && !this.patchset) {
+          this.deleteRun();
+          continue;
+        }
+      }
+      this.readChange(this.ch, true);
+      this.applyOneWithRetry(this.ch);
+    }
+    this.finishTable();
+  }
+
+  // --- table headers ------------------------------------------------------------------------
+
+  startTable(): void {
+    const h = readTableHeader(this.r, this.patchset);
+    this.nCol = h.columnCount;
+    this.hdrPk = h.pkFlags;
+    this.changesetTable = h.name;
+    this.deferConstraints = true;
+    this.deferred = [];
+    this.ch = {
+      op: 0,
+      indirect: false,
+      start: 0,
+      oldVals: new Array(h.columnCount),
+      newVals: new Array(h.columnCount),
+    };
+    this.t = null;
+    if (this.filter && !this.filter(h.name)) return;
+    const t = loadTable(this.db, this.cache, h.name);
+    if (t === null) {
+      if (this.checkSchema) throw new SchemaMismatchError(h.name, h.columnCount, undefined);
+      return;
+    }
+    let pkMatches = true;
+    for (let i = 0; i < h.columnCount; i++) if (t.pk[i] !== h.pkFlags[i]) pkMatches = false;
+    if (this.checkSchema) {
+      if (t.tableColumns !== h.columnCount)
+        throw new SchemaMismatchError(h.name, h.columnCount, t.tableColumns);
+      if (!pkMatches) {
+        throw new SchemaMismatchError(
+          h.name,
+          h.columnCount,
+          t.tableColumns,
+          'has a different primary key than the changeset',
+        );
+      }
+    } else if (h.columnCount > t.tableColumns || !pkMatches) {
+      return; // sqlite3changeset_apply skips such tables (with a log message)
+    }
+    for (let i = h.columnCount; i < t.tableColumns; i++) if (t.pk[i] !== 0) return;
+    this.t = t;
+    this.touched.add(t);
+  }
+
+  finishTable(): void {
+    if (this.t === null) return;
+    while (this.deferred.length > 0) {
+      const cons = this.deferred;
+      this.deferred = [];
+      const save = this.r.pos;
+      for (const off of cons) {
+        this.r.pos = off;
+        this.readChange(this.ch, true);
+        this.applyOneWithRetry(this.ch);
+      }
+      this.r.pos = save;
+      if (this.deferred.length >= cons.length) this.deferConstraints = false;
+    }
+    this.t = null;
+  }
+
+  // --- decoding -----------------------------------------------------------------------------
+
+  /** Reads one change at the cursor into ch (values converted for binding when bind=true). */
+  readChange(ch: Change, bind: boolean): void {
+    const r = this.r;
+    const start = r.pos;
+    const op = r.buf[start]!;
+    if (op !== OP_INSERT && op !== OP_UPDATE && op !== OP_DELETE)
+      r.fail(`unknown operation 0x${op.toString(16)}`);
+    if (start + 1 >= r.end) r.fail('truncated change header');
+    const ind = r.buf[start + 1]!;
+    if (ind > 1) r.fail(`indirect flag must be 0 or 1, got ${ind}`, start + 1);
+    r.pos = start + 2;
+    ch.op = op;
+    ch.indirect = ind === 1;
+    ch.start = start;
+    const n = this.nCol;
+    const pk = this.hdrPk;
+    const intBig = bind && this.t ? this.t.intBig : undefined;
+    if (op === OP_INSERT) {
+      this.readRecord(ch.newVals, 0, intBig, false);
+    } else if (op === OP_DELETE) {
+      if (this.patchset) {
+        for (let i = 0; i < n; i++) {
+          if (pk[i] === 0) ch.oldVals[i] = undefined;
+          else {
+            const at = r.pos;
+            const v = r.value(intBig !== undefined && intBig[i] === 1);
+            if (v === undefined) r.fail('undefined value in DELETE record', at);
+            ch.oldVals[i] = v;
+          }
+        }
+      } else {
+        this.readRecord(ch.oldVals, 0, intBig, false);
+      }
+    } else if (this.patchset) {
+      const at = r.pos;
+      this.readRecord(ch.newVals, 0, intBig, true);
+      for (let i = 0; i < n; i++) {
+        if (pk[i] !== 0) {
+          if (ch.newVals[i] === undefined) r.fail('patchset UPDATE lacks a primary-key value', at);
+          ch.oldVals[i] = ch.newVals[i];
+          ch.newVals[i] = undefined;
+        } else {
+          ch.oldVals[i] = undefined;
+        }
+      }
+    } else {
+      const at = r.pos;
+      this.readRecord(ch.oldVals, 0, intBig, true);
+      for (let i = 0; i < n; i++) {
+        if (pk[i] !== 0 && ch.oldVals[i] === undefined)
+          r.fail('UPDATE old record lacks a primary-key value', at);
+      }
+      this.readRecord(ch.newVals, 0, intBig, true);
+    }
+  }
+
+  readRecord(
+    out: ColumnValue[],
+    offset: number,
+    intBig: Uint8Array | undefined,
+    allowUndefined: boolean,
+  ): void {
+    const r = this.r;
+    const n = this.nCol;
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const v = r.value(intBig !== undefined && intBig[i] === 1);
+      if (v === undefined && !allowUndefined)
+        r.fail('undefined value in a record that needs every column', at);
+      out[offset + i] = v;
+    }
+  }
+
+  // --- statements ---------------------------------------------------------------------------
+
+  stmt(key: string | number, build: () => string): Stmt {
+    const t = this.t!;
+    let s = t.stmts.get(key);
+    if (!s) {
+      s = this.db.prepare(build());
+      t.stmts.set(key, s);
+    }
+    return s;
+  }
+
+  colList(): string {
+    return this.t!.columns.slice(0, this.nCol).map(quoteIdent).join(', ');
+  }
+
+  insertStmt(rows: number): Stmt {
+    return this.stmt(`i${this.nCol}:${rows}`, () => {
+      const one = `(${new Array(this.nCol).fill('?').join(',')})`;
+      return `INSERT INTO main.${quoteIdent(this.t!.name)} (${this.colList()}) VALUES ${new Array(rows).fill(one).join(',')}`;
+    });
+  }
+
+  /** DELETE by PK; with a trailing "? OR (old values match)" flag when the table has non-PK columns. */
+  deleteStmt(): Stmt {
+    return this.stmt(`d${this.nCol}`, () => {
+      const t = this.t!;
+      const where: string[] = [];
+      const rest: string[] = [];
+      for (let i = 0; i < this.nCol; i++) {
+        if (this.hdrPk[i] !== 0) where.push(`${quoteIdent(t.columns[i]!)} = ?`);
+        else rest.push(`${quoteIdent(t.columns[i]!)} IS ?`);
+      }
+      let sql = `DELETE FROM main.${quoteIdent(t.name)} WHERE ${where.join(' AND ')}`;
+      if (rest.length > 0) sql += ` AND (? OR ${rest.join(' AND ')})`;
+      return sql;
+    });
+  }
+
+  selectStmt(): Stmt {
+    return this.stmt(`s${this.nCol}`, () => {
+      const t = this.t!;
+      const where: string[] = [];
+      for (let i = 0; i < this.nCol; i++) {
+        if (this.hdrPk[i] !== 0) where.push(`${quoteIdent(t.columns[i]!)} IS ?`);
+      }
+      return `SELECT ${this.colList()} FROM main.${quoteIdent(t.name)} WHERE ${where.join(' AND ')}`;
+    })
+      .raw(true)
+      .safeIntegers(true);
+  }
+
+  /** UPDATE for one set of changed columns. mask: per column 1 = new value set, 2 = old value compared. */
+  updateStmt(mask: string): Stmt {
+    return this.stmt(`u${mask}`, () => {
+      const t = this.t!;
+      const set: string[] = [];
+      const where: string[] = [];
+      for (let i = 0; i < this.nCol; i++) {
+        const m = mask.charCodeAt(i) - 48;
+        const col = quoteIdent(t.columns[i]!);
+        if (m & 1) set.push(`${col} = ?`);
+        if (this.hdrPk[i] !== 0) where.push(`${col} = ?`);
+        else if (m & 2) where.push(`${col} IS ?`);
+      }
+      if (set.length === 0) {
+        const firstPk = this.hdrPk.findIndex((f) => f !== 0);
+        set.push(`${quoteIdent(t.columns[firstPk]!)} = ${quoteIdent(t.columns[firstPk]!)}`);
+      }
+      return `UPDATE main.${quoteIdent(t.name)} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`;
+    });
+  }
+
+  // --- row-by-row application (mirrors sessionApplyOneOp) -----------------------------------
+
+  applyOneWithRetry(ch: Change): void {
+    const outcome = this.applyOneOp(ch, true);
+    if (outcome === Outcome.Retry) {
+      if (this.applyOneOp(ch, false) === Outcome.Done) this.result.replaced++;
+    } else if (outcome === Outcome.Replace) {
+      const db = this.db;
+      miscStmt(db, this.cache, 'SAVEPOINT synddb_replace_op').run();
+      try {
+        this.bindDelete(ch.newVals, true);
+        this.deleteStmt().run(this.deleteParams);
+        const before = this.result.inserted;
+        this.applyOneOp(ch, false);
+        if (this.result.inserted > before) this.result.replaced++;
+        miscStmt(db, this.cache, 'RELEASE synddb_replace_op').run();
+      } catch (e) {
+        if (db.inTransaction) {
+          miscStmt(db, this.cache, 'ROLLBACK TO synddb_replace_op').run();
+          miscStmt(db, this.cache, 'RELEASE synddb_replace_op').run();
+        }
+        throw e;
+      }
+    }
+  }
+
+  deleteParams: ColumnValue[] = [];
+
+  bindDelete(vals: ColumnValue[], pkOnly: boolean): void {
+    const n = this.nCol;
+    const p = this.deleteParams;
+    let k = 0;
+    let hasRest = false;
+    for (let i = 0; i < n; i++) if (this.hdrPk[i] !== 0) p[k++] = vals[i];
+    for (let i = 0; i < n; i++) {
+      if (this.hdrPk[i] === 0) {
+        if (!hasRest) {
+          p[k++] = pkOnly ? 1 : 0;
+          hasRest = true;
+        }
+        p[k++] = pkOnly ? null : vals[i];
+      }
+    }
+    p.length = k;
+  }
+
+  applyOneOp(ch: Change, first: boolean): Outcome {
+    const op = ch.op;
+    if (op === OP_DELETE) {
+      this.bindDelete(ch.oldVals, !first || this.patchset);
+      let changes: number;
+      try {
+        changes = this.deleteStmt().run(this.deleteParams).changes;
+      } catch (e) {
+        if (!isConstraintError(e)) throw e;
+        return this.conflict('CONFLICT', ch, false, e);
+      }
+      if (changes === 0) return this.conflict('DATA', ch, first, undefined);
+      this.result.deleted++;
+      return Outcome.Done;
+    }
+    if (op === OP_UPDATE) {
+      const patchsetMode = !first || this.patchset;
+      const n = this.nCol;
+      let mask = '';
+      for (let i = 0; i < n; i++) {
+        let m = ch.newVals[i] !== undefined ? 1 : 0;
+        if (!patchsetMode && this.hdrPk[i] === 0 && ch.oldVals[i] !== undefined) m |= 2;
+        mask += String.fromCharCode(48 + m);
+      }
+      const params: ColumnValue[] = [];
+      for (let i = 0; i < n; i++) if (ch.newVals[i] !== undefined) params.push(ch.newVals[i]);
+      for (let i = 0; i < n; i++) {
+        if (this.hdrPk[i] !== 0 || (!patchsetMode && ch.oldVals[i] !== undefined))
+          params.push(ch.oldVals[i]);
+      }
+      let changes: number;
+      try {
+        changes = this.updateStmt(mask).run(params).changes;
+      } catch (e) {
+        if (!isConstraintError(e)) throw e;
+        return this.conflict('CONFLICT', ch, false, e);
+      }
+      if (changes === 0) return this.conflict('DATA', ch, first, undefined);
+      this.result.updated++;
+      return Outcome.Done;
+    }
+    try {
+      this.insertStmt(1).run(ch.newVals);
+    } catch (e) {
+      if (!isConstraintError(e)) throw e;
+      return this.conflict('CONFLICT', ch, first, e);
+    }
+    this.result.inserted++;
+    return Outcome.Done;
+  }
+
+  /** Mirrors sessionConflictHandler. eType is DATA or CONFLICT; seek: look for a row with the PK. */
+  conflict(eType: 'DATA' | 'CONFLICT', ch: Change, seek: boolean, cause: unknown): Outcome {
+    let row: SqlValue[] | undefined;
+    if (seek) {
+      const src = ch.op === OP_INSERT ? ch.newVals : ch.oldVals;
+      const params: ColumnValue[] = [];
+      for (let i = 0; i < this.nCol; i++) if (this.hdrPk[i] !== 0) params.push(src[i]);
+      const found = this.selectStmt().get(params) as unknown[] | undefined;
+      if (found) row = found.map(toSqlValue);
+    }
+    let kind: ConflictKind = eType;
+    if (row === undefined) {
+      if (this.deferConstraints && eType === 'CONFLICT') {
+        this.deferred.push(ch.start);
+        return Outcome.Done;
+      }
+      kind = eType === 'DATA' ? 'NOTFOUND' : 'CONSTRAINT';
+    }
+    const info = this.conflictInfo(kind, ch, row);
+    const action = this.onConflict(info);
+    switch (action) {
+      case 'omit':
+        this.result.omitted++;
+        return Outcome.Done;
+      case 'abort':
+        throw new ChangesetConflictError(kind, info.table, info.op, info.primaryKey, {
+          cause,
+          details: `indirect=${info.indirect}`,
+        });
+      case 'replace':
+        if (row === undefined) {
+          throw new TypeError(
+            `conflict handler returned 'replace' for a ${kind} conflict (allowed for DATA and CONFLICT only)`,
+          );
+        }
+        return eType === 'DATA' ? Outcome.Retry : Outcome.Replace;
+      default:
+        throw new TypeError(
+          `conflict handler returned ${String(action)}; expected 'omit', 'replace' or 'abort'`,
+        );
+    }
+  }
+
+  conflictInfo(kind: ConflictKind, ch: Change, row: SqlValue[] | undefined): ConflictInfo {
+    const n = this.nCol;
+    const copy = (vals: ColumnValue[]): ColumnValue[] => {
+      const out: ColumnValue[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = vals[i];
+        out[i] = v === undefined ? undefined : toSqlValue(v);
+      }
+      return out;
+    };
+    const oldValues = ch.op === OP_INSERT ? undefined : copy(ch.oldVals);
+    const newValues = ch.op === OP_DELETE ? undefined : copy(ch.newVals);
+    const pkSrc = (ch.op === OP_INSERT ? newValues : oldValues)!;
+    const order: number[] = [];
+    for (let i = 0; i < n; i++) if (this.hdrPk[i] !== 0) order.push(i);
+    order.sort((a, b) => this.hdrPk[a]! - this.hdrPk[b]! || a - b);
+    return {
+      kind,
+      table: this.t?.name ?? this.changesetTable,
+      op: opName(ch.op),
+      primaryKey: order.map((i) => pkSrc[i] as SqlValue),
+      oldValues,
+      newValues,
+      conflictingRow: row,
+      indirect: ch.indirect,
+    };
+  }
+
+  // --- multi-row fast paths -----------------------------------------------------------------
+
+  batchParams: ColumnValue[] = [];
+  batchStarts: number[] = [];
+
+  /** Consecutive INSERTs: multi-row INSERT statements; on any constraint error, row by row. */
+  insertRun(): void {
+    const r = this.r;
+    const buf = r.buf;
+    const n = this.nCol;
+    const t = this.t!;
+    const maxRows = Math.max(1, Math.min(INSERT_BATCH_ROWS, Math.floor(MAX_PARAMS / n)));
+    const params = this.batchParams;
+    const starts = this.batchStarts;
+    params.length = maxRows * n;
+    let rows = 0;
+    while (r.pos < r.end && buf[r.pos] === OP_INSERT && rows < maxRows) {
+      const start = r.pos;
+      if (start + 1 >= r.end) r.fail('truncated change header');
+      const ind = buf[start + 1]!;
+      if (ind > 1) r.fail(`indirect flag must be 0 or 1, got ${ind}`, start + 1);
+      r.pos = start + 2;
+      this.readRecord(params, rows * n, t.intBig, false);
+      starts[rows++] = start;
+    }
+    if (rows === maxRows) {
+      if (this.tryInsertBatch(params, rows)) return;
+      this.rowByRow(starts, rows);
+      return;
+    }
+    let done = 0;
+    while (rows - done >= SMALL_BATCH_ROWS) {
+      const slice = params.slice(done * n, (done + SMALL_BATCH_ROWS) * n);
+      if (!this.tryInsertBatch(slice, SMALL_BATCH_ROWS))
+        this.rowByRow(starts.slice(done), SMALL_BATCH_ROWS);
+      done += SMALL_BATCH_ROWS;
+    }
+    if (done < rows) {
+      if (rows - done === 1) {
+        // one row: bind straight from the batch buffer
+        const slice = n === params.length ? params : params.slice(done * n, done * n + n);
+        try {
+          this.insertStmt(1).run(slice);
+          this.result.inserted++;
+        } catch (e) {
+          if (!isConstraintError(e)) throw e;
+          this.rowByRow(starts.slice(done), 1);
+        }
+      } else {
+        this.rowByRow(starts.slice(done), rows - done);
+      }
+    }
+  }
+
+  tryInsertBatch(params: ColumnValue[], rows: number): boolean {
+    try {
+      this.insertStmt(rows).run(params);
+    } catch (e) {
+      if (!isConstraintError(e)) throw e;
+      return false; // the statement was rolled back as a whole
+    }
+    this.result.inserted += rows;
+    return true;
+  }
+
+  rowByRow(starts: number[], count: number): void {
+    const save = this.r.pos;
+    for (let k = 0; k < count; k++) {
+      this.r.pos = starts[k]!;
+      this.readChange(this.ch, true);
+      this.applyOneWithRetry(this.ch);
+    }
+    this.r.pos = save;
+  }
+
+  savepoint(): void {
+    miscStmt(this.db, this.cache, 'SAVEPOINT synddb_batch').run();
+  }
+  release(): void {
+    miscStmt(this.db, this.cache, 'RELEASE synddb_batch').run();
+  }
+  rollbackSavepoint(): void {
+    if (!this.db.inTransaction) return;
+    miscStmt(this.db, this.cache, 'ROLLBACK TO synddb_batch').run();
+    miscStmt(this.db, this.cache, 'RELEASE synddb_batch').run();
+  }
+
+  updMask = '';
+  updParams: ColumnValue[] = [];
+
+  /**
+   * Consecutive UPDATEs with the same changed-column set: one UPDATE ... FROM (VALUES ...) per
+   * batch inside a savepoint; unless every row matched exactly once, roll back and go row by row.
+   * Returns false when the run is not eligible (the caller applies the change row by row).
+   */
+  updateRun(): boolean {
+    const r = this.r;
+    const buf = r.buf;
+    const n = this.nCol;
+    const ch = this.ch;
+    const first = r.pos;
+    // Decode the first change to learn its mask.
+    this.readChange(ch, true);
+    let mask = '';
+    let setCount = 0;
+    let whereCount = 0;
+    for (let i = 0; i < n; i++) {
+      const isPk = this.hdrPk[i] !== 0;
+      const nv = ch.newVals[i] !== undefined;
+      if (isPk && nv) {
+        r.pos = first;
+        return false; // the change rewrites the primary key
+      }
+      const ov = !isPk && ch.oldVals[i] !== undefined;
+      mask += String.fromCharCode(48 + (nv ? 1 : 0) + (ov ? 2 : 0));
+      if (nv) setCount++;
+      if (isPk || ov) whereCount++;
+    }
+    const perRow = setCount + whereCount;
+    if (setCount === 0 || perRow * 2 > MAX_PARAMS) {
+      r.pos = first;
+      return false;
+    }
+    const maxRows = Math.max(1, Math.min(UPDATE_BATCH_ROWS, Math.floor(MAX_PARAMS / perRow)));
+    const params = this.updParams;
+    params.length = maxRows * perRow;
+    const starts = this.batchStarts;
+    let rows = 0;
+    const push = (): void => {
+      let k = rows * perRow;
+      for (let i = 0; i < n; i++) if (ch.newVals[i] !== undefined) params[k++] = ch.newVals[i];
+      for (let i = 0; i < n; i++) {
+        if (this.hdrPk[i] !== 0 || ch.oldVals[i] !== undefined) params[k++] = ch.oldVals[i];
+      }
+      starts[rows++] = ch.start;
+    };
+    push();
+    while (rows < maxRows && r.pos < r.end && buf[r.pos] === OP_UPDATE) {
+      const at = r.pos;
+      this.readChange(ch, true);
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        const isPk = this.hdrPk[i] !== 0;
+        const m =
+          (ch.newVals[i] !== undefined ? 1 : 0) + (!isPk && ch.oldVals[i] !== undefined ? 2 : 0);
+        if (m !== mask.charCodeAt(i) - 48 || (isPk && ch.newVals[i] !== undefined)) {
+          same = false;
+          break;
+        }
+      }
+      if (!same) {
+        r.pos = at;
+        break;
+      }
+      push();
+    }
+    if (rows === maxRows) {
+      if (!this.tryUpdateBatch(mask, params, rows, perRow)) this.rowByRow(starts, rows);
+      return true;
+    }
+    let done = 0;
+    while (rows - done >= SMALL_BATCH_ROWS) {
+      const slice = params.slice(done * perRow, (done + SMALL_BATCH_ROWS) * perRow);
+      if (!this.tryUpdateBatch(mask, slice, SMALL_BATCH_ROWS, perRow)) {
+        this.rowByRow(starts.slice(done), SMALL_BATCH_ROWS);
+      }
+      done += SMALL_BATCH_ROWS;
+    }
+    if (done < rows) this.rowByRow(starts.slice(done), rows - done);
+    return true;
+  }
+
+  tryUpdateBatch(mask: string, params: ColumnValue[], rows: number, perRow: number): boolean {
+    const s = this.stmt(`U${mask}:${rows}`, () => {
+      const t = this.t!;
+      const set: string[] = [];
+      const where: string[] = [];
+      let k = 1;
+      const n = this.nCol;
+      for (let i = 0; i < n; i++) {
+        if ((mask.charCodeAt(i) - 48) & 1)
+          set.push(`${quoteIdent(t.columns[i]!)} = _v.column${k++}`);
+      }
+      for (let i = 0; i < n; i++) {
+        const col = `_t.${quoteIdent(t.columns[i]!)}`;
+        if (this.hdrPk[i] !== 0) where.push(`${col} = _v.column${k++}`);
+        else if ((mask.charCodeAt(i) - 48) & 2) where.push(`${col} IS _v.column${k++}`);
+      }
+      const one = `(${new Array(perRow).fill('?').join(',')})`;
+      return `UPDATE main.${quoteIdent(t.name)} AS _t SET ${set.join(', ')} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v WHERE ${where.join(' AND ')}`;
+    });
+    this.savepoint();
+    let changes: number;
+    try {
+      changes = s.run(params).changes;
+    } catch (e) {
+      this.rollbackSavepoint();
+      if (!isConstraintError(e)) throw e;
+      return false;
+    }
+    if (changes !== rows) {
+      this.rollbackSavepoint();
+      return false;
+    }
+    this.release();
+    this.result.updated += rows;
+    return true;
+  }
+
+  /** Consecutive DELETEs: DELETE ... WHERE pk IN (rows whose PK and old values match), all or nothing. */
+  deleteRun(): void {
+    const r = this.r;
+    const buf = r.buf;
+    const n = this.nCol;
+    const t = this.t!;
+    const maxRows = Math.max(1, Math.min(DELETE_BATCH_ROWS, Math.floor(MAX_PARAMS / n)));
+    const params = this.batchParams;
+    params.length = maxRows * n;
+    const starts = this.batchStarts;
+    let rows = 0;
+    while (r.pos < r.end && buf[r.pos] === OP_DELETE && rows < maxRows) {
+      const start = r.pos;
+      if (start + 1 >= r.end) r.fail('truncated change header');
+      const ind = buf[start + 1]!;
+      if (ind > 1) r.fail(`indirect flag must be 0 or 1, got ${ind}`, start + 1);
+      r.pos = start + 2;
+      this.readRecord(params, rows * n, t.intBig, false);
+      starts[rows++] = start;
+    }
+    if (rows === maxRows) {
+      if (!this.tryDeleteBatch(params, rows)) this.rowByRow(starts, rows);
+      return;
+    }
+    let done = 0;
+    while (rows - done >= SMALL_BATCH_ROWS) {
+      const slice = params.slice(done * n, (done + SMALL_BATCH_ROWS) * n);
+      if (!this.tryDeleteBatch(slice, SMALL_BATCH_ROWS))
+        this.rowByRow(starts.slice(done), SMALL_BATCH_ROWS);
+      done += SMALL_BATCH_ROWS;
+    }
+    if (done < rows) this.rowByRow(starts.slice(done), rows - done);
+  }
+
+  tryDeleteBatch(params: ColumnValue[], rows: number): boolean {
+    const n = this.nCol;
+    const s = this.stmt(`D${n}:${rows}`, () => {
+      const t = this.t!;
+      const on: string[] = [];
+      const pkCols: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const col = quoteIdent(t.columns[i]!);
+        if (this.hdrPk[i] !== 0) {
+          on.push(`_t.${col} = _v.column${i + 1}`);
+          pkCols.push(col);
+        } else on.push(`_t.${col} IS _v.column${i + 1}`);
+      }
+      const one = `(${new Array(n).fill('?').join(',')})`;
+      const sel = pkCols.map((c) => `_t.${c}`).join(', ');
+      return `DELETE FROM main.${quoteIdent(t.name)} WHERE (${pkCols.join(', ')}) IN (SELECT ${sel} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v JOIN main.${quoteIdent(t.name)} AS _t ON ${on.join(' AND ')})`;
+    });
+    this.savepoint();
+    let changes: number;
+    try {
+      changes = s.run(params).changes;
+    } catch (e) {
+      this.rollbackSavepoint();
+      if (!isConstraintError(e)) throw e;
+      return false;
+    }
+    if (changes !== rows) {
+      this.rollbackSavepoint();
+      return false;
+    }
+    this.release();
+    this.result.deleted += rows;
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions and foreign keys
+
+function foreignKeyViolations(db: Database, cache: DbCache, touched: Set<TableInfo>): number {
+  const children = fkChildren(db, cache);
+  const check = new Set<string>();
+  for (const t of touched) {
+    if (!t.foreignKeys) continue;
+    check.add(t.name);
+    for (const c of children.get(t.name.toLowerCase()) ?? []) check.add(c);
+  }
+  let count = 0;
+  const stmt = miscStmt(
+    db,
+    cache,
+    `SELECT count(*) FROM pragma_foreign_key_check(?, 'main')`,
+  ).pluck();
+  for (const name of check) count += stmt.get(name) as number;
+  return count;
+}
+
+function applyImpl(
+  db: Database,
+  buf: Uint8Array,
+  patchset: boolean,
+  options: ApplyOptions,
+): ApplyResult {
+  if (!(buf instanceof Uint8Array)) throw new TypeError('changeset must be a Uint8Array');
+  const mode = options.transaction ?? 'own';
+  if (mode !== 'own' && mode !== 'caller')
+    throw new TypeError(`transaction must be 'own' or 'caller'`);
+  if (mode === 'caller' && !db.inTransaction) {
+    throw new TypeError(
+      "transaction: 'caller' requires an open transaction (db.inTransaction is false)",
+    );
+  }
+  if (mode === 'own' && db.inTransaction) {
+    throw new TypeError(
+      "a transaction is already open; pass transaction: 'caller' to apply inside it",
+    );
+  }
+  if (buf.byteLength === 0) return { inserted: 0, updated: 0, deleted: 0, omitted: 0, replaced: 0 };
+  const cache = getCache(db);
+  const fkOn = cache.foreignKeysStmt.get() === 1;
+  const engine = new Engine(db, cache, buf, patchset, options);
+  const begin = () =>
+    miscStmt(db, cache, mode === 'own' ? 'BEGIN IMMEDIATE' : 'SAVEPOINT synddb_apply').run();
+  const rollback = () => {
+    if (!db.inTransaction) return;
+    if (mode === 'own') miscStmt(db, cache, 'ROLLBACK').run();
+    else {
+      miscStmt(db, cache, 'ROLLBACK TO synddb_apply').run();
+      miscStmt(db, cache, 'RELEASE synddb_apply').run();
+    }
+  };
+  let deferBefore = 0;
+  begin();
+  try {
+    if (fkOn) {
+      if (mode === 'caller')
+        deferBefore = miscStmt(db, cache, 'PRAGMA defer_foreign_keys').pluck().get() as number;
+      miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 1').run();
+    }
+    engine.run();
+    if (fkOn) {
+      if (mode === 'caller') {
+        const violations = foreignKeyViolations(db, cache, engine.touched);
+        if (violations > 0) foreignKeyConflict(engine, violations);
+        if (deferBefore === 0) miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+        miscStmt(db, cache, 'RELEASE synddb_apply').run();
+      } else {
+        miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+        try {
+          miscStmt(db, cache, 'COMMIT').run();
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw e;
+          foreignKeyConflict(engine, foreignKeyViolations(db, cache, engine.touched), e);
+          throw e;
+        }
+      }
+    } else {
+      miscStmt(db, cache, mode === 'own' ? 'COMMIT' : 'RELEASE synddb_apply').run();
+    }
+  } catch (e) {
+    rollback();
+    if (fkOn && mode === 'caller' && deferBefore === 0 && db.inTransaction) {
+      miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+    }
+    throw e;
+  }
+  return engine.result;
+}
+
+function foreignKeyConflict(engine: Engine, violations: number, cause?: unknown): void {
+  const info: ConflictInfo = {
+    kind: 'FOREIGN_KEY',
+    table: '',
+    op: 'INSERT',
+    primaryKey: [],
+    oldValues: undefined,
+    newValues: undefined,
+    conflictingRow: undefined,
+    foreignKeyViolations: violations,
+    indirect: false,
+  };
+  const action = engine.onConflict(info);
+  if (action === 'omit') return;
+  throw new ChangesetConflictError('FOREIGN_KEY', '', 'INSERT', [], {
+    cause,
+    details: `${violations} foreign-key violation(s) outstanding`,
+  });
+}
+
+/**
+ * Applies a changeset to `db` with the semantics of sqlite3changeset_apply: rows are matched by
+ * primary key, DELETE and UPDATE check old values, conflicts are classified DATA, NOTFOUND,
+ * CONFLICT, CONSTRAINT, FOREIGN_KEY and resolved by `onConflict` (default: omit CONFLICT on
+ * INSERT, abort everything else with ChangesetConflictError). All or nothing.
+ */
+export function applyChangeset(
+  db: Database,
+  changeset: Uint8Array,
+  options: ApplyOptions = {},
+): ApplyResult {
+  return applyImpl(db, changeset, false, options);
+}
+
+/** Same as applyChangeset for a patchset ('P' table headers). */
+export function applyPatchset(
+  db: Database,
+  patchset: Uint8Array,
+  options: ApplyOptions = {},
+): ApplyResult {
+  return applyImpl(db, patchset, true, options);
+}

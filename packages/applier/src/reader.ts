@@ -1,0 +1,231 @@
+import { ChangesetFormatError } from './errors';
+import { type ColumnValue, ValueType } from './types';
+
+/** Maximum number of columns a table header may declare (SQLite's own bound). */
+export const MAX_COLUMNS = 65536;
+
+export const OP_INSERT = 0x12;
+export const OP_UPDATE = 0x17;
+export const OP_DELETE = 0x09;
+export const TABLE_CHANGESET = 0x54; // 'T'
+export const TABLE_PATCHSET = 0x50; // 'P'
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const TWO_32 = 4294967296;
+
+/** Cursor over a changeset buffer. All reads are bounds-checked and throw ChangesetFormatError. */
+export class Reader {
+  readonly buf: Uint8Array;
+  readonly view: DataView;
+  readonly node: Buffer;
+  pos = 0;
+  readonly end: number;
+  /** Wire type of the last value read by readValue. */
+  lastType = 0;
+
+  constructor(buf: Uint8Array) {
+    if (!(buf instanceof Uint8Array)) throw new TypeError('changeset must be a Uint8Array');
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.node = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.end = buf.byteLength;
+  }
+
+  fail(message: string, offset = this.pos): never {
+    throw new ChangesetFormatError(message, offset);
+  }
+
+  /** SQLite varint (1–9 bytes, big-endian 7-bit groups, the 9th byte holds 8 bits). */
+  varint(): number {
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    if (p >= this.end) this.fail('truncated varint');
+    let c = b[p++]!;
+    if (c < 0x80) {
+      this.pos = p;
+      return c;
+    }
+    let v = c & 0x7f;
+    for (let i = 1; i < 9; i++) {
+      if (p >= this.end) this.fail('truncated varint', start);
+      c = b[p++]!;
+      if (i === 8) {
+        v = v * 256 + c;
+        break;
+      }
+      v = v * 128 + (c & 0x7f);
+      if (c < 0x80) break;
+    }
+    if (v > Number.MAX_SAFE_INTEGER) this.fail('varint out of range', start);
+    this.pos = p;
+    return v;
+  }
+
+  /** A byte length that must fit in the remaining input. */
+  length(): number {
+    const start = this.pos;
+    const n = this.varint();
+    if (n > this.end - this.pos)
+      this.fail(`length ${n} exceeds the remaining ${this.end - this.pos} bytes`, start);
+    return n;
+  }
+
+  text(start: number, end: number): string {
+    const n = end - start;
+    const b = this.buf;
+    if (n <= 16) {
+      let s = '';
+      for (let i = start; i < end; i++) {
+        const c = b[i]!;
+        if (c >= 0x80) return this.utf8(start, end);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return this.utf8(start, end);
+  }
+
+  private utf8(start: number, end: number): string {
+    const s = this.node.toString('utf8', start, end);
+    if (s.includes('\uFFFD')) {
+      try {
+        strictUtf8.decode(this.buf.subarray(start, end));
+      } catch {
+        this.fail('TEXT value is not valid UTF-8', start);
+      }
+    }
+    return s;
+  }
+
+  /** Reads the 8-byte big-endian int64 at the cursor: number when safe, else bigint. */
+  int64(bigAlways: boolean): number | bigint {
+    const p = this.pos;
+    if (this.end - p < 8) this.fail('truncated INTEGER value');
+    this.pos = p + 8;
+    const hi = this.view.getInt32(p);
+    const lo = this.view.getUint32(p + 4);
+    if (!bigAlways && hi >= -2097152 && hi < 2097152 && !(hi === -2097152 && lo === 0)) {
+      return hi * TWO_32 + lo;
+    }
+    return this.view.getBigInt64(p);
+  }
+
+  /**
+   * Reads one value. Sets lastType. intAsBigint: return INTEGERs as bigint (needed to bind them
+   * as integers with better-sqlite3, which binds every JS number as REAL).
+   */
+  value(intAsBigint: boolean): ColumnValue {
+    const p = this.pos;
+    if (p >= this.end) this.fail('truncated record');
+    const t = this.buf[p]!;
+    this.pos = p + 1;
+    this.lastType = t;
+    switch (t) {
+      case ValueType.Undefined:
+        return undefined;
+      case ValueType.Integer:
+        return this.int64(intAsBigint);
+      case ValueType.Real: {
+        if (this.end - this.pos < 8) this.fail('truncated REAL value');
+        const v = this.view.getFloat64(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      case ValueType.Text: {
+        const n = this.length();
+        const s = this.pos;
+        this.pos = s + n;
+        return this.text(s, s + n);
+      }
+      case ValueType.Blob: {
+        const n = this.length();
+        const s = this.pos;
+        this.pos = s + n;
+        return this.buf.subarray(s, s + n);
+      }
+      case ValueType.Null:
+        return null;
+      default:
+        return this.fail(`unknown value type 0x${t.toString(16)}`, p);
+    }
+  }
+
+  /** Skips one value without materialising it. */
+  skipValue(): void {
+    const p = this.pos;
+    if (p >= this.end) this.fail('truncated record');
+    const t = this.buf[p]!;
+    this.pos = p + 1;
+    switch (t) {
+      case ValueType.Undefined:
+      case ValueType.Null:
+        return;
+      case ValueType.Integer:
+      case ValueType.Real:
+        if (this.end - this.pos < 8) this.fail('truncated numeric value');
+        this.pos += 8;
+        return;
+      case ValueType.Text: {
+        const n = this.length();
+        const s = this.pos;
+        this.pos = s + n;
+        this.text(s, s + n); // validates UTF-8
+        return;
+      }
+      case ValueType.Blob:
+        this.pos += this.length();
+        return;
+      default:
+        this.fail(`unknown value type 0x${t.toString(16)}`, p);
+    }
+  }
+}
+
+/** Parsed table header. */
+export interface TableHeader {
+  patchset: boolean;
+  name: string;
+  columnCount: number;
+  /** PK flag bytes as in the header. */
+  pkFlags: Uint8Array;
+  /** Offset of the header's first byte. */
+  offset: number;
+}
+
+/** Reads a table header at the cursor (the cursor sits on 'T' or 'P'). */
+export function readTableHeader(r: Reader, expectPatchset: boolean | undefined): TableHeader {
+  const offset = r.pos;
+  const marker = r.buf[offset];
+  if (marker !== TABLE_CHANGESET && marker !== TABLE_PATCHSET) {
+    r.fail(`expected a table header ('T' or 'P'), got 0x${(marker ?? 0).toString(16)}`, offset);
+  }
+  const patchset = marker === TABLE_PATCHSET;
+  if (expectPatchset !== undefined && patchset !== expectPatchset) {
+    r.fail(patchset ? 'patchset table in a changeset' : 'changeset table in a patchset', offset);
+  }
+  r.pos = offset + 1;
+  const colStart = r.pos;
+  const columnCount = r.varint();
+  if (columnCount < 1 || columnCount > MAX_COLUMNS)
+    r.fail(`column count ${columnCount} out of range`, colStart);
+  if (r.end - r.pos < columnCount) r.fail('truncated primary-key flags');
+  const pkFlags = r.buf.slice(r.pos, r.pos + columnCount);
+  r.pos += columnCount;
+  let anyPk = false;
+  for (let i = 0; i < columnCount; i++) if (pkFlags[i] !== 0) anyPk = true;
+  if (!anyPk) r.fail('table header has no primary-key column', offset);
+  const nameStart = r.pos;
+  const nul = r.buf.indexOf(0, nameStart);
+  if (nul < 0) r.fail('unterminated table name', nameStart);
+  const name = r.text(nameStart, nul);
+  r.pos = nul + 1;
+  return { patchset, name, columnCount, pkFlags, offset };
+}
+
+/** Primary-key column indexes ordered by PK position (the flag byte), ties by column order. */
+export function pkColumnOrder(pkFlags: Uint8Array | readonly number[]): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < pkFlags.length; i++) if (pkFlags[i] !== 0) idx.push(i);
+  return idx.sort((a, b) => pkFlags[a]! - pkFlags[b]! || a - b);
+}

@@ -1,0 +1,120 @@
+/** A value as stored by SQLite: INTEGER (number when safe, bigint beyond 2^53), REAL, TEXT, BLOB, NULL. */
+export type SqlValue = null | number | bigint | string | Uint8Array;
+
+/** A column value in a change record; `undefined` means "not recorded" (unchanged UPDATE columns). */
+export type ColumnValue = SqlValue | undefined;
+
+export type ChangeOp = 'INSERT' | 'UPDATE' | 'DELETE';
+
+export type ConflictKind = 'DATA' | 'NOTFOUND' | 'CONFLICT' | 'CONSTRAINT' | 'FOREIGN_KEY';
+
+export type ConflictAction = 'omit' | 'replace' | 'abort';
+
+/** Wire type codes of change-record values. */
+export const ValueType = {
+  Undefined: 0,
+  Integer: 1,
+  Real: 2,
+  Text: 3,
+  Blob: 4,
+  Null: 5,
+} as const;
+export type ValueType = (typeof ValueType)[keyof typeof ValueType];
+
+/** One row change. */
+export interface ChangesetChange {
+  op: ChangeOp;
+  indirect: boolean;
+  /**
+   * old.* record: DELETE (all columns; in a patchset only the primary key columns are set) and
+   * UPDATE in a changeset (primary key + old values of changed columns, others undefined).
+   * Undefined for INSERT and for patchset UPDATE.
+   */
+  oldValues: ColumnValue[] | undefined;
+  /**
+   * new.* record: INSERT (all columns) and UPDATE (changed columns, others undefined; a patchset
+   * UPDATE also carries the primary key here). Undefined for DELETE.
+   */
+  newValues: ColumnValue[] | undefined;
+  /** Wire type code per old value (keeps INTEGER vs REAL apart for byte-identical re-encoding). */
+  oldTypes?: Uint8Array | undefined;
+  /** Wire type code per new value. */
+  newTypes?: Uint8Array | undefined;
+}
+
+/** One table group: the header plus the changes that follow it. */
+export interface ChangesetTable {
+  name: string;
+  columnCount: number;
+  /** The header's primary-key flag byte per column: 0 = not in the PK, else 1-based PK position. */
+  primaryKey: number[];
+  changes: ChangesetChange[];
+}
+
+export interface Changeset {
+  patchset: boolean;
+  tables: ChangesetTable[];
+}
+
+/** Everything a conflict handler learns about a conflict. */
+export interface ConflictInfo {
+  kind: ConflictKind;
+  /** Table name ('' for FOREIGN_KEY). */
+  table: string;
+  /** Operation of the change ('INSERT' for FOREIGN_KEY, which concerns no single change). */
+  op: ChangeOp;
+  /** Primary key values of the change in PK order ([] for FOREIGN_KEY). */
+  primaryKey: SqlValue[];
+  /** old.* values of the change (DELETE/UPDATE). */
+  oldValues: ColumnValue[] | undefined;
+  /** new.* values of the change (INSERT/UPDATE). */
+  newValues: ColumnValue[] | undefined;
+  /** The row currently in the database with the same primary key (DATA and CONFLICT only). */
+  conflictingRow: SqlValue[] | undefined;
+  /** Number of outstanding foreign-key violations (FOREIGN_KEY only). */
+  foreignKeyViolations?: number;
+  /** Whether the change is flagged indirect. */
+  indirect: boolean;
+}
+
+export interface ApplyOptions {
+  /**
+   * 'own' (default): BEGIN IMMEDIATE / COMMIT around the apply, rollback on error.
+   * 'caller': the caller holds a transaction (db.inTransaction must be true, else TypeError);
+   * on error only the applier's own SAVEPOINT is rolled back, then the error is rethrown.
+   */
+  transaction?: 'own' | 'caller';
+  /** Conflict handler. Default: CONFLICT on INSERT → omit, everything else → abort. */
+  onConflict?: (info: ConflictInfo) => ConflictAction;
+  /** Return false to skip every change of a table (like xFilter). */
+  filter?: (table: string) => boolean;
+  /** Default true: missing tables or differing column counts throw SchemaMismatchError. */
+  checkSchema?: boolean;
+}
+
+export interface ApplyResult {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  omitted: number;
+  replaced: number;
+}
+
+export interface ChangesetTableSummary {
+  name: string;
+  columnCount: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  /** Primary key values (PK order) of every change, in changeset order. */
+  primaryKeys: SqlValue[][];
+}
+
+export interface ChangesetSummary {
+  patchset: boolean;
+  tables: ChangesetTableSummary[];
+  inserts: number;
+  updates: number;
+  deletes: number;
+  changes: number;
+}
