@@ -1,0 +1,237 @@
+import type { DatabaseSync } from 'node:sqlite';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  applyChangeset,
+  applyPatchset,
+  ChangesetConflictError,
+  type ConflictAction,
+  type ConflictKind,
+  decodeChangeset,
+  encodeChangeset,
+  invertChangeset,
+} from '../src/index';
+import {
+  applyNative,
+  dumpNative,
+  dumpOurs,
+  openNative,
+  openOurs,
+  record,
+  recordPatchset,
+  tempDir,
+} from './helpers';
+
+const tmp = tempDir('applier-diff-');
+afterAll(() => tmp.cleanup());
+
+const SCHEMA = `
+CREATE TABLE t1(id INTEGER PRIMARY KEY, a TEXT, b REAL, c BLOB, d);
+CREATE TABLE t2(x TEXT, k INTEGER, v NUMERIC, w, PRIMARY KEY (k, x));
+CREATE TABLE t3(a, b INT, c, PRIMARY KEY (c)) WITHOUT ROWID;
+CREATE TABLE t4(p INTEGER, q TEXT UNIQUE, r TEXT NOT NULL, PRIMARY KEY (p));
+`;
+const TABLES = ['t1', 't2', 't3', 't4'];
+
+type V = null | number | bigint | string | Uint8Array;
+const value: fc.Arbitrary<V> = fc.oneof(
+  fc.integer({ min: -3, max: 3 }),
+  fc.constantFrom(2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n, 2n ** 60n),
+  fc.constantFrom(-0, 0.5, 1.5, -2.25, 1e300, 3.0),
+  fc.double({ noNaN: true }),
+  fc.constantFrom('', 'a', '1', 'héllo', '日本', 'x'.repeat(40)),
+  fc.string({ maxLength: 6 }),
+  fc.uint8Array({ maxLength: 5 }),
+  fc.constant(null),
+);
+const t1Id = fc.integer({ min: 1, max: 12 });
+const t2Key = fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 3 }));
+const t3Key = fc.oneof(
+  fc.integer({ min: 0, max: 4 }),
+  fc.constantFrom('0', '1', 'k'),
+  fc.constant(2.5),
+);
+const t4Key = fc.integer({ min: 1, max: 8 });
+const t4Q = fc.constantFrom('u', 'v', 'w', null);
+
+type Op = { sql: string; params: V[] };
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.tuple(t1Id, value, value, value, value).map(([id, a, b, c, d]) => ({
+    sql: 'INSERT OR REPLACE INTO t1 VALUES (?,?,?,?,?)',
+    params: [id, a, b, c, d],
+  })),
+  fc.tuple(t1Id, fc.constantFrom('a', 'b', 'c', 'd'), value).map(([id, col, v]) => ({
+    sql: `UPDATE t1 SET ${col} = ? WHERE id = ?`,
+    params: [v, id],
+  })),
+  t1Id.map((id) => ({ sql: 'DELETE FROM t1 WHERE id = ?', params: [id] })),
+  fc.tuple(t2Key, value, value).map(([[x, k], v, w]) => ({
+    sql: 'INSERT OR REPLACE INTO t2 VALUES (?,?,?,?)',
+    params: [x, k, v, w],
+  })),
+  fc
+    .tuple(t2Key, value)
+    .map(([[x, k], v]) => ({
+      sql: 'UPDATE t2 SET v = ?, w = ? WHERE x = ? AND k = ?',
+      params: [v, v, x, k],
+    })),
+  t2Key.map(([x, k]) => ({ sql: 'DELETE FROM t2 WHERE x = ? AND k = ?', params: [x, k] })),
+  fc
+    .tuple(t3Key, value, value)
+    .map(([c, a, b]) => ({ sql: 'INSERT OR REPLACE INTO t3 VALUES (?,?,?)', params: [a, b, c] })),
+  fc
+    .tuple(t3Key, value)
+    .map(([c, b]) => ({ sql: 'UPDATE t3 SET b = ? WHERE c = ?', params: [b, c] })),
+  t3Key.map((c) => ({ sql: 'DELETE FROM t3 WHERE c = ?', params: [c] })),
+  fc.tuple(t4Key, t4Q, fc.string({ maxLength: 3 })).map(([p, q, r]) => ({
+    sql: 'INSERT OR REPLACE INTO t4 VALUES (?,?,?)',
+    params: [p, q, r],
+  })),
+  fc
+    .tuple(t4Key, t4Q)
+    .map(([p, q]) => ({ sql: 'UPDATE t4 SET q = ? WHERE p = ?', params: [q, p] })),
+  t4Key.map((p) => ({ sql: 'DELETE FROM t4 WHERE p = ?', params: [p] })),
+  // bulk statements: long runs of one operation exercise the multi-row paths
+  fc
+    .tuple(fc.integer({ min: 41, max: 100 }), fc.integer({ min: 0, max: 300 }))
+    .map(([from, count]) => ({
+      sql: `WITH RECURSIVE s(value) AS (SELECT ? UNION ALL SELECT value + 1 FROM s WHERE value < ?)
+      INSERT OR REPLACE INTO t1 SELECT value, 'bulk' || value, value * 0.5, NULL, value FROM s`,
+      params: [from, from + count],
+    })),
+  fc.tuple(fc.integer({ min: 1, max: 5 }), value).map(([m, v]) => ({
+    sql: 'UPDATE t1 SET a = ?, d = d + 1 WHERE id % ? = 0',
+    params: [v, m],
+  })),
+  fc
+    .integer({ min: 2, max: 6 })
+    .map((m) => ({ sql: 'DELETE FROM t1 WHERE id % ? = 1', params: [m] })),
+);
+
+function run(db: DatabaseSync, ops: Op[]): void {
+  for (const o of ops) {
+    try {
+      db.prepare(o.sql).run(...(o.params as never[]));
+    } catch {
+      // constraint failures (NOT NULL, UNIQUE, mismatched types) are part of the workload
+    }
+  }
+}
+
+type PolicyName = 'default' | 'omit' | 'replace';
+const policies: Record<PolicyName, (kind: ConflictKind) => ConflictAction> = {
+  default: (k) => (k === 'CONFLICT' ? 'omit' : 'abort'),
+  omit: () => 'omit',
+  replace: (k) => (k === 'DATA' || k === 'CONFLICT' ? 'replace' : 'omit'),
+};
+
+let counter = 0;
+
+describe('differential against node:sqlite applyChangeset', () => {
+  it('produces the same rows, the same conflicts and the same abort decisions', () => {
+    const stats = { conflicts: 0, aborted: 0, bigChangesets: 0, patchsets: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 5, maxLength: 40 }),
+        fc.array(op, { minLength: 3, maxLength: 30 }),
+        fc.array(op, { minLength: 1, maxLength: 20 }),
+        fc.constantFrom<PolicyName>('default', 'omit', 'replace'),
+        fc.boolean(),
+        (ops0, ops1, drift, policyName, usePatchset) => {
+          const id = counter++;
+          const src = openNative(tmp.path(`src${id}.db`));
+          src.exec(SCHEMA);
+          const srcB = openNative(tmp.path(`srcb${id}.db`));
+          srcB.exec(SCHEMA);
+          const ours = openOurs(tmp.path(`ours${id}.db`));
+          ours.exec(SCHEMA);
+          const nat = openNative(tmp.path(`nat${id}.db`));
+          nat.exec(SCHEMA);
+          try {
+            const cs0 = record(src, (db) => run(db, ops0));
+            expect(applyNative(srcB, cs0, () => 'abort')).toBe(true);
+            const cs1 = (usePatchset ? recordPatchset : record)(src, (db) => run(db, ops1));
+            const csDrift = record(srcB, (db) => run(db, drift));
+            for (const cs of [cs0, cs1, csDrift]) {
+              expect(encodeChangeset(decodeChangeset(cs))).toEqual(cs);
+            }
+
+            applyChangeset(ours, cs0);
+            expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
+            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
+            applyChangeset(ours, csDrift);
+            expect(applyNative(nat, csDrift, () => 'abort')).toBe(true);
+            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
+
+            const policy = policies[policyName];
+            const nativeLog: ConflictKind[] = [];
+            const nativeOk = applyNative(nat, cs1, policy, nativeLog);
+            const ourLog: ConflictKind[] = [];
+            let ourOk = true;
+            try {
+              (usePatchset ? applyPatchset : applyChangeset)(ours, cs1, {
+                onConflict: (info) => {
+                  ourLog.push(info.kind);
+                  return policy(info.kind);
+                },
+              });
+            } catch (e) {
+              if (!(e instanceof ChangesetConflictError)) throw e;
+              ourOk = false;
+            }
+            expect({ ok: ourOk, log: ourLog }).toEqual({ ok: nativeOk, log: nativeLog });
+            if (nativeLog.length > 0) stats.conflicts++;
+            if (!nativeOk) stats.aborted++;
+            if (usePatchset) stats.patchsets++;
+            if (cs1.length > 5000) stats.bigChangesets++;
+            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
+          } finally {
+            src.close();
+            srcB.close();
+            ours.close();
+            nat.close();
+          }
+        },
+      ),
+      { numRuns: Number(process.env.DIFF_RUNS ?? 80) },
+    );
+    console.log('differential stats', stats);
+    // the workload must actually reach conflicts, aborts, patchsets and the multi-row paths
+    expect(stats.conflicts).toBeGreaterThan(5);
+    expect(stats.aborted).toBeGreaterThan(2);
+    expect(stats.patchsets).toBeGreaterThan(5);
+    expect(stats.bigChangesets).toBeGreaterThan(5);
+  }, 600_000);
+
+  it('invert(cs) undoes cs, and applying cs reproduces the source', () => {
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 25 }),
+        fc.array(op, { maxLength: 25 }),
+        (ops0, ops1) => {
+          const id = counter++;
+          const src = openNative(tmp.path(`isrc${id}.db`));
+          src.exec(SCHEMA);
+          const ours = openOurs(tmp.path(`iours${id}.db`));
+          ours.exec(SCHEMA);
+          try {
+            const cs0 = record(src, (db) => run(db, ops0));
+            const cs1 = record(src, (db) => run(db, ops1));
+            applyChangeset(ours, cs0);
+            const before = dumpOurs(ours, TABLES);
+            applyChangeset(ours, cs1);
+            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(src, TABLES));
+            const inv = invertChangeset(cs1);
+            expect(invertChangeset(inv)).toEqual(cs1);
+            applyChangeset(ours, inv);
+            expect(dumpOurs(ours, TABLES)).toEqual(before);
+          } finally {
+            src.close();
+            ours.close();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
