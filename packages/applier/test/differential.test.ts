@@ -69,12 +69,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     sql: 'INSERT OR REPLACE INTO t2 VALUES (?,?,?,?)',
     params: [x, k, v, w],
   })),
-  fc
-    .tuple(t2Key, value)
-    .map(([[x, k], v]) => ({
-      sql: 'UPDATE t2 SET v = ?, w = ? WHERE x = ? AND k = ?',
-      params: [v, v, x, k],
-    })),
+  fc.tuple(t2Key, value).map(([[x, k], v]) => ({
+    sql: 'UPDATE t2 SET v = ?, w = ? WHERE x = ? AND k = ?',
+    params: [v, v, x, k],
+  })),
   t2Key.map(([x, k]) => ({ sql: 'DELETE FROM t2 WHERE x = ? AND k = ?', params: [x, k] })),
   fc
     .tuple(t3Key, value, value)

@@ -52,7 +52,7 @@ const KIND_BY_CODE: Record<number, ConflictKind> = {
   [constants.SQLITE_CHANGESET_DATA]: 'DATA',
   [constants.SQLITE_CHANGESET_NOTFOUND]: 'NOTFOUND',
   [constants.SQLITE_CHANGESET_CONFLICT]: 'CONFLICT',
-  [4]: 'CONSTRAINT',
+  4: 'CONSTRAINT', // SQLITE_CHANGESET_CONSTRAINT (missing from @types/node)
   [constants.SQLITE_CHANGESET_FOREIGN_KEY]: 'FOREIGN_KEY',
 };
 const ACTION_CODE: Record<ConflictAction, number> = {
