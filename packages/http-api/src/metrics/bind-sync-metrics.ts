@@ -26,9 +26,16 @@ export interface SyncEventsLike {
 
 type Listener<K extends keyof SyncEventsLike> = (...args: SyncEventsLike[K]) => void;
 
+/**
+ * An emitter of `SyncEventsLike` events, e.g. a `SyncEngine`. The listener parameter is loose so
+ * that Node's generic `EventEmitter<T>.on` signature is assignable; payloads are as declared in
+ * `SyncEventsLike`.
+ */
 export interface SyncEventSource {
-  on<K extends keyof SyncEventsLike>(event: K, listener: Listener<K>): unknown;
-  off<K extends keyof SyncEventsLike>(event: K, listener: Listener<K>): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  on(event: keyof SyncEventsLike, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  off(event: keyof SyncEventsLike, listener: (...args: any[]) => void): unknown;
   /** When present, the status-derived gauges are refreshed after every commit. */
   status?: () => ValidatorStatusLike;
 }
@@ -115,8 +122,8 @@ export function bindSyncMetrics(engine: SyncEventSource, metrics: ValidatorMetri
   };
 
   const keys = Object.keys(listeners) as (keyof SyncEventsLike)[];
-  for (const key of keys) engine.on(key, listeners[key] as Listener<typeof key>);
+  for (const key of keys) engine.on(key, listeners[key]);
   return () => {
-    for (const key of keys) engine.off(key, listeners[key] as Listener<typeof key>);
+    for (const key of keys) engine.off(key, listeners[key]);
   };
 }

@@ -1,0 +1,396 @@
+import { parseBindAddress } from '@synddb/http-api';
+import { parseSequencerPubkey } from '@synddb/verifier';
+import { z } from 'zod';
+import {
+  boolean,
+  byteSize,
+  duration,
+  httpUrl,
+  integer,
+  optional,
+  text,
+  u64,
+  withDefault,
+} from './option-types';
+
+const bindAddress = () =>
+  text().superRefine((v, ctx) => {
+    try {
+      parseBindAddress(v);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+const pubkey = () =>
+  z.string().transform((v, ctx): Uint8Array => {
+    try {
+      return parseSequencerPubkey(v);
+    } catch (error) {
+      const e = error as Error & { shortMessage?: string; details?: string };
+      ctx.addIssue({
+        code: 'custom',
+        message: `${e.shortMessage ?? e.message}${e.details ? ` (${e.details})` : ''}`,
+      });
+      return z.NEVER;
+    }
+  });
+
+const G = {
+  storage: 'Storage and trust',
+  sync: 'Sync',
+  limits: 'Limits',
+  server: 'HTTP server and process',
+  logging: 'Logging',
+  compat: 'Reference options not used by this validator',
+};
+
+/**
+ * Every validator setting. Flag names, env vars and defaults follow the Rust validator
+ * (REFERENCE.md §1.2); the `.describe()` texts are `--help` and the README table.
+ */
+export const configShape = {
+  // Storage and trust
+  sequencerPubkey: optional('sequencerPubkey', pubkey(), {
+    env: 'SEQUENCER_PUBKEY',
+    value: 'HEX',
+    group: G.storage,
+    describe:
+      'Trusted sequencer key: 128 hex chars (64-byte X||Y, no 04 prefix), 0x optional. If unset, it is read from SEQUENCER_URL/status and trusted on first use (a warning is logged).',
+  }),
+  fetcherType: withDefault('fetcherType', z.enum(['auto', 'http', 'gcs', 'fs']), 'auto', {
+    env: 'FETCHER_TYPE',
+    value: 'TYPE',
+    group: G.storage,
+    describe:
+      'Where batches come from: http (sequencer), gcs (bucket), fs (directory), or auto: gcs when GCS_BUCKET is set, else fs when STORAGE_DIR is set, else http. With gcs or fs, SEQUENCER_URL (if set) is a fallback source.',
+  }),
+  sequencerUrl: optional('sequencerUrl', httpUrl(), {
+    env: 'SEQUENCER_URL',
+    value: 'URL',
+    group: G.storage,
+    describe:
+      'Sequencer base URL (storage API and /status). Required for http. Trailing / is trimmed.',
+  }),
+  httpFetcherTimeout: withDefault('httpFetcherTimeout', duration(), '30s', {
+    env: 'HTTP_FETCHER_TIMEOUT',
+    value: 'DURATION',
+    group: G.storage,
+    describe: 'Per-request timeout of the HTTP fetcher (and of pubkey discovery).',
+  }),
+  httpFetcherMaxRetries: withDefault('httpFetcherMaxRetries', integer(0, 100), '3', {
+    env: 'HTTP_FETCHER_MAX_RETRIES',
+    value: 'N',
+    group: G.storage,
+    describe: 'Retries of the HTTP fetcher for transport errors, timeouts and 502/503/504.',
+  }),
+  gcsBucket: optional('gcsBucket', text(), {
+    env: 'GCS_BUCKET',
+    value: 'NAME',
+    group: G.storage,
+    describe: 'GCS bucket holding the batches. Required for gcs.',
+  }),
+  gcsPrefix: withDefault('gcsPrefix', text(), 'sequencer', {
+    env: 'GCS_PREFIX',
+    value: 'PREFIX',
+    group: G.storage,
+    describe:
+      "Object prefix: batches are {prefix}/batches/*.cbor.zst (GCS and --storage-dir). Must match the sequencer's.",
+  }),
+  gcsStorageEmulatorHost: optional('gcsStorageEmulatorHost', text(), {
+    env: 'GCS_STORAGE_EMULATOR_HOST',
+    value: 'HOST',
+    group: G.storage,
+    describe: 'GCS emulator (e.g. fake-gcs-server) host or URL; anonymous access.',
+  }),
+  storageDir: optional('storageDir', text(), {
+    env: 'STORAGE_DIR',
+    value: 'DIR',
+    group: G.storage,
+    describe:
+      'Local directory with the GCS layout ({dir}/{prefix}/batches/...), e.g. an archive or a synced copy of the bucket. Required for fs.',
+  }),
+
+  // Sync
+  databasePath: withDefault('databasePath', text(), '/data/validator.db', {
+    env: 'DATABASE_PATH',
+    value: 'PATH',
+    group: G.sync,
+    describe:
+      'Replica SQLite file (created with its directory). Sync progress is stored inside it, in the same transactions as the data. :memory: is accepted.',
+  }),
+  syncInterval: withDefault('syncInterval', duration(), '1s', {
+    env: 'SYNC_INTERVAL',
+    value: 'DURATION',
+    group: G.sync,
+    describe: 'Poll interval when caught up.',
+  }),
+  startSequence: withDefault('startSequence', u64(), '0', {
+    env: 'START_SEQUENCE',
+    value: 'SEQ',
+    group: G.sync,
+    describe:
+      'First sequence of a fresh replica (ignored once the replica has progress). The reference parses but ignores it.',
+  }),
+  batchSyncEnabled: withDefault('batchSyncEnabled', boolean(), true, {
+    env: 'BATCH_SYNC_ENABLED',
+    group: G.sync,
+    describe: "Sync by batches (default) instead of the sequencer's single-message endpoint.",
+  }),
+  batchIndexRefreshInterval: withDefault('batchIndexRefreshInterval', duration(), '10s', {
+    env: 'BATCH_INDEX_REFRESH_INTERVAL',
+    value: 'DURATION',
+    group: G.sync,
+    describe: 'Full re-listing interval of the batch index (new batches are listed incrementally).',
+  }),
+  gapRetryCount: withDefault('gapRetryCount', integer(0, 1_000_000), '5', {
+    env: 'GAP_RETRY_COUNT',
+    value: 'N',
+    group: G.sync,
+    describe:
+      'Attempts for a missing range or a storage error before it is reported as a halt (or the gap is skipped).',
+  }),
+  gapRetryDelay: withDefault('gapRetryDelay', duration(), '5s', {
+    env: 'GAP_RETRY_DELAY',
+    value: 'DURATION',
+    group: G.sync,
+    describe: 'Delay between those attempts, and between retries while halted.',
+  }),
+  gapSkipOnFailure: withDefault('gapSkipOnFailure', boolean(), false, {
+    env: 'GAP_SKIP_ON_FAILURE',
+    group: G.sync,
+    describe:
+      'Skip a gap that persists after the retries (recorded in /status) instead of halting until it is filled.',
+  }),
+  prefetchBatches: withDefault('prefetchBatches', integer(1, 1024), '4', {
+    env: 'PREFETCH_BATCHES',
+    value: 'N',
+    group: G.sync,
+    describe: 'Batches downloaded, decoded and verified ahead of the one being applied.',
+  }),
+  maxMessagesPerTransaction: withDefault(
+    'maxMessagesPerTransaction',
+    integer(1, 1_000_000),
+    '512',
+    {
+      env: 'MAX_MESSAGES_PER_TRANSACTION',
+      value: 'N',
+      group: G.sync,
+      describe: 'Messages grouped in one SQLite commit while catching up.',
+    },
+  ),
+  progressInterval: withDefault('progressInterval', duration(), '5s', {
+    env: 'PROGRESS_INTERVAL',
+    value: 'DURATION',
+    group: G.sync,
+    describe: 'Minimum interval between catch-up progress log lines.',
+  }),
+
+  // Limits
+  maxLag: withDefault('maxLag', u64(), '1000', {
+    env: 'MAX_LAG',
+    value: 'SEQUENCES',
+    group: G.limits,
+    describe:
+      '/ready answers 503 when the replica is more than this many sequences behind the storage head.',
+  }),
+  maxBatchBytes: withDefault('maxBatchBytes', byteSize(1024), '256MiB', {
+    env: 'MAX_BATCH_BYTES',
+    value: 'BYTES',
+    group: G.limits,
+    describe:
+      'Cap on a decompressed batch and on each decompressed changeset or withdrawal payload (zstd-bomb guard).',
+  }),
+  maxSnapshotBytes: withDefault('maxSnapshotBytes', byteSize(1024), '4GiB', {
+    env: 'MAX_SNAPSHOT_BYTES',
+    value: 'BYTES',
+    group: G.limits,
+    describe: 'Cap on a decompressed snapshot payload.',
+  }),
+  maxCompressedBatchBytes: withDefault('maxCompressedBatchBytes', byteSize(1024), '64MiB', {
+    env: 'MAX_COMPRESSED_BATCH_BYTES',
+    value: 'BYTES',
+    group: G.limits,
+    describe: 'Largest batch object downloaded from storage.',
+  }),
+
+  // HTTP server and process
+  bindAddress: withDefault('bindAddress', bindAddress(), '0.0.0.0:8080', {
+    env: 'BIND_ADDRESS',
+    value: 'ADDR',
+    group: G.server,
+    describe: 'Main API (/health, /ready, /status, /metrics): host:port, :port or [ipv6]:port.',
+  }),
+  shutdownTimeout: withDefault('shutdownTimeout', duration(), '30s', {
+    env: 'SHUTDOWN_TIMEOUT',
+    value: 'DURATION',
+    group: G.server,
+    describe:
+      'Time allowed for a graceful stop after SIGINT/SIGTERM; a second signal exits at once.',
+  }),
+
+  // Logging
+  logJson: withDefault('logJson', boolean(), false, {
+    env: 'LOG_JSON',
+    group: G.logging,
+    describe: 'Log JSON lines instead of human-readable text.',
+  }),
+  logLevel: withDefault('logLevel', z.enum(['trace', 'debug', 'info', 'warn', 'error']), 'info', {
+    env: 'LOG_LEVEL',
+    value: 'LEVEL',
+    group: G.logging,
+    describe: 'Minimum log level: trace, debug, info, warn or error.',
+  }),
+
+  // Compatibility
+  stateDbPath: optional('stateDbPath', text(), {
+    env: 'STATE_DB_PATH',
+    value: 'PATH',
+    group: G.compat,
+    describe: 'Ignored (warning): progress lives in the replica, atomic with the data.',
+  }),
+  pendingChangesetsDbPath: optional('pendingChangesetsDbPath', text(), {
+    env: 'PENDING_CHANGESETS_DB_PATH',
+    value: 'PATH',
+    group: G.compat,
+    describe: 'Ignored (warning): nothing is deferred; a schema mismatch halts.',
+  }),
+  otelEnabled: withDefault('otelEnabled', boolean(), false, {
+    env: 'OTEL_ENABLED',
+    group: G.compat,
+    describe: 'Not supported yet: logs a warning when true.',
+  }),
+  gcpProjectId: optional('gcpProjectId', text(), {
+    env: 'GCP_PROJECT_ID',
+    value: 'ID',
+    group: G.compat,
+    describe: 'Accepted, unused (Cloud Logging trace correlation).',
+  }),
+  bridgeSigner: withDefault('bridgeSigner', boolean(), false, {
+    env: 'BRIDGE_SIGNER',
+    group: G.compat,
+    describe: 'Bridge signer mode: not available in this version; true is refused.',
+  }),
+  bridgeAddress: optional('bridgeAddress', text(), {
+    env: 'BRIDGE_CONTRACT_ADDRESS',
+    value: 'ADDRESS',
+    group: G.compat,
+    describe: 'Bridge contract (bridge signer mode).',
+  }),
+  bridgeChainId: optional('bridgeChainId', u64(), {
+    env: 'BRIDGE_CHAIN_ID',
+    value: 'ID',
+    group: G.compat,
+    describe: 'Bridge chain id (bridge signer mode).',
+  }),
+  bridgeSignatureEndpoint: withDefault('bridgeSignatureEndpoint', bindAddress(), '0.0.0.0:8081', {
+    env: 'BRIDGE_SIGNATURE_ENDPOINT',
+    value: 'ADDR',
+    group: G.compat,
+    describe: 'Signature API bind address (bridge signer mode).',
+  }),
+  enableKeyBootstrap: withDefault('enableKeyBootstrap', boolean(), false, {
+    env: 'ENABLE_KEY_BOOTSTRAP',
+    group: G.compat,
+    describe: 'TEE key bootstrap: not available in this version; true is refused.',
+  }),
+  bootstrapRpcUrl: optional('bootstrapRpcUrl', text(), {
+    env: 'BOOTSTRAP_RPC_URL',
+    value: 'URL',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  bootstrapChainId: optional('bootstrapChainId', u64(), {
+    env: 'BOOTSTRAP_CHAIN_ID',
+    value: 'ID',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  relayerUrl: optional('relayerUrl', text(), {
+    env: 'RELAYER_URL',
+    value: 'URL',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  proofServiceUrl: optional('proofServiceUrl', text(), {
+    env: 'PROOF_SERVICE_URL',
+    value: 'URL',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  attestationAudience: optional('attestationAudience', text(), {
+    env: 'ATTESTATION_AUDIENCE',
+    value: 'AUD',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  imageSignature: optional('imageSignature', text(), {
+    env: 'IMAGE_SIGNATURE',
+    value: 'HEX',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  proofTimeout: withDefault('proofTimeout', duration(), '600s', {
+    env: 'PROOF_TIMEOUT',
+    value: 'DURATION',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+  bootstrapTimeout: withDefault('bootstrapTimeout', duration(), '900s', {
+    env: 'BOOTSTRAP_TIMEOUT',
+    value: 'DURATION',
+    group: G.compat,
+    describe: 'Key bootstrap setting (unused).',
+  }),
+};
+
+export type ConfigKey = keyof typeof configShape;
+
+/** The whole configuration, with the checks that involve several options. */
+export const configSchema = z.object(configShape).superRefine((c, ctx) => {
+  const need = (key: ConfigKey, present: unknown, why: string) => {
+    if (present === undefined) ctx.addIssue({ code: 'custom', path: [key], message: why });
+  };
+  if (c.fetcherType === 'http')
+    need('sequencerUrl', c.sequencerUrl, 'required when FETCHER_TYPE=http');
+  if (c.fetcherType === 'gcs') need('gcsBucket', c.gcsBucket, 'required when FETCHER_TYPE=gcs');
+  if (c.fetcherType === 'fs') need('storageDir', c.storageDir, 'required when FETCHER_TYPE=fs');
+  if (
+    c.fetcherType === 'auto' &&
+    c.gcsBucket === undefined &&
+    c.storageDir === undefined &&
+    c.sequencerUrl === undefined
+  ) {
+    need(
+      'sequencerUrl',
+      undefined,
+      'set SEQUENCER_URL, GCS_BUCKET or STORAGE_DIR (no storage configured)',
+    );
+  }
+  if (c.sequencerPubkey === undefined && c.sequencerUrl === undefined) {
+    need(
+      'sequencerPubkey',
+      undefined,
+      'required when SEQUENCER_URL is not set (the key cannot be discovered from /status)',
+    );
+  }
+  if (c.bridgeSigner) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bridgeSigner'],
+      message: 'bridge signer mode is not available in this version of synddb-validator',
+    });
+  }
+  if (c.enableKeyBootstrap) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['enableKeyBootstrap'],
+      message: 'TEE key bootstrap is not available in this version of synddb-validator',
+    });
+  }
+});
+
+/** Parsed configuration (durations in ms, sizes in bytes, the pubkey as bytes). */
+export type ValidatorConfig = z.output<typeof configSchema>;
+/** What `startValidator` accepts: strings as on the command line, or numbers/booleans/bigints. */
+export type ValidatorConfigInput = z.input<typeof configSchema>;

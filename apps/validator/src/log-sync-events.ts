@@ -1,0 +1,89 @@
+import type { SyncEngine, SyncProgress } from '@synddb/sync';
+import type { Logger } from './logger';
+
+/** Logs the engine's life: progress while catching up, halts, resumes, snapshots, gap skips. */
+export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => void {
+  const log = logger.child({ component: 'sync' });
+  const onProgress = (p: SyncProgress) => log.info('catching up', progressFields(p));
+  const onCaughtUp = (info: { sequence: bigint | null }) =>
+    log.info('caught up with storage', { lastSequence: info.sequence });
+  const onHalted: Parameters<typeof engine.on<'halted'>>[1] = (reason) =>
+    log.error('sync halted: the replica stops advancing until the cause is gone', {
+      code: reason.code,
+      kind: reason.kind,
+      sequence: reason.sequence,
+      reason: reason.message,
+    });
+  const onResumed: Parameters<typeof engine.on<'resumed'>>[1] = (info) =>
+    log.info('sync resumed', {
+      sequence: info.sequence,
+      haltedForMs: info.haltedFor,
+      previousCode: info.previous.code,
+    });
+  const onSnapshot: Parameters<typeof engine.on<'snapshot'>>[1] = (info) =>
+    log.info('snapshot applied', { sequence: info.sequence, bytes: info.bytes });
+  const onGapSkipped: Parameters<typeof engine.on<'gapSkipped'>>[1] = (gap) =>
+    log.warn('skipped a sequence gap (GAP_SKIP_ON_FAILURE)', {
+      start: gap.start,
+      endExclusive: gap.end,
+      reason: gap.reason,
+    });
+  const onSignatureFailure: Parameters<typeof engine.on<'signatureFailure'>>[1] = (info) =>
+    log.error('signature verification failed', { sequence: info.sequence, code: info.code });
+  const onApplied: Parameters<typeof engine.on<'applied'>>[1] = (messages) => {
+    if (!log.isEnabled('debug')) return;
+    log.debug('committed', {
+      messages: messages.length,
+      first: messages[0]?.sequence,
+      last: messages[messages.length - 1]?.sequence,
+    });
+  };
+  const onError: Parameters<typeof engine.on<'error'>>[1] = (error) =>
+    log.error('sync engine error', { error });
+
+  engine.on('progress', onProgress);
+  engine.on('caughtUp', onCaughtUp);
+  engine.on('halted', onHalted);
+  engine.on('resumed', onResumed);
+  engine.on('snapshot', onSnapshot);
+  engine.on('gapSkipped', onGapSkipped);
+  engine.on('signatureFailure', onSignatureFailure);
+  engine.on('applied', onApplied);
+  engine.on('error', onError);
+  return () => {
+    engine.off('progress', onProgress);
+    engine.off('caughtUp', onCaughtUp);
+    engine.off('halted', onHalted);
+    engine.off('resumed', onResumed);
+    engine.off('snapshot', onSnapshot);
+    engine.off('gapSkipped', onGapSkipped);
+    engine.off('signatureFailure', onSignatureFailure);
+    engine.off('applied', onApplied);
+    engine.off('error', onError);
+  };
+}
+
+/** `applied/head`, rate and ETA for a catch-up progress line. */
+export function progressFields(p: SyncProgress): Record<string, unknown> {
+  const percent =
+    p.head !== null && p.applied !== null && p.head > 0n
+      ? Math.min(100, Number(((p.applied + 1n) * 10_000n) / (p.head + 1n)) / 100)
+      : undefined;
+  return {
+    applied: p.applied,
+    head: p.head,
+    percent,
+    ratePerSecond: Math.round(p.rate * 10) / 10,
+    eta: p.etaSeconds === null ? 'unknown' : formatSeconds(p.etaSeconds),
+  };
+}
+
+export function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(rest).padStart(2, '0')}s`;
+  return `${rest}s`;
+}

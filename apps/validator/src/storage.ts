@@ -1,0 +1,137 @@
+import {
+  createFallbackFetcher,
+  createFsFetcher,
+  createGcsFetcher,
+  createHttpFetcher,
+  FetcherConfigError,
+  fetchSequencerStatus,
+  type StorageFetcher,
+} from '@synddb/fetchers';
+import { parseSequencerPubkey } from '@synddb/verifier';
+import type { ValidatorConfig } from './config/config-schema';
+import { ValidatorConfigError, ValidatorStartupError } from './errors';
+import type { Logger } from './logger';
+
+export interface ConfiguredStorage {
+  fetcher: StorageFetcher;
+  /** e.g. `gcs gs://bucket/sequencer, fallback http http://...`. */
+  description: string;
+}
+
+/**
+ * GCS when a bucket is configured, else the local directory, else the sequencer's HTTP API (or
+ * whatever FETCHER_TYPE names). With GCS or a directory, SEQUENCER_URL becomes a fallback source.
+ */
+export function createStorage(config: ValidatorConfig, logger: Logger): ConfiguredStorage {
+  const kind =
+    config.fetcherType !== 'auto'
+      ? config.fetcherType
+      : config.gcsBucket !== undefined
+        ? 'gcs'
+        : config.storageDir !== undefined
+          ? 'fs'
+          : 'http';
+  const http = () =>
+    createHttpFetcher({
+      baseUrl: config.sequencerUrl!,
+      timeoutMs: config.httpFetcherTimeout,
+      maxRetries: config.httpFetcherMaxRetries,
+      maxBatchBytes: config.maxCompressedBatchBytes,
+    });
+  try {
+    if (kind === 'http') {
+      return { fetcher: http(), description: `http ${config.sequencerUrl}` };
+    }
+    const primary =
+      kind === 'gcs'
+        ? createGcsFetcher({
+            bucket: config.gcsBucket!,
+            prefix: config.gcsPrefix,
+            ...(config.gcsStorageEmulatorHost !== undefined
+              ? { emulatorHost: emulatorUrl(config.gcsStorageEmulatorHost) }
+              : {}),
+            maxBatchBytes: config.maxCompressedBatchBytes,
+            maxDecompressedBytes: config.maxBatchBytes,
+          })
+        : createFsFetcher({
+            directory: config.storageDir!,
+            prefix: config.gcsPrefix,
+            maxBatchBytes: config.maxCompressedBatchBytes,
+            maxDecompressedBytes: config.maxBatchBytes,
+          });
+    const where =
+      kind === 'gcs'
+        ? `gcs gs://${config.gcsBucket}/${config.gcsPrefix}`
+        : `fs ${config.storageDir} (prefix ${config.gcsPrefix})`;
+    if (config.sequencerUrl === undefined) return { fetcher: primary, description: where };
+    return {
+      fetcher: createFallbackFetcher([primary, http()], {
+        onFailover: ({ operation, kind: source, error }) =>
+          logger.warn('storage source failed, trying the next one', {
+            operation,
+            source,
+            error: error instanceof Error ? error : String(error),
+          }),
+      }),
+      description: `${where}, fallback http ${config.sequencerUrl}`,
+    };
+  } catch (error) {
+    if (error instanceof FetcherConfigError) {
+      throw new ValidatorConfigError([
+        {
+          key: 'fetcherType',
+          names: `storage (${kind})`,
+          source: undefined,
+          message: error.message,
+        },
+      ]);
+    }
+    throw error;
+  }
+}
+
+/** `GCS_STORAGE_EMULATOR_HOST` is often `host:port` without a scheme (fake-gcs-server docs). */
+function emulatorUrl(host: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `http://${host}`;
+}
+
+/**
+ * The trusted key: SEQUENCER_PUBKEY, or the key the sequencer reports at `/status` (trust on first
+ * use, like the reference, with a loud warning: whoever answers that request picks the key).
+ */
+export async function resolveSequencerPubkey(
+  config: ValidatorConfig,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  if (config.sequencerPubkey !== undefined) return config.sequencerPubkey;
+  const url = config.sequencerUrl!;
+  let pubkey: Uint8Array;
+  let address: string;
+  try {
+    const status = await fetchSequencerStatus(url, {
+      timeoutMs: config.httpFetcherTimeout,
+      maxRetries: config.httpFetcherMaxRetries,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    // Same checks as a configured key (64 bytes, on the curve).
+    pubkey = parseSequencerPubkey(Buffer.from(status.signerPubkey).toString('hex'));
+    address = status.signerAddress;
+  } catch (cause) {
+    throw new ValidatorStartupError(
+      `SEQUENCER_PUBKEY is not set and the key could not be discovered from ${url}/status`,
+      { cause, details: cause instanceof Error ? cause.message : String(cause) },
+    );
+  }
+  const hex = Buffer.from(pubkey).toString('hex');
+  logger.warn(
+    'SEQUENCER_PUBKEY is not set: trusting the key reported by the sequencer (trust on first use). Anyone who can answer this request chooses which signatures are accepted. Pin the key with SEQUENCER_PUBKEY.',
+    {
+      url: `${url}/status`,
+      pubkey: `0x${hex}`,
+      address,
+      pin: `SEQUENCER_PUBKEY=0x${hex}`,
+    },
+  );
+  return pubkey;
+}
