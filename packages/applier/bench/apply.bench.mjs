@@ -1,0 +1,134 @@
+// Applies the same changesets with @synddb/applier (better-sqlite3) and with node:sqlite's native
+// DatabaseSync#applyChangeset, each on its own file-backed WAL database (synchronous=NORMAL), and
+// prints time and the ours/native ratio. Run: pnpm bench (builds dist first).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import Database from 'better-sqlite3';
+import { applyChangeset } from '../dist/index.js';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const dir = mkdtempSync(join(tmpdir(), 'applier-bench-'));
+let fileNo = 0;
+const SCHEMA = `
+CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB, n INTEGER);
+CREATE TABLE pairs(a TEXT, b INTEGER, v REAL, w TEXT, PRIMARY KEY (b, a)) WITHOUT ROWID;`;
+
+function source() {
+  const db = new DatabaseSync(join(dir, `src${fileNo++}.db`));
+  db.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;');
+  db.exec(SCHEMA);
+  return db;
+}
+function record(db, fn) {
+  const s = db.createSession();
+  db.exec('BEGIN');
+  fn(db);
+  db.exec('COMMIT');
+  const cs = s.changeset();
+  s.close();
+  return cs;
+}
+function fillItems(db, from, to) {
+  const ins = db.prepare('INSERT INTO items VALUES (?,?,?,?,?)');
+  for (let i = from; i <= to; i++) ins.run(i, `name-${i}`, i * 0.25, Buffer.from([i & 255, 7, 7, 7]), i * 3);
+}
+function fillPairs(db, from, to) {
+  const ins = db.prepare('INSERT INTO pairs VALUES (?,?,?,?)');
+  for (let i = from; i <= to; i++) ins.run(`k${i % 7}`, i, i / 3, `w${i}`);
+}
+
+function workloads() {
+  const w = [];
+  {
+    const db = source();
+    w.push({ name: '200k-row INSERT', base: [], sets: [record(db, (d) => fillItems(d, 1, 200_000))] });
+  }
+  {
+    const db = source();
+    const base = record(db, (d) => fillItems(d, 1, 100_000));
+    w.push({ name: '100k-row UPDATE', base: [base], sets: [record(db, (d) => d.exec('UPDATE items SET score = score + 1, n = n + 1'))] });
+  }
+  {
+    const db = source();
+    const base = record(db, (d) => fillItems(d, 1, 100_000));
+    w.push({ name: '100k-row DELETE', base: [base], sets: [record(db, (d) => d.exec('DELETE FROM items'))] });
+  }
+  {
+    const db = source();
+    const base = record(db, (d) => {
+      fillItems(d, 1, 60_000);
+      fillPairs(d, 1, 40_000);
+    });
+    const mixed = record(db, (d) => {
+      fillItems(d, 60_001, 100_000);
+      d.exec('UPDATE items SET name = name || \'!\' WHERE id % 3 = 0');
+      d.exec('DELETE FROM items WHERE id % 5 = 1 AND id <= 60000');
+      fillPairs(d, 40_001, 60_000);
+      d.exec('UPDATE pairs SET v = v * 2 WHERE b % 4 = 0');
+      d.exec('DELETE FROM pairs WHERE b % 10 = 3');
+    });
+    w.push({ name: 'mixed (2 tables, ~140k changes)', base: [base], sets: [mixed] });
+  }
+  {
+    const db = source();
+    const base = record(db, (d) => fillItems(d, 1, 10_000));
+    const sets = [];
+    const up = db.prepare('UPDATE items SET score = ?, n = n + 1 WHERE id = ?');
+    const ins = db.prepare('INSERT INTO items VALUES (?,?,?,?,?)');
+    for (let i = 1; i <= 10_000; i++) {
+      const s = db.createSession();
+      if (i % 2 === 0) up.run(i * 1.5, i);
+      else ins.run(100_000 + i, `new-${i}`, i, null, i);
+      sets.push(s.changeset());
+      s.close();
+    }
+    w.push({ name: '10k one-row changesets', base: [base], sets });
+  }
+  return w;
+}
+
+function runOurs(w) {
+  const db = new Database(join(dir, `ours${fileNo++}.db`));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(SCHEMA);
+  for (const b of w.base) applyChangeset(db, b);
+  const t = performance.now();
+  for (const cs of w.sets) applyChangeset(db, cs);
+  const ms = performance.now() - t;
+  db.close();
+  return ms;
+}
+function runNative(w) {
+  const db = new DatabaseSync(join(dir, `nat${fileNo++}.db`));
+  db.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;');
+  db.exec(SCHEMA);
+  for (const b of w.base) if (!db.applyChangeset(b)) throw new Error('native base apply failed');
+  const t = performance.now();
+  for (const cs of w.sets) if (!db.applyChangeset(cs)) throw new Error('native apply failed');
+  const ms = performance.now() - t;
+  db.close();
+  return ms;
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+try {
+  console.log(`node ${process.version}, ${REPS} reps, median ms`);
+  const rows = [];
+  for (const w of workloads()) {
+    const ours = [];
+    const native = [];
+    for (let i = 0; i < REPS; i++) {
+      native.push(runNative(w));
+      ours.push(runOurs(w));
+    }
+    const o = median(ours);
+    const n = median(native);
+    rows.push({ workload: w.name, 'ours ms': o.toFixed(1), 'native ms': n.toFixed(1), 'ours/native': (o / n).toFixed(2) });
+  }
+  console.table(rows);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
