@@ -1,0 +1,73 @@
+import { EventEmitter } from 'node:events';
+import type { SyncEngine, SyncEvents } from '@synddb/sync';
+import { describe, expect, it } from 'vitest';
+import { attachSyncLogging, formatSeconds, progressFields } from './log-sync-events';
+import { createLogger } from './logger';
+
+describe('attachSyncLogging', () => {
+  it('logs progress, halts, resumes, snapshots, gap skips and errors', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      json: true,
+      level: 'debug',
+      write: (l) => lines.push(JSON.parse(l)),
+    });
+    const engine = new EventEmitter<SyncEvents>();
+    const detach = attachSyncLogging(engine as unknown as SyncEngine, logger);
+    const halt = {
+      code: 'CHANGESET_CONFLICT',
+      kind: 'conflict' as const,
+      message: 'row 7 changed',
+      sequence: 12n,
+      since: 1000,
+      retries: 0,
+    };
+    engine.emit('progress', { applied: 499n, head: 999n, rate: 250.04, etaSeconds: 2 });
+    engine.emit('halted', halt);
+    engine.emit('resumed', { sequence: 12n, haltedFor: 5000, previous: halt });
+    engine.emit('snapshot', { sequence: 20n, timestamp: 1n, bytes: 4096 });
+    engine.emit('gapSkipped', { start: 30n, end: 33n, reason: 'missing' });
+    engine.emit('signatureFailure', { sequence: 40n, code: 'MESSAGE_SIGNATURE' });
+    engine.emit('caughtUp', { sequence: 41n });
+    engine.emit('error', new Error('bug'));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['info', 'catching up'],
+      ['error', 'sync halted: the replica stops advancing until the cause is gone'],
+      ['info', 'sync resumed'],
+      ['info', 'snapshot applied'],
+      ['warn', 'skipped a sequence gap (GAP_SKIP_ON_FAILURE)'],
+      ['error', 'signature verification failed'],
+      ['info', 'caught up with storage'],
+      ['error', 'sync engine error'],
+    ]);
+    expect(lines[0]).toMatchObject({
+      component: 'sync',
+      applied: 499,
+      head: 999,
+      percent: 50,
+      ratePerSecond: 250,
+      eta: '2s',
+    });
+    expect(lines[1]).toMatchObject({
+      code: 'CHANGESET_CONFLICT',
+      sequence: 12,
+      reason: 'row 7 changed',
+    });
+    expect(lines[4]).toMatchObject({ start: 30, endExclusive: 33 });
+    detach();
+    expect(engine.listenerCount('halted')).toBe(0);
+  });
+
+  it('formats progress and durations', () => {
+    expect(formatSeconds(3725)).toBe('1h02m');
+    expect(formatSeconds(65)).toBe('1m05s');
+    expect(formatSeconds(0.4)).toBe('0s');
+    expect(progressFields({ applied: null, head: null, rate: 0, etaSeconds: null })).toEqual({
+      applied: null,
+      head: null,
+      percent: undefined,
+      ratePerSecond: 0,
+      eta: 'unknown',
+    });
+  });
+});
