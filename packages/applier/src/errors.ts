@@ -94,7 +94,23 @@ export class ChangesetFormatError extends SyndDBError {
 export class SnapshotFormatError extends SyndDBError {
   override name = 'SnapshotFormatError';
 
-  constructor(message: string, options: { details?: string; cause?: unknown } = {}) {
-    super('SNAPSHOT_FORMAT', `invalid snapshot image: ${message}`, options);
+  constructor(message: string, options: { details?: string; cause?: unknown; code?: string } = {}) {
+    super(options.code ?? 'SNAPSHOT_FORMAT', `invalid snapshot image: ${message}`, options);
+  }
+}
+
+/** A snapshot image exceeds the configured maxBytes. */
+export class SnapshotTooLargeError extends SnapshotFormatError {
+  override name = 'SnapshotTooLargeError';
+  readonly bytes: number;
+  readonly maxBytes: number;
+
+  constructor(bytes: number, maxBytes: number) {
+    super(`image of at least ${bytes} bytes exceeds the limit of ${maxBytes} bytes`, {
+      details: `bytes>=${bytes} maxBytes=${maxBytes}`,
+      code: 'SNAPSHOT_TOO_LARGE',
+    });
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
   }
 }

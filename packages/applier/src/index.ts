@@ -14,7 +14,14 @@ export {
   ChangesetFormatError,
   SchemaMismatchError,
   SnapshotFormatError,
+  SnapshotTooLargeError,
 } from './errors';
+export {
+  type RestoreSnapshotOptions,
+  type RestoreSnapshotResult,
+  restoreSnapshot,
+  type SnapshotImage,
+} from './snapshot';
 export type {
   ApplyOptions,
   ApplyResult,
