@@ -999,7 +999,8 @@ function applyImpl(
         if (deferBefore === 0) miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
         miscStmt(db, cache, 'RELEASE synddb_apply').run();
       } else {
-        miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+        // Keep defer_foreign_keys on: switching it off would zero the deferred-violation counter
+        // that COMMIT checks (COMMIT switches it off itself).
         try {
           miscStmt(db, cache, 'COMMIT').run();
         } catch (e) {
