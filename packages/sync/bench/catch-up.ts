@@ -1,0 +1,246 @@
+// pnpm bench (packages/sync): catch-up over HTTP on loopback, compared in the same run with native
+// SQLite applying the same changesets alone (node:sqlite applyChangeset, file-backed WAL).
+//
+//   1. ~1M rows in ~2,000 messages: time for the sync engine (HTTP fetch, zstd, CBOR/COSE, every
+//      signature, apply with @synddb/applier, cursor) vs native applyChangeset of the changesets.
+//   2. one-row messages: messages/s of the sync engine.
+//
+// Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { applyChangeset } from '@synddb/applier';
+import { createDevnetSequencer, readDatabaseImage } from '@synddb/devnet';
+import { createHttpFetcher } from '@synddb/fetchers';
+import { createVerifierPool, parseSequencerPubkey } from '@synddb/verifier';
+import BetterSqlite3 from 'better-sqlite3';
+import { createSyncEngine } from '../src/index';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
+const ROWS = Number(process.env.BENCH_ROWS_PER_MESSAGE ?? 500);
+const ONE_ROW = Number(process.env.BENCH_ONE_ROW ?? 20000);
+const KEY = 'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+
+const SCHEMA = `
+CREATE TABLE items (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, name TEXT, amount REAL, tag BLOB);
+CREATE TABLE balances (account INTEGER NOT NULL, asset TEXT NOT NULL, amount INTEGER NOT NULL,
+  PRIMARY KEY (account, asset)) WITHOUT ROWID;
+`;
+
+const root = mkdtempSync(join(tmpdir(), 'synddb-sync-bench-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+
+interface Workload {
+  image: Uint8Array;
+  changesets: Uint8Array[];
+  rows: number;
+}
+
+/** Records `messages` transactions on a node:sqlite source with the session extension. */
+function makeWorkload(name: string, messages: number, rowsPerMessage: number): Workload {
+  const db = new DatabaseSync(join(root, `${name}-source.db`));
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;');
+  db.exec(SCHEMA);
+  const image = readDatabaseImage(db);
+  const insert = db.prepare(
+    'INSERT INTO items (id, account, name, amount, tag) VALUES (?, ?, ?, ?, ?)',
+  );
+  const update = db.prepare('UPDATE items SET amount = amount + 1.5, name = ? WHERE id = ?');
+  const remove = db.prepare('DELETE FROM items WHERE id = ?');
+  const upsert = db.prepare(
+    'INSERT INTO balances (account, asset, amount) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET amount = amount + excluded.amount',
+  );
+  const changesets: Uint8Array[] = [];
+  let nextId = 1;
+  let rows = 0;
+  for (let m = 0; m < messages; m++) {
+    const session = db.createSession();
+    db.exec('BEGIN');
+    if (rowsPerMessage === 1) {
+      insert.run(nextId, nextId % 97, `item ${nextId}`, nextId / 3, null);
+      nextId++;
+      rows++;
+    } else {
+      const inserts = Math.floor(rowsPerMessage * 0.8);
+      const updates = Math.floor(rowsPerMessage * 0.1);
+      const deletes = Math.floor(rowsPerMessage * 0.05);
+      const upserts = rowsPerMessage - inserts - updates - deletes;
+      const first = nextId;
+      for (let i = 0; i < inserts; i++) {
+        insert.run(
+          nextId,
+          nextId % 97,
+          `item ${nextId}`,
+          nextId / 3,
+          i % 10 === 0 ? Buffer.alloc(16, i) : null,
+        );
+        nextId++;
+      }
+      for (let i = 0; i < updates; i++) update.run(`renamed ${m}`, first + i * 3);
+      for (let i = 0; i < deletes; i++) remove.run(first + i * 7 + 1);
+      for (let i = 0; i < upserts; i++)
+        upsert.run((m * 31 + i) % 500, i % 2 === 0 ? 'ETH' : 'USDC', BigInt(i + 1));
+      rows += rowsPerMessage;
+    }
+    db.exec('COMMIT');
+    changesets.push(session.changeset());
+    session.close();
+  }
+  db.close();
+  return { image, changesets, rows };
+}
+
+function timeNative(name: string, workload: Workload): number {
+  const path = join(root, `${name}-native.db`);
+  writeFileSync(path, workload.image);
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+  const started = performance.now();
+  for (const changeset of workload.changesets) {
+    db.applyChangeset(changeset, {
+      onConflict: (kind: number) =>
+        kind === 3 /* SQLITE_CHANGESET_CONFLICT */ ? 0 /* OMIT */ : 2 /* ABORT */,
+    });
+  }
+  const elapsed = performance.now() - started;
+  db.close();
+  return elapsed;
+}
+
+/** @synddb/applier alone on better-sqlite3, one transaction per message (for the breakdown). */
+function timeApplierOnly(name: string, workload: Workload): number {
+  const path = join(root, `${name}-applier.db`);
+  writeFileSync(path, workload.image);
+  const db = new BetterSqlite3(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const started = performance.now();
+  for (const changeset of workload.changesets) applyChangeset(db, changeset);
+  const elapsed = performance.now() - started;
+  db.close();
+  return elapsed;
+}
+
+async function timeSync(name: string, workload: Workload, usePool: boolean): Promise<number> {
+  const sequencer = createDevnetSequencer({
+    privateKey: KEY,
+    batchMaxMessages: 50,
+    batchMaxBytes: 8 << 20,
+    flushIntervalMs: 3_600_000,
+  });
+  const { url } = await sequencer.start({ port: 0 });
+  sequencer.sequencer.submitSnapshot({
+    snapshot: { data: workload.image, timestamp: 0n, sequence: 0n },
+    messageId: 'bench',
+  });
+  sequencer.flush();
+  let i = 0;
+  for (const data of workload.changesets) {
+    sequencer.sequencer.submitChangesets({
+      batchId: `b${i}`,
+      changesets: [{ data, sequence: BigInt(i), timestamp: 0n }],
+    });
+    i++;
+  }
+  sequencer.flush();
+  const head = sequencer.storage.latest() ?? 0n;
+
+  const path = join(root, `${name}-replica-${usePool ? 'pool' : 'main'}.db`);
+  const db = new BetterSqlite3(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const pool = usePool ? createVerifierPool() : undefined;
+  const engine = createSyncEngine({
+    db,
+    databasePath: path,
+    fetcher: createHttpFetcher({ baseUrl: url }),
+    sequencerPubkeys: [parseSequencerPubkey(sequencer.pubkeyHex)],
+    syncIntervalMs: 5,
+    prefetchBatches: 8,
+    ...(pool ? { pool } : {}),
+  });
+  const started = performance.now();
+  const done = new Promise<void>((resolve, reject) => {
+    engine.on('applied', (messages) => {
+      if ((messages.at(-1)?.sequence ?? -1n) >= head) resolve();
+    });
+    engine.on('halted', (reason) => reject(new Error(`halted: ${reason.code} ${reason.message}`)));
+  });
+  engine.start();
+  await done;
+  const elapsed = performance.now() - started;
+  await engine.stop();
+  await pool?.close();
+  db.close();
+  await sequencer.stop();
+  return elapsed;
+}
+
+function fmt(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+const bulk = makeWorkload('bulk', MESSAGES, ROWS);
+const native = timeNative('bulk', bulk);
+const applierOnly = timeApplierOnly('bulk', bulk);
+const syncMain = await timeSync('bulk', bulk, false);
+const syncPool = await timeSync('bulk', bulk, true);
+
+const single = makeWorkload('one', ONE_ROW, 1);
+const nativeOne = timeNative('one', single);
+const syncOneMain = await timeSync('one', single, false);
+const syncOnePool = await timeSync('one', single, true);
+
+console.log(
+  `\n@synddb/sync catch-up (Node ${process.versions.node}, SQLite native ${process.versions.sqlite})`,
+);
+console.log(
+  `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows, over HTTP on loopback`,
+);
+console.table([
+  {
+    run: 'native applyChangeset alone (baseline)',
+    time: fmt(native),
+    ratio: '1.00',
+    'rows/s': Math.round(bulk.rows / (native / 1000)),
+  },
+  {
+    run: '@synddb/applier alone',
+    time: fmt(applierOnly),
+    ratio: (applierOnly / native).toFixed(2),
+    'rows/s': Math.round(bulk.rows / (applierOnly / 1000)),
+  },
+  {
+    run: 'sync engine (verify on main thread)',
+    time: fmt(syncMain),
+    ratio: (syncMain / native).toFixed(2),
+    'rows/s': Math.round(bulk.rows / (syncMain / 1000)),
+  },
+  {
+    run: 'sync engine (verifier pool)',
+    time: fmt(syncPool),
+    ratio: (syncPool / native).toFixed(2),
+    'rows/s': Math.round(bulk.rows / (syncPool / 1000)),
+  },
+]);
+console.log(`goal: sync / native <= 1.5`);
+console.log(`\n2) ${single.changesets.length} one-row messages`);
+console.table([
+  {
+    run: 'native applyChangeset alone (baseline)',
+    'msgs/s': Math.round(single.changesets.length / (nativeOne / 1000)),
+    ratio: '1.00',
+  },
+  {
+    run: 'sync engine (verify on main thread)',
+    'msgs/s': Math.round(single.changesets.length / (syncOneMain / 1000)),
+    ratio: (syncOneMain / nativeOne).toFixed(2),
+  },
+  {
+    run: 'sync engine (verifier pool)',
+    'msgs/s': Math.round(single.changesets.length / (syncOnePool / 1000)),
+    ratio: (syncOnePool / nativeOne).toFixed(2),
+  },
+]);
+console.log('goal: >= 10,000 messages/s');

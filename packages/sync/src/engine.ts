@@ -1,0 +1,479 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchIndex, type StorageFetcher } from '@synddb/fetchers';
+import { type BatchInfo, MessageType } from '@synddb/protocol';
+import { openStateStore, type StateStore } from '@synddb/state-store';
+import type { Secp256k1Backend, VerifierPool } from '@synddb/verifier';
+import type { Database } from 'better-sqlite3';
+import { applyMessage, type WithdrawalHandler } from './apply-message';
+import { classifyError, isTransient } from './classify';
+import { SequenceGapError } from './errors';
+import { type PreparedBatch, type PreparedMessage, prepareBatch } from './prepare-batch';
+import { ProgressTracker } from './progress';
+import { restoreSnapshotMessage } from './restore-snapshot';
+import { syncSingleMessage } from './single-message';
+import type { AppliedMessage, HaltReason, SyncEvents, SyncState, SyncStatus } from './types';
+
+export interface SyncEngineOptions {
+  /** The replica (better-sqlite3, WAL). The engine is its only writer. */
+  db: Database;
+  /** Path of the replica file (needed to swap in snapshots); `:memory:` for in-memory replicas. */
+  databasePath: string;
+  fetcher: StorageFetcher;
+  /** Trusted sequencer keys (64-byte X||Y). A batch must be signed by one of them. */
+  sequencerPubkeys: readonly Uint8Array[];
+  /** First sequence of a fresh replica. Default 0. Ignored once the replica has a cursor. */
+  startSequence?: bigint;
+  /** Batch mode (default) or the sequencer's single-message endpoint. */
+  batchSync?: boolean;
+  /** Poll interval when caught up. Default 1000. */
+  syncIntervalMs?: number;
+  /** Full re-listing interval of the batch index (incremental refreshes happen when caught up). Default 10000. */
+  indexRefreshIntervalMs?: number;
+  /** Attempts for a missing range or storage error before reporting a halt. Default 5. */
+  gapRetryCount?: number;
+  /** Delay between such attempts, and between retries while halted. Default 5000. */
+  gapRetryDelayMs?: number;
+  /** Skip a gap (and record it) after the retries instead of halting. Default false. */
+  gapSkipOnFailure?: boolean;
+  /** Batches fetched, decoded and verified ahead of the one being applied. Default 4. */
+  prefetchBatches?: number;
+  /** Messages grouped in one commit while catching up. Default 512. */
+  maxMessagesPerTransaction?: number;
+  /** Cap on a decompressed batch and on each decompressed changeset/withdrawal payload. Default 256 MiB. */
+  maxDecompressedBatchBytes?: number;
+  /** Cap on a decompressed snapshot payload. Default 4 GiB. */
+  maxSnapshotBytes?: number;
+  /** Minimum interval between `progress` events. Default 5000. */
+  progressIntervalMs?: number;
+  withdrawalHandler?: WithdrawalHandler;
+  backend?: Secp256k1Backend;
+  pool?: VerifierPool;
+  now?: () => number;
+}
+
+export interface SyncEngine extends EventEmitter<SyncEvents> {
+  readonly db: Database;
+  readonly state: StateStore;
+  start(): void;
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+  status(): SyncStatus;
+}
+
+interface PendingBatch {
+  info: BatchInfo;
+  result: Promise<PreparedBatch>;
+  settled: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+/** Creates the sync pipeline: fetch -> decompress -> verify -> apply -> record, with bounded prefetch. */
+export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
+  return new Engine(options);
+}
+
+class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
+  readonly db: Database;
+  readonly state: StateStore;
+  readonly #o: Required<
+    Omit<SyncEngineOptions, 'withdrawalHandler' | 'backend' | 'pool' | 'db' | 'fetcher'>
+  >;
+  readonly #fetcher: StorageFetcher;
+  readonly #options: SyncEngineOptions;
+  readonly #index: BatchIndex;
+  #indexRefreshedAt = 0;
+  #state: SyncState = 'stopped';
+  #halt: HaltReason | null = null;
+  #transientFailures = 0;
+  #pending: PendingBatch[] = [];
+  #loop: Promise<void> | null = null;
+  #abort = new AbortController();
+  #messagesApplied = 0;
+  #progress: ProgressTracker;
+
+  constructor(options: SyncEngineOptions) {
+    super();
+    this.#options = options;
+    this.db = options.db;
+    this.#fetcher = options.fetcher;
+    if (options.sequencerPubkeys.length === 0) {
+      throw new TypeError('createSyncEngine: at least one trusted sequencer key is required');
+    }
+    this.#o = {
+      databasePath: options.databasePath,
+      sequencerPubkeys: options.sequencerPubkeys,
+      startSequence: options.startSequence ?? 0n,
+      batchSync: options.batchSync ?? true,
+      syncIntervalMs: options.syncIntervalMs ?? 1000,
+      indexRefreshIntervalMs: options.indexRefreshIntervalMs ?? 10_000,
+      gapRetryCount: options.gapRetryCount ?? 5,
+      gapRetryDelayMs: options.gapRetryDelayMs ?? 5000,
+      gapSkipOnFailure: options.gapSkipOnFailure ?? false,
+      prefetchBatches: Math.max(1, options.prefetchBatches ?? 4),
+      maxMessagesPerTransaction: Math.max(1, options.maxMessagesPerTransaction ?? 512),
+      maxDecompressedBatchBytes: options.maxDecompressedBatchBytes ?? 256 * MiB,
+      maxSnapshotBytes: options.maxSnapshotBytes ?? 4096 * MiB,
+      progressIntervalMs: options.progressIntervalMs ?? 5000,
+      now: options.now ?? Date.now,
+    };
+    this.state = openStateStore(this.db, { now: this.#o.now });
+    this.#index = new BatchIndex();
+    this.#progress = new ProgressTracker(
+      this.#o.progressIntervalMs,
+      this.#o.now(),
+      this.state.cursor()?.lastSequence ?? null,
+    );
+  }
+
+  start(): void {
+    if (this.#loop !== null) return;
+    this.#abort = new AbortController();
+    this.#state = 'starting';
+    this.#loop = this.#run().catch((error: unknown) => {
+      // The loop itself never throws by design; anything here is a bug worth surfacing.
+      this.#state = 'stopped';
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    const loop = this.#loop;
+    if (loop === null) return;
+    this.#abort.abort();
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const result = await Promise.race([loop.then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    this.#loop = null;
+    this.#pending = [];
+    this.#state = 'stopped';
+    if (result === 'timeout') {
+      throw new Error(`sync engine did not stop within ${timeoutMs} ms`);
+    }
+  }
+
+  status(): SyncStatus {
+    const cursor = this.state.cursor();
+    const head = this.#index.latest()?.endSequence ?? null;
+    const last = cursor?.lastSequence ?? null;
+    const lagSequences =
+      head !== null && (last === null || head > last) ? head - (last ?? -1n) : 0n;
+    const lagSeconds =
+      lagSequences > 0n && cursor !== null
+        ? Math.max(0, Math.floor(this.#o.now() / 1000) - Number(cursor.lastTimestamp))
+        : 0;
+    return {
+      state: this.#state,
+      lastSequence: last,
+      lastTimestamp: cursor?.lastTimestamp ?? null,
+      lastAppliedAt: cursor?.appliedAt ?? null,
+      nextSequence: this.state.nextSequence(this.#o.startSequence),
+      headSequence: head,
+      lagSequences,
+      lagSeconds,
+      halt: this.#halt === null ? null : { ...this.#halt },
+      skippedGaps: this.state.gaps(),
+      messagesApplied: this.#messagesApplied,
+    };
+  }
+
+  get #signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get #running(): boolean {
+    return !this.#signal.aborted;
+  }
+
+  async #pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.#signal });
+    } catch {
+      // aborted: the loop checks #running next
+    }
+  }
+
+  async #run(): Promise<void> {
+    this.#state = 'syncing';
+    while (this.#running) {
+      try {
+        const progressed = this.#o.batchSync ? await this.#stepBatch() : await this.#stepSingle();
+        if (!progressed && this.#running) await this.#pause(this.#o.syncIntervalMs);
+      } catch (error) {
+        if (!this.#running) break;
+        await this.#onFailure(error);
+      }
+    }
+  }
+
+  /** One iteration in batch mode. Returns false when caught up (the caller sleeps). */
+  async #stepBatch(): Promise<boolean> {
+    const next = this.state.nextSequence(this.#o.startSequence);
+    const now = this.#o.now();
+    const stale = now - this.#indexRefreshedAt >= this.#o.indexRefreshIntervalMs;
+    if (this.#index.size === 0 || stale) await this.#refreshIndex(stale);
+
+    let info = this.#index.find(next);
+    if (info === null) {
+      // Not listed yet: refresh incrementally before concluding anything.
+      await this.#refreshIndex(false);
+      info = this.#index.find(next);
+    }
+    if (info === null) {
+      const later = this.#index.next(next);
+      if (later === null) {
+        this.#markCaughtUp(next);
+        return false;
+      }
+      await this.#onGap(next, later.startSequence);
+      return true;
+    }
+
+    this.#fillPrefetch(info);
+    const pending = this.#pending.shift();
+    if (pending === undefined || pending.info.startSequence !== info.startSequence) {
+      this.#pending = [];
+      return true;
+    }
+    this.emit('prefetchDepth', this.#pending.length);
+    const prepared = await pending.result;
+    await this.#applyBatch(prepared, next);
+    this.#fillPrefetch(null);
+    return true;
+  }
+
+  async #refreshIndex(full: boolean): Promise<void> {
+    await this.#index.refresh(this.#fetcher, { full, signal: this.#signal });
+    if (full || this.#indexRefreshedAt === 0) this.#indexRefreshedAt = this.#o.now();
+  }
+
+  /** Keeps up to `prefetchBatches` contiguous batches in flight, starting at `first` or after the last queued. */
+  #fillPrefetch(first: BatchInfo | null): void {
+    if (this.#pending.length === 0 && first === null) return;
+    let cursor: BatchInfo | null =
+      this.#pending.length === 0 ? first : this.#pending[this.#pending.length - 1]!.info;
+    if (this.#pending.length === 0 && cursor !== null) this.#enqueue(cursor);
+    while (this.#pending.length < this.#o.prefetchBatches && cursor !== null) {
+      const following = this.#index.find(cursor.endSequence + 1n);
+      if (following === null || following.startSequence !== cursor.endSequence + 1n) break;
+      this.#enqueue(following);
+      cursor = following;
+    }
+  }
+
+  #enqueue(info: BatchInfo): void {
+    const entry: PendingBatch = {
+      info,
+      settled: false,
+      result: prepareBatch(info, {
+        fetcher: this.#fetcher,
+        trustedKeys: this.#o.sequencerPubkeys,
+        maxDecompressedBatchBytes: this.#o.maxDecompressedBatchBytes,
+        backend: this.#options.backend,
+        pool: this.#options.pool,
+        signal: this.#signal,
+        onFetched: (e) => this.emit('batchFetched', e),
+        onVerified: (e) => this.emit('batchVerified', e),
+      }),
+    };
+    entry.result.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        // Surfaced when the batch reaches the head of the queue; earlier batches still apply.
+        entry.settled = true;
+      },
+    );
+    this.#pending.push(entry);
+  }
+
+  /** Applies the batch's messages at or after `next`, grouping them into few commits. */
+  async #applyBatch(batch: PreparedBatch, next: bigint): Promise<void> {
+    const messages = batch.messages.filter((m) => m.sequence >= next);
+    let i = 0;
+    while (i < messages.length && this.#running) {
+      const message = messages[i]!;
+      if (message.type === MessageType.Snapshot) {
+        await this.#applySnapshot(message);
+        i++;
+        continue;
+      }
+      let j = i;
+      while (
+        j < messages.length &&
+        j - i < this.#o.maxMessagesPerTransaction &&
+        messages[j]!.type !== MessageType.Snapshot
+      ) {
+        j++;
+      }
+      this.#commitGroup(messages.slice(i, j));
+      i = j;
+    }
+  }
+
+  /**
+   * Commits a group of messages in one transaction, each in its own savepoint. When message k
+   * fails, messages before k still commit (with the cursor exactly at k-1) and the error halts the
+   * engine at k.
+   */
+  #commitGroup(group: PreparedMessage[]): void {
+    const started = performance.now();
+    const applied: AppliedMessage[] = [];
+    let failure: unknown = null;
+    const ctx = {
+      db: this.db,
+      state: this.state,
+      startSequence: this.#o.startSequence,
+      withdrawalHandler: this.#options.withdrawalHandler,
+    };
+    const applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, ctx));
+    this.db.transaction(() => {
+      for (const message of group) {
+        try {
+          applied.push(applyOne(message));
+        } catch (error) {
+          failure = error;
+          break;
+        }
+      }
+    })();
+    if (applied.length > 0) this.#afterCommit(applied, started);
+    if (failure !== null) throw failure;
+  }
+
+  async #applySnapshot(message: Extract<PreparedMessage, { type: 2 }>): Promise<void> {
+    const started = performance.now();
+    const bytes = await restoreSnapshotMessage(message, {
+      db: this.db,
+      databasePath: this.#o.databasePath,
+      state: this.state,
+      maxSnapshotBytes: this.#o.maxSnapshotBytes,
+      startSequence: this.#o.startSequence,
+    });
+    this.emit('snapshot', { sequence: message.sequence, timestamp: message.timestamp, bytes });
+    this.#afterCommit(
+      [
+        {
+          sequence: message.sequence,
+          timestamp: message.timestamp,
+          messageType: MessageType.Snapshot,
+          changesets: [],
+        },
+      ],
+      started,
+    );
+  }
+
+  #afterCommit(applied: AppliedMessage[], started: number): void {
+    this.#messagesApplied += applied.length;
+    this.#transientFailures = 0;
+    const byType: Record<string, number> = {};
+    for (const m of applied) {
+      const name =
+        m.messageType === 0 ? 'changeset' : m.messageType === 1 ? 'withdrawal' : 'snapshot';
+      byType[name] = (byType[name] ?? 0) + 1;
+    }
+    this.emit('messagesCommitted', {
+      count: applied.length,
+      seconds: (performance.now() - started) / 1000,
+      byType,
+    });
+    if (this.#halt !== null) {
+      const previous = this.#halt;
+      this.#halt = null;
+      this.emit('resumed', {
+        sequence: applied[0]!.sequence,
+        haltedFor: this.#o.now() - previous.since,
+        previous,
+      });
+    }
+    this.#state = 'syncing';
+    this.emit('applied', applied);
+    const last = applied[applied.length - 1]!.sequence;
+    const report = this.#progress.sample(
+      this.#o.now(),
+      last,
+      this.#index.latest()?.endSequence ?? null,
+    );
+    if (report !== null) this.emit('progress', report);
+  }
+
+  #markCaughtUp(next: bigint): void {
+    this.#transientFailures = 0;
+    if (this.#halt !== null && this.#halt.kind === 'gap') {
+      // The range that was missing is no longer claimed by a later batch: nothing to wait for.
+      this.#halt = null;
+    }
+    if (this.#halt === null && this.#state !== 'caught_up') {
+      this.#state = 'caught_up';
+      this.emit('caughtUp', { sequence: next === 0n ? null : next - 1n });
+    }
+  }
+
+  async #onGap(start: bigint, end: bigint): Promise<void> {
+    this.#transientFailures++;
+    const error = new SequenceGapError(start, end, this.#transientFailures);
+    if (this.#transientFailures > this.#o.gapRetryCount && this.#o.gapSkipOnFailure) {
+      const reason = error.message;
+      this.state.recordGap({ start, end, reason });
+      this.#transientFailures = 0;
+      this.#pending = [];
+      this.emit('gapSkipped', { start, end, reason });
+      return;
+    }
+    throw error;
+  }
+
+  async #onFailure(error: unknown): Promise<void> {
+    this.#pending = [];
+    const { code, kind, message } = classifyError(error);
+    const sequence = this.state.nextSequence(this.#o.startSequence);
+    if (kind === 'verification') this.emit('signatureFailure', { sequence, code });
+    if (isTransient(kind)) this.#transientFailures++;
+    const reportNow = !isTransient(kind) || this.#transientFailures > this.#o.gapRetryCount;
+    if (reportNow) {
+      if (this.#halt !== null && this.#halt.code === code && this.#halt.sequence === sequence) {
+        this.#halt.retries++;
+      } else {
+        this.#halt = { code, kind, message, sequence, since: this.#o.now(), retries: 0 };
+        this.#state = 'halted';
+        this.emit('halted', { ...this.#halt });
+      }
+    }
+    // Force a fresh listing before the retry: storage may have repaired or replaced the batch.
+    this.#indexRefreshedAt = 0;
+    await this.#pause(this.#o.gapRetryDelayMs);
+  }
+
+  async #stepSingle(): Promise<boolean> {
+    const next = this.state.nextSequence(this.#o.startSequence);
+    const outcome = await syncSingleMessage(next, {
+      fetcher: this.#fetcher,
+      trustedKeys: this.#o.sequencerPubkeys,
+      maxDecompressedBatchBytes: this.#o.maxDecompressedBatchBytes,
+      signal: this.#signal,
+    });
+    if (outcome.kind === 'absent') {
+      if (outcome.latest !== null && outcome.latest > next) {
+        // Later messages exist: the missing one is a gap (probe like the reference: up to +10).
+        const end = outcome.nextAvailable ?? next + 1n;
+        await this.#onGap(next, end);
+        return true;
+      }
+      this.#markCaughtUp(next);
+      return false;
+    }
+    const message = outcome.message;
+    if (message.type === MessageType.Snapshot) {
+      await this.#applySnapshot(message);
+    } else {
+      this.#commitGroup([message]);
+    }
+    return true;
+  }
+}

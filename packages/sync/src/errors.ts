@@ -1,0 +1,55 @@
+import { SyndDBError } from '@synddb/protocol';
+
+/** Storage lists batches after `expected` but none containing it. */
+export class SequenceGapError extends SyndDBError {
+  override name = 'SequenceGapError';
+  readonly start: bigint;
+  readonly end: bigint;
+  constructor(start: bigint, end: bigint, attempts: number) {
+    super('SEQUENCE_GAP', `Sequences ${start}..${end - 1n} are missing from storage`, {
+      details: `next batch starts at ${end}; checked ${attempts} time(s)`,
+    });
+    this.start = start;
+    this.end = end;
+  }
+}
+
+/** The batch index lists a batch that storage then does not serve. */
+export class BatchUnavailableError extends SyndDBError {
+  override name = 'BatchUnavailableError';
+  constructor(path: string, start: bigint) {
+    super('BATCH_UNAVAILABLE', `Batch starting at ${start} is listed but could not be downloaded`, {
+      details: `path ${path}`,
+    });
+  }
+}
+
+/** A batch's content does not cover the range its listing (file name) claims. */
+export class BatchListingMismatchError extends SyndDBError {
+  override name = 'BatchListingMismatchError';
+  constructor(listed: { start: bigint; end: bigint }, actual: { start: bigint; end: bigint }) {
+    super('BATCH_LISTING_MISMATCH', 'Batch content does not match its listed range', {
+      details: `listed ${listed.start}..${listed.end}, content ${actual.start}..${actual.end}`,
+    });
+  }
+}
+
+/** The batch is signed by a key that is not among the trusted sequencer keys. */
+export class UntrustedSignerError extends SyndDBError {
+  override name = 'UntrustedSignerError';
+  constructor(pubkeyHex: string) {
+    super('UNTRUSTED_SIGNER', 'Batch is signed by a key that is not a trusted sequencer key', {
+      details: `batch pubkey 0x${pubkeyHex}`,
+    });
+  }
+}
+
+/** A message's sequence is not the one the engine must apply next. */
+export class UnexpectedSequenceError extends SyndDBError {
+  override name = 'UnexpectedSequenceError';
+  constructor(expected: bigint, actual: bigint) {
+    super('UNEXPECTED_SEQUENCE', 'Storage returned a different sequence than requested', {
+      details: `expected ${expected}, got ${actual}`,
+    });
+  }
+}

@@ -1,0 +1,128 @@
+import type { StorageFetcher } from '@synddb/fetchers';
+import {
+  type BatchInfo,
+  type ChangesetBatchRequest,
+  decodeBatchBlob,
+  decodePayload,
+  MessageType,
+  type WithdrawalRequest,
+} from '@synddb/protocol';
+import { type Secp256k1Backend, type VerifierPool, verifyBatch } from '@synddb/verifier';
+import { BatchListingMismatchError, BatchUnavailableError, UntrustedSignerError } from './errors';
+
+/** A verified message, its payload decoded (snapshots stay compressed until applied). */
+export type PreparedMessage =
+  | {
+      type: typeof MessageType.Changeset;
+      sequence: bigint;
+      timestamp: bigint;
+      request: ChangesetBatchRequest;
+    }
+  | {
+      type: typeof MessageType.Withdrawal;
+      sequence: bigint;
+      timestamp: bigint;
+      request: WithdrawalRequest;
+    }
+  | { type: typeof MessageType.Snapshot; sequence: bigint; timestamp: bigint; payload: Uint8Array }
+  /** Validly signed, but its payload does not decode: applying it must halt at this sequence. */
+  | { type: 'invalid'; sequence: bigint; timestamp: bigint; error: unknown };
+
+export interface PreparedBatch {
+  info: BatchInfo;
+  messages: PreparedMessage[];
+  bytes: number;
+}
+
+export interface PrepareContext {
+  fetcher: StorageFetcher;
+  trustedKeys: readonly Uint8Array[];
+  maxDecompressedBatchBytes: number;
+  backend?: Secp256k1Backend | undefined;
+  pool?: VerifierPool | undefined;
+  signal?: AbortSignal | undefined;
+  onFetched?: (info: { startSequence: bigint; bytes: number; seconds: number }) => void;
+  onVerified?: (info: { startSequence: bigint; messages: number; seconds: number }) => void;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/**
+ * Downloads one batch and runs every check before anything is applied: bounded zstd, strict CBOR,
+ * listing range == content range, trusted signer, content hash, batch signature, every message
+ * signature, contiguous sequences; then decodes the changeset and withdrawal payloads.
+ */
+export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promise<PreparedBatch> {
+  const fetchStarted = performance.now();
+  const blob = await ctx.fetcher.getBatch(info, ctx.signal ? { signal: ctx.signal } : {});
+  if (blob === null) throw new BatchUnavailableError(info.path, info.startSequence);
+  ctx.onFetched?.({
+    startSequence: info.startSequence,
+    bytes: blob.byteLength,
+    seconds: (performance.now() - fetchStarted) / 1000,
+  });
+
+  const verifyStarted = performance.now();
+  const batch = decodeBatchBlob(blob, { maxDecompressedBytes: ctx.maxDecompressedBatchBytes });
+  if (batch.startSequence !== info.startSequence || batch.endSequence !== info.endSequence) {
+    throw new BatchListingMismatchError(
+      { start: info.startSequence, end: info.endSequence },
+      { start: batch.startSequence, end: batch.endSequence },
+    );
+  }
+  const key = ctx.trustedKeys.find((k) => equalBytes(k, batch.pubkey));
+  if (key === undefined) throw new UntrustedSignerError(hex(batch.pubkey));
+  const verified = await verifyBatch(batch, {
+    expectedPubkey: key,
+    ...(ctx.backend ? { backend: ctx.backend } : {}),
+    ...(ctx.pool ? { pool: ctx.pool } : {}),
+  });
+  const messages: PreparedMessage[] = [];
+  for (const m of verified.messages) {
+    if (m.messageType === MessageType.Snapshot) {
+      messages.push({
+        type: m.messageType,
+        sequence: m.sequence,
+        timestamp: m.timestamp,
+        payload: m.payload,
+      });
+      continue;
+    }
+    let decoded: ReturnType<typeof decodePayload>;
+    try {
+      decoded = decodePayload(m.messageType, m.payload, {
+        maxDecompressedBytes: ctx.maxDecompressedBatchBytes,
+      });
+    } catch (error) {
+      messages.push({ type: 'invalid', sequence: m.sequence, timestamp: m.timestamp, error });
+      continue;
+    }
+    if (decoded.type === MessageType.Changeset) {
+      messages.push({
+        type: decoded.type,
+        sequence: m.sequence,
+        timestamp: m.timestamp,
+        request: decoded.value,
+      });
+    } else if (decoded.type === MessageType.Withdrawal) {
+      messages.push({
+        type: decoded.type,
+        sequence: m.sequence,
+        timestamp: m.timestamp,
+        request: decoded.value,
+      });
+    }
+  }
+  ctx.onVerified?.({
+    startSequence: info.startSequence,
+    messages: messages.length,
+    seconds: (performance.now() - verifyStarted) / 1000,
+  });
+  return { info, messages, bytes: blob.byteLength };
+}

@@ -1,0 +1,45 @@
+import { dirname } from 'node:path';
+import { restoreSnapshot } from '@synddb/applier';
+import { decodePayload, MessageType } from '@synddb/protocol';
+import { isReservedName, type StateStore } from '@synddb/state-store';
+import type { Database } from 'better-sqlite3';
+import type { PreparedMessage } from './prepare-batch';
+
+export interface RestoreSnapshotContext {
+  db: Database;
+  /** Path of the replica file; the image is spooled next to it. `:memory:` spools to the OS temp dir. */
+  databasePath: string;
+  state: StateStore;
+  maxSnapshotBytes: number;
+  startSequence: bigint;
+}
+
+/**
+ * Replaces the replica's content with a snapshot message's database image. The swap and the
+ * cursor move commit in one transaction: readers see the old or the new database, and a crash
+ * leaves either the old content with the old cursor or the new content with the new cursor. The
+ * engine's own tables (`_synddb_*`: cursor, gaps, outbox) are kept, and ignored in the image.
+ * Returns the image size in bytes.
+ */
+export async function restoreSnapshotMessage(
+  message: Extract<PreparedMessage, { type: typeof MessageType.Snapshot }>,
+  ctx: RestoreSnapshotContext,
+): Promise<number> {
+  const decoded = decodePayload(MessageType.Snapshot, message.payload, {
+    maxSnapshotBytes: ctx.maxSnapshotBytes,
+  });
+  if (decoded.type !== MessageType.Snapshot) throw new TypeError('expected a snapshot payload');
+  const image = decoded.value.snapshot.data;
+  const inMemory = ctx.databasePath === ':memory:' || ctx.databasePath === '';
+  await restoreSnapshot(ctx.db, image, {
+    ...(inMemory ? {} : { tempDir: dirname(ctx.databasePath) }),
+    maxBytes: ctx.maxSnapshotBytes,
+    keepTable: isReservedName,
+    beforeCommit: () => {
+      ctx.state.recordApplied(message.sequence, message.timestamp, {
+        startSequence: ctx.startSequence,
+      });
+    },
+  });
+  return image.byteLength;
+}

@@ -1,0 +1,86 @@
+import type { MessageType } from '@synddb/protocol';
+
+/** Where the engine is in its life cycle. */
+export type SyncState = 'starting' | 'syncing' | 'caught_up' | 'halted' | 'stopped';
+
+/** Why the engine stopped advancing. It keeps retrying and resumes by itself when the cause is gone. */
+export interface HaltReason {
+  /** Stable error code (`SyndDBError.code`), e.g. `BATCH_SIGNATURE`, `CHANGESET_CONFLICT`, `SEQUENCE_GAP`. */
+  code: string;
+  /** Coarse class for metrics: verification | decode | conflict | schema | gap | storage | internal. */
+  kind: HaltKind;
+  message: string;
+  /** The sequence that could not be applied. */
+  sequence: bigint;
+  /** Unix ms when the halt began. */
+  since: number;
+  /** Retries attempted since the halt began. */
+  retries: number;
+}
+
+export type HaltKind =
+  | 'verification'
+  | 'decode'
+  | 'conflict'
+  | 'schema'
+  | 'gap'
+  | 'storage'
+  | 'internal';
+
+export interface SyncStatus {
+  state: SyncState;
+  /** Last applied sequence, null for a fresh replica. */
+  lastSequence: bigint | null;
+  /** Sequencer timestamp (unix s) of the last applied message. */
+  lastTimestamp: bigint | null;
+  /** Unix ms of the last commit. */
+  lastAppliedAt: number | null;
+  nextSequence: bigint;
+  /** Highest sequence known to exist in storage (from the batch index), null if storage is empty/unknown. */
+  headSequence: bigint | null;
+  /** headSequence - lastSequence (0 when caught up or unknown). */
+  lagSequences: bigint;
+  /** Seconds between now and the last applied message's timestamp while behind; 0 when caught up. */
+  lagSeconds: number;
+  halt: HaltReason | null;
+  skippedGaps: { start: bigint; end: bigint; reason: string; detectedAt: number }[];
+  messagesApplied: number;
+}
+
+/** One message applied to the replica (emitted after its transaction committed). */
+export interface AppliedMessage {
+  sequence: bigint;
+  timestamp: bigint;
+  messageType: MessageType;
+  /** For changeset messages: the raw SQLite changesets, in order (for summaries / notifications). */
+  changesets: Uint8Array[];
+}
+
+export interface SyncEvents {
+  /** Messages committed (one event per commit; a commit can hold many messages when catching up). */
+  applied: [messages: AppliedMessage[]];
+  /** A snapshot replaced the replica. */
+  snapshot: [info: { sequence: bigint; timestamp: bigint; bytes: number }];
+  halted: [reason: HaltReason];
+  resumed: [info: { sequence: bigint; haltedFor: number; previous: HaltReason }];
+  caughtUp: [info: { sequence: bigint | null }];
+  gapSkipped: [gap: { start: bigint; end: bigint; reason: string }];
+  /** Catch-up progress, at most every `progressIntervalMs`. */
+  progress: [info: SyncProgress];
+  /** Timings for metrics. */
+  batchFetched: [info: { startSequence: bigint; bytes: number; seconds: number }];
+  batchVerified: [info: { startSequence: bigint; messages: number; seconds: number }];
+  messagesCommitted: [info: { count: number; seconds: number; byType: Record<string, number> }];
+  signatureFailure: [info: { sequence: bigint; code: string }];
+  prefetchDepth: [depth: number];
+  error: [error: Error];
+}
+
+export interface SyncProgress {
+  applied: bigint | null;
+  head: bigint | null;
+  /** Messages per second over the last interval. */
+  rate: number;
+  /** Seconds until caught up at the current rate, null when unknown. */
+  etaSeconds: number | null;
+}

@@ -1,0 +1,219 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  createDevnetSequencer,
+  createSampleApp,
+  type DevnetSequencer,
+  type DevnetSequencerOptions,
+  type SampleApp,
+} from '@synddb/devnet';
+import { createHttpFetcher, type StorageFetcher } from '@synddb/fetchers';
+import { parseSequencerPubkey } from '@synddb/verifier';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { afterEach } from 'vitest';
+import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../src/index';
+import type { SyncEvents } from '../src/types';
+
+/** Anvil account 0 (the upstream tests' sequencer key). */
+export const SEQUENCER_KEY = 'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+export function onCleanup(cleanup: () => Promise<void> | void): void {
+  cleanups.push(cleanup);
+}
+
+export function tempDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'synddb-sync-test-'));
+  onCleanup(() => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
+export interface Devnet {
+  sequencer: DevnetSequencer;
+  url: string;
+  app: SampleApp;
+  pubkey: Uint8Array;
+  dir: string;
+}
+
+/** A devnet sequencer on 127.0.0.1 and the sample app writing through it (schema snapshot sent). */
+export async function startDevnet(options: DevnetSequencerOptions = {}): Promise<Devnet> {
+  const dir = tempDirectory();
+  const sequencer = createDevnetSequencer({
+    privateKey: SEQUENCER_KEY,
+    batchMaxMessages: 10,
+    flushIntervalMs: 50,
+    onError: () => {},
+    ...options,
+  });
+  const { url } = await sequencer.start({ port: 0 });
+  onCleanup(() => sequencer.stop());
+  const app = createSampleApp({ sequencerUrl: url, dbPath: join(dir, 'source.db'), idSeed: 7 });
+  onCleanup(() => app.close());
+  await app.start();
+  return { sequencer, url, app, pubkey: parseSequencerPubkey(sequencer.pubkeyHex), dir };
+}
+
+export function openReplica(path: string): Database {
+  const db = new BetterSqlite3(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+export interface TestEngine {
+  engine: SyncEngine;
+  db: Database;
+  path: string;
+}
+
+/** A sync engine on a fresh (or existing) replica file, stopped and closed after the test. */
+export function startEngine(
+  options: Partial<SyncEngineOptions> & {
+    fetcher?: StorageFetcher;
+    url?: string;
+    pubkey: Uint8Array;
+  },
+  path = join(tempDirectory(), 'replica.db'),
+): TestEngine {
+  const db = openReplica(path);
+  const fetcher =
+    options.fetcher ??
+    createHttpFetcher({ baseUrl: options.url ?? '', maxRetries: 0, timeoutMs: 5000 });
+  const engine = createSyncEngine({
+    db,
+    databasePath: path,
+    fetcher,
+    sequencerPubkeys: [options.pubkey],
+    syncIntervalMs: 20,
+    gapRetryDelayMs: 20,
+    gapRetryCount: 2,
+    indexRefreshIntervalMs: 200,
+    ...options,
+  });
+  engine.on('error', () => {});
+  engine.start();
+  onCleanup(async () => {
+    await engine.stop().catch(() => {});
+    if (db.open) db.close();
+  });
+  return { engine, db, path };
+}
+
+/** Resolves when `predicate()` holds, polling; rejects after `timeoutMs`. */
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Waits until the engine has applied `sequence` (and reports caught up when `caughtUp`). */
+export async function waitForSequence(
+  engine: SyncEngine,
+  sequence: bigint,
+  timeoutMs = 20_000,
+): Promise<void> {
+  await waitFor(
+    () => (engine.status().lastSequence ?? -1n) >= sequence,
+    timeoutMs,
+    `sequence ${sequence} (status ${JSON.stringify(engine.status(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))})`,
+  );
+}
+
+export function nextEvent<K extends keyof SyncEvents>(
+  engine: SyncEngine,
+  name: K,
+  timeoutMs = 15_000,
+): Promise<SyncEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${String(name)} event`)), timeoutMs);
+    // biome-ignore lint/suspicious/noExplicitAny: EventEmitter generic listener
+    engine.once(name, ((...args: any[]) => {
+      clearTimeout(timer);
+      resolve(args as SyncEvents[K]);
+    }) as never);
+  });
+}
+
+/** The last sequence the devnet has published (after a flush). */
+export function publishedHead(devnet: Devnet): bigint {
+  devnet.sequencer.flush();
+  const latest = devnet.sequencer.storage.latest();
+  if (latest === null) throw new Error('nothing published');
+  return BigInt(latest);
+}
+
+type Row = unknown[];
+export type TableDump = Record<string, Row[]>;
+
+function normalize(value: unknown): unknown {
+  if (value instanceof Uint8Array) return `x'${Buffer.from(value).toString('hex')}'`;
+  if (typeof value === 'number' && Object.is(value, -0)) return '-0.0';
+  return value;
+}
+
+function userTables(names: string[]): string[] {
+  return names
+    .filter((n) => !n.startsWith('sqlite_') && !n.toLowerCase().startsWith('_synddb_'))
+    .sort();
+}
+
+/** Every user table's rows in a canonical order, read with better-sqlite3 (integers as bigint). */
+export function dumpReplica(db: Database): TableDump {
+  const names = db
+    .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    .pluck()
+    .all() as string[];
+  const dump: TableDump = {};
+  for (const name of userTables(names)) {
+    const rows = db.prepare(`SELECT * FROM "${name}"`).raw(true).safeIntegers(true).all() as Row[];
+    dump[name] = sortRows(rows.map((r) => r.map(normalize)));
+  }
+  return dump;
+}
+
+/** Same dump of a node:sqlite database (the source app's file). */
+export function dumpSource(db: DatabaseSync): TableDump {
+  const names = (
+    db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[]
+  ).map((r) => r.name);
+  const dump: TableDump = {};
+  for (const name of userTables(names)) {
+    const statement = db.prepare(`SELECT * FROM "${name}"`);
+    statement.setReadBigInts(true);
+    statement.setReturnArrays(true);
+    const rows = statement.all() as unknown as Row[];
+    dump[name] = sortRows(rows.map((r) => r.map(normalize)));
+  }
+  return dump;
+}
+
+/** Opens a node:sqlite file read-only, dumps it, closes it. Never use on a better-sqlite3 file. */
+export function dumpSourceFile(path: string): TableDump {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return dumpSource(db);
+  } finally {
+    db.close();
+  }
+}
+
+function sortRows(rows: Row[]): Row[] {
+  const key = (r: Row) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  return rows
+    .map((r) => [key(r), r] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, r]) => r);
+}
