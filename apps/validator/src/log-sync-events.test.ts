@@ -54,6 +54,18 @@ describe('attachSyncLogging', () => {
       reason: 'row 7 changed',
     });
     expect(lines[4]).toMatchObject({ start: 30, endExclusive: 33 });
+    // following a live sequencer: repeated "caught up" without a catch-up in between is debug
+    const before = lines.length;
+    engine.emit('caughtUp', { sequence: 42n });
+    engine.emit('caughtUp', { sequence: 43n });
+    engine.emit('progress', { applied: 43n, head: 90n, rate: 10, etaSeconds: 5 });
+    engine.emit('caughtUp', { sequence: 90n });
+    expect(lines.slice(before).map((l) => [l.level, l.msg])).toEqual([
+      ['debug', 'caught up with storage'],
+      ['debug', 'caught up with storage'],
+      ['info', 'catching up'],
+      ['info', 'caught up with storage'],
+    ]);
     detach();
     expect(engine.listenerCount('halted')).toBe(0);
   });

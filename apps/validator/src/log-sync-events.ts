@@ -4,9 +4,18 @@ import type { Logger } from './logger';
 /** Logs the engine's life: progress while catching up, halts, resumes, snapshots, gap skips. */
 export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => void {
   const log = logger.child({ component: 'sync' });
-  const onProgress = (p: SyncProgress) => log.info('catching up', progressFields(p));
-  const onCaughtUp = (info: { sequence: bigint | null }) =>
-    log.info('caught up with storage', { lastSequence: info.sequence });
+  // "caught up" is news after a start, a catch-up or a halt; while following a live sequencer it
+  // happens after every batch, so those repeats go to debug.
+  let notable = true;
+  const onProgress = (p: SyncProgress) => {
+    notable = true;
+    log.info('catching up', progressFields(p));
+  };
+  const onCaughtUp = (info: { sequence: bigint | null }) => {
+    if (notable) log.info('caught up with storage', { lastSequence: info.sequence });
+    else log.debug('caught up with storage', { lastSequence: info.sequence });
+    notable = false;
+  };
   const onHalted: Parameters<typeof engine.on<'halted'>>[1] = (reason) =>
     log.error('sync halted: the replica stops advancing until the cause is gone', {
       code: reason.code,
@@ -14,12 +23,14 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
       sequence: reason.sequence,
       reason: reason.message,
     });
-  const onResumed: Parameters<typeof engine.on<'resumed'>>[1] = (info) =>
+  const onResumed: Parameters<typeof engine.on<'resumed'>>[1] = (info) => {
+    notable = true;
     log.info('sync resumed', {
       sequence: info.sequence,
       haltedForMs: info.haltedFor,
       previousCode: info.previous.code,
     });
+  };
   const onSnapshot: Parameters<typeof engine.on<'snapshot'>>[1] = (info) =>
     log.info('snapshot applied', { sequence: info.sequence, bytes: info.bytes });
   const onGapSkipped: Parameters<typeof engine.on<'gapSkipped'>>[1] = (gap) =>

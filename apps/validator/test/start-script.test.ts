@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+// Keeps the README's first command true: `pnpm start` runs devnet + validator and replicates.
+it('pnpm start (scripts/start.ts) runs the devnet and a validator that applies its traffic', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'synddb-start-'));
+  try {
+    const output = await new Promise<string>((resolvePromise, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--conditions=source', '--import', 'tsx', 'scripts/start.ts'],
+        {
+          cwd: root,
+          env: {
+            ...process.env,
+            SYNDDB_START_SMOKE: '60',
+            SYNDDB_DEVNET_RATE: '500',
+            SYNDDB_VALIDATOR_BIND: '127.0.0.1:0',
+            SYNDDB_DATA_DIR: dataDir,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolvePromise(out);
+        else reject(new Error(`pnpm start exited ${code}:\n${out}`));
+      });
+    });
+    expect(output).toContain('SyndDB local devnet is running.');
+    expect(output).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/status/);
+    expect(output).toMatch(/snapshot applied/);
+    expect(output).toMatch(/smoke: applied (\d+)/);
+    const applied = Number(/smoke: applied (\d+)/.exec(output)?.[1]);
+    expect(applied).toBeGreaterThanOrEqual(59);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 90_000);
