@@ -28,7 +28,26 @@ const INSERT_BATCH_ROWS = 200;
 const UPDATE_BATCH_ROWS = 100;
 const DELETE_BATCH_ROWS = 100;
 const SMALL_BATCH_ROWS = 16;
+/** Changes per partitioned chunk (bounds the decoded values held at once). */
+const CHUNK_CHANGES = 1_000_000;
+/** Below this, a chunk is not worth a savepoint; the run-based path handles it. */
+const PARTITION_MIN_CHANGES = 32;
 const MAX_PARAMS = 32000;
+
+function maskString(mask: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += String.fromCharCode(48 + (Math.floor(mask / 4 ** i) % 4));
+  return s;
+}
+
+/** Internal counters of which execution path ran (for tests and profiling; not exported). */
+export const pathStats = {
+  partitionChunks: 0,
+  partitionFallbacks: 0,
+  runBatches: 0,
+  runFallbacks: 0,
+  rows: 0,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Per-database cache: table metadata and prepared statements, invalidated on schema change.
@@ -45,6 +64,13 @@ interface TableInfo {
   simple: boolean;
   /** Part of a foreign-key relationship (child or parent). */
   foreignKeys: boolean;
+  /**
+   * Per column, which primary-key values can be compared exactly in JS (for reordering changes):
+   * 1 = numbers only (numeric affinity), 2 = strings only (TEXT affinity, BINARY collation),
+   * 3 = numbers, strings, blobs (no affinity, BINARY collation), 4 = numbers and blobs (no
+   * affinity, other collation), 0 = nothing.
+   */
+  keyClass: Uint8Array;
   stmts: Map<string | number, Stmt>;
 }
 
@@ -151,14 +177,45 @@ function loadTable(db: Database, cache: DbCache, name: string): TableInfo | null
     .pluck()
     .get(master.name) as number;
   const fk = fkChildren(db, cache).has(key);
+  const indexes = db
+    .prepare(`SELECT name, "unique", origin FROM pragma_index_list(?, 'main')`)
+    .all(master.name) as { name: string; unique: number; origin: string }[];
+  const secondaryUnique = indexes.some((i) => i.unique === 1 && i.origin !== 'pk');
+  const pkIndex = indexes.find((i) => i.origin === 'pk');
+  const collations = new Map<string, string>();
+  if (pkIndex) {
+    for (const c of db
+      .prepare(`SELECT name, coll FROM pragma_index_xinfo(?, 'main') WHERE key = 1`)
+      .all(pkIndex.name) as { name: string; coll: string }[]) {
+      collations.set(c.name, c.coll);
+    }
+  }
+  const keyClass = Uint8Array.from(
+    cols.map((c) => {
+      const binary = (collations.get(c.name) ?? 'BINARY').toUpperCase() === 'BINARY';
+      const affinityIsText = /CHAR|CLOB|TEXT/i.test(c.type) && !/INT/i.test(c.type);
+      const affinityIsNone =
+        !/INT|CHAR|CLOB|TEXT|REAL|FLOA|DOUB/i.test(c.type) &&
+        (c.type === '' || /BLOB/i.test(c.type));
+      if (affinityIsText) return binary ? 2 : 0;
+      if (affinityIsNone) return binary ? 3 : 4;
+      return 1;
+    }),
+  );
   const info: TableInfo = {
     name: master.name,
     tableColumns: cols.length,
     columns: cols.map((c) => c.name),
     pk: Uint8Array.from(cols.map((c) => Math.min(c.pk, 255))),
     intBig: Uint8Array.from(cols.map((c) => (bindsIntegersAsBigint(c.type) ? 1 : 0))),
-    simple: triggers === 0 && !fk && !/\bREPLACE\b/i.test(master.sql ?? ''),
+    simple:
+      triggers === 0 &&
+      !fk &&
+      !secondaryUnique &&
+      !master.name.toLowerCase().startsWith('sqlite_') &&
+      !/\bREPLACE\b/i.test(master.sql ?? ''),
     foreignKeys: fk,
+    keyClass,
     stmts: new Map(),
   };
   cache.tables.set(key, info);
@@ -221,6 +278,7 @@ class Engine {
   changesetTable = '';
   deferConstraints = true;
   deferred: number[] = [];
+  partitionOk = true;
   ch: Change = { op: 0, indirect: false, start: 0, oldVals: [], newVals: [] };
 
   constructor(
@@ -254,6 +312,10 @@ class Engine {
         this.readChange(this.ch, false);
         continue;
       }
+      if (this.t.simple && this.partitionOk && !this.patchset) {
+        if (this.partitionChunk()) continue;
+        this.partitionOk = false;
+      }
       if (this.t.simple) {
         if (b === OP_INSERT) {
           this.insertRun();
@@ -281,6 +343,7 @@ class Engine {
     this.changesetTable = h.name;
     this.deferConstraints = true;
     this.deferred = [];
+    this.partitionOk = true;
     this.ch = {
       op: 0,
       indirect: false,
@@ -704,10 +767,12 @@ class Engine {
   }
 
   tryInsertBatch(params: ColumnValue[], rows: number): boolean {
+    pathStats.runBatches++;
     try {
       this.insertStmt(rows).run(params);
     } catch (e) {
       if (!isConstraintError(e)) throw e;
+      pathStats.runFallbacks++;
       return false; // the statement was rolled back as a whole
     }
     this.result.inserted += rows;
@@ -715,6 +780,7 @@ class Engine {
   }
 
   rowByRow(starts: number[], count: number): void {
+    pathStats.rows += count;
     const save = this.r.pos;
     for (let k = 0; k < count; k++) {
       this.r.pos = starts[k]!;
@@ -822,7 +888,28 @@ class Engine {
   }
 
   tryUpdateBatch(mask: string, params: ColumnValue[], rows: number, perRow: number): boolean {
-    const s = this.stmt(`U${mask}:${rows}`, () => {
+    const s = this.updateBatchStmt(mask, rows, perRow);
+    pathStats.runBatches++;
+    this.savepoint();
+    let changes: number;
+    try {
+      changes = s.run(params).changes;
+    } catch (e) {
+      this.rollbackSavepoint();
+      if (!isConstraintError(e)) throw e;
+      return false;
+    }
+    if (changes !== rows) {
+      this.rollbackSavepoint();
+      return false;
+    }
+    this.release();
+    this.result.updated += rows;
+    return true;
+  }
+
+  updateBatchStmt(mask: string, rows: number, perRow: number): Stmt {
+    return this.stmt(`U${mask}:${rows}`, () => {
       const t = this.t!;
       const set: string[] = [];
       const where: string[] = [];
@@ -840,22 +927,6 @@ class Engine {
       const one = `(${new Array(perRow).fill('?').join(',')})`;
       return `UPDATE main.${quoteIdent(t.name)} AS _t SET ${set.join(', ')} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v WHERE ${where.join(' AND ')}`;
     });
-    this.savepoint();
-    let changes: number;
-    try {
-      changes = s.run(params).changes;
-    } catch (e) {
-      this.rollbackSavepoint();
-      if (!isConstraintError(e)) throw e;
-      return false;
-    }
-    if (changes !== rows) {
-      this.rollbackSavepoint();
-      return false;
-    }
-    this.release();
-    this.result.updated += rows;
-    return true;
   }
 
   /** Consecutive DELETEs: DELETE ... WHERE pk IN (rows whose PK and old values match), all or nothing. */
@@ -893,22 +964,8 @@ class Engine {
   }
 
   tryDeleteBatch(params: ColumnValue[], rows: number): boolean {
-    const n = this.nCol;
-    const s = this.stmt(`D${n}:${rows}`, () => {
-      const t = this.t!;
-      const on: string[] = [];
-      const pkCols: string[] = [];
-      for (let i = 0; i < n; i++) {
-        const col = quoteIdent(t.columns[i]!);
-        if (this.hdrPk[i] !== 0) {
-          on.push(`_t.${col} = _v.column${i + 1}`);
-          pkCols.push(col);
-        } else on.push(`_t.${col} IS _v.column${i + 1}`);
-      }
-      const one = `(${new Array(n).fill('?').join(',')})`;
-      const sel = pkCols.map((c) => `_t.${c}`).join(', ');
-      return `DELETE FROM main.${quoteIdent(t.name)} WHERE (${pkCols.join(', ')}) IN (SELECT ${sel} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v JOIN main.${quoteIdent(t.name)} AS _t ON ${on.join(' AND ')})`;
-    });
+    const s = this.deleteBatchStmt(rows);
+    pathStats.runBatches++;
     this.savepoint();
     let changes: number;
     try {
@@ -926,6 +983,314 @@ class Engine {
     this.result.deleted += rows;
     return true;
   }
+
+  deleteBatchStmt(rows: number): Stmt {
+    const n = this.nCol;
+    return this.stmt(`D${n}:${rows}`, () => {
+      const t = this.t!;
+      const on: string[] = [];
+      const pkCols: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const col = quoteIdent(t.columns[i]!);
+        if (this.hdrPk[i] !== 0) {
+          on.push(`_t.${col} = _v.column${i + 1}`);
+          pkCols.push(col);
+        } else on.push(`_t.${col} IS _v.column${i + 1}`);
+      }
+      const one = `(${new Array(n).fill('?').join(',')})`;
+      const sel = pkCols.map((c) => `_t.${c}`).join(', ');
+      return `DELETE FROM main.${quoteIdent(t.name)} WHERE (${pkCols.join(', ')}) IN (SELECT ${sel} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v JOIN main.${quoteIdent(t.name)} AS _t ON ${on.join(' AND ')})`;
+    });
+  }
+
+  // --- chunked, partitioned, sorted fast path ------------------------------------------------
+
+  /**
+   * Applies up to CHUNK consecutive changes of a "simple" table (no triggers, foreign keys,
+   * secondary UNIQUE indexes or REPLACE clauses) whose primary keys are pairwise distinct and
+   * exactly comparable in JS. Such changes touch distinct rows and no change's outcome depends on
+   * another's, so they can run grouped by operation and sorted by key, as multi-row statements
+   * inside one savepoint. Every statement must affect exactly its row count; otherwise the chunk
+   * is rolled back and replayed row by row in changeset order, so conflicts are classified
+   * exactly as sqlite3changeset_apply does. Returns false (cursor unchanged) when the chunk does
+   * not qualify.
+   */
+  partitionChunk(): boolean {
+    const r = this.r;
+    const buf = r.buf;
+    const n = this.nCol;
+    const t = this.t!;
+    const pk = this.hdrPk;
+    const chunkStart = r.pos;
+    const pkOrder = this.pkOrder();
+    const single = pkOrder.length === 1;
+    const firstPk = pkOrder[0]!;
+    const keyClass = t.keyClass;
+    const starts: number[] = [];
+    const ops: number[] = [];
+    const masks: (number | string)[] = [];
+    const sortKeys: number[] = [];
+    const pkVals = this.pkTmp;
+    const codes = this.maskCodes;
+    // Fast mode: a single integer primary key; duplicates are found after sorting, no Set needed.
+    let intMode = single && (keyClass[firstPk]! & 1) === 1;
+    let seen: Set<unknown> | undefined;
+    let sortable = true;
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    const fail = (): false => {
+      r.pos = chunkStart;
+      return false;
+    };
+    // Scan: only primary keys are materialised; other values are skipped (decoded later).
+    while (r.pos < r.end && starts.length < CHUNK_CHANGES) {
+      const start = r.pos;
+      const op = buf[start]!;
+      if (op === TABLE_CHANGESET || op === TABLE_PATCHSET) break;
+      if (op !== OP_INSERT && op !== OP_UPDATE && op !== OP_DELETE) return fail();
+      if (start + 1 >= r.end || buf[start + 1]! > 1) return fail();
+      r.pos = start + 2;
+      let sets = 0;
+      for (let i = 0; i < n; i++) {
+        if (r.pos >= r.end) return fail();
+        codes[i] = 0;
+        if (pk[i] !== 0) {
+          pkVals[i] = r.value(false);
+        } else {
+          if (op === OP_UPDATE && buf[r.pos] !== 0) codes[i] = 2;
+          r.skipRaw();
+        }
+      }
+      let mk: number | string = 0;
+      if (op === OP_UPDATE) {
+        for (let i = 0; i < n; i++) {
+          if (r.pos >= r.end) return fail();
+          if (buf[r.pos] !== 0) {
+            if (pk[i] !== 0) return fail(); // rewrites the primary key
+            codes[i]! += 1;
+            sets++;
+          }
+          r.skipRaw();
+        }
+        if (sets === 0) return fail();
+        if (n <= 26) {
+          let m = 0;
+          for (let i = n - 1; i >= 0; i--) m = m * 4 + codes[i]!;
+          mk = m;
+        } else {
+          let m = '';
+          for (let i = 0; i < n; i++) m += String.fromCharCode(48 + codes[i]!);
+          mk = m;
+        }
+      }
+      const fv = pkVals[firstPk];
+      if (intMode) {
+        let k: number;
+        if (typeof fv === 'number' && Number.isSafeInteger(fv)) k = fv;
+        else if (typeof fv === 'bigint' && fv >= -9007199254740991n && fv <= 9007199254740991n)
+          k = Number(fv);
+        else return fail();
+        if (k < min) min = k;
+        if (k > max) max = k;
+        sortKeys.push(k);
+      } else {
+        const key = this.exactKey(pkOrder, keyClass, single);
+        if (key === undefined) return fail();
+        seen ??= new Set();
+        if (seen.has(key)) return fail();
+        seen.add(key);
+        if (typeof fv === 'number') sortKeys.push(fv);
+        else if (typeof fv === 'bigint') sortKeys.push(Number(fv));
+        else {
+          sortable = false;
+          sortKeys.push(0);
+        }
+      }
+      starts.push(start);
+      ops.push(op);
+      masks.push(mk);
+    }
+    const count = starts.length;
+    if (count < PARTITION_MIN_CHANGES) return fail();
+    // Order: by the first primary-key column (B-tree locality); in intMode also detect duplicates.
+    let order: ArrayLike<number>;
+    if (intMode && max - min <= 4 * count + 1024) {
+      // counting sort over a dense integer range
+      const slots = new Int32Array(max - min + 1).fill(-1);
+      for (let i = 0; i < count; i++) {
+        const s = sortKeys[i]! - min;
+        if (slots[s] !== -1) return fail();
+        slots[s] = i;
+      }
+      const o = new Int32Array(count);
+      let k = 0;
+      for (let s = 0; s < slots.length; s++) if (slots[s]! !== -1) o[k++] = slots[s]!;
+      order = o;
+    } else {
+      const o = Array.from({ length: count }, (_, i) => i);
+      if (sortable) o.sort((a, b) => sortKeys[a]! - sortKeys[b]!);
+      if (intMode) {
+        for (let i = 1; i < count; i++) if (sortKeys[o[i]!] === sortKeys[o[i - 1]!]) return fail();
+      }
+      order = o;
+    }
+    intMode = false;
+    const deletes: number[] = [];
+    const inserts: number[] = [];
+    const updates = new Map<number | string, number[]>();
+    for (let j = 0; j < count; j++) {
+      const i = order[j]!;
+      const op = ops[i]!;
+      if (op === OP_DELETE) deletes.push(i);
+      else if (op === OP_INSERT) inserts.push(i);
+      else {
+        const mk = masks[i]!;
+        let g = updates.get(mk);
+        if (!g) {
+          g = [];
+          updates.set(mk, g);
+        }
+        g.push(i);
+      }
+    }
+    const end = r.pos;
+    this.savepoint();
+    let ok = false;
+    try {
+      ok = this.partitionGroup(deletes, OP_DELETE, '', starts);
+      if (ok) {
+        for (const [mk, g] of updates) {
+          const mask = typeof mk === 'string' ? mk : maskString(mk, n);
+          ok = this.partitionGroup(g, OP_UPDATE, mask, starts);
+          if (!ok) break;
+        }
+      }
+      if (ok) ok = this.partitionGroup(inserts, OP_INSERT, '', starts);
+    } catch (e) {
+      this.rollbackSavepoint();
+      if (!isConstraintError(e)) throw e;
+      ok = false;
+      pathStats.partitionChunks++;
+      pathStats.partitionFallbacks++;
+      this.rowByRow(starts, count);
+      r.pos = end;
+      return true;
+    }
+    pathStats.partitionChunks++;
+    if (ok) {
+      this.release();
+      this.result.deleted += deletes.length;
+      this.result.inserted += inserts.length;
+      this.result.updated += count - deletes.length - inserts.length;
+    } else {
+      pathStats.partitionFallbacks++;
+      this.rollbackSavepoint();
+      this.rowByRow(starts, count);
+    }
+    r.pos = end;
+    return true;
+  }
+
+  /** Exact JS identity of the primary key in pkTmp, or undefined when it cannot be decided. */
+  exactKey(pkOrder: number[], keyClass: Uint8Array, single: boolean): unknown {
+    let composite = '';
+    for (let k = 0; k < pkOrder.length; k++) {
+      const col = pkOrder[k]!;
+      const kc = keyClass[col]!;
+      const v = this.pkTmp[col];
+      let part: unknown;
+      if (typeof v === 'number') {
+        if ((kc & 1) === 0 && kc !== 4) return undefined;
+        part = Number.isInteger(v) && !Number.isSafeInteger(v) ? `b${BigInt(v)}` : v;
+      } else if (typeof v === 'bigint') {
+        if ((kc & 1) === 0 && kc !== 4) return undefined;
+        part = v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : `b${v}`;
+      } else if (typeof v === 'string') {
+        if ((kc & 2) === 0) return undefined;
+        part = `s${v}`;
+      } else if (v instanceof Uint8Array) {
+        if (kc < 3) return undefined;
+        part = `x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+      } else {
+        return undefined;
+      }
+      if (single) return part;
+      composite += `${typeof part === 'number' ? `n${part}` : (part as string)}\u0000`;
+    }
+    return composite;
+  }
+
+  pkTmp: ColumnValue[] = [];
+  maskCodes: number[] = [];
+  oldTmp: ColumnValue[] = [];
+  newTmp: ColumnValue[] = [];
+
+  pkOrder(): number[] {
+    const pk = this.hdrPk;
+    const order: number[] = [];
+    for (let i = 0; i < this.nCol; i++) if (pk[i] !== 0) order.push(i);
+    return order.sort((a, b) => pk[a]! - pk[b]! || a - b);
+  }
+
+  /** Runs one operation group as multi-row statements; false when a statement's row count is off. */
+  partitionGroup(idx: number[], op: number, mask: string, starts: number[]): boolean {
+    if (idx.length === 0) return true;
+    const r = this.r;
+    const n = this.nCol;
+    const pk = this.hdrPk;
+    const intBig = this.t!.intBig;
+    let perRow = n;
+    if (op === OP_UPDATE) {
+      perRow = 0;
+      for (let i = 0; i < n; i++) {
+        const m = mask.charCodeAt(i) - 48;
+        if (m & 1) perRow++;
+        if (pk[i] !== 0 || m & 2) perRow++;
+      }
+    }
+    const cap =
+      op === OP_INSERT
+        ? INSERT_BATCH_ROWS
+        : op === OP_UPDATE
+          ? UPDATE_BATCH_ROWS
+          : DELETE_BATCH_ROWS;
+    const maxRows = Math.max(1, Math.min(cap, Math.floor(MAX_PARAMS / perRow)));
+    const oldTmp = this.oldTmp;
+    const newTmp = this.newTmp;
+    let done = 0;
+    while (done < idx.length) {
+      let rows = maxRows;
+      const left = idx.length - done;
+      if (left < rows) rows = left >= 64 ? 64 : left >= 16 ? 16 : left >= 4 ? 4 : 1;
+      if (rows > maxRows) rows = maxRows;
+      const params = this.groupParams;
+      params.length = rows * perRow;
+      let k = 0;
+      for (let j = 0; j < rows; j++) {
+        r.pos = starts[idx[done + j]!]! + 2;
+        if (op === OP_UPDATE) {
+          this.readRecord(oldTmp, 0, intBig, true);
+          this.readRecord(newTmp, 0, intBig, true);
+          for (let i = 0; i < n; i++) if ((mask.charCodeAt(i) - 48) & 1) params[k++] = newTmp[i];
+          for (let i = 0; i < n; i++) {
+            if (pk[i] !== 0 || (mask.charCodeAt(i) - 48) & 2) params[k++] = oldTmp[i];
+          }
+        } else {
+          this.readRecord(params, k, intBig, false);
+          k += n;
+        }
+      }
+      let changes: number;
+      if (op === OP_INSERT) changes = this.insertStmt(rows).run(params).changes;
+      else if (op === OP_DELETE) changes = this.deleteBatchStmt(rows).run(params).changes;
+      else changes = this.updateBatchStmt(mask, rows, perRow).run(params).changes;
+      if (changes !== rows) return false;
+      done += rows;
+    }
+    return true;
+  }
+
+  groupParams: ColumnValue[] = [];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -151,6 +151,25 @@ export class Reader {
     }
   }
 
+  /** Skips one value without materialising or validating it (a later decode validates). */
+  skipRaw(): void {
+    const p = this.pos;
+    if (p >= this.end) this.fail('truncated record');
+    const t = this.buf[p]!;
+    this.pos = p + 1;
+    if (t === ValueType.Integer || t === ValueType.Real) {
+      if (this.end - this.pos < 8) this.fail('truncated numeric value');
+      this.pos += 8;
+    } else if (t === ValueType.Text || t === ValueType.Blob) {
+      {
+        const len = this.length();
+        this.pos += len;
+      }
+    } else if (t !== ValueType.Undefined && t !== ValueType.Null) {
+      this.fail(`unknown value type 0x${t.toString(16)}`, p);
+    }
+  }
+
   /** Skips one value without materialising it. */
   skipValue(): void {
     const p = this.pos;
@@ -174,7 +193,10 @@ export class Reader {
         return;
       }
       case ValueType.Blob:
-        this.pos += this.length();
+        {
+          const len = this.length();
+          this.pos += len;
+        }
         return;
       default:
         this.fail(`unknown value type 0x${t.toString(16)}`, p);

@@ -1,6 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pathStats } from '../src/apply';
 import {
   applyChangeset,
   applyPatchset,
@@ -30,8 +31,12 @@ CREATE TABLE t1(id INTEGER PRIMARY KEY, a TEXT, b REAL, c BLOB, d);
 CREATE TABLE t2(x TEXT, k INTEGER, v NUMERIC, w, PRIMARY KEY (k, x));
 CREATE TABLE t3(a, b INT, c, PRIMARY KEY (c)) WITHOUT ROWID;
 CREATE TABLE t4(p INTEGER, q TEXT UNIQUE, r TEXT NOT NULL, PRIMARY KEY (p));
+CREATE TABLE t6(name TEXT COLLATE NOCASE PRIMARY KEY, v);
 `;
-const TABLES = ['t1', 't2', 't3', 't4'];
+// t5 is stricter on the replicas than on the source, so applying can hit CHECK (CONSTRAINT) conflicts
+const SCHEMA_SOURCE = `${SCHEMA} CREATE TABLE t5(a INTEGER, b REAL, v, PRIMARY KEY (b, a)) WITHOUT ROWID;`;
+const SCHEMA_REPLICA = `${SCHEMA} CREATE TABLE t5(a INTEGER, b REAL, v CHECK (v IS NOT 13), PRIMARY KEY (b, a)) WITHOUT ROWID;`;
+const TABLES = ['t1', 't2', 't3', 't4', 't5', 't6'];
 
 type V = null | number | bigint | string | Uint8Array;
 const value: fc.Arbitrary<V> = fc.oneof(
@@ -138,13 +143,13 @@ describe('differential against node:sqlite applyChangeset', () => {
         (ops0, ops1, drift, policyName, usePatchset) => {
           const id = counter++;
           const src = openNative(tmp.path(`src${id}.db`));
-          src.exec(SCHEMA);
+          src.exec(SCHEMA_SOURCE);
           const srcB = openNative(tmp.path(`srcb${id}.db`));
-          srcB.exec(SCHEMA);
+          srcB.exec(SCHEMA_SOURCE);
           const ours = openOurs(tmp.path(`ours${id}.db`));
-          ours.exec(SCHEMA);
+          ours.exec(SCHEMA_REPLICA);
           const nat = openNative(tmp.path(`nat${id}.db`));
-          nat.exec(SCHEMA);
+          nat.exec(SCHEMA_REPLICA);
           try {
             const cs0 = record(src, (db) => run(db, ops0));
             expect(applyNative(srcB, cs0, () => 'abort')).toBe(true);
@@ -154,35 +159,42 @@ describe('differential against node:sqlite applyChangeset', () => {
               expect(encodeChangeset(decodeChangeset(cs))).toEqual(cs);
             }
 
-            applyChangeset(ours, cs0);
-            expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
-            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
-            applyChangeset(ours, csDrift);
-            expect(applyNative(nat, csDrift, () => 'abort')).toBe(true);
-            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
-
-            const policy = policies[policyName];
-            const nativeLog: ConflictKind[] = [];
-            const nativeOk = applyNative(nat, cs1, policy, nativeLog);
-            const ourLog: ConflictKind[] = [];
-            let ourOk = true;
-            try {
-              (usePatchset ? applyPatchset : applyChangeset)(ours, cs1, {
-                onConflict: (info) => {
-                  ourLog.push(info.kind);
-                  return policy(info.kind);
-                },
-              });
-            } catch (e) {
-              if (!(e instanceof ChangesetConflictError)) throw e;
-              ourOk = false;
-            }
-            expect({ ok: ourOk, log: ourLog }).toEqual({ ok: nativeOk, log: nativeLog });
+            const both = (
+              cs: Uint8Array,
+              policy: (kind: ConflictKind) => ConflictAction,
+              patchset: boolean,
+            ) => {
+              const nativeLog: ConflictKind[] = [];
+              let nativeOk: boolean;
+              try {
+                nativeOk = applyNative(nat, cs, policy, nativeLog);
+              } catch {
+                nativeOk = false; // e.g. 'constraint failed' after an aborted FOREIGN_KEY conflict
+              }
+              const ourLog: ConflictKind[] = [];
+              let ourOk = true;
+              try {
+                (patchset ? applyPatchset : applyChangeset)(ours, cs, {
+                  onConflict: (info) => {
+                    ourLog.push(info.kind);
+                    return policy(info.kind);
+                  },
+                });
+              } catch (e) {
+                if (!(e instanceof ChangesetConflictError)) throw e;
+                ourOk = false;
+              }
+              expect({ ok: ourOk, log: ourLog }).toEqual({ ok: nativeOk, log: nativeLog });
+              expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
+              return { nativeOk, nativeLog };
+            };
+            both(cs0, policies.omit, false);
+            both(csDrift, policies.omit, false);
+            const { nativeOk, nativeLog } = both(cs1, policies[policyName], usePatchset);
             if (nativeLog.length > 0) stats.conflicts++;
             if (!nativeOk) stats.aborted++;
             if (usePatchset) stats.patchsets++;
             if (cs1.length > 5000) stats.bigChangesets++;
-            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(nat, TABLES));
           } finally {
             src.close();
             srcB.close();
@@ -193,12 +205,17 @@ describe('differential against node:sqlite applyChangeset', () => {
       ),
       { numRuns: Number(process.env.DIFF_RUNS ?? 80) },
     );
-    console.log('differential stats', stats);
+    console.log('differential stats', stats, pathStats);
     // the workload must actually reach conflicts, aborts, patchsets and the multi-row paths
     expect(stats.conflicts).toBeGreaterThan(5);
     expect(stats.aborted).toBeGreaterThan(2);
     expect(stats.patchsets).toBeGreaterThan(5);
     expect(stats.bigChangesets).toBeGreaterThan(5);
+    // and every execution path: partitioned chunks (with and without fallback), runs, row by row
+    expect(pathStats.partitionChunks).toBeGreaterThan(pathStats.partitionFallbacks);
+    expect(pathStats.partitionFallbacks).toBeGreaterThan(0);
+    expect(pathStats.runBatches).toBeGreaterThan(0);
+    expect(pathStats.rows).toBeGreaterThan(0);
   }, 600_000);
 
   it('invert(cs) undoes cs, and applying cs reproduces the source', () => {
@@ -209,9 +226,9 @@ describe('differential against node:sqlite applyChangeset', () => {
         (ops0, ops1) => {
           const id = counter++;
           const src = openNative(tmp.path(`isrc${id}.db`));
-          src.exec(SCHEMA);
+          src.exec(SCHEMA_SOURCE);
           const ours = openOurs(tmp.path(`iours${id}.db`));
-          ours.exec(SCHEMA);
+          ours.exec(SCHEMA_SOURCE);
           try {
             const cs0 = record(src, (db) => run(db, ops0));
             const cs1 = record(src, (db) => run(db, ops1));
