@@ -131,7 +131,9 @@ const best = (xs) => Math.min(...xs);
 try {
   console.log(`node ${process.version}, ${REPS} reps each, ours and native interleaved`);
   const rows = [];
+  const only = process.env.BENCH_ONLY;
   for (const w of workloads()) {
+    if (only && !w.name.includes(only)) continue;
     const ours = [];
     const native = [];
     for (let i = 0; i < REPS; i++) {

@@ -169,39 +169,6 @@ export class Reader {
       this.fail(`unknown value type 0x${t.toString(16)}`, p);
     }
   }
-
-  /** Skips one value without materialising it. */
-  skipValue(): void {
-    const p = this.pos;
-    if (p >= this.end) this.fail('truncated record');
-    const t = this.buf[p]!;
-    this.pos = p + 1;
-    switch (t) {
-      case ValueType.Undefined:
-      case ValueType.Null:
-        return;
-      case ValueType.Integer:
-      case ValueType.Real:
-        if (this.end - this.pos < 8) this.fail('truncated numeric value');
-        this.pos += 8;
-        return;
-      case ValueType.Text: {
-        const n = this.length();
-        const s = this.pos;
-        this.pos = s + n;
-        this.text(s, s + n); // validates UTF-8
-        return;
-      }
-      case ValueType.Blob:
-        {
-          const len = this.length();
-          this.pos += len;
-        }
-        return;
-      default:
-        this.fail(`unknown value type 0x${t.toString(16)}`, p);
-    }
-  }
 }
 
 /** Parsed table header. */

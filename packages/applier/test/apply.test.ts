@@ -175,6 +175,21 @@ describe('applyChangeset', () => {
     // filter skips tables without looking at them
     applyChangeset(missing, cs, { filter: (name) => name !== 'u' });
     expect(dumpOurs(missing, ['t']).t).toEqual(['I1|T"a"|I1']);
+    // skipped groups holding TEXT and BLOB values are stepped over correctly
+    const blobs = source(
+      'CREATE TABLE b(id INTEGER PRIMARY KEY, x BLOB, y TEXT); CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);',
+    );
+    const cs3 = record(blobs, (d) => {
+      d.prepare('INSERT INTO b VALUES (?, ?, ?)').run(
+        1,
+        new Uint8Array(300).fill(7),
+        'é'.repeat(200),
+      );
+      d.exec(`INSERT INTO t VALUES (2, 'two', x'00ff')`);
+    });
+    const target = ours('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);');
+    applyChangeset(target, cs3, { filter: (name) => name === 't' });
+    expect(dumpOurs(target, ['t']).t).toEqual(['I2|T"two"|B00ff']);
   });
 
   it("transaction: 'caller' applies inside the caller's transaction and rolls back only its own work", () => {
