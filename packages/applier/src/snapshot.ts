@@ -7,13 +7,13 @@ import { SnapshotFormatError, SnapshotTooLargeError } from './errors';
 
 export interface RestoreSnapshotOptions {
   /** Directory for the temporary copy of the image. Default: the database's directory, or os.tmpdir(). */
-  tempDir?: string;
+  tempDir?: string | undefined;
   /** Largest accepted image in bytes; beyond it SnapshotTooLargeError. Default: no limit. */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** Tables of the live database to leave untouched; tables of that name in the image are ignored. */
-  keepTable?: (name: string) => boolean;
+  keepTable?: ((name: string) => boolean) | undefined;
   /** Runs inside the swap transaction just before COMMIT; throwing keeps the old content. */
-  beforeCommit?: (db: Database.Database) => void;
+  beforeCommit?: ((db: Database.Database) => void) | undefined;
 }
 
 export interface RestoreSnapshotResult {

@@ -83,13 +83,13 @@ export interface ApplyOptions {
    * 'caller': the caller holds a transaction (db.inTransaction must be true, else TypeError);
    * on error only the applier's own SAVEPOINT is rolled back, then the error is rethrown.
    */
-  transaction?: 'own' | 'caller';
+  transaction?: 'own' | 'caller' | undefined;
   /** Conflict handler. Default: CONFLICT on INSERT → omit, everything else → abort. */
-  onConflict?: (info: ConflictInfo) => ConflictAction;
+  onConflict?: ((info: ConflictInfo) => ConflictAction) | undefined;
   /** Return false to skip every change of a table (like xFilter). */
-  filter?: (table: string) => boolean;
+  filter?: ((table: string) => boolean) | undefined;
   /** Default true: missing tables or differing column counts throw SchemaMismatchError. */
-  checkSchema?: boolean;
+  checkSchema?: boolean | undefined;
 }
 
 export interface ApplyResult {

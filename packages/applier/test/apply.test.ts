@@ -281,3 +281,59 @@ describe('applyChangeset', () => {
     expect(dumpOurs(db, ['t']).t).toEqual([]);
   });
 });
+
+describe('applyChangeset on mutated input (fuzz)', () => {
+  it('throws only typed errors (or SQLite errors) and never leaves a transaction open', async () => {
+    const fc = (await import('fast-check')).default;
+    const { SqliteError } = (await import('better-sqlite3')).default;
+    const schema =
+      'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w BLOB, r REAL); CREATE TABLE u(a TEXT, b INTEGER, c, PRIMARY KEY (b, a)) WITHOUT ROWID;';
+    const src = source(schema);
+    const cs0 = record(src, (d) => {
+      const ins = d.prepare('INSERT INTO t VALUES (?,?,?,?)');
+      for (let i = 0; i < 60; i++) ins.run(i, `v${i}`, new Uint8Array([i, i]), i / 2);
+      const insU = d.prepare('INSERT INTO u VALUES (?,?,?)');
+      for (let i = 0; i < 40; i++) insU.run(`a${i % 3}`, i, i % 2 ? 'x' : 2n ** 60n);
+    });
+    const cs1 = record(src, (d) =>
+      d.exec(
+        `UPDATE t SET v = v || '!' WHERE id % 2 = 0; DELETE FROM t WHERE id % 3 = 0; DELETE FROM u WHERE b % 4 = 0; UPDATE u SET c = NULL WHERE b % 5 = 0`,
+      ),
+    );
+    const db = ours(schema);
+    applyChangeset(db, cs0);
+    const seeds = [cs0, cs1];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 1),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.boolean(),
+        (which, edits, caller) => {
+          const bytes = Uint8Array.from(seeds[which]!);
+          for (const [pos, b] of edits) bytes[pos % bytes.length] = b;
+          if (caller) db.exec('SAVEPOINT outer');
+          try {
+            applyChangeset(db, bytes, {
+              onConflict: () => 'omit',
+              transaction: caller ? 'caller' : 'own',
+            });
+          } catch (e) {
+            const ok =
+              e instanceof ChangesetFormatError ||
+              e instanceof SchemaMismatchError ||
+              e instanceof ChangesetConflictError ||
+              e instanceof SqliteError;
+            if (!ok) throw e;
+          } finally {
+            if (caller) db.exec('ROLLBACK TO outer; RELEASE outer');
+          }
+          expect(db.inTransaction).toBe(false);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
