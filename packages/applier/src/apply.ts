@@ -313,8 +313,12 @@ class Engine {
         continue;
       }
       if (this.t.simple && this.partitionOk && !this.patchset) {
-        if (this.partitionChunk()) continue;
-        this.partitionOk = false;
+        // Long runs of UPDATEs or DELETEs gain nothing from reordering (sorting mostly helps
+        // B-tree appends); the run path handles them with one decoding pass.
+        if ((b === OP_UPDATE || b === OP_DELETE) && this.uniformPrefix(b, 64))
+          this.partitionOk = false;
+        else if (this.partitionChunk()) continue;
+        else this.partitionOk = false;
       }
       if (this.t.simple) {
         if (b === OP_INSERT) {
@@ -1222,6 +1226,28 @@ class Engine {
 
   pkTmp: ColumnValue[] = [];
   maskCodes: number[] = [];
+
+  /** True when the next `count` changes (or all up to the next table) are all `op`. Cursor unchanged. */
+  uniformPrefix(op: number, count: number): boolean {
+    const r = this.r;
+    const buf = r.buf;
+    const start = r.pos;
+    const records = op === OP_UPDATE ? 2 : 1;
+    try {
+      for (let k = 0; k < count && r.pos < r.end; k++) {
+        const b = buf[r.pos]!;
+        if (b === TABLE_CHANGESET || b === TABLE_PATCHSET) break;
+        if (b !== op) return false;
+        r.pos += 2;
+        for (let i = 0; i < records * this.nCol; i++) r.skipRaw();
+      }
+      return true;
+    } catch {
+      return false; // malformed: let the exact path report it
+    } finally {
+      r.pos = start;
+    }
+  }
   oldTmp: ColumnValue[] = [];
   newTmp: ColumnValue[] = [];
 
