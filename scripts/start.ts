@@ -78,11 +78,12 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 if (smoke !== null) {
-  validator.engine.on('applied', () => {
+  const onApplied = () => {
     const status = validator.status();
-    if ((status.lastSequence ?? -1n) + 1n >= smoke) {
-      console.log(`smoke: applied ${status.lastSequence}, state ${status.state}`);
-      void stop(0);
-    }
-  });
+    if ((status.lastSequence ?? -1n) + 1n < smoke) return;
+    validator.engine.off('applied', onApplied);
+    console.log(`smoke: applied ${status.lastSequence}, state ${status.state}`);
+    void stop(0);
+  };
+  validator.engine.on('applied', onApplied);
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   bindSyncMetrics,
   createValidatorApi,
@@ -7,6 +8,7 @@ import {
   type ValidatorMetrics,
 } from '@synddb/http-api';
 import { createSyncEngine, type SyncEngine, type SyncStatus } from '@synddb/sync';
+import { createVerifierPool, type VerifierPool } from '@synddb/verifier';
 import type { Database } from 'better-sqlite3';
 import type { ValidatorConfig, ValidatorConfigInput } from './config/config-schema';
 import { resolveValidatorConfig } from './config/parse-config';
@@ -58,6 +60,9 @@ export async function startValidator(
   const pubkey = await resolveSequencerPubkey(config, logger, options.signal);
   const storage = createStorage(config, logger);
   const replica = openReplica(config.databasePath);
+  // Signature checks run on worker threads next to the applying thread (auto: cores - 1).
+  const threads = config.verifyThreads ?? Math.max(0, availableParallelism() - 1);
+  const pool = threads > 0 ? createVerifierPool({ size: threads }) : undefined;
 
   let engine: SyncEngine;
   try {
@@ -78,8 +83,10 @@ export async function startValidator(
       maxDecompressedBatchBytes: config.maxBatchBytes,
       maxSnapshotBytes: config.maxSnapshotBytes,
       progressIntervalMs: config.progressInterval,
+      ...(pool === undefined ? {} : { pool }),
     });
   } catch (cause) {
+    await pool?.close();
     replica.close();
     throw new ValidatorStartupError('cannot create the sync engine', {
       cause,
@@ -110,6 +117,7 @@ export async function startValidator(
   } catch (error) {
     detachLogging();
     unbindMetrics();
+    await pool?.close();
     replica.close();
     throw error;
   }
@@ -122,6 +130,7 @@ export async function startValidator(
     lastSequence: cursor.lastSequence,
     nextSequence: cursor.nextSequence,
     mode: config.batchSyncEnabled ? 'batch' : 'single-message',
+    verifyThreads: pool?.size ?? 0,
   });
   engine.start();
 
@@ -138,7 +147,7 @@ export async function startValidator(
     },
     status: () => engine.status(),
     stop() {
-      stopping ??= shutdown(engine, server, replica, config, logger, () => {
+      stopping ??= shutdown(engine, server, replica, pool, config, logger, () => {
         detachLogging();
         unbindMetrics();
       });
@@ -151,6 +160,7 @@ async function shutdown(
   engine: SyncEngine,
   server: ServedApi,
   replica: Replica,
+  pool: VerifierPool | undefined,
   config: ValidatorConfig,
   logger: Logger,
   detach: () => void,
@@ -166,6 +176,7 @@ async function shutdown(
   await server.close();
   const last = safeStatus(engine);
   detach();
+  await pool?.close();
   replica.close();
   logger.info('synddb-validator stopped', {
     lastSequence: last?.lastSequence,

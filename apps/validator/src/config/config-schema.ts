@@ -9,6 +9,7 @@ import {
   integer,
   optional,
   text,
+  threads,
   u64,
   withDefault,
 } from './option-types';
@@ -179,6 +180,13 @@ export const configShape = {
       describe: 'Messages grouped in one SQLite commit while catching up.',
     },
   ),
+  verifyThreads: withDefault('verifyThreads', threads(256), 'auto', {
+    env: 'VERIFY_THREADS',
+    value: 'N',
+    group: G.sync,
+    describe:
+      'Worker threads verifying signatures next to the applying thread; 0 verifies on the main thread. Default auto: cores - 1 (0 on one core).',
+  }),
   progressInterval: withDefault('progressInterval', duration(), '5s', {
     env: 'PROGRESS_INTERVAL',
     value: 'DURATION',

@@ -51,6 +51,14 @@ export const integer = (min: number, max: number) =>
     return typeof parsed === 'string' ? fail(ctx, parsed) : Number(parsed);
   });
 
+/** A thread count: `auto` (null: decided at start from the cores) or an integer in range. */
+export const threads = (max: number) =>
+  z.union([z.string(), z.number(), z.null()]).transform((v, ctx): number | null => {
+    if (v === null || String(v).trim().toLowerCase() === 'auto') return null;
+    const parsed = parseInteger(String(v), 0n, BigInt(max));
+    return typeof parsed === 'string' ? fail(ctx, `${parsed} (or auto)`) : Number(parsed);
+  });
+
 /** A u64 as bigint. */
 export const u64 = () =>
   z.union([z.string(), z.number(), z.bigint()]).transform((v, ctx): bigint => {
