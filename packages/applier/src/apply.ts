@@ -29,7 +29,7 @@ const UPDATE_BATCH_ROWS = 100;
 const DELETE_BATCH_ROWS = 100;
 const SMALL_BATCH_ROWS = 16;
 /** Changes per partitioned chunk (bounds the decoded values held at once). */
-const CHUNK_CHANGES = 1_000_000;
+const CHUNK_CHANGES = 262_144;
 /** Below this, a chunk is not worth a savepoint; the run-based path handles it. */
 const PARTITION_MIN_CHANGES = 32;
 const MAX_PARAMS = 32000;
