@@ -466,13 +466,39 @@ class Engine {
   ): void {
     const r = this.r;
     const n = this.nCol;
+    const buf = r.buf;
+    const view = r.view;
+    const end = r.end;
+    let p = r.pos;
+    // Inlined fast cases (INTEGER, REAL, NULL, short ASCII TEXT); everything else via Reader.value.
     for (let i = 0; i < n; i++) {
-      const at = r.pos;
+      if (p >= end) r.fail('truncated record', p);
+      const ty = buf[p]!;
+      if (ty === 1 && end - p >= 9) {
+        const hi = view.getInt32(p + 1);
+        if (hi > -2097152 && hi < 2097152 && (intBig === undefined || intBig[i] !== 1)) {
+          out[offset + i] = hi * 4294967296 + view.getUint32(p + 5);
+          p += 9;
+          continue;
+        }
+      } else if (ty === 2 && end - p >= 9) {
+        out[offset + i] = view.getFloat64(p + 1);
+        p += 9;
+        continue;
+      } else if (ty === 5) {
+        out[offset + i] = null;
+        p += 1;
+        continue;
+      }
+      r.pos = p;
       const v = r.value(intBig !== undefined && intBig[i] === 1);
-      if (v === undefined && !allowUndefined)
-        r.fail('undefined value in a record that needs every column', at);
+      if (v === undefined && !allowUndefined) {
+        r.fail('undefined value in a record that needs every column', p);
+      }
       out[offset + i] = v;
+      p = r.pos;
     }
+    r.pos = p;
   }
 
   // --- statements ---------------------------------------------------------------------------
@@ -1055,16 +1081,39 @@ class Engine {
       if (start + 1 >= r.end || buf[start + 1]! > 1) return fail();
       r.pos = start + 2;
       let sets = 0;
+      // inlined skipping of non-key values (the hot loop of the scan)
+      let p = start + 2;
+      const end = r.end;
       for (let i = 0; i < n; i++) {
-        if (r.pos >= r.end) return fail();
+        if (p >= end) return fail();
+        const ty = buf[p]!;
         codes[i] = 0;
         if (pk[i] !== 0) {
+          r.pos = p;
           pkVals[i] = r.value(false);
-        } else {
-          if (op === OP_UPDATE && buf[r.pos] !== 0) codes[i] = 2;
-          r.skipRaw();
+          p = r.pos;
+          continue;
         }
+        if (op === OP_UPDATE && ty !== 0) codes[i] = 2;
+        p++;
+        if (ty === 1 || ty === 2) p += 8;
+        else if (ty === 3 || ty === 4) {
+          if (p >= end) return fail();
+          const c = buf[p]!;
+          let len: number;
+          if (c < 0x80) {
+            len = c;
+            p++;
+          } else {
+            r.pos = p;
+            len = r.varint();
+            p = r.pos;
+          }
+          p += len;
+        } else if (ty !== 0 && ty !== 5) return fail();
       }
+      if (p > end) return fail();
+      r.pos = p;
       let mk: number | string = 0;
       if (op === OP_UPDATE) {
         for (let i = 0; i < n; i++) {
