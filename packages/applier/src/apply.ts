@@ -787,7 +787,7 @@ class Engine {
           this.insertStmt(1).run(slice);
           this.result.inserted++;
         } catch (e) {
-          if (!isConstraintError(e)) throw e;
+          if (!this.canFallBack(e)) throw e;
           this.rowByRow(starts.slice(done), 1);
         }
       } else {
@@ -801,12 +801,23 @@ class Engine {
     try {
       this.insertStmt(rows).run(params);
     } catch (e) {
-      if (!isConstraintError(e)) throw e;
+      if (!this.canFallBack(e)) throw e;
       pathStats.runFallbacks++;
       return false; // the statement was rolled back as a whole
     }
     this.result.inserted += rows;
     return true;
+  }
+
+  /**
+   * After a multi-row statement failed: replay its changes row by row (which reproduces the
+   * exact first failure, or a conflict before it), unless the error is one that can end the
+   * transaction or would recur regardless (busy, I/O, full, corrupt, interrupted).
+   */
+  canFallBack(e: unknown): boolean {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || !this.db.inTransaction) return false;
+    return !/^SQLITE_(BUSY|LOCKED|IOERR|FULL|NOMEM|INTERRUPT|CORRUPT|NOTADB|CANTOPEN|READONLY|PERM|ABORT)/.test(code);
   }
 
   rowByRow(starts: number[], count: number): void {
@@ -926,7 +937,7 @@ class Engine {
       changes = s.run(params).changes;
     } catch (e) {
       this.rollbackSavepoint();
-      if (!isConstraintError(e)) throw e;
+      if (!this.canFallBack(e)) throw e;
       return false;
     }
     if (changes !== rows) {
@@ -1002,7 +1013,7 @@ class Engine {
       changes = s.run(params).changes;
     } catch (e) {
       this.rollbackSavepoint();
-      if (!isConstraintError(e)) throw e;
+      if (!this.canFallBack(e)) throw e;
       return false;
     }
     if (changes !== rows) {
@@ -1221,7 +1232,7 @@ class Engine {
       if (ok) ok = this.partitionGroup(inserts, OP_INSERT, '', starts);
     } catch (e) {
       this.rollbackSavepoint();
-      if (!isConstraintError(e)) throw e;
+      if (!this.canFallBack(e)) throw e;
       ok = false;
       pathStats.partitionChunks++;
       pathStats.partitionFallbacks++;

@@ -337,3 +337,53 @@ describe('applyChangeset on mutated input (fuzz)', () => {
     );
   });
 });
+
+describe('non-constraint SQLite errors inside multi-row statements', () => {
+  it('fail at the same change as native (row-by-row replay of the failed batch)', async () => {
+    const { SqliteError } = (await import('better-sqlite3')).default;
+    const srcSchema = 'CREATE TABLE m(id INT PRIMARY KEY, v)'; // not a rowid alias: accepts text keys
+    const replicaSchema = 'CREATE TABLE m(id INTEGER PRIMARY KEY, v)'; // rowid alias: text key → SQLITE_MISMATCH
+    const outcomes = new Set<string>();
+    for (let variant = 0; variant < 6; variant++) {
+      const src = source(srcSchema);
+      const cs = record(src, (d) => {
+        const ins = d.prepare('INSERT INTO m VALUES (?, ?)');
+        for (let i = 0; i < 60; i++) ins.run(i, i);
+        ins.run(`key${variant}`, 'text key');
+      });
+      const nat = openNative(tmp.path(`mm${n++}.db`));
+      nat.exec(replicaSchema);
+      nat.exec(`INSERT INTO m VALUES (${variant * 11}, 'existing')`);
+      const natLog: string[] = [];
+      let natErr = '';
+      try {
+        applyNative(nat, cs, () => 'abort', natLog as never);
+      } catch (e) {
+        natErr = String(e);
+      }
+      const db = ours(replicaSchema);
+      db.exec(`INSERT INTO m VALUES (${variant * 11}, 'existing')`);
+      const ourLog: string[] = [];
+      let ourErr: unknown;
+      try {
+        applyChangeset(db, cs, {
+          onConflict: (i) => {
+            ourLog.push(i.kind);
+            return 'abort';
+          },
+        });
+      } catch (e) {
+        ourErr = e;
+      }
+      expect(ourLog).toEqual(natLog);
+      outcomes.add(natLog.length > 0 ? 'conflict' : 'mismatch');
+      if (natLog.length > 0) expect(ourErr).toBeInstanceOf(ChangesetConflictError);
+      else {
+        expect(natErr).toMatch(/mismatch/);
+        expect(ourErr).toBeInstanceOf(SqliteError);
+      }
+      expect(dumpOurs(db, ['m']).m).toEqual([`I${variant * 11}|T"existing"`]);
+    }
+    expect([...outcomes].sort()).toEqual(['conflict', 'mismatch']);
+  });
+});
