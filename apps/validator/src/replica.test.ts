@@ -23,6 +23,7 @@ describe('openReplica', () => {
       expect(existsSync(path)).toBe(true);
       expect(replica.db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(replica.db.pragma('synchronous', { simple: true })).toBe(1);
+      expect(replica.db.pragma('foreign_keys', { simple: true })).toBe(0);
       replica.db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
       replica.db.prepare('INSERT INTO t VALUES (1, ?)').run('a');
       const reader = replica.readDb!;

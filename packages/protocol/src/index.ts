@@ -60,7 +60,7 @@ export {
   InvalidMessageTypeError,
   SyndDBError,
 } from './errors';
-export { keccak256 } from './hash/keccak256';
+export { keccak256, keccak256Implementation, keccak256Js } from './hash/keccak256';
 export { sha256 } from './hash/sha256';
 export { HeaderMismatchError, SignedMessageJsonError } from './json/errors';
 export {

@@ -94,7 +94,8 @@ function makeWorkload(name: string, messages: number, rowsPerMessage: number): W
 function timeNative(name: string, workload: Workload): number {
   const path = join(root, `${name}-native.db`);
   writeFileSync(path, workload.image);
-  const db = new DatabaseSync(path);
+  // Same settings as the replica: WAL, synchronous=NORMAL, no foreign-key enforcement.
+  const db = new DatabaseSync(path, { enableForeignKeyConstraints: false });
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
   const started = performance.now();
   for (const changeset of workload.changesets) {
@@ -115,6 +116,7 @@ function timeApplierOnly(name: string, workload: Workload): number {
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = OFF');
   const started = performance.now();
   for (const changeset of workload.changesets) applyChangeset(db, changeset);
   const elapsed = performance.now() - started;
@@ -150,6 +152,7 @@ async function timeSync(name: string, workload: Workload, usePool: boolean): Pro
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = OFF');
   const pool = usePool ? createVerifierPool() : undefined;
   const engine = createSyncEngine({
     db,

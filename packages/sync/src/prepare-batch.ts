@@ -2,10 +2,11 @@ import type { StorageFetcher } from '@synddb/fetchers';
 import {
   type BatchInfo,
   type ChangesetBatchRequest,
-  decodeBatchBlob,
+  decodeBatch,
   decodePayload,
   MessageType,
   type WithdrawalRequest,
+  zstdDecompress,
 } from '@synddb/protocol';
 import { type Secp256k1Backend, type VerifierPool, verifyBatch } from '@synddb/verifier';
 import { BatchListingMismatchError, BatchUnavailableError, UntrustedSignerError } from './errors';
@@ -69,7 +70,10 @@ export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promis
   });
 
   const verifyStarted = performance.now();
-  const batch = decodeBatchBlob(blob, { maxDecompressedBytes: ctx.maxDecompressedBatchBytes });
+  // Strict CBOR only; verifyBatch parses the messages and recomputes the content hash (once).
+  const batch = decodeBatch(
+    zstdDecompress(blob, { maxOutputBytes: ctx.maxDecompressedBatchBytes }),
+  );
   if (batch.startSequence !== info.startSequence || batch.endSequence !== info.endSequence) {
     throw new BatchListingMismatchError(
       { start: info.startSequence, end: info.endSequence },

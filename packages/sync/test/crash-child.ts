@@ -13,6 +13,7 @@ const head = BigInt(headText);
 const db = new BetterSqlite3(path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
+db.pragma('foreign_keys = OFF');
 const engine = createSyncEngine({
   db,
   databasePath: path,

@@ -64,6 +64,7 @@ export function openReplica(path: string): Database {
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = OFF');
   return db;
 }
 

@@ -2,13 +2,27 @@ import { decompressWithFzstd } from './decompress-fzstd';
 import { DecompressionError, DecompressionLimitError } from './errors';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from './limits';
 import { nativeZstd } from './native-zstd';
-import { scanZstdFrames } from './zstd-frame-validator';
+import { scanZstdFrames, type ZstdFrameSpan } from './zstd-frame-validator';
 
 export interface ZstdDecompressOptions {
   /** Output cap in bytes; exceeding it throws DecompressionLimitError. Default 256 MiB. */
   maxOutputBytes?: number;
-  /** Force the pure-JS decoder (tests, or to avoid native code). Default: native when available. */
+  /**
+   * Force the pure-JS decoder (tests, or to avoid native code) or node:zlib. Default: node:zlib
+   * when available, except for inputs under 1 KiB with small windows, which JS decodes faster.
+   */
   implementation?: 'native' | 'js';
+}
+
+/** Inputs this small with small windows decode faster in JS than through a new native context. */
+const SMALL_INPUT_BYTES = 1024;
+const SMALL_WINDOW_BYTES = 16 * 1024;
+
+function isSmall(input: Uint8Array, frames: readonly ZstdFrameSpan[]): boolean {
+  return (
+    input.length <= SMALL_INPUT_BYTES &&
+    frames.every((f) => f.skippable || f.windowSize <= SMALL_WINDOW_BYTES)
+  );
 }
 
 /**
@@ -27,6 +41,11 @@ export function zstdDecompress(input: Uint8Array, options: ZstdDecompressOptions
   const frames = scanZstdFrames(input, maxOutputBytes);
   const native = options.implementation === 'js' ? undefined : nativeZstd;
   if (native === undefined) return decompressWithFzstd(input, frames, maxOutputBytes);
+  if (options.implementation === undefined && isSmall(input, frames)) {
+    // node:zlib sets up a fresh native context per call (~15-30 µs); for the small payloads of
+    // one-row messages the pure-JS decoder is 2-3x faster (measured crossover: ~3 KiB of output).
+    return decompressWithFzstd(input, frames, maxOutputBytes);
+  }
 
   // One call per data frame: node:zlib stops at a skippable frame, while Rust's decoder reads on.
   const parts: Buffer[] = [];
