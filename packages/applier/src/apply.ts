@@ -816,8 +816,11 @@ class Engine {
    */
   canFallBack(e: unknown): boolean {
     const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || !this.db.inTransaction) return false;
-    return !/^SQLITE_(BUSY|LOCKED|IOERR|FULL|NOMEM|INTERRUPT|CORRUPT|NOTADB|CANTOPEN|READONLY|PERM|ABORT)/.test(code);
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || !this.db.inTransaction)
+      return false;
+    return !/^SQLITE_(BUSY|LOCKED|IOERR|FULL|NOMEM|INTERRUPT|CORRUPT|NOTADB|CANTOPEN|READONLY|PERM|ABORT)/.test(
+      code,
+    );
   }
 
   rowByRow(starts: number[], count: number): void {
