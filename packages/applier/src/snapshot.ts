@@ -184,7 +184,8 @@ function swap(
     let tables = 0;
     const copy: string[] = [];
     for (const o of wanted) {
-      if (o.type === 'table' && /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? '')) db.exec(o.sql!);
+      if (o.type === 'table' && /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? ''))
+        createFromImage(db, o);
     }
     for (const o of wanted) {
       if (o.type !== 'table' || /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? '')) continue;
@@ -194,7 +195,7 @@ function swap(
         .get(o.name) as number;
       if (exists)
         db.exec(`DELETE FROM main.${quote(o.name)}`); // a shadow table made by a virtual table
-      else db.exec(o.sql!);
+      else createFromImage(db, o);
       copy.push(o.name);
     }
     for (const name of copy) {
@@ -240,7 +241,7 @@ function swap(
       }
     }
     for (const kind of ['index', 'trigger', 'view']) {
-      for (const o of wanted) if (o.type === kind) db.exec(o.sql!);
+      for (const o of wanted) if (o.type === kind) createFromImage(db, o);
     }
     db.pragma(`main.user_version = ${Number(userVersion) | 0}`);
     beforeCommit?.(db);
@@ -250,6 +251,38 @@ function swap(
     if (db.inTransaction) db.prepare('ROLLBACK').run();
     throw e;
   }
+}
+
+const CREATE_BY_TYPE: Record<string, RegExp> = {
+  table: /^\s*CREATE\s+(VIRTUAL\s+)?TABLE\s/i,
+  index: /^\s*CREATE\s+(UNIQUE\s+)?INDEX\s/i,
+  view: /^\s*CREATE\s+VIEW\s/i,
+  trigger: /^\s*CREATE\s+TRIGGER\s/i,
+};
+
+/**
+ * Runs one schema statement of the image. The text comes from a hostile file: it must be a
+ * single CREATE of the object's own type (no TEMP objects, no trailing statements; SQLite's
+ * own schema loader ignores anything after the first statement, db.exec would not).
+ */
+function createFromImage(db: Database.Database, o: MasterRow): void {
+  const sql = o.sql ?? '';
+  const pattern = CREATE_BY_TYPE[o.type];
+  if (!pattern?.test(sql)) {
+    throw new SnapshotFormatError(`unexpected schema SQL for ${o.type} "${o.name}"`, {
+      details: sql.slice(0, 200),
+    });
+  }
+  let stmt: Database.Statement;
+  try {
+    stmt = db.prepare(sql); // throws on more than one statement
+  } catch (e) {
+    throw new SnapshotFormatError(`cannot create ${o.type} "${o.name}" from the image`, {
+      cause: e,
+      details: String(e),
+    });
+  }
+  stmt.run();
 }
 
 function imgHasSequence(db: Database.Database): boolean {

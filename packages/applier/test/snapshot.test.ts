@@ -169,6 +169,28 @@ describe('restoreSnapshot', () => {
     db.close();
   });
 
+  it('refuses schema SQL that smuggles extra statements', async () => {
+    const path = tmp.path(`evil${n++}.db`);
+    const evil = new Database(path);
+    evil.exec('CREATE TABLE t(a); INSERT INTO t VALUES (1);');
+    evil.unsafeMode(true);
+    evil.pragma('writable_schema = ON');
+    evil
+      .prepare(`UPDATE sqlite_master SET sql = ? WHERE name = 't'`)
+      .run('CREATE TABLE t(a); DROP TABLE _synddb_cursor');
+    evil.pragma('writable_schema = OFF');
+    evil.close();
+    const image = readFileSync(path);
+    // (SQLite 3.54 already reports such a schema as malformed; the applier also runs every image
+    // schema statement through prepare(), which refuses trailing statements, never exec())
+    const db = replica();
+    const err = await restoreSnapshot(db, image, { keepTable }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotFormatError);
+    expect(db.prepare('SELECT seq FROM _synddb_cursor').pluck().get()).toBe(1);
+    expect(dumpOurs(db, ['t']).t).toEqual(['I1|T"live"|N']);
+    db.close();
+  });
+
   it('a reader on another connection sees the old or the new content, never a mix', async () => {
     const path = tmp.path(`concurrent${n++}.db`);
     const db = openOurs(path);
