@@ -62,6 +62,8 @@ interface TableInfo {
   intBig: Uint8Array;
   /** No triggers, foreign keys or REPLACE conflict clauses: multi-row statements are exact. */
   simple: boolean;
+  /** sqlite_stat1: no declared key; (tbl, idx) act as one, idx compared with IS (may be NULL). */
+  stat1: boolean;
   /** Part of a foreign-key relationship (child or parent). */
   foreignKeys: boolean;
   /**
@@ -216,8 +218,15 @@ function loadTable(db: Database, cache: DbCache, name: string): TableInfo | null
       !/\bREPLACE\b/i.test(master.sql ?? ''),
     foreignKeys: fk,
     keyClass,
+    stat1: false,
     stmts: new Map(),
   };
+  if (key === 'sqlite_stat1' && info.tableColumns === 3) {
+    // As sqlite3changeset_apply: sqlite_stat1 is keyed by (tbl, idx) although it declares no key.
+    info.pk = Uint8Array.from([1, 2, 0]);
+    info.stat1 = true;
+    info.simple = false;
+  }
   cache.tables.set(key, info);
   return info;
 }
@@ -359,7 +368,10 @@ class Engine {
     if (this.filter && !this.filter(h.name)) return;
     const t = loadTable(this.db, this.cache, h.name);
     if (t === null) {
-      if (this.checkSchema) throw new SchemaMismatchError(h.name, h.columnCount, undefined);
+      // a missing sqlite_stat1 (the target never ran ANALYZE) is skipped, as SQLite does
+      if (this.checkSchema && h.name.toLowerCase() !== 'sqlite_stat1') {
+        throw new SchemaMismatchError(h.name, h.columnCount, undefined);
+      }
       return;
     }
     let pkMatches = true;
@@ -456,6 +468,13 @@ class Engine {
       }
       this.readRecord(ch.newVals, 0, intBig, true);
     }
+    if (bind && this.t?.stat1) {
+      // the session extension records a NULL sqlite_stat1.idx as a zero-length blob
+      for (const rec of [ch.oldVals, ch.newVals]) {
+        const v = rec[1];
+        if (v instanceof Uint8Array && v.length === 0) rec[1] = null;
+      }
+    }
   }
 
   readRecord(
@@ -513,6 +532,11 @@ class Engine {
     return s;
   }
 
+  /** Comparison for primary-key column i: '=' as the session extension, 'IS' for sqlite_stat1.idx. */
+  pkEq(i: number): string {
+    return this.t!.stat1 && i === 1 ? 'IS' : '=';
+  }
+
   colList(): string {
     return this.t!.columns.slice(0, this.nCol).map(quoteIdent).join(', ');
   }
@@ -531,7 +555,7 @@ class Engine {
       const where: string[] = [];
       const rest: string[] = [];
       for (let i = 0; i < this.nCol; i++) {
-        if (this.hdrPk[i] !== 0) where.push(`${quoteIdent(t.columns[i]!)} = ?`);
+        if (this.hdrPk[i] !== 0) where.push(`${quoteIdent(t.columns[i]!)} ${this.pkEq(i)} ?`);
         else rest.push(`${quoteIdent(t.columns[i]!)} IS ?`);
       }
       let sql = `DELETE FROM main.${quoteIdent(t.name)} WHERE ${where.join(' AND ')}`;
@@ -563,7 +587,7 @@ class Engine {
         const m = mask.charCodeAt(i) - 48;
         const col = quoteIdent(t.columns[i]!);
         if (m & 1) set.push(`${col} = ?`);
-        if (this.hdrPk[i] !== 0) where.push(`${col} = ?`);
+        if (this.hdrPk[i] !== 0) where.push(`${col} ${this.pkEq(i)} ?`);
         else if (m & 2) where.push(`${col} IS ?`);
       }
       if (set.length === 0) {
@@ -660,6 +684,13 @@ class Engine {
       if (changes === 0) return this.conflict('DATA', ch, first, undefined);
       this.result.updated++;
       return Outcome.Done;
+    }
+    if (this.t!.stat1) {
+      // sqlite_stat1 has no unique key: look for the row first (as sqlite3changeset_apply does)
+      const params: ColumnValue[] = [];
+      for (let i = 0; i < this.nCol; i++) if (this.hdrPk[i] !== 0) params.push(ch.newVals[i]);
+      if (this.selectStmt().get(params) !== undefined)
+        return this.conflict('CONFLICT', ch, first, undefined);
     }
     try {
       this.insertStmt(1).run(ch.newVals);

@@ -4,7 +4,9 @@ import {
   applyPatchset,
   ChangesetConflictError,
   ChangesetFormatError,
+  type ConflictAction,
   type ConflictInfo,
+  type ConflictKind,
   SchemaMismatchError,
 } from '../src/index';
 import {
@@ -385,5 +387,70 @@ describe('non-constraint SQLite errors inside multi-row statements', () => {
       expect(dumpOurs(db, ['m']).m).toEqual([`I${variant * 11}|T"existing"`]);
     }
     expect([...outcomes].sort()).toEqual(['conflict', 'mismatch']);
+  });
+});
+
+describe('sqlite_stat1 (ANALYZE results recorded by sessions)', () => {
+  it('is applied like sqlite3changeset_apply: skipped when absent, keyed by (tbl, idx IS)', () => {
+    const schema =
+      'CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE INDEX tv ON t(v); CREATE TABLE plain(id INTEGER PRIMARY KEY);';
+    const src = source(schema);
+    src.exec('INSERT INTO t VALUES (1, 1), (2, 2); INSERT INTO plain VALUES (1)');
+    const cs1 = record(src, (d) => d.exec('ANALYZE')); // inserts, idx NULL for "plain"
+    const cs2 = record(src, (d) =>
+      d.exec('INSERT INTO t VALUES (3, 3), (4, 3); INSERT INTO plain VALUES (2); ANALYZE'),
+    );
+    const policies: Record<string, (k: ConflictKind) => ConflictAction> = {
+      default: (k) => (k === 'CONFLICT' ? 'omit' : 'abort'),
+      omit: () => 'omit',
+      replace: (k) => (k === 'DATA' || k === 'CONFLICT' ? 'replace' : 'omit'),
+    };
+    const kindsSeen = new Set<string>();
+    for (const withStat of [false, true]) {
+      for (const [name, policy] of Object.entries(policies)) {
+        const setup = `${schema} INSERT INTO t VALUES (1, 1), (2, 2); INSERT INTO plain VALUES (1); ${withStat ? "ANALYZE; UPDATE sqlite_stat1 SET stat = stat || ' 9' WHERE idx IS NULL;" : ''}`;
+        const nat = openNative(tmp.path(`st${n++}.db`));
+        nat.exec(setup);
+        const db = ours('');
+        db.exec(setup);
+        for (const cs of [cs1, cs2, cs1]) {
+          const natLog: string[] = [];
+          let natOk = true;
+          try {
+            natOk = applyNative(nat, cs, policy, natLog as never);
+          } catch {
+            natOk = false;
+          }
+          const ourLog: string[] = [];
+          let ourOk = true;
+          try {
+            applyChangeset(db, cs, {
+              onConflict: (i) => {
+                ourLog.push(i.kind);
+                return policy(i.kind);
+              },
+            });
+          } catch (e) {
+            if (!(e instanceof ChangesetConflictError)) throw e;
+            ourOk = false;
+          }
+          expect({ withStat, name, ok: ourOk, log: ourLog }).toEqual({
+            withStat,
+            name,
+            ok: natOk,
+            log: natLog,
+          });
+          const tables = withStat ? ['t', 'plain', 'sqlite_stat1'] : ['t', 'plain'];
+          expect(dumpOurs(db, tables)).toEqual(dumpNative(nat, tables));
+        }
+        if (!withStat)
+          expect(
+            db
+              .prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'`)
+              .pluck()
+              .get(),
+          ).toBe(0);
+      }
+    }
   });
 });
