@@ -440,6 +440,7 @@ describe('sqlite_stat1 (ANALYZE results recorded by sessions)', () => {
             ok: natOk,
             log: natLog,
           });
+          for (const k of natLog) kindsSeen.add(k);
           const tables = withStat ? ['t', 'plain', 'sqlite_stat1'] : ['t', 'plain'];
           expect(dumpOurs(db, tables)).toEqual(dumpNative(nat, tables));
         }
@@ -452,5 +453,6 @@ describe('sqlite_stat1 (ANALYZE results recorded by sessions)', () => {
           ).toBe(0);
       }
     }
+    expect([...kindsSeen].sort()).toEqual(['CONFLICT', 'DATA']);
   });
 });
