@@ -255,6 +255,18 @@ function isConstraintError(e: unknown): boolean {
   );
 }
 
+function sameForDiagnostics(a: SqlValue, b: SqlValue): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array)
+    return Buffer.from(a).equals(Buffer.from(b));
+  if (
+    (typeof a === 'number' || typeof a === 'bigint') &&
+    (typeof b === 'number' || typeof b === 'bigint')
+  ) {
+    return Number(a) === Number(b);
+  }
+  return a === b;
+}
+
 function defaultPolicy(info: ConflictInfo): ConflictAction {
   return info.kind === 'CONFLICT' ? 'omit' : 'abort';
 }
@@ -729,7 +741,11 @@ class Engine {
       case 'abort':
         throw new ChangesetConflictError(kind, info.table, info.op, info.primaryKey, {
           cause,
-          details: `indirect=${info.indirect}`,
+          details:
+            info.mismatchedColumns && info.mismatchedColumns.length > 0
+              ? `old values differ in column(s) ${info.mismatchedColumns.map((c) => `"${c}"`).join(', ')}; indirect=${info.indirect}`
+              : `indirect=${info.indirect}`,
+          ...(info.mismatchedColumns ? { mismatchedColumns: info.mismatchedColumns } : {}),
         });
       case 'replace':
         if (row === undefined) {
@@ -761,7 +777,7 @@ class Engine {
     const order: number[] = [];
     for (let i = 0; i < n; i++) if (this.hdrPk[i] !== 0) order.push(i);
     order.sort((a, b) => this.hdrPk[a]! - this.hdrPk[b]! || a - b);
-    return {
+    const info: ConflictInfo = {
       kind,
       table: this.t?.name ?? this.changesetTable,
       op: opName(ch.op),
@@ -771,6 +787,19 @@ class Engine {
       conflictingRow: row,
       indirect: ch.indirect,
     };
+    if (kind === 'DATA' && row !== undefined && oldValues !== undefined && this.t) {
+      // Name the columns whose stored value differs from the changeset's old value (a JS
+      // comparison for diagnostics only: SQLite's IS decided the conflict).
+      const cols: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const o = oldValues[i];
+        if (o !== undefined && this.hdrPk[i] === 0 && !sameForDiagnostics(o, row[i] ?? null)) {
+          cols.push(this.t.columns[i]!);
+        }
+      }
+      info.mismatchedColumns = cols;
+    }
+    return info;
   }
 
   // --- multi-row fast paths -----------------------------------------------------------------

@@ -23,13 +23,15 @@ export class ChangesetConflictError extends SyndDBError {
   readonly table: string;
   readonly op: ChangeOp;
   readonly primaryKey: SqlValue[];
+  /** DATA conflicts: the non-key columns whose stored values differ from the changeset's old values. */
+  readonly mismatchedColumns: string[] | undefined;
 
   constructor(
     kind: ConflictKind,
     table: string,
     op: ChangeOp,
     primaryKey: SqlValue[],
-    options: { details?: string; cause?: unknown } = {},
+    options: { details?: string; cause?: unknown; mismatchedColumns?: string[] } = {},
   ) {
     const what =
       kind === 'FOREIGN_KEY'
@@ -40,6 +42,7 @@ export class ChangesetConflictError extends SyndDBError {
     this.table = table;
     this.op = op;
     this.primaryKey = primaryKey;
+    this.mismatchedColumns = options.mismatchedColumns;
   }
 }
 

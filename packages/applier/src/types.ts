@@ -71,6 +71,8 @@ export interface ConflictInfo {
   newValues: ColumnValue[] | undefined;
   /** The row currently in the database with the same primary key (DATA and CONFLICT only). */
   conflictingRow: SqlValue[] | undefined;
+  /** DATA only: non-key columns whose stored value differs from the change's old value. */
+  mismatchedColumns?: string[];
   /** Number of outstanding foreign-key violations (FOREIGN_KEY only). */
   foreignKeyViolations?: number;
   /** Whether the change is flagged indirect. */

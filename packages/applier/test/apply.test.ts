@@ -106,6 +106,8 @@ describe('applyChangeset', () => {
     expect([err.kind, err.table, err.op, err.primaryKey]).toEqual(['DATA', 't', 'UPDATE', [2]]);
     expect(err.message).toContain('DATA');
     expect(err.message).toContain('UPDATE on table "t" with primary key (2)');
+    expect(err.mismatchedColumns).toEqual(['v']);
+    expect(err.details).toContain('column(s) "v"');
     expect(dumpOurs(db, ['t']).t).toEqual(['I1|T"a"|I1', 'I2|T"drift"|I2']); // the INSERT of 5 was rolled back
     expect(db.inTransaction).toBe(false);
 
