@@ -9,7 +9,10 @@ export {
   createValidatorMetrics,
   DURATION_BUCKETS,
   MESSAGE_TYPES,
+  QUERY_LATENCY_BUCKETS,
   type ValidatorMetrics,
+  WS_CHANNELS,
+  WS_DROP_REASONS,
 } from './metrics/create-validator-metrics';
 export { type BindAddress, parseBindAddress } from './serve/parse-bind-address';
 export {
@@ -38,3 +41,4 @@ export {
   createValidatorApi,
   type ResponseInfo,
 } from './validator-api/create-validator-api';
+export * from './ws/index';

@@ -8,6 +8,23 @@ export const DURATION_BUCKETS = [
 
 export const MESSAGE_TYPES = ['changeset', 'withdrawal', 'snapshot'] as const;
 
+/** Buckets of `synddb_query_latency_seconds` (read queries are mostly sub-millisecond). */
+export const QUERY_LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
+
+/** Why the WebSocket server dropped a client (`synddb_ws_clients_dropped_total{reason}`). */
+export const WS_DROP_REASONS = [
+  'slow_consumer',
+  'heartbeat_timeout',
+  'max_clients',
+  'too_many_errors',
+  'shutdown',
+] as const;
+
+/** WebSocket channels (`synddb_ws_messages_sent_total{channel}`); `control` = acks and errors. */
+export const WS_CHANNELS = ['sequences', 'rows', 'control'] as const;
+
 export interface CreateValidatorMetricsOptions {
   /** Also register prom-client's default process/Node.js metrics. Default false. */
   defaultMetrics?: boolean;
@@ -84,6 +101,28 @@ export interface ValidatorMetrics {
   readonly commitSeconds: Histogram;
   /** `synddb_prefetch_depth`: verified batches waiting to be applied. */
   readonly prefetchDepth: Gauge;
+
+  /**
+   * `synddb_query_latency_seconds{endpoint,outcome}`: one observation per read query (REST query
+   * routes, JSON-RPC methods). `endpoint` is a bounded route/method name, `outcome` is `ok`,
+   * `client_error`, `server_error` or `timeout`.
+   */
+  readonly queryLatency: Histogram<'endpoint' | 'outcome'>;
+
+  /** `synddb_ws_clients`: connected WebSocket clients. */
+  readonly wsClients: Gauge;
+  /** `synddb_ws_connections_total`: WebSocket connections accepted (including ones closed at once for `max_clients`). */
+  readonly wsConnections: Counter;
+  /** `synddb_ws_messages_sent_total{channel}`: `sequences`, `rows`, `control`. */
+  readonly wsMessagesSent: Counter<'channel'>;
+  /** `synddb_ws_bytes_sent_total`: payload bytes queued to WebSocket clients. */
+  readonly wsBytesSent: Counter;
+  /** `synddb_ws_clients_dropped_total{reason}`: see `WS_DROP_REASONS`. */
+  readonly wsClientsDropped: Counter<'reason'>;
+  /** `synddb_ws_client_errors_total{code}`: malformed or invalid client messages, by error code. */
+  readonly wsClientErrors: Counter<'code'>;
+  /** `synddb_ws_decode_failures_total`: applied changesets the row stream could not decode. */
+  readonly wsDecodeFailures: Counter;
 
   /** (ref) `axum_http_requests_total{method,endpoint,status}` */
   readonly httpRequests: Counter<'method' | 'endpoint' | 'status'>;
@@ -209,6 +248,37 @@ export function createValidatorMetrics(
     ),
     prefetchDepth: gauge('synddb_prefetch_depth', 'Batches fetched ahead of the one being applied'),
 
+    queryLatency: new Histogram({
+      name: 'synddb_query_latency_seconds',
+      help: 'Duration of one read query, by endpoint and outcome',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [...QUERY_LATENCY_BUCKETS],
+      registers,
+    }),
+
+    wsClients: gauge('synddb_ws_clients', 'Connected WebSocket clients'),
+    wsConnections: counter('synddb_ws_connections_total', 'WebSocket connections accepted'),
+    wsMessagesSent: counter(
+      'synddb_ws_messages_sent_total',
+      'WebSocket messages sent, by channel (control = acks and errors)',
+      ['channel'],
+    ),
+    wsBytesSent: counter('synddb_ws_bytes_sent_total', 'WebSocket payload bytes sent'),
+    wsClientsDropped: counter(
+      'synddb_ws_clients_dropped_total',
+      'WebSocket clients closed by the server, by reason',
+      ['reason'],
+    ),
+    wsClientErrors: counter(
+      'synddb_ws_client_errors_total',
+      'Invalid WebSocket client messages, by error code',
+      ['code'],
+    ),
+    wsDecodeFailures: counter(
+      'synddb_ws_decode_failures_total',
+      'Applied changesets the row stream could not decode',
+    ),
+
     httpRequests: counter('axum_http_requests_total', 'HTTP requests', [
       'method',
       'endpoint',
@@ -244,6 +314,8 @@ export function createValidatorMetrics(
   }
   metrics.errors.inc({ type: 'signature_verification' }, 0);
   metrics.errors.inc({ type: 'sequence_mismatch' }, 0);
+  for (const reason of WS_DROP_REASONS) metrics.wsClientsDropped.inc({ reason }, 0);
+  for (const channel of WS_CHANNELS) metrics.wsMessagesSent.inc({ channel }, 0);
   metrics.pendingChangesets.set(0);
   metrics.lastSequence.set(-1);
   metrics.headSequence.set(-1);

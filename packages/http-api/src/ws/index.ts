@@ -1,0 +1,26 @@
+export {
+  type AppliedMessageLike,
+  type AttachSubscriptionsOptions,
+  attachSubscriptions,
+  type SubscriptionClientInfo,
+  type SubscriptionEventSource,
+  type SubscriptionLogger,
+  type Subscriptions,
+  type UpgradeServer,
+} from './attach-subscriptions';
+export { hex0x, jsonSqlValue } from './json-value';
+export {
+  type Channel,
+  type ClientMessage,
+  parseClientMessage,
+  WS_CLOSE_CODES,
+  WS_ERROR_CODES,
+  type WsErrorCode,
+} from './protocol';
+export {
+  type ColumnNamesLookup,
+  type ReplicaSchemaSource,
+  type RowChange,
+  rowChanges,
+  SchemaCache,
+} from './row-changes';
