@@ -198,44 +198,90 @@ describe('restoreSnapshot', () => {
     const b = makeImage('B', 1500);
     await restoreSnapshot(db, a);
     const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+    const A = 'A:2999:A:3000';
+    const B = 'B:1499:B:1500';
+    // The worker reads in a loop and reports 'ready' after its first read and every change of the
+    // observed state; after each restore the main thread waits until the worker has seen it, so
+    // the test does not depend on scheduling (a loaded machine only makes it slower).
     const worker = new Worker(
       `
       const { parentPort, workerData } = require('node:worker_threads');
       const Database = require(workerData.lib);
       const db = new Database(workerData.path, { readonly: true });
-      const seen = {}; const bad = []; let stop = false;
+      const seen = {}; const bad = []; let stop = false; let last;
       parentPort.on('message', () => { stop = true; });
       const sql = "SELECT (SELECT group_concat(DISTINCT tag) FROM t) AS t, (SELECT count(*) FROM t) AS tc, (SELECT group_concat(DISTINCT tag) FROM u) AS u, (SELECT count(*) FROM u) AS uc";
       function tick() {
-        for (let i = 0; i < 50; i++) {
+        for (let i = 0; i < 20; i++) {
+          let key;
           try {
             const r = db.prepare(sql).get();
-            const key = r.t + ':' + r.tc + ':' + r.u + ':' + r.uc;
-            const ok = key === 'A:2999:A:3000' || key === 'B:1499:B:1500';
-            if (ok) seen[key] = (seen[key] || 0) + 1; else bad.push(key);
-          } catch (e) { bad.push(String(e)); }
+            key = r.t + ':' + r.tc + ':' + r.u + ':' + r.uc;
+          } catch (e) { key = String(e); }
+          const ok = key === workerData.A || key === workerData.B;
+          if (ok) seen[key] = (seen[key] || 0) + 1; else bad.push(key);
+          if (last === undefined) parentPort.postMessage({ type: 'ready', key });
+          else if (key !== last) parentPort.postMessage({ type: 'key', key });
+          last = key;
         }
-        if (stop) { parentPort.postMessage({ seen, bad }); db.close(); } else setImmediate(tick);
+        if (stop) { parentPort.postMessage({ type: 'report', seen, bad }); db.close(); }
+        else setImmediate(tick);
       }
       tick();
       `,
-      { eval: true, workerData: { path, lib: betterSqlite } },
+      { eval: true, workerData: { path, lib: betterSqlite, A, B } },
     );
-    const report = new Promise<{ seen: Record<string, number>; bad: string[] }>(
-      (resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      },
-    );
-    for (let i = 0; i < 6; i++) {
-      await restoreSnapshot(db, i % 2 === 0 ? b : a);
-      await new Promise((r) => setTimeout(r, 15));
+    type Msg =
+      | { type: 'ready' | 'key'; key: string }
+      | { type: 'report'; seen: Record<string, number>; bad: string[] };
+    let lastKey: string | undefined;
+    let wake: (() => void) | undefined;
+    let failure: unknown;
+    let report: Extract<Msg, { type: 'report' }> | undefined;
+    worker.on('message', (m: Msg) => {
+      if (m.type === 'report') report = m;
+      else {
+        lastKey = m.key;
+        if (m.key !== A && m.key !== B) failure ??= new Error(`the reader saw ${m.key}`);
+      }
+      wake?.();
+    });
+    worker.on('error', (e) => {
+      failure = e;
+      wake?.();
+    });
+    /** Resolves once cond() holds (re-checked on every worker message); rejects after 10 s. */
+    const until = async (cond: () => boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!cond()) {
+        if (failure !== undefined) throw failure;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for the reader: ${what}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    };
+    try {
+      await until(() => lastKey !== undefined, 'ready');
+      expect(lastKey).toBe(A);
+      for (let i = 0; i < 6; i++) {
+        const expected = i % 2 === 0 ? B : A;
+        await restoreSnapshot(db, i % 2 === 0 ? b : a);
+        await until(() => lastKey === expected, `restore ${i} (${expected})`);
+      }
+      worker.postMessage('stop');
+      await until(() => report !== undefined, 'report');
+    } finally {
+      await worker.terminate();
     }
-    worker.postMessage('stop');
-    const { seen, bad } = await report;
-    await worker.terminate();
-    expect(bad).toEqual([]);
-    expect(Object.keys(seen).sort()).toEqual(['A:2999:A:3000', 'B:1499:B:1500']);
+    expect(report?.bad).toEqual([]);
+    expect(Object.keys(report?.seen ?? {}).sort()).toEqual([A, B]);
     db.close();
   });
 });
