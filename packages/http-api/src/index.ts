@@ -1,5 +1,18 @@
 export { BindAddressError, HttpApiConfigError, HttpApiError, ListenError } from './errors';
 export {
+  bodyLimitMiddleware,
+  clientAddress,
+  corsMiddleware,
+  rateLimitMiddleware,
+  UNLIMITED_PATHS,
+} from './limits/http-limits';
+export {
+  createRateLimiter,
+  type RateDecision,
+  type RateLimiter,
+  type RateLimiterOptions,
+} from './limits/rate-limiter';
+export {
   bindSyncMetrics,
   type SyncEventSource,
   type SyncEventsLike,
@@ -14,6 +27,58 @@ export {
   WS_CHANNELS,
   WS_DROP_REASONS,
 } from './metrics/create-validator-metrics';
+export { buildOpenApiDocument, type OpenApiOptions } from './openapi/openapi-document';
+export {
+  isQueryErrorCode,
+  QUERY_ERROR_KINDS,
+  QueryError,
+  type QueryErrorCode,
+} from './query/query-errors';
+export {
+  createQueryPool,
+  type QueryPool,
+  type QueryPoolOptions,
+  type WorkerRequest,
+  type WorkerResult,
+} from './query/query-pool';
+export { registerQueryRoutes, SEQUENCE_HEADER } from './query/query-routes';
+export {
+  errorResponseSchema,
+  MAX_PARAMS,
+  MAX_SQL_LENGTH,
+  MAX_TIMEOUT_MS,
+  type QueryRequest,
+  queryGetSchema,
+  queryParamsSchema,
+  queryRequestSchema,
+  queryResponseSchema,
+  sequenceInputSchema,
+} from './query/query-schemas';
+export {
+  createQueryService,
+  QUERY_LATENCY_METRIC,
+  type QueryInput,
+  type QueryLimits,
+  type QueryResult,
+  type QueryService,
+  type QueryServiceOptions,
+  queryLatencyHistogram,
+  queryResultJson,
+  type SequenceSource,
+  sequenceHeader,
+  sequenceSourceFromEngine,
+} from './query/query-service';
+export {
+  handleJsonRpc,
+  MAX_RPC_BATCH,
+  RPC_ERRORS,
+  RPC_METHODS,
+  type RpcContext,
+  rpcBodySchema,
+  rpcQueryParamsSchema,
+  rpcRequestSchema,
+} from './rpc/json-rpc';
+export { registerRpcRoute } from './rpc/rpc-route';
 export { type BindAddress, parseBindAddress } from './serve/parse-bind-address';
 export {
   type ServedApi,

@@ -2,7 +2,13 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { z } from 'zod';
 import { HttpApiConfigError, HttpApiError } from '../errors';
+import { bodyLimitMiddleware, corsMiddleware, rateLimitMiddleware } from '../limits/http-limits';
+import { createRateLimiter, type RateLimiter } from '../limits/rate-limiter';
 import type { ValidatorMetrics } from '../metrics/create-validator-metrics';
+import { buildOpenApiDocument } from '../openapi/openapi-document';
+import { registerQueryRoutes } from '../query/query-routes';
+import type { QueryService } from '../query/query-service';
+import { registerRpcRoute } from '../rpc/rpc-route';
 import { evaluateReadiness, isRunning, statusToJson } from '../status/status-json';
 import type { StatusProvider } from '../status/status-types';
 
@@ -28,6 +34,17 @@ export interface CreateValidatorApiOptions {
   syncedOnce?: (() => boolean) | undefined;
   /** Called after every response, e.g. for access logs. */
   onResponse?: ((info: ResponseInfo) => void) | undefined;
+  /** Serves `GET/POST /query` and the JSON-RPC `synddb_query` method. Default: no queries. */
+  query?: QueryService | undefined;
+  /**
+   * Per-client token bucket on every route except /health, /healthz, /ready and /metrics
+   * (429 with Retry-After). A limiter, or `{ratePerSecond, burst}`; rate 0 = off. Default off.
+   */
+  rateLimit?: RateLimiter | { ratePerSecond: number; burst?: number | undefined } | undefined;
+  /** Largest request body; larger ones get 413. Default 1 MiB. */
+  maxBodyBytes?: number | undefined;
+  /** Origins allowed by CORS (`*` = any). Default: no CORS headers. */
+  corsOrigins?: readonly string[] | undefined;
 }
 
 const optionsSchema = z.object({
@@ -40,11 +57,21 @@ const optionsSchema = z.object({
 type Env = { Variables: { requestId: string } };
 
 /** Routes whose path is a bounded label for HTTP metrics; anything else is `unknown`. */
-const ROUTES = new Set(['/health', '/healthz', '/ready', '/status', '/metrics']);
+const ROUTES = new Set([
+  '/health',
+  '/healthz',
+  '/ready',
+  '/status',
+  '/metrics',
+  '/query',
+  '/rpc',
+  '/openapi.json',
+]);
 
 /**
- * The validator's main API (REFERENCE.md §1.11): `/health`, `/healthz`, `/ready`, `/status`,
- * `/metrics`. Every response carries `x-request-id` (the client's when well-formed, else a UUID).
+ * The validator's main API: `/health`, `/healthz`, `/ready`, `/status`, `/metrics` (REFERENCE.md
+ * §1.11), plus `/query` (with `options.query`), `/rpc` (JSON-RPC 2.0) and `/openapi.json`.
+ * Every response carries `x-request-id` (the client's when well-formed, else a UUID).
  */
 export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env> {
   const parsed = optionsSchema.safeParse({ maxLag: options.maxLag });
@@ -94,6 +121,18 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
     await next();
     if (c.req.path !== '/metrics') c.header('cache-control', 'no-store');
   });
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
+    app.use(corsMiddleware(options.corsOrigins));
+  }
+  const limiter =
+    options.rateLimit === undefined
+      ? undefined
+      : 'take' in options.rateLimit
+        ? options.rateLimit
+        : createRateLimiter(options.rateLimit);
+  if (limiter?.enabled) app.use(rateLimitMiddleware(limiter));
+  const bodyLimit = bodyLimitMiddleware(options.maxBodyBytes ?? 1024 * 1024);
+  app.post('*', bodyLimit);
 
   const health = () => ({ status: 'healthy', running: isRunning(options.status()) });
   app.get('/health', (c) => c.json(health()));
@@ -119,6 +158,17 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'content-type': metrics.registry.contentType });
   });
+
+  if (options.query !== undefined) registerQueryRoutes(app, options.query);
+  registerRpcRoute(app, {
+    query: options.query,
+    status: () => {
+      const { status, syncedOnce, readiness } = readStatus();
+      return statusToJson(status, { syncedOnce, ready: readiness.ready });
+    },
+  });
+  const openapi = JSON.stringify(buildOpenApiDocument({ queries: options.query !== undefined }));
+  app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
   app.notFound((c) => c.json({ error: 'not found', code: 'NOT_FOUND' }, 404));
   app.onError((error, c) => {

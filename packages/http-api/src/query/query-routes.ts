@@ -1,0 +1,86 @@
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import { HttpApiError } from '../errors';
+import { QueryError } from './query-errors';
+import { queryGetSchema, queryRequestSchema, sequenceInputSchema } from './query-schemas';
+import {
+  type QueryInput,
+  type QueryService,
+  queryResultJson,
+  sequenceHeader,
+} from './query-service';
+
+export const SEQUENCE_HEADER = 'X-SyndDB-Sequence';
+
+// biome-ignore lint/suspicious/noExplicitAny: any hono env
+type AnyHono = Hono<any>;
+
+const invalid = (error: z.ZodError) =>
+  new HttpApiError(400, 'INVALID_REQUEST', `invalid request: ${z.prettifyError(error)}`);
+
+/** `GET /query` and `POST /query` on `app`. */
+export function registerQueryRoutes(app: AnyHono, service: QueryService): void {
+  const answer = async (c: Context, input: QueryInput) => {
+    try {
+      const result = await service.query(input, 'query');
+      return c.body(queryResultJson(result), 200, {
+        'content-type': 'application/json',
+        [SEQUENCE_HEADER]: sequenceHeader(result.sequence),
+      });
+    } catch (error) {
+      if (error instanceof QueryError) {
+        if (error.sequence !== null) c.header(SEQUENCE_HEADER, sequenceHeader(error.sequence));
+        return c.json({ error: error.shortMessage, code: error.code }, error.status as 400);
+      }
+      throw error;
+    }
+  };
+
+  app.post('/query', async (c) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      throw new HttpApiError(400, 'INVALID_JSON', 'the body is not valid JSON');
+    }
+    const parsed = queryRequestSchema.safeParse(body);
+    if (!parsed.success) throw invalid(parsed.error);
+    const q = parsed.data;
+    return answer(c, {
+      sql: q.sql,
+      params: q.params,
+      minSequence: q.min_sequence,
+      timeoutMs: q.timeout_ms,
+    });
+  });
+
+  app.get('/query', async (c) => {
+    const parsed = queryGetSchema.safeParse(c.req.query());
+    if (!parsed.success) throw invalid(parsed.error);
+    const q = parsed.data;
+    let params: QueryInput['params'];
+    if (q.params !== undefined) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(q.params);
+      } catch {
+        throw new HttpApiError(400, 'INVALID_REQUEST', 'params must be JSON text');
+      }
+      const p = queryRequestSchema.shape.params.safeParse(raw);
+      if (!p.success) throw invalid(p.error);
+      params = p.data;
+    }
+    let minSequence: bigint | undefined;
+    if (q.min_sequence !== undefined) {
+      const s = sequenceInputSchema.safeParse(q.min_sequence);
+      if (!s.success) throw invalid(s.error);
+      minSequence = s.data;
+    }
+    return answer(c, {
+      sql: q.sql,
+      params,
+      minSequence,
+      timeoutMs: q.timeout_ms === undefined ? undefined : Math.max(1, Number(q.timeout_ms)),
+    });
+  });
+}

@@ -1,0 +1,193 @@
+import { z } from 'zod';
+import { QueryError } from '../query/query-errors';
+import { queryParamsSchema, queryRequestSchema } from '../query/query-schemas';
+import { type QueryResult, type QueryService, queryResultJson } from '../query/query-service';
+
+/** JSON-RPC 2.0 error codes (spec §5.1) and this server's own (-32000..-32099). */
+export const RPC_ERRORS = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  /** Refused: not a read, internal table, PRAGMA/function not allowed, several statements. */
+  QUERY_REFUSED: -32000,
+  QUERY_TIMEOUT: -32001,
+  MIN_SEQUENCE_TIMEOUT: -32002,
+  QUERY_LIMIT: -32003,
+  QUERY_SQL: -32004,
+  QUERY_UNAVAILABLE: -32005,
+} as const;
+
+/** Most requests in one batch. */
+export const MAX_RPC_BATCH = 100;
+
+const rpcId = z.union([z.string().max(256), z.number(), z.null()]);
+
+/** One JSON-RPC request object, as validated. */
+export const rpcRequestSchema = z
+  .strictObject({
+    jsonrpc: z.literal('2.0'),
+    method: z.string().min(1).max(256),
+    params: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
+    id: rpcId.optional().describe('Absent for a notification (no response).'),
+  })
+  .meta({ id: 'JsonRpcRequest' });
+
+/** `POST /rpc` body: one request or a batch. */
+export const rpcBodySchema = z
+  .union([rpcRequestSchema, z.array(rpcRequestSchema).min(1).max(MAX_RPC_BATCH)])
+  .meta({ id: 'JsonRpcBody' });
+
+/** `synddb_query` params: the `/query` body as an object, or `[sql, params?]`. */
+export const rpcQueryParamsSchema = z.union([
+  queryRequestSchema,
+  z
+    .tuple([queryRequestSchema.shape.sql, queryParamsSchema.optional()])
+    .transform(([sql, params]) => ({ sql, params })),
+]);
+
+export const rpcResponseSchema = z
+  .object({
+    jsonrpc: z.literal('2.0'),
+    id: rpcId,
+    result: z.unknown().optional(),
+    error: z
+      .object({
+        code: z.number().int(),
+        message: z.string(),
+        data: z
+          .object({
+            code: z.string().optional(),
+            sequence: z.union([z.number(), z.string(), z.null()]).optional(),
+          })
+          .loose()
+          .optional(),
+      })
+      .optional(),
+  })
+  .meta({ id: 'JsonRpcResponse' });
+
+/** The methods and their descriptions (for `/openapi.json`). */
+export const RPC_METHODS = {
+  synddb_query:
+    'Read query: params as the POST /query body ({sql, params?, min_sequence?, timeout_ms?}) or [sql, params?]; result {columns, rows, sequence}.',
+  synddb_status: 'The GET /status body.',
+} as const;
+
+export interface RpcContext {
+  query?: QueryService | undefined;
+  /** The `/status` body. */
+  status(): unknown;
+  /** Called with each query result (e.g. to expose the sequence). */
+  onQuery?: ((result: QueryResult) => void) | undefined;
+}
+
+type Id = string | number | null;
+
+const errorJson = (id: Id, code: number, message: string, data?: unknown) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    error: data === undefined ? { code, message } : { code, message, data },
+  });
+
+const resultJson = (id: Id, rawResult: string) =>
+  `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${rawResult}}`;
+
+/**
+ * Answers a JSON-RPC 2.0 body (single or batch). Returns the response text, or null when every
+ * request was a notification (nothing to send). Batch members run concurrently; responses come
+ * in request order.
+ */
+export async function handleJsonRpc(body: string, ctx: RpcContext): Promise<string | null> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return errorJson(null, RPC_ERRORS.PARSE_ERROR, 'parse error');
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length === 0) return errorJson(null, RPC_ERRORS.INVALID_REQUEST, 'empty batch');
+    if (parsed.length > MAX_RPC_BATCH) {
+      return errorJson(null, RPC_ERRORS.INVALID_REQUEST, `batch larger than ${MAX_RPC_BATCH}`);
+    }
+    const answers = await Promise.all(parsed.map((request) => handleOne(request, ctx)));
+    const present = answers.filter((a): a is string => a !== null);
+    return present.length === 0 ? null : `[${present.join(',')}]`;
+  }
+  return handleOne(parsed, ctx);
+}
+
+async function handleOne(request: unknown, ctx: RpcContext): Promise<string | null> {
+  const checked = rpcRequestSchema.safeParse(request);
+  if (!checked.success) {
+    const rawId = (request as { id?: unknown } | null)?.id;
+    const id = rpcId.safeParse(rawId).success ? (rawId as Id) : null;
+    return errorJson(id, RPC_ERRORS.INVALID_REQUEST, 'invalid request', {
+      issues: z.prettifyError(checked.error),
+    });
+  }
+  const { method, params } = checked.data;
+  const notification = !('id' in checked.data) || checked.data.id === undefined;
+  const id: Id = checked.data.id ?? null;
+  const answer = await call(method, params, ctx).catch((error: unknown) => error);
+  if (notification) return null;
+  if (typeof answer === 'string') return resultJson(id, answer);
+  if (answer instanceof RpcFailure) return errorJson(id, answer.code, answer.message, answer.data);
+  if (answer instanceof QueryError) {
+    return errorJson(id, answer.rpcCode, answer.shortMessage, {
+      code: answer.code,
+      sequence: answer.sequence === null ? null : answer.sequence.toString(),
+    });
+  }
+  return errorJson(id, RPC_ERRORS.INTERNAL_ERROR, 'internal error');
+}
+
+class RpcFailure {
+  constructor(
+    readonly code: number,
+    readonly message: string,
+    readonly data?: unknown,
+  ) {}
+}
+
+/** Runs a method; resolves with the JSON text of its result. */
+async function call(method: string, params: unknown, ctx: RpcContext): Promise<string> {
+  switch (method) {
+    case 'synddb_query': {
+      if (ctx.query === undefined) {
+        throw new RpcFailure(RPC_ERRORS.METHOD_NOT_FOUND, 'method not found: queries are disabled');
+      }
+      const p = rpcQueryParamsSchema.safeParse(params);
+      if (!p.success) {
+        throw new RpcFailure(RPC_ERRORS.INVALID_PARAMS, 'invalid params', {
+          issues: z.prettifyError(p.error),
+        });
+      }
+      const q = p.data as z.output<typeof queryRequestSchema>;
+      const result = await ctx.query.query(
+        {
+          sql: q.sql,
+          params: q.params,
+          minSequence: q.min_sequence,
+          timeoutMs: q.timeout_ms,
+        },
+        'rpc',
+      );
+      ctx.onQuery?.(result);
+      return queryResultJson(result);
+    }
+    case 'synddb_status': {
+      if (
+        params !== undefined &&
+        (Array.isArray(params) ? params.length : Object.keys(params as object).length)
+      ) {
+        throw new RpcFailure(RPC_ERRORS.INVALID_PARAMS, 'synddb_status takes no params');
+      }
+      return JSON.stringify(ctx.status());
+    }
+    default:
+      throw new RpcFailure(RPC_ERRORS.METHOD_NOT_FOUND, `method not found: ${method.slice(0, 64)}`);
+  }
+}
