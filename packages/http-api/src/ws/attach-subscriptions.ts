@@ -19,6 +19,7 @@ import {
   type RowChange,
   rowChanges,
   SchemaCache,
+  type SchemaView,
 } from './row-changes';
 
 /** Message type numbers of the wire format: 0 changeset, 1 withdrawal, 2 snapshot. */
@@ -76,10 +77,17 @@ export interface AttachSubscriptionsOptions {
   /** Connected clients allowed; more are closed with 1013 "too many clients". Default 1000. */
   maxClients?: number | undefined;
   /**
-   * Per-client send-buffer bound in bytes (data not yet taken by the kernel). A client above it is
-   * closed with 4008 "slow consumer". Default 4 MiB.
+   * Applied messages queued per client and not yet sent. A client over it (or over
+   * `maxBufferedBytes`) is closed with 4008 "slow consumer". Default 10000.
+   */
+  maxQueue?: number | undefined;
+  /**
+   * Bytes held for one client: the raw changesets of its queued messages plus what its socket has
+   * not yet handed to the kernel. Over it: 4008 "slow consumer". Default 16 MiB.
    */
   maxBufferedBytes?: number | undefined;
+  /** Frames are written to a client while its socket buffer is below this. Default 1 MiB. */
+  sendHighWaterMark?: number | undefined;
   /** Largest client frame accepted (bytes); bigger ones close the connection with 1009. Default 16 KiB. */
   maxPayload?: number | undefined;
   /** Ping interval; a client that has not answered the previous ping is terminated. Default 30 s; 0 = off. */
@@ -102,6 +110,8 @@ export interface SubscriptionClientInfo {
   readonly sequences: boolean;
   readonly rows: { tables: readonly string[] | null; values: boolean } | null;
   readonly bufferedAmount: number;
+  /** Being closed by the server (slow consumer, too many errors, shutdown). */
+  readonly closing: boolean;
 }
 
 export interface Subscriptions {
@@ -115,17 +125,45 @@ export interface Subscriptions {
   close(): Promise<void>;
 }
 
+/** One applied message waiting to be sent to one client. */
+interface QueueEntry {
+  message: AppliedMessageLike;
+  /** The schema as it was when the message was applied (rows only). */
+  schema: SchemaView | undefined;
+  sequences: boolean;
+  rows: boolean;
+  bytes: number;
+}
+
 interface Client {
   readonly id: number;
   readonly ws: WebSocket;
   readonly remoteAddress: string | undefined;
   sequences: boolean;
   rows: { tables: Set<string> | null; values: boolean } | null;
+  queue: QueueEntry[];
+  /** Index of the next entry to send (the queue is compacted now and then). */
+  head: number;
+  queuedBytes: number;
+  /** Waiting for the socket to drain below the high-water mark. */
+  waiting: boolean;
+  scheduled: boolean;
   alive: boolean;
   errors: number;
   closing: boolean;
   killTimer: NodeJS.Timeout | undefined;
 }
+
+interface RowFrame {
+  table: string;
+  text: string;
+}
+
+/** Per-entry overhead counted against `maxBufferedBytes`. */
+const ENTRY_BYTES = 64;
+/** Decoded frames of recent messages, shared by clients at the same position. */
+const FRAME_CACHE_ENTRIES = 256;
+const FRAME_CACHE_BYTES = 32 * 1024 * 1024;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1) {
   if (value === undefined) return fallback;
@@ -147,10 +185,16 @@ export function attachSubscriptions(
   const path = options.path ?? '/ws';
   if (!path.startsWith('/')) throw new HttpApiConfigError(`path must start with "/", got ${path}`);
   const maxClients = positiveInteger('maxClients', options.maxClients, 1000);
+  const maxQueue = positiveInteger('maxQueue', options.maxQueue, 10_000);
   const maxBufferedBytes = positiveInteger(
     'maxBufferedBytes',
     options.maxBufferedBytes,
-    4 * 1024 * 1024,
+    16 * 1024 * 1024,
+  );
+  const sendHighWaterMark = positiveInteger(
+    'sendHighWaterMark',
+    options.sendHighWaterMark,
+    1024 * 1024,
   );
   const maxPayload = positiveInteger('maxPayload', options.maxPayload, 16 * 1024, 64);
   const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 30_000, 0);
@@ -159,7 +203,7 @@ export function attachSubscriptions(
   const closeGraceMs = positiveInteger('closeGraceMs', options.closeGraceMs, 2000, 0);
   const includeValues = options.includeValues ?? true;
   const { engine, metrics, logger } = options;
-  const schema = new SchemaCache(options.replica);
+  const schemaCache = new SchemaCache(options.replica);
   const limits = { maxTables, maxTableNameLength: 256 };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
@@ -172,6 +216,9 @@ export function attachSubscriptions(
   const drop = (client: Client, reason: 'slow_consumer' | 'too_many_errors' | 'shutdown') => {
     if (client.closing) return;
     client.closing = true;
+    client.queue = [];
+    client.head = 0;
+    client.queuedBytes = 0;
     metrics?.wsClientsDropped.inc({ reason });
     const [code, text] =
       reason === 'slow_consumer'
@@ -192,26 +239,31 @@ export function attachSubscriptions(
     client.killTimer.unref();
   };
 
-  const send = (client: Client, channel: Channel | 'control', data: string): void => {
+  /** Control frames (acks, errors, pongs) go out at once, ahead of queued data. */
+  const sendControl = (client: Client, body: Record<string, unknown>) => {
     if (client.closing || client.ws.readyState !== WebSocket.OPEN) return;
     if (client.ws.bufferedAmount > maxBufferedBytes) {
       drop(client, 'slow_consumer');
       return;
     }
-    client.ws.send(data);
-    metrics?.wsMessagesSent.inc({ channel });
-    metrics?.wsBytesSent.inc(Buffer.byteLength(data));
+    const text = JSON.stringify(body);
+    client.ws.send(text);
+    metrics?.wsMessagesSent.inc({ channel: 'control' });
+    metrics?.wsBytesSent.inc(Buffer.byteLength(text));
   };
-
-  const sendControl = (client: Client, body: Record<string, unknown>) =>
-    send(client, 'control', JSON.stringify(body));
 
   const sendError = (client: Client, code: WsErrorCode, message: string, id?: ClientId) => {
     metrics?.wsClientErrors.inc({ code });
     sendControl(client, { op: 'error', ...(id === undefined ? {} : { id }), code, message });
   };
 
-  // ---- engine events ----------------------------------------------------------------------
+  // ---- frames -------------------------------------------------------------------------------
+
+  const frameCache = new Map<
+    AppliedMessageLike,
+    { values: boolean; frames: RowFrame[] | Error; bytes: number }[]
+  >();
+  let frameCacheBytes = 0;
 
   const rowJson = (sequence: number | string, change: RowChange, values: boolean) =>
     JSON.stringify({
@@ -224,70 +276,161 @@ export function attachSubscriptions(
       ...(values && change.new !== undefined ? { new: change.new } : {}),
     });
 
-  const onApplied = (messages: readonly AppliedMessageLike[]) => {
-    if (clients.size === 0) return;
-    const sequenceClients: Client[] = [];
-    const rowClients: Client[] = [];
-    for (const client of clients.values()) {
-      if (client.closing) continue;
-      if (client.sequences) sequenceClients.push(client);
-      if (client.rows !== null) rowClients.push(client);
+  /** The row frames of a changeset message (or the decode error), cached for other clients. */
+  const rowFrames = (entry: QueueEntry, values: boolean): RowFrame[] | Error => {
+    const cached = frameCache.get(entry.message)?.find((c) => c.values === values);
+    if (cached !== undefined) return cached.frames;
+    const sequence = jsonInteger(entry.message.sequence);
+    const schema = entry.schema ?? schemaCache.current();
+    let frames: RowFrame[] | Error = [];
+    let bytes = 0;
+    try {
+      for (const changeset of entry.message.changesets) {
+        for (const change of rowChanges(changeset, schema)) {
+          const text = rowJson(sequence, change, values);
+          bytes += text.length;
+          frames.push({ table: change.table, text });
+        }
+      }
+    } catch (error) {
+      frames = error instanceof Error ? error : new Error(String(error));
+      metrics?.wsDecodeFailures.inc();
+      logger?.warn?.('cannot decode an applied changeset for row subscribers', {
+        sequence: String(entry.message.sequence),
+        error: frames.message,
+      });
     }
-    if (sequenceClients.length === 0 && rowClients.length === 0) return;
+    const list = frameCache.get(entry.message) ?? [];
+    list.push({ values, frames, bytes });
+    frameCache.delete(entry.message);
+    frameCache.set(entry.message, list);
+    frameCacheBytes += bytes;
+    for (const [key, old] of frameCache) {
+      if (frameCache.size <= FRAME_CACHE_ENTRIES && frameCacheBytes <= FRAME_CACHE_BYTES) break;
+      if (key === entry.message) break;
+      frameCache.delete(key);
+      for (const c of old) frameCacheBytes -= c.bytes;
+    }
+    return frames;
+  };
 
-    for (const message of messages) {
-      const sequence = jsonInteger(message.sequence);
-      const type = TYPE_NAMES[message.messageType] ?? 'unknown';
-      if (sequenceClients.length > 0) {
-        const text = JSON.stringify({
+  /** Sends one entry's frames; returns the number of frames sent. */
+  const sendEntry = (client: Client, entry: QueueEntry, onFlushed: () => void): number => {
+    const out: [Channel, string][] = [];
+    const { message } = entry;
+    const sequence = jsonInteger(message.sequence);
+    const type = TYPE_NAMES[message.messageType] ?? 'unknown';
+    if (entry.sequences && client.sequences) {
+      out.push([
+        'sequences',
+        JSON.stringify({
           channel: 'sequences',
           sequence,
           timestamp: jsonInteger(message.timestamp),
           type,
-        });
-        for (const client of sequenceClients) send(client, 'sequences', text);
-      }
-      if (rowClients.length === 0) continue;
+        }),
+      ]);
+    }
+    const rows = client.rows;
+    if (entry.rows && rows !== null) {
       if (type === 'snapshot') {
-        schema.invalidate();
-        const text = JSON.stringify({ channel: 'rows', sequence, op: 'SNAPSHOT' });
-        for (const client of rowClients) send(client, 'rows', text);
-        continue;
-      }
-      if (type !== 'changeset') continue;
-      for (const changeset of message.changesets) {
-        try {
-          for (const change of rowChanges(changeset, schema)) {
-            let withValues: string | undefined;
-            let withoutValues: string | undefined;
-            for (const client of rowClients) {
-              const rows = client.rows;
-              if (rows === null || (rows.tables !== null && !rows.tables.has(change.table))) {
-                continue;
-              }
-              if (rows.values) {
-                withValues ??= rowJson(sequence, change, true);
-                send(client, 'rows', withValues);
-              } else {
-                withoutValues ??= rowJson(sequence, change, false);
-                send(client, 'rows', withoutValues);
-              }
-            }
-          }
-        } catch (error) {
-          metrics?.wsDecodeFailures.inc();
-          logger?.warn?.('cannot decode an applied changeset for row subscribers', {
-            sequence: String(message.sequence),
-            error: error instanceof Error ? error.message : String(error),
-          });
-          for (const client of rowClients) {
-            sendError(client, 'DECODE_FAILED', `cannot decode a changeset of sequence ${sequence}`);
+        out.push(['rows', JSON.stringify({ channel: 'rows', sequence, op: 'SNAPSHOT' })]);
+      } else if (type === 'changeset') {
+        const frames = rowFrames(entry, rows.values);
+        if (frames instanceof Error) {
+          sendError(client, 'DECODE_FAILED', `cannot decode a changeset of sequence ${sequence}`);
+        } else {
+          for (const f of frames) {
+            if (rows.tables === null || rows.tables.has(f.table)) out.push(['rows', f.text]);
           }
         }
       }
     }
+    for (let i = 0; i < out.length; i++) {
+      const [channel, text] = out[i]!;
+      if (i === out.length - 1) client.ws.send(text, onFlushed);
+      else client.ws.send(text);
+      metrics?.wsMessagesSent.inc({ channel });
+      metrics?.wsBytesSent.inc(Buffer.byteLength(text));
+    }
+    return out.length;
   };
-  const onSnapshot = () => schema.invalidate();
+
+  /** Writes queued entries while the socket buffer is below the high-water mark. */
+  const pump = (client: Client): void => {
+    client.scheduled = false;
+    if (client.waiting) return;
+    const resume = () => {
+      if (!client.waiting) return;
+      client.waiting = false;
+      pump(client);
+    };
+    while (client.head < client.queue.length) {
+      if (client.closing || client.ws.readyState !== WebSocket.OPEN) return;
+      const entry = client.queue[client.head]!;
+      client.queue[client.head] = undefined as never;
+      client.head++;
+      client.queuedBytes -= entry.bytes;
+      const sent = sendEntry(client, entry, resume);
+      if (sent > 0 && client.ws.bufferedAmount >= sendHighWaterMark) {
+        client.waiting = true;
+        break;
+      }
+    }
+    if (client.head > 1024 && client.head * 2 > client.queue.length) {
+      client.queue = client.queue.slice(client.head);
+      client.head = 0;
+    }
+  };
+
+  const schedule = (client: Client) => {
+    if (client.scheduled || client.waiting) return;
+    client.scheduled = true;
+    setImmediate(() => pump(client));
+  };
+
+  // ---- engine events ----------------------------------------------------------------------
+
+  const onApplied = (messages: readonly AppliedMessageLike[]) => {
+    if (clients.size === 0) return;
+    let anyRows = false;
+    for (const client of clients.values()) {
+      if (!client.closing && client.rows !== null) anyRows = true;
+    }
+    let view: SchemaView | undefined;
+    for (const message of messages) {
+      const isSnapshot = message.messageType === 2;
+      if (isSnapshot) {
+        schemaCache.invalidate();
+        view = undefined;
+      } else if (anyRows && message.messageType === 0) {
+        view ??= schemaCache.current();
+      }
+      let bytes = ENTRY_BYTES;
+      for (const c of message.changesets) bytes += c.byteLength;
+      for (const client of clients.values()) {
+        if (client.closing || (!client.sequences && client.rows === null)) continue;
+        const entry: QueueEntry = {
+          message,
+          schema: message.messageType === 0 ? view : undefined,
+          sequences: client.sequences,
+          rows: client.rows !== null,
+          bytes: client.rows !== null ? bytes : ENTRY_BYTES,
+        };
+        client.queue.push(entry);
+        client.queuedBytes += entry.bytes;
+        if (
+          client.queue.length - client.head > maxQueue ||
+          client.queuedBytes + client.ws.bufferedAmount > maxBufferedBytes
+        ) {
+          drop(client, 'slow_consumer');
+          continue;
+        }
+        schedule(client);
+      }
+    }
+  };
+  const onSnapshot = () => schemaCache.invalidate();
   engine.on('applied', onApplied);
   engine.on('snapshot', onSnapshot);
 
@@ -365,6 +508,11 @@ export function attachSubscriptions(
       remoteAddress: request.socket.remoteAddress,
       sequences: false,
       rows: null,
+      queue: [],
+      head: 0,
+      queuedBytes: 0,
+      waiting: false,
+      scheduled: false,
       alive: true,
       errors: 0,
       closing: false,
@@ -386,6 +534,8 @@ export function attachSubscriptions(
     });
     ws.on('close', (code) => {
       if (client.killTimer !== undefined) clearTimeout(client.killTimer);
+      client.queue = [];
+      client.closing = true;
       clients.delete(ws);
       metrics?.wsClients.set(clients.size);
       logger?.debug?.('websocket client disconnected', { client: client.id, code });
@@ -441,6 +591,7 @@ export function attachSubscriptions(
             ? null
             : { tables: c.rows.tables === null ? null : [...c.rows.tables], values: c.rows.values },
         bufferedAmount: c.ws.bufferedAmount,
+        closing: c.closing,
       })),
     close() {
       closing ??= (async () => {

@@ -12,55 +12,89 @@ export interface ReplicaSchemaSource {
 /** Column names of a table, in column order; undefined when unknown. */
 export type ColumnNamesLookup = (table: string) => readonly string[] | undefined;
 
-const MAX_CACHED_TABLES = 10_000;
+const MAX_TABLES = 10_000;
+
+/** Column names per table as of one schema version (the replica's schema between snapshots). */
+export interface SchemaView {
+  /**
+   * The names of `table`'s columns when known and exactly `columnCount` of them, else positional
+   * names `"0"`, `"1"`, ….
+   */
+  columns(table: string, columnCount: number): readonly string[];
+}
+
+const positional = (count: number) => Array.from({ length: count }, (_, i) => String(i));
+
+function viewOf(lookup: ColumnNamesLookup): SchemaView {
+  const cache = new Map<string, readonly string[] | null>();
+  return {
+    columns(table, columnCount) {
+      let names = cache.get(table);
+      if (names === undefined) {
+        try {
+          names = lookup(table) ?? null;
+        } catch {
+          names = null; // connection closed or busy
+        }
+        if (cache.size < MAX_TABLES) cache.set(table, names);
+      }
+      return names !== null && names.length === columnCount ? names : positional(columnCount);
+    },
+  };
+}
 
 /**
- * Column names per table, read from the replica with `PRAGMA table_info` and cached until
- * `invalidate()` (call it whenever the schema may have changed: snapshots).
+ * Column names per table, from the replica. The schema only changes with snapshots: call
+ * `invalidate()` when one is applied. `current()` is the view of the schema as it is now; with a
+ * database source the whole schema is read at once (one query), so a view stays right for
+ * changesets applied before a later snapshot even when they are decoded after it.
  */
 export class SchemaCache {
-  readonly #lookup: ColumnNamesLookup;
-  readonly #cache = new Map<string, readonly string[] | null>();
+  readonly #source: ReplicaSchemaSource | ColumnNamesLookup | null | undefined;
+  #current: SchemaView | undefined;
 
   constructor(source: ReplicaSchemaSource | ColumnNamesLookup | null | undefined) {
-    if (typeof source === 'function') this.#lookup = source;
-    else if (source === null || source === undefined) this.#lookup = () => undefined;
-    else {
-      const replica = source;
-      this.#lookup = (table) => {
-        const rows = replica
-          .prepare('SELECT name FROM pragma_table_info(?) ORDER BY cid')
-          .all(table) as { name: string }[];
-        return rows.length === 0 ? undefined : rows.map((r) => r.name);
-      };
-    }
+    this.#source = source;
   }
 
-  /**
-   * The names of `table`'s columns when the replica has exactly `columnCount` of them, else
-   * positional names `"0"`, `"1"`, ….
-   */
+  current(): SchemaView {
+    this.#current ??= this.#load();
+    return this.#current;
+  }
+
+  /** Shorthand for `current().columns(table, columnCount)`. */
   columns(table: string, columnCount: number): readonly string[] {
-    let names = this.#cache.get(table);
-    if (names === undefined) {
-      let found: readonly string[] | undefined;
-      try {
-        found = this.#lookup(table);
-      } catch {
-        found = undefined; // connection closed or busy: fall back, don't cache
-      }
-      if (found !== undefined) {
-        if (this.#cache.size >= MAX_CACHED_TABLES) this.#cache.clear();
-        this.#cache.set(table, found);
-      }
-      names = found ?? null;
-    }
-    if (names !== null && names.length === columnCount) return names;
-    return Array.from({ length: columnCount }, (_, i) => String(i));
+    return this.current().columns(table, columnCount);
   }
 
   invalidate(): void {
-    this.#cache.clear();
+    this.#current = undefined;
+  }
+
+  #load(): SchemaView {
+    const source = this.#source;
+    if (typeof source === 'function') return viewOf(source);
+    if (source === null || source === undefined) return viewOf(() => undefined);
+    const tables = new Map<string, string[]>();
+    try {
+      const rows = source
+        .prepare(
+          "SELECT m.name AS t, p.name AS c FROM sqlite_schema AS m, pragma_table_info(m.name) AS p WHERE m.type = 'table' ORDER BY m.name, p.cid",
+        )
+        .all() as { t: string; c: string }[];
+      for (const { t, c } of rows) {
+        let names = tables.get(t);
+        if (names === undefined) {
+          if (tables.size >= MAX_TABLES) break;
+          names = [];
+          tables.set(t, names);
+        }
+        names.push(c);
+      }
+    } catch {
+      // unreadable now (closed, busy): this view falls back to positional names
+    }
+    return viewOf((table) => tables.get(table));
   }
 }
 
@@ -90,10 +124,11 @@ function record(
 }
 
 /**
- * The row changes of one SQLite changeset (or patchset), with column names from `schema`. Throws
+ * The row changes of one SQLite changeset (or patchset), with column names from `schema` (a
+ * `SchemaView`, or a `SchemaCache` for its current view). Throws
  * `ChangesetFormatError` on a malformed changeset (after yielding the changes before it).
  */
-export function* rowChanges(changeset: Uint8Array, schema: SchemaCache): Generator<RowChange> {
+export function* rowChanges(changeset: Uint8Array, schema: SchemaView): Generator<RowChange> {
   let lastTable: unknown;
   let names: readonly string[] = [];
   let pkOrder: number[] = [];
