@@ -22,7 +22,7 @@ const invalid = (error: z.ZodError) =>
 export function registerQueryRoutes(app: AnyHono, service: QueryService): void {
   const answer = async (c: Context, input: QueryInput) => {
     try {
-      const result = await service.query(input, 'query');
+      const result = await service.query(input, '/query');
       return c.body(queryResultJson(result), 200, {
         'content-type': 'application/json',
         [SEQUENCE_HEADER]: sequenceHeader(result.sequence),

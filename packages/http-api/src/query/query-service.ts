@@ -89,7 +89,11 @@ const limitsSchema = z.object({
 
 export const QUERY_LATENCY_METRIC = 'synddb_query_latency_seconds';
 
-/** `synddb_query_latency_seconds{endpoint,outcome}`: outcome is `ok` or the error code. */
+/**
+ * `synddb_query_latency_seconds{endpoint,outcome}` (the one `createValidatorMetrics` registers, when
+ * present): endpoint `/query` or the JSON-RPC method; outcome `ok`, `client_error`, `server_error`
+ * or `timeout`.
+ */
 export function queryLatencyHistogram(registry: Registry): Histogram<'endpoint' | 'outcome'> {
   const existing = registry.getSingleMetric(QUERY_LATENCY_METRIC);
   if (existing !== undefined) return existing as Histogram<'endpoint' | 'outcome'>;
@@ -206,13 +210,19 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     limits,
     pool,
     ready: () => pool.ready(),
-    async query(input, endpoint = 'query') {
+    async query(input, endpoint = '/query') {
       const started = performance.now();
       let outcome = 'ok';
       try {
         return await run(input);
       } catch (error) {
-        outcome = error instanceof QueryError ? error.code : 'QUERY_INTERNAL';
+        outcome = !(error instanceof QueryError)
+          ? 'server_error'
+          : error.code === 'QUERY_TIMEOUT' || error.code === 'MIN_SEQUENCE_TIMEOUT'
+            ? 'timeout'
+            : error.status >= 500
+              ? 'server_error'
+              : 'client_error';
         throw error;
       } finally {
         latency?.observe({ endpoint, outcome }, (performance.now() - started) / 1000);

@@ -173,7 +173,7 @@ async function call(method: string, params: unknown, ctx: RpcContext): Promise<s
           minSequence: q.min_sequence,
           timeoutMs: q.timeout_ms,
         },
-        'rpc',
+        'synddb_query',
       );
       ctx.onQuery?.(result);
       return queryResultJson(result);
