@@ -68,8 +68,8 @@ export interface AttachSubscriptionsOptions {
   engine: SubscriptionEventSource;
   /**
    * Where column names come from: a connection to the replica (better-sqlite3 `Database`,
-   * preferably read-only) or a lookup function. Without it row values are keyed by column
-   * position (`"0"`, `"1"`, …).
+   * preferably read-only: its whole schema is read once per snapshot) or a lookup function (asked
+   * lazily, per table). Without it row values are keyed by column position (`"0"`, `"1"`, …).
    */
   replica?: ReplicaSchemaSource | ColumnNamesLookup | null | undefined;
   /** URL path of the WebSocket endpoint. Default `/ws`. */

@@ -47,7 +47,8 @@ function viewOf(lookup: ColumnNamesLookup): SchemaView {
  * Column names per table, from the replica. The schema only changes with snapshots: call
  * `invalidate()` when one is applied. `current()` is the view of the schema as it is now; with a
  * database source the whole schema is read at once (one query), so a view stays right for
- * changesets applied before a later snapshot even when they are decoded after it.
+ * changesets applied before a later snapshot even when they are decoded after it. A lookup
+ * function is asked lazily, once per table and view.
  */
 export class SchemaCache {
   readonly #source: ReplicaSchemaSource | ColumnNamesLookup | null | undefined;
