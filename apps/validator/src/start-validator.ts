@@ -1,21 +1,31 @@
 import { availableParallelism } from 'node:os';
 import {
+  attachSubscriptions,
   bindSyncMetrics,
+  createQueryService,
   createValidatorApi,
   createValidatorMetrics,
+  type QueryService,
   type ServedApi,
+  type Subscriptions,
+  sequenceSourceFromEngine,
   serveValidatorApi,
   type ValidatorMetrics,
 } from '@synddb/http-api';
-import { createSyncEngine, type SyncEngine, type SyncStatus } from '@synddb/sync';
-import { createVerifierPool, type VerifierPool } from '@synddb/verifier';
+import {
+  createPreparePool,
+  createSyncEngine,
+  type PreparePool,
+  type SyncEngine,
+  type SyncStatus,
+} from '@synddb/sync';
 import type { Database } from 'better-sqlite3';
 import type { ValidatorConfig, ValidatorConfigInput } from './config/config-schema';
 import { resolveValidatorConfig } from './config/parse-config';
 import { ValidatorStartupError } from './errors';
 import { attachSyncLogging } from './log-sync-events';
 import { createLogger, type Logger } from './logger';
-import { openReplica, type Replica } from './replica';
+import { isInMemory, openReplica, type Replica } from './replica';
 import { createStorage, resolveSequencerPubkey } from './storage';
 
 export interface StartValidatorOptions {
@@ -35,6 +45,10 @@ export interface ValidatorHandle {
   readonly db: Database;
   /** Read-only connection to the replica; null for `:memory:`. */
   readonly readDb: Database | null;
+  /** Read queries (worker processes); null when QUERY_WORKERS=0 or the replica is `:memory:`. */
+  readonly query: QueryService | null;
+  /** WebSocket subscriptions at `/ws`. */
+  readonly subscriptions: Subscriptions;
   /** True once the replica has caught up with storage since start. */
   readonly syncedOnce: boolean;
   status(): SyncStatus;
@@ -60,9 +74,10 @@ export async function startValidator(
   const pubkey = await resolveSequencerPubkey(config, logger, options.signal);
   const storage = createStorage(config, logger);
   const replica = openReplica(config.databasePath);
-  // Signature checks run on worker threads next to the applying thread (auto: cores - 1).
+  // Batches are decompressed, decoded and verified on worker threads next to the applying
+  // thread (auto: cores - 1), so applying is all the main thread does while catching up.
   const threads = config.verifyThreads ?? Math.max(0, availableParallelism() - 1);
-  const pool = threads > 0 ? createVerifierPool({ size: threads }) : undefined;
+  const pool = threads > 0 ? createPreparePool({ size: threads }) : undefined;
 
   let engine: SyncEngine;
   try {
@@ -83,7 +98,7 @@ export async function startValidator(
       maxDecompressedBatchBytes: config.maxBatchBytes,
       maxSnapshotBytes: config.maxSnapshotBytes,
       progressIntervalMs: config.progressInterval,
-      ...(pool === undefined ? {} : { pool }),
+      ...(pool === undefined ? {} : { preparePool: pool }),
     });
   } catch (cause) {
     await pool?.close();
@@ -102,19 +117,40 @@ export async function startValidator(
     syncedOnce = true;
   });
 
-  const app = createValidatorApi({
-    status: () => engine.status(),
-    metrics,
-    maxLag: config.maxLag,
-    syncedOnce: () => syncedOnce,
-    onResponse: (r) => {
-      if (logger.isEnabled('debug')) logger.debug('http request', { ...r });
-    },
-  });
-  let server: ServedApi;
+  let query: QueryService | undefined;
+  let server: ServedApi | undefined;
+  let subscriptions: Subscriptions;
   try {
+    query = await startQueryService(config, engine, metrics, logger);
+    const app = createValidatorApi({
+      status: () => engine.status(),
+      metrics,
+      maxLag: config.maxLag,
+      syncedOnce: () => syncedOnce,
+      query,
+      rateLimit: { ratePerSecond: config.rateLimit, burst: config.rateLimitBurst },
+      maxBodyBytes: config.maxBodyBytes,
+      corsOrigins: config.corsOrigins,
+      onResponse: (r) => {
+        if (logger.isEnabled('debug')) logger.debug('http request', { ...r });
+      },
+    });
     server = await serveValidatorApi(app, { bindAddress: config.bindAddress });
+    subscriptions = attachSubscriptions(
+      server.server as Parameters<typeof attachSubscriptions>[0],
+      {
+        engine,
+        replica: replica.readDb,
+        metrics,
+        logger: {
+          debug: (message, fields) => logger.debug(message, fields),
+          warn: (message, fields) => logger.warn(message, fields),
+        },
+      },
+    );
   } catch (error) {
+    await server?.close();
+    await query?.close();
     detachLogging();
     unbindMetrics();
     await pool?.close();
@@ -131,6 +167,7 @@ export async function startValidator(
     nextSequence: cursor.nextSequence,
     mode: config.batchSyncEnabled ? 'batch' : 'single-message',
     verifyThreads: pool?.size ?? 0,
+    queryWorkers: query?.limits.workers ?? 0,
   });
   engine.start();
 
@@ -142,15 +179,26 @@ export async function startValidator(
     metrics,
     db: replica.db,
     readDb: replica.readDb,
+    query: query ?? null,
+    subscriptions,
     get syncedOnce() {
       return syncedOnce;
     },
     status: () => engine.status(),
     stop() {
-      stopping ??= shutdown(engine, server, replica, pool, config, logger, () => {
-        detachLogging();
-        unbindMetrics();
-      });
+      stopping ??= shutdown(
+        engine,
+        server,
+        { query, subscriptions },
+        replica,
+        pool,
+        config,
+        logger,
+        () => {
+          detachLogging();
+          unbindMetrics();
+        },
+      );
       return stopping;
     },
   };
@@ -159,8 +207,9 @@ export async function startValidator(
 async function shutdown(
   engine: SyncEngine,
   server: ServedApi,
+  api: { query: QueryService | undefined; subscriptions: Subscriptions },
   replica: Replica,
-  pool: VerifierPool | undefined,
+  pool: PreparePool | undefined,
   config: ValidatorConfig,
   logger: Logger,
   detach: () => void,
@@ -173,7 +222,10 @@ async function shutdown(
     failure = error;
     logger.error('sync engine did not stop in time', { error: error as Error });
   }
+  // Upgraded sockets would keep server.close() waiting: close the subscriptions first.
+  await api.subscriptions.close();
   await server.close();
+  await api.query?.close();
   const last = safeStatus(engine);
   detach();
   await pool?.close();
@@ -183,6 +235,42 @@ async function shutdown(
     ms: Math.round(performance.now() - started),
   });
   if (failure !== undefined) throw failure;
+}
+
+/** Starts the query workers (each opens the replica read-only), or none when queries are off. */
+async function startQueryService(
+  config: ValidatorConfig,
+  engine: SyncEngine,
+  metrics: ValidatorMetrics,
+  logger: Logger,
+): Promise<QueryService | undefined> {
+  if (config.queryWorkers === 0) return undefined;
+  if (isInMemory(config.databasePath)) {
+    logger.warn('read queries are off: a :memory: replica cannot be opened by query workers');
+    return undefined;
+  }
+  let service: QueryService | undefined;
+  try {
+    service = createQueryService({
+      databasePath: config.databasePath,
+      workers: config.queryWorkers,
+      maxRows: config.queryMaxRows,
+      maxBytes: config.queryMaxBytes,
+      timeoutMs: config.queryTimeout,
+      minSequenceMaxWaitMs: config.minSequenceMaxWait,
+      sequence: sequenceSourceFromEngine(engine),
+      registry: metrics.registry,
+      onWorkerExit: (info) => logger.warn('query worker replaced', { ...info }),
+    });
+    await service.ready();
+    return service;
+  } catch (cause) {
+    await service?.close();
+    throw new ValidatorStartupError('cannot start the query workers', {
+      cause,
+      details: cause instanceof Error ? cause.message : String(cause),
+    });
+  }
 }
 
 function safeStatus(engine: SyncEngine): SyncStatus | undefined {

@@ -7,6 +7,7 @@ import {
   duration,
   httpUrl,
   integer,
+  list,
   optional,
   text,
   threads,
@@ -42,6 +43,7 @@ const G = {
   sync: 'Sync',
   limits: 'Limits',
   server: 'HTTP server and process',
+  query: 'Read queries',
   logging: 'Logging',
   compat: 'Reference options not used by this validator',
 };
@@ -185,7 +187,7 @@ export const configShape = {
     value: 'N',
     group: G.sync,
     describe:
-      'Worker threads verifying signatures next to the applying thread; 0 verifies on the main thread. Default auto: cores - 1 (0 on one core).',
+      'Worker threads that decompress, decode and verify batches next to the applying thread; 0 does everything on the main thread. Default auto: cores - 1 (0 on one core).',
   }),
   progressInterval: withDefault('progressInterval', duration(), '5s', {
     env: 'PROGRESS_INTERVAL',
@@ -227,7 +229,34 @@ export const configShape = {
     env: 'BIND_ADDRESS',
     value: 'ADDR',
     group: G.server,
-    describe: 'Main API (/health, /ready, /status, /metrics): host:port, :port or [ipv6]:port.',
+    describe:
+      'Main API (/health, /ready, /status, /metrics, /query, /rpc, /openapi.json): host:port, :port or [ipv6]:port.',
+  }),
+  rateLimit: withDefault('rateLimit', integer(0, 1_000_000), '0', {
+    env: 'RATE_LIMIT',
+    value: 'REQ_PER_S',
+    group: G.server,
+    describe:
+      'Requests per second per client IP (token bucket) on every route except /health, /healthz, /ready and /metrics; over it: 429 with Retry-After. 0 = off.',
+  }),
+  rateLimitBurst: optional('rateLimitBurst', integer(1, 1_000_000), {
+    env: 'RATE_LIMIT_BURST',
+    value: 'N',
+    group: G.server,
+    describe: 'Requests a client may send at once (bucket size). Default: RATE_LIMIT.',
+  }),
+  maxBodyBytes: withDefault('maxBodyBytes', byteSize(64), '1MiB', {
+    env: 'MAX_BODY_BYTES',
+    value: 'BYTES',
+    group: G.server,
+    describe: 'Largest request body; larger ones get 413.',
+  }),
+  corsOrigins: optional('corsOrigins', list(), {
+    env: 'CORS_ORIGINS',
+    value: 'ORIGINS',
+    group: G.server,
+    describe:
+      'Comma-separated origins allowed by CORS (scheme://host[:port]), or * for any. Default: no CORS headers.',
   }),
   shutdownTimeout: withDefault('shutdownTimeout', duration(), '30s', {
     env: 'SHUTDOWN_TIMEOUT',
@@ -235,6 +264,42 @@ export const configShape = {
     group: G.server,
     describe:
       'Time allowed for a graceful stop after SIGINT/SIGTERM; a second signal exits at once.',
+  }),
+
+  // Read queries
+  queryWorkers: withDefault('queryWorkers', integer(0, 64), '2', {
+    env: 'QUERY_WORKERS',
+    value: 'N',
+    group: G.query,
+    describe:
+      'Worker processes running read queries (POST/GET /query, JSON-RPC synddb_query), each with its own read-only connection. 0 turns queries off (also off for :memory: replicas).',
+  }),
+  queryTimeout: withDefault('queryTimeout', duration(), '5s', {
+    env: 'QUERY_TIMEOUT',
+    value: 'DURATION',
+    group: G.query,
+    describe:
+      'Time limit of a query (queue wait included); a statement still running is interrupted by killing its worker. Requests may ask for less (timeout_ms).',
+  }),
+  queryMaxRows: withDefault('queryMaxRows', integer(1, 10_000_000), '10000', {
+    env: 'QUERY_MAX_ROWS',
+    value: 'N',
+    group: G.query,
+    describe: 'Most rows in one result; more is an error (422 QUERY_ROW_LIMIT), not a truncation.',
+  }),
+  queryMaxBytes: withDefault('queryMaxBytes', byteSize(1024), '8MiB', {
+    env: 'QUERY_MAX_BYTES',
+    value: 'BYTES',
+    group: G.query,
+    describe:
+      'Largest result (JSON bytes of the rows, at most 1GiB); more is 422 QUERY_SIZE_LIMIT.',
+  }),
+  minSequenceMaxWait: withDefault('minSequenceMaxWait', duration(), '10s', {
+    env: 'MIN_SEQUENCE_MAX_WAIT',
+    value: 'DURATION',
+    group: G.query,
+    describe:
+      'Longest wait for a query min_sequence (or its timeout_ms if smaller); then 504 MIN_SEQUENCE_TIMEOUT.',
   }),
 
   // Logging
@@ -381,6 +446,9 @@ export const configSchema = z.object(configShape).superRefine((c, ctx) => {
       undefined,
       'required when SEQUENCER_URL is not set (the key cannot be discovered from /status)',
     );
+  }
+  if (c.queryMaxBytes > 1024 ** 3) {
+    ctx.addIssue({ code: 'custom', path: ['queryMaxBytes'], message: 'must be at most 1GiB' });
   }
   if (c.bridgeSigner) {
     ctx.addIssue({

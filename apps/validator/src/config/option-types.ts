@@ -83,6 +83,16 @@ export const boolean = () =>
 
 export const text = () => z.string().trim().min(1, 'must not be empty');
 
+/** A comma-separated list (or an array, programmatically); empty items are dropped. */
+export const list = () =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v): string[] =>
+      (Array.isArray(v) ? v : v.split(','))
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    );
+
 export const httpUrl = () =>
   z.string().transform((v, ctx): string => {
     const parsed = parseHttpUrl(v);
