@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared';
 
-export default defineConfig(packageBuild());
+// The prepare worker is its own entry: the pool loads `./prepare-worker.js` next to the bundle.
+export default defineConfig(packageBuild({ entry: ['src/index.ts', 'src/prepare-worker.ts'] }));

@@ -6,21 +6,22 @@
 //   2. one-row messages: messages/s of the sync engine.
 //
 // Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000).
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { applyChangeset } from '@synddb/applier';
-import { createDevnetSequencer, readDatabaseImage } from '@synddb/devnet';
+import { readDatabaseImage } from '@synddb/devnet';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { createVerifierPool, parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3 from 'better-sqlite3';
-import { createSyncEngine } from '../src/index';
+import { createPreparePool, createSyncEngine } from '../src/index';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROWS = Number(process.env.BENCH_ROWS_PER_MESSAGE ?? 500);
 const ONE_ROW = Number(process.env.BENCH_ONE_ROW ?? 20000);
-const KEY = 'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 
 const SCHEMA = `
 CREATE TABLE items (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, name TEXT, amount REAL, tag BLOB);
@@ -124,49 +125,79 @@ function timeApplierOnly(name: string, workload: Workload): number {
   return elapsed;
 }
 
-async function timeSync(name: string, workload: Workload, usePool: boolean): Promise<number> {
-  const sequencer = createDevnetSequencer({
-    privateKey: KEY,
-    batchMaxMessages: 50,
-    batchMaxBytes: 8 << 20,
-    flushIntervalMs: 3_600_000,
-  });
-  const { url } = await sequencer.start({ port: 0 });
-  sequencer.sequencer.submitSnapshot({
-    snapshot: { data: workload.image, timestamp: 0n, sequence: 0n },
-    messageId: 'bench',
-  });
-  sequencer.flush();
-  let i = 0;
-  for (const data of workload.changesets) {
-    sequencer.sequencer.submitChangesets({
-      batchId: `b${i}`,
-      changesets: [{ data, sequence: BigInt(i), timestamp: 0n }],
-    });
-    i++;
+/** Starts the storage server child with the workload; resolves with its URL, key and head. */
+async function startStorageServer(
+  name: string,
+  workload: Workload,
+): Promise<{ url: string; pubkey: string; head: bigint; stop: () => void }> {
+  const file = join(root, `${name}-workload.bin`);
+  const parts = [workload.image, ...workload.changesets];
+  const total = 4 + parts.reduce((sum, p) => sum + 4 + p.length, 0);
+  const out = Buffer.alloc(total);
+  out.writeUInt32BE(parts.length, 0);
+  let offset = 4;
+  for (const part of parts) {
+    out.writeUInt32BE(part.length, offset);
+    out.set(part, offset + 4);
+    offset += 4 + part.length;
   }
-  sequencer.flush();
-  const head = sequencer.storage.latest() ?? 0n;
+  writeFileSync(file, out);
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./storage-server.ts', import.meta.url)),
+      file,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const newline = buffered.indexOf('\n');
+      if (newline >= 0) resolve(buffered.slice(0, newline));
+    });
+    child.on('exit', (code) => reject(new Error(`storage server exited ${code}`)));
+  });
+  const info = JSON.parse(line) as { url: string; pubkey: string; head: string };
+  return {
+    url: info.url,
+    pubkey: info.pubkey,
+    head: BigInt(info.head),
+    stop: () => child.kill('SIGTERM'),
+  };
+}
 
-  const path = join(root, `${name}-replica-${usePool ? 'pool' : 'main'}.db`);
+async function timeSync(
+  name: string,
+  workload: Workload,
+  mode: 'main' | 'pool' | 'prepare',
+): Promise<number> {
+  const server = await startStorageServer(name, workload);
+  const path = join(root, `${name}-replica-${mode}.db`);
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = OFF');
-  const pool = usePool ? createVerifierPool() : undefined;
+  const pool = mode === 'pool' ? createVerifierPool() : undefined;
+  const preparePool = mode === 'prepare' ? createPreparePool() : undefined;
   const engine = createSyncEngine({
     db,
     databasePath: path,
-    fetcher: createHttpFetcher({ baseUrl: url }),
-    sequencerPubkeys: [parseSequencerPubkey(sequencer.pubkeyHex)],
+    fetcher: createHttpFetcher({ baseUrl: server.url }),
+    sequencerPubkeys: [parseSequencerPubkey(server.pubkey)],
     syncIntervalMs: 5,
     prefetchBatches: 8,
     ...(pool ? { pool } : {}),
+    ...(preparePool ? { preparePool } : {}),
   });
   const started = performance.now();
   const done = new Promise<void>((resolve, reject) => {
     engine.on('applied', (messages) => {
-      if ((messages.at(-1)?.sequence ?? -1n) >= head) resolve();
+      if ((messages.at(-1)?.sequence ?? -1n) >= server.head) resolve();
     });
     engine.on('halted', (reason) => reject(new Error(`halted: ${reason.code} ${reason.message}`)));
   });
@@ -175,8 +206,9 @@ async function timeSync(name: string, workload: Workload, usePool: boolean): Pro
   const elapsed = performance.now() - started;
   await engine.stop();
   await pool?.close();
+  await preparePool?.close();
   db.close();
-  await sequencer.stop();
+  server.stop();
   return elapsed;
 }
 
@@ -187,19 +219,21 @@ function fmt(ms: number): string {
 const bulk = makeWorkload('bulk', MESSAGES, ROWS);
 const native = timeNative('bulk', bulk);
 const applierOnly = timeApplierOnly('bulk', bulk);
-const syncMain = await timeSync('bulk', bulk, false);
-const syncPool = await timeSync('bulk', bulk, true);
+const syncMain = await timeSync('bulk', bulk, 'main');
+const syncPool = await timeSync('bulk', bulk, 'pool');
+const syncPrepare = await timeSync('bulk', bulk, 'prepare');
 
 const single = makeWorkload('one', ONE_ROW, 1);
 const nativeOne = timeNative('one', single);
-const syncOneMain = await timeSync('one', single, false);
-const syncOnePool = await timeSync('one', single, true);
+const syncOneMain = await timeSync('one', single, 'main');
+const syncOnePool = await timeSync('one', single, 'pool');
+const syncOnePrepare = await timeSync('one', single, 'prepare');
 
 console.log(
   `\n@synddb/sync catch-up (Node ${process.versions.node}, SQLite native ${process.versions.sqlite})`,
 );
 console.log(
-  `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows, over HTTP on loopback`,
+  `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows, over HTTP on loopback (storage server in its own process)`,
 );
 console.table([
   {
@@ -226,6 +260,12 @@ console.table([
     ratio: (syncPool / native).toFixed(2),
     'rows/s': Math.round(bulk.rows / (syncPool / 1000)),
   },
+  {
+    run: 'sync engine (prepare workers)',
+    time: fmt(syncPrepare),
+    ratio: (syncPrepare / native).toFixed(2),
+    'rows/s': Math.round(bulk.rows / (syncPrepare / 1000)),
+  },
 ]);
 console.log(`goal: sync / native <= 1.5`);
 console.log(`\n2) ${single.changesets.length} one-row messages`);
@@ -244,6 +284,11 @@ console.table([
     run: 'sync engine (verifier pool)',
     'msgs/s': Math.round(single.changesets.length / (syncOnePool / 1000)),
     ratio: (syncOnePool / nativeOne).toFixed(2),
+  },
+  {
+    run: 'sync engine (prepare workers)',
+    'msgs/s': Math.round(single.changesets.length / (syncOnePrepare / 1000)),
+    ratio: (syncOnePrepare / nativeOne).toFixed(2),
   },
 ]);
 console.log('goal: >= 10,000 messages/s');

@@ -8,7 +8,13 @@ import type { Database } from 'better-sqlite3';
 import { applyMessage, type WithdrawalHandler } from './apply-message';
 import { classifyError, isTransient } from './classify';
 import { SequenceGapError } from './errors';
-import { type PreparedBatch, type PreparedMessage, prepareBatch } from './prepare-batch';
+import {
+  fetchBatchBlob,
+  type PreparedBatch,
+  type PreparedMessage,
+  prepareBatch,
+} from './prepare-batch';
+import type { PreparePool } from './prepare-pool';
 import { ProgressTracker } from './progress';
 import { restoreSnapshotMessage } from './restore-snapshot';
 import { syncSingleMessage } from './single-message';
@@ -48,7 +54,13 @@ export interface SyncEngineOptions {
   progressIntervalMs?: number;
   withdrawalHandler?: WithdrawalHandler;
   backend?: Secp256k1Backend;
+  /** Verify message signatures on these worker threads (the rest of preparing stays here). */
   pool?: VerifierPool;
+  /**
+   * Prepare batches (zstd, CBOR/COSE, every signature, payload decoding) on these worker threads,
+   * so the applying thread only applies. Takes precedence over `pool`.
+   */
+  preparePool?: PreparePool;
   now?: () => number;
 }
 
@@ -77,7 +89,10 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   readonly db: Database;
   readonly state: StateStore;
   readonly #o: Required<
-    Omit<SyncEngineOptions, 'withdrawalHandler' | 'backend' | 'pool' | 'db' | 'fetcher'>
+    Omit<
+      SyncEngineOptions,
+      'withdrawalHandler' | 'backend' | 'pool' | 'preparePool' | 'db' | 'fetcher'
+    >
   >;
   readonly #fetcher: StorageFetcher;
   readonly #options: SyncEngineOptions;
@@ -266,19 +281,35 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   }
 
   #enqueue(info: BatchInfo): void {
+    const context = {
+      fetcher: this.#fetcher,
+      trustedKeys: this.#o.sequencerPubkeys,
+      maxDecompressedBatchBytes: this.#o.maxDecompressedBatchBytes,
+      backend: this.#options.backend,
+      pool: this.#options.pool,
+      signal: this.#signal,
+      onFetched: (e: { startSequence: bigint; bytes: number; seconds: number }) =>
+        this.emit('batchFetched', e),
+      onVerified: (e: { startSequence: bigint; messages: number; seconds: number }) =>
+        this.emit('batchVerified', e),
+    };
+    const preparePool = this.#options.preparePool;
     const entry: PendingBatch = {
       info,
       settled: false,
-      result: prepareBatch(info, {
-        fetcher: this.#fetcher,
-        trustedKeys: this.#o.sequencerPubkeys,
-        maxDecompressedBatchBytes: this.#o.maxDecompressedBatchBytes,
-        backend: this.#options.backend,
-        pool: this.#options.pool,
-        signal: this.#signal,
-        onFetched: (e) => this.emit('batchFetched', e),
-        onVerified: (e) => this.emit('batchVerified', e),
-      }),
+      result:
+        preparePool === undefined
+          ? prepareBatch(info, context)
+          : fetchBatchBlob(info, context).then(async (blob) => {
+              const started = performance.now();
+              const messages = await preparePool.prepare(info, blob, context);
+              context.onVerified({
+                startSequence: info.startSequence,
+                messages: messages.length,
+                seconds: (performance.now() - started) / 1000,
+              });
+              return { info, messages, bytes: blob.byteLength };
+            }),
     };
     entry.result.then(
       () => {

@@ -9,8 +9,15 @@ export {
   UnexpectedSequenceError,
   UntrustedSignerError,
 } from './errors';
-export type { PreparedBatch, PreparedMessage } from './prepare-batch';
-export { prepareBatch } from './prepare-batch';
+export type { PrepareBlobOptions, PreparedBatch, PreparedMessage } from './prepare-batch';
+export { fetchBatchBlob, prepareBatch, prepareBlob } from './prepare-batch';
+export {
+  type CreatePreparePoolOptions,
+  createPreparePool,
+  type PreparePool,
+  PreparePoolError,
+} from './prepare-pool';
+export { RemoteError, type SerializedError } from './remote-error';
 export type {
   AppliedMessage,
   HaltKind,

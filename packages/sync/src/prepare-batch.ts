@@ -1,6 +1,7 @@
 import type { StorageFetcher } from '@synddb/fetchers';
 import {
   type BatchInfo,
+  type CborBatch,
   type ChangesetBatchRequest,
   decodeBatch,
   decodePayload,
@@ -8,7 +9,12 @@ import {
   type WithdrawalRequest,
   zstdDecompress,
 } from '@synddb/protocol';
-import { type Secp256k1Backend, type VerifierPool, verifyBatch } from '@synddb/verifier';
+import {
+  type Secp256k1Backend,
+  type VerifiedBatch,
+  type VerifierPool,
+  verifyBatch,
+} from '@synddb/verifier';
 import { BatchListingMismatchError, BatchUnavailableError, UntrustedSignerError } from './errors';
 
 /** A verified message, its payload decoded (snapshots stay compressed until applied). */
@@ -54,12 +60,15 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
-/**
- * Downloads one batch and runs every check before anything is applied: bounded zstd, strict CBOR,
- * listing range == content range, trusted signer, content hash, batch signature, every message
- * signature, contiguous sequences; then decodes the changeset and withdrawal payloads.
- */
-export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promise<PreparedBatch> {
+/** The CPU part of preparing a batch: what `prepareBlob` needs besides the bytes. */
+export interface PrepareBlobOptions {
+  trustedKeys: readonly Uint8Array[];
+  maxDecompressedBatchBytes: number;
+  backend?: Secp256k1Backend | undefined;
+}
+
+/** Downloads one listed batch; `BatchUnavailableError` when storage no longer serves it. */
+export async function fetchBatchBlob(info: BatchInfo, ctx: PrepareContext): Promise<Uint8Array> {
   const fetchStarted = performance.now();
   const blob = await ctx.fetcher.getBatch(info, ctx.signal ? { signal: ctx.signal } : {});
   if (blob === null) throw new BatchUnavailableError(info.path, info.startSequence);
@@ -68,11 +77,65 @@ export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promis
     bytes: blob.byteLength,
     seconds: (performance.now() - fetchStarted) / 1000,
   });
+  return blob;
+}
 
+/**
+ * Downloads one batch and runs every check before anything is applied: bounded zstd, strict CBOR,
+ * listing range == content range, trusted signer, content hash, batch signature, every message
+ * signature, contiguous sequences; then decodes the changeset and withdrawal payloads.
+ */
+export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promise<PreparedBatch> {
+  const blob = await fetchBatchBlob(info, ctx);
   const verifyStarted = performance.now();
+  const messages = ctx.pool
+    ? await prepareBlobWithPool(info, blob, ctx, ctx.pool)
+    : prepareBlob(info, blob, ctx);
+  ctx.onVerified?.({
+    startSequence: info.startSequence,
+    messages: messages.length,
+    seconds: (performance.now() - verifyStarted) / 1000,
+  });
+  return { info, messages, bytes: blob.byteLength };
+}
+
+/** Everything after the download, synchronously (also what a prepare worker runs). */
+export function prepareBlob(
+  info: BatchInfo,
+  blob: Uint8Array,
+  options: PrepareBlobOptions,
+): PreparedMessage[] {
+  const { batch, key } = decodeListed(info, blob, options);
+  const verified = verifyBatch(batch, {
+    expectedPubkey: key,
+    ...(options.backend ? { backend: options.backend } : {}),
+  });
+  return decodePayloads(verified, options.maxDecompressedBatchBytes);
+}
+
+async function prepareBlobWithPool(
+  info: BatchInfo,
+  blob: Uint8Array,
+  options: PrepareBlobOptions,
+  pool: VerifierPool,
+): Promise<PreparedMessage[]> {
+  const { batch, key } = decodeListed(info, blob, options);
+  const verified = await verifyBatch(batch, {
+    expectedPubkey: key,
+    pool,
+    ...(options.backend ? { backend: options.backend } : {}),
+  });
+  return decodePayloads(verified, options.maxDecompressedBatchBytes);
+}
+
+function decodeListed(
+  info: BatchInfo,
+  blob: Uint8Array,
+  options: PrepareBlobOptions,
+): { batch: CborBatch; key: Uint8Array } {
   // Strict CBOR only; verifyBatch parses the messages and recomputes the content hash (once).
   const batch = decodeBatch(
-    zstdDecompress(blob, { maxOutputBytes: ctx.maxDecompressedBatchBytes }),
+    zstdDecompress(blob, { maxOutputBytes: options.maxDecompressedBatchBytes }),
   );
   if (batch.startSequence !== info.startSequence || batch.endSequence !== info.endSequence) {
     throw new BatchListingMismatchError(
@@ -80,13 +143,12 @@ export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promis
       { start: batch.startSequence, end: batch.endSequence },
     );
   }
-  const key = ctx.trustedKeys.find((k) => equalBytes(k, batch.pubkey));
+  const key = options.trustedKeys.find((k) => equalBytes(k, batch.pubkey));
   if (key === undefined) throw new UntrustedSignerError(hex(batch.pubkey));
-  const verified = await verifyBatch(batch, {
-    expectedPubkey: key,
-    ...(ctx.backend ? { backend: ctx.backend } : {}),
-    ...(ctx.pool ? { pool: ctx.pool } : {}),
-  });
+  return { batch, key };
+}
+
+function decodePayloads(verified: VerifiedBatch, maxDecompressedBytes: number): PreparedMessage[] {
   const messages: PreparedMessage[] = [];
   for (const m of verified.messages) {
     if (m.messageType === MessageType.Snapshot) {
@@ -100,9 +162,7 @@ export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promis
     }
     let decoded: ReturnType<typeof decodePayload>;
     try {
-      decoded = decodePayload(m.messageType, m.payload, {
-        maxDecompressedBytes: ctx.maxDecompressedBatchBytes,
-      });
+      decoded = decodePayload(m.messageType, m.payload, { maxDecompressedBytes });
     } catch (error) {
       messages.push({ type: 'invalid', sequence: m.sequence, timestamp: m.timestamp, error });
       continue;
@@ -123,10 +183,5 @@ export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promis
       });
     }
   }
-  ctx.onVerified?.({
-    startSequence: info.startSequence,
-    messages: messages.length,
-    seconds: (performance.now() - verifyStarted) / 1000,
-  });
-  return { info, messages, bytes: blob.byteLength };
+  return messages;
 }

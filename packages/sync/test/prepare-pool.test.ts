@@ -1,0 +1,93 @@
+import { rebuildBatchBlob } from '@synddb/devnet';
+import { createSequencerSigner } from '@synddb/verifier';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPreparePool, prepareBlob, RemoteError } from '../src/index';
+import {
+  dumpReplica,
+  dumpSource,
+  nextEvent,
+  publishedHead,
+  startDevnet,
+  startEngine,
+  waitForSequence,
+} from './support';
+
+const pool = createPreparePool({ size: 2 });
+afterAll(() => pool.close());
+
+describe('prepare workers', () => {
+  it('replicate the devnet through worker threads, row by row', async () => {
+    const devnet = await startDevnet();
+    await devnet.app.runWorkload({ transactions: 120, seed: 31, snapshotEvery: 50 });
+    const head = publishedHead(devnet);
+    const { engine, db } = startEngine({
+      url: devnet.url,
+      pubkey: devnet.pubkey,
+      preparePool: pool,
+    });
+    await waitForSequence(engine, head);
+    expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
+    expect(engine.status().halt).toBeNull();
+  });
+
+  it('produce exactly what prepareBlob produces in-thread', async () => {
+    const devnet = await startDevnet();
+    await devnet.app.runWorkload({ transactions: 40, seed: 32, snapshotEvery: 0 });
+    publishedHead(devnet);
+    for (const batch of devnet.sequencer.storage.list()) {
+      const info = { startSequence: batch.startSequence, endSequence: batch.endSequence, path: '' };
+      const options = { trustedKeys: [devnet.pubkey], maxDecompressedBatchBytes: 1 << 26 };
+      const remote = await pool.prepare(info, batch.blob, options);
+      expect(remote).toEqual(prepareBlob(info, batch.blob, options));
+    }
+  });
+
+  it('reject with the same error code as in-thread, and the engine halts and recovers', async () => {
+    const devnet = await startDevnet();
+    await devnet.app.runWorkload({ transactions: 60, seed: 33, snapshotEvery: 0 });
+    const head = publishedHead(devnet);
+    const batches = devnet.sequencer.storage.list();
+    const middle = batches[Math.floor(batches.length / 2)]!;
+    const forged = rebuildBatchBlob(middle.blob, {
+      signer: createSequencerSigner('11'.repeat(32)),
+    });
+    const info = { startSequence: middle.startSequence, endSequence: middle.endSequence, path: '' };
+    const options = { trustedKeys: [devnet.pubkey], maxDecompressedBatchBytes: 1 << 26 };
+    const error = await pool.prepare(info, forged, options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as RemoteError).code).toBe('UNTRUSTED_SIGNER');
+    expect((error as RemoteError).name).toBe('UntrustedSignerError');
+    expect(() => prepareBlob(info, forged, options)).toThrow(
+      expect.objectContaining({ code: 'UNTRUSTED_SIGNER' }),
+    );
+
+    const corrupt = Uint8Array.from(middle.blob);
+    corrupt[corrupt.length >> 1]! ^= 1;
+    devnet.sequencer.storage.replace(middle.startSequence, corrupt);
+    const { engine, db } = startEngine({
+      url: devnet.url,
+      pubkey: devnet.pubkey,
+      preparePool: pool,
+    });
+    const [reason] = await nextEvent(engine, 'halted');
+    expect(reason.sequence).toBe(middle.startSequence);
+    expect(['decode', 'verification']).toContain(reason.kind);
+    expect(engine.status().lastSequence).toBe(middle.startSequence - 1n);
+    const resumed = nextEvent(engine, 'resumed');
+    devnet.sequencer.storage.restoreAll();
+    await resumed;
+    await waitForSequence(engine, head);
+    expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
+  });
+
+  it('rejects calls after close', async () => {
+    const closed = createPreparePool({ size: 1 });
+    await closed.close();
+    await expect(
+      closed.prepare({ startSequence: 0n, endSequence: 0n, path: '' }, new Uint8Array(1), {
+        trustedKeys: [],
+        maxDecompressedBatchBytes: 1,
+      }),
+    ).rejects.toMatchObject({ code: 'PREPARE_POOL' });
+  });
+});
