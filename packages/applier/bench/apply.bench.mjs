@@ -15,10 +15,17 @@ const SCHEMA = `
 CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB, n INTEGER);
 CREATE TABLE pairs(a TEXT, b INTEGER, v REAL, w TEXT, PRIMARY KEY (b, a)) WITHOUT ROWID;`;
 
-function source() {
+// foreign keys (on by default in both bindings) and a sync cursor, for the 'caller' workload
+const FK_SCHEMA = `
+CREATE TABLE parents(id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE children(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES parents(id), v REAL);
+CREATE TABLE cursor(seq INTEGER);
+INSERT INTO cursor VALUES (0);`;
+
+function source(schema = SCHEMA) {
   const db = new DatabaseSync(join(dir, `src${fileNo++}.db`));
   db.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;');
-  db.exec(SCHEMA);
+  db.exec(schema);
   return db;
 }
 function record(db, fn) {
@@ -99,6 +106,33 @@ function workloads() {
     }
     w.push({ name: '10k one-row changesets', base: [base], sets });
   }
+  {
+    // as a replica applies: BEGIN; apply (transaction: 'caller'); advance the cursor; COMMIT
+    const db = source(FK_SCHEMA);
+    const base = record(db, (d) => {
+      const p = d.prepare('INSERT INTO parents VALUES (?, ?)');
+      for (let i = 1; i <= 1000; i++) p.run(i, `p${i}`);
+      const c = d.prepare('INSERT INTO children VALUES (?, ?, ?)');
+      for (let i = 1; i <= 10_000; i++) c.run(i, (i % 1000) + 1, i / 4);
+    });
+    const sets = [];
+    const up = db.prepare('UPDATE children SET v = ? WHERE id = ?');
+    const ins = db.prepare('INSERT INTO children VALUES (?, ?, ?)');
+    for (let i = 1; i <= 10_000; i++) {
+      const s = db.createSession();
+      if (i % 2 === 0) up.run(i * 1.5, i);
+      else ins.run(100_000 + i, (i % 1000) + 1, i);
+      sets.push(s.changeset());
+      s.close();
+    }
+    w.push({
+      name: "10k one-row, 'caller' + cursor, FKs on",
+      schema: FK_SCHEMA,
+      caller: true,
+      base: [base],
+      sets,
+    });
+  }
   return w;
 }
 
@@ -106,11 +140,23 @@ function runOurs(w) {
   const db = new Database(join(dir, `ours${fileNo++}.db`));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(SCHEMA);
+  db.exec(w.schema ?? SCHEMA);
   for (const b of w.base) applyChangeset(db, b);
   const c = process.cpuUsage();
   const t = performance.now();
-  for (const cs of w.sets) applyChangeset(db, cs);
+  if (w.caller) {
+    if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new Error('foreign_keys off');
+    const cursor = db.prepare('UPDATE cursor SET seq = ?');
+    const begin = db.prepare('BEGIN');
+    const commit = db.prepare('COMMIT');
+    let seq = 0;
+    for (const cs of w.sets) {
+      begin.run();
+      applyChangeset(db, cs, { transaction: 'caller' });
+      cursor.run(++seq);
+      commit.run();
+    }
+  } else for (const cs of w.sets) applyChangeset(db, cs);
   const ms = performance.now() - t;
   const cpu = process.cpuUsage(c);
   db.close();
@@ -119,11 +165,23 @@ function runOurs(w) {
 function runNative(w) {
   const db = new DatabaseSync(join(dir, `nat${fileNo++}.db`));
   db.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;');
-  db.exec(SCHEMA);
+  db.exec(w.schema ?? SCHEMA);
   for (const b of w.base) if (!db.applyChangeset(b)) throw new Error('native base apply failed');
   const c = process.cpuUsage();
   const t = performance.now();
-  for (const cs of w.sets) if (!db.applyChangeset(cs)) throw new Error('native apply failed');
+  if (w.caller) {
+    const cursor = db.prepare('UPDATE cursor SET seq = ?');
+    const begin = db.prepare('BEGIN');
+    const commit = db.prepare('COMMIT');
+    let seq = 0;
+    for (const cs of w.sets) {
+      begin.run();
+      if (!db.applyChangeset(cs)) throw new Error('native apply failed');
+      cursor.run(++seq);
+      commit.run();
+    }
+  } else
+    for (const cs of w.sets) if (!db.applyChangeset(cs)) throw new Error('native apply failed');
   const ms = performance.now() - t;
   const cpu = process.cpuUsage(c);
   db.close();

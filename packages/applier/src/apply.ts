@@ -47,6 +47,10 @@ export const pathStats = {
   runBatches: 0,
   runFallbacks: 0,
   rows: 0,
+  /** Optimistic immediate-foreign-key runs redone with deferred foreign keys. */
+  fkRestarts: 0,
+  /** PRAGMA defer_foreign_keys writes (each expires every prepared statement of the connection). */
+  fkPragmaWrites: 0,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -80,6 +84,8 @@ interface DbCache {
   schemaVersion: number;
   tables: Map<string, TableInfo | null>;
   fkChildren: Map<string, Set<string>> | undefined;
+  /** Some table's SQL mentions DEFERRABLE (then foreign keys are always deferred by pragma). */
+  deferrable: boolean | undefined;
   schemaVersionStmt: Stmt;
   foreignKeysStmt: Stmt;
   misc: Map<string, Stmt>;
@@ -94,6 +100,7 @@ function getCache(db: Database): DbCache {
       schemaVersion: -1,
       tables: new Map(),
       fkChildren: undefined,
+      deferrable: undefined,
       schemaVersionStmt: db.prepare('PRAGMA schema_version').pluck(),
       foreignKeysStmt: db.prepare('PRAGMA foreign_keys').pluck(),
       misc: new Map(),
@@ -105,6 +112,7 @@ function getCache(db: Database): DbCache {
     c.schemaVersion = v;
     c.tables.clear();
     c.fkChildren = undefined;
+    c.deferrable = undefined;
   }
   return c;
 }
@@ -153,6 +161,17 @@ function fkChildren(db: Database, cache: DbCache): Map<string, Set<string>> {
   }
   cache.fkChildren = map;
   return map;
+}
+
+function hasDeferrable(db: Database, cache: DbCache): boolean {
+  cache.deferrable ??=
+    db
+      .prepare(
+        `SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND sql LIKE '%DEFERRABLE%'`,
+      )
+      .pluck()
+      .get() !== 0;
+  return cache.deferrable;
 }
 
 function loadTable(db: Database, cache: DbCache, name: string): TableInfo | null {
@@ -235,6 +254,24 @@ function loadTable(db: Database, cache: DbCache, name: string): TableInfo | null
 // The apply engine
 
 const Outcome = { Done: 0, Retry: 1, Replace: 2 } as const;
+
+/**
+ * How foreign keys are handled (foreign_keys on and the schema has some):
+ * - Already: defer_foreign_keys was on before the apply; nothing to switch.
+ * - Immediate: optimistic. Writing any pragma expires every prepared statement of the
+ *   connection (OP_Expire), so the apply first runs with immediate foreign keys; at the first
+ *   table with foreign keys it opens a savepoint, and at the first conflict of any kind (an
+ *   immediate foreign-key failure is one) it rolls back to it and redoes the rest with
+ *   defer_foreign_keys on. A run without conflicts and immediate failures executes the same
+ *   statements with the same effects as a deferred run, and its deferred-violation counter
+ *   would end at zero (only immediate keys: no DEFERRABLE in the schema).
+ * - Lazy: defer_foreign_keys is switched on when the first table with foreign keys is reached.
+ */
+const Fk = { None: 0, Already: 1, Immediate: 2, Lazy: 3 } as const;
+type Fk = (typeof Fk)[keyof typeof Fk];
+
+/** Thrown inside an optimistic (immediate foreign keys) run to restart it deferred. */
+const RESTART_DEFERRED = new Error('restart with deferred foreign keys');
 type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
 /** Decoded change, reused between rows. */
@@ -291,6 +328,14 @@ class Engine {
   readonly checkSchema: boolean;
   readonly result: ApplyResult = { inserted: 0, updated: 0, deleted: 0, omitted: 0, replaced: 0 };
   readonly touched = new Set<TableInfo>();
+
+  // foreign keys (see Fk)
+  fkMode: Fk = Fk.None;
+  fkStarted = false;
+  immediateFk = false;
+  deferSet = false;
+  restartPos = 0;
+  restartResult: ApplyResult | undefined;
 
   // current table
   t: TableInfo | null = null;
@@ -362,6 +407,7 @@ class Engine {
   // --- table headers ------------------------------------------------------------------------
 
   startTable(): void {
+    const hdrStart = this.r.pos;
     const h = readTableHeader(this.r, this.patchset);
     this.nCol = h.columnCount;
     this.hdrPk = h.pkFlags;
@@ -405,6 +451,45 @@ class Engine {
     for (let i = h.columnCount; i < t.tableColumns; i++) if (t.pk[i] !== 0) return;
     this.t = t;
     this.touched.add(t);
+    if (t.foreignKeys && !this.fkStarted) this.startForeignKeys(hdrStart);
+  }
+
+  /** At the first table with foreign keys: open the optimistic savepoint or defer them. */
+  startForeignKeys(hdrStart: number): void {
+    this.fkStarted = true;
+    if (this.fkMode === Fk.Immediate) {
+      miscStmt(this.db, this.cache, 'SAVEPOINT synddb_fk').run();
+      this.restartPos = hdrStart;
+      this.restartResult = { ...this.result };
+      this.immediateFk = true;
+    } else if (this.fkMode === Fk.Lazy) {
+      this.deferForeignKeys();
+    }
+  }
+
+  deferForeignKeys(): void {
+    miscStmt(this.db, this.cache, 'PRAGMA defer_foreign_keys = 1').run();
+    pathStats.fkPragmaWrites++;
+    this.deferSet = true;
+  }
+
+  /** run(), restarted with deferred foreign keys when the optimistic immediate run meets a conflict. */
+  runAll(): void {
+    try {
+      this.run();
+    } catch (e) {
+      if (e !== RESTART_DEFERRED) throw e;
+      miscStmt(this.db, this.cache, 'ROLLBACK TO synddb_fk').run();
+      pathStats.fkRestarts++;
+      this.immediateFk = false;
+      this.deferForeignKeys();
+      Object.assign(this.result, this.restartResult);
+      this.r.pos = this.restartPos;
+      this.t = null;
+      this.nCol = 0;
+      this.deferred = [];
+      this.run();
+    }
   }
 
   finishTable(): void {
@@ -716,6 +801,7 @@ class Engine {
 
   /** Mirrors sessionConflictHandler. eType is DATA or CONFLICT; seek: look for a row with the PK. */
   conflict(eType: 'DATA' | 'CONFLICT', ch: Change, seek: boolean, cause: unknown): Outcome {
+    if (this.immediateFk) throw RESTART_DEFERRED;
     let row: SqlValue[] | undefined;
     if (seek) {
       const src = ch.op === OP_INSERT ? ch.newVals : ch.oldVals;
@@ -1497,39 +1583,50 @@ function applyImpl(
       miscStmt(db, cache, 'RELEASE synddb_apply').run();
     }
   };
-  let deferBefore = 0;
   begin();
   try {
-    if (fkOn) {
-      if (mode === 'caller')
-        deferBefore = miscStmt(db, cache, 'PRAGMA defer_foreign_keys').pluck().get() as number;
-      miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 1').run();
+    if (fkOn && fkChildren(db, cache).size > 0) {
+      if (miscStmt(db, cache, 'PRAGMA defer_foreign_keys').pluck().get() === 1)
+        engine.fkMode = Fk.Already;
+      else engine.fkMode = hasDeferrable(db, cache) ? Fk.Lazy : Fk.Immediate;
     }
-    engine.run();
-    if (fkOn) {
-      if (mode === 'caller') {
+    engine.runAll();
+    if (engine.fkMode === Fk.None) {
+      miscStmt(db, cache, mode === 'own' ? 'COMMIT' : 'RELEASE synddb_apply').run();
+    } else if (mode === 'caller') {
+      // An immediate run that finished introduced no violation (every statement was checked),
+      // as a deferred run would have ended with a zero counter. Otherwise the counter cannot be
+      // read inside the caller's transaction: check the touched tables and their children.
+      if (engine.deferSet || engine.fkMode === Fk.Already) {
         const violations = foreignKeyViolations(db, cache, engine.touched);
         if (violations > 0) foreignKeyConflict(engine, violations);
-        if (deferBefore === 0) miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
-        miscStmt(db, cache, 'RELEASE synddb_apply').run();
-      } else {
-        // Keep defer_foreign_keys on: switching it off would zero the deferred-violation counter
-        // that COMMIT checks (COMMIT switches it off itself).
-        try {
-          miscStmt(db, cache, 'COMMIT').run();
-        } catch (e) {
-          if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw e;
-          foreignKeyConflict(engine, foreignKeyViolations(db, cache, engine.touched), e);
-          throw e;
-        }
       }
+      if (engine.deferSet) {
+        miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+        pathStats.fkPragmaWrites++;
+      }
+      miscStmt(db, cache, 'RELEASE synddb_apply').run();
     } else {
-      miscStmt(db, cache, mode === 'own' ? 'COMMIT' : 'RELEASE synddb_apply').run();
+      // Keep defer_foreign_keys on: switching it off would zero the deferred-violation counter
+      // that COMMIT checks (COMMIT switches it off itself).
+      try {
+        miscStmt(db, cache, 'COMMIT').run();
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY' || !db.inTransaction)
+          throw e;
+        foreignKeyConflict(engine, foreignKeyViolations(db, cache, engine.touched), e);
+        // omitted: as sqlite3changeset_apply, switching defer_foreign_keys off forgets the
+        // outstanding violations, and the transaction commits with them
+        miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+        pathStats.fkPragmaWrites++;
+        miscStmt(db, cache, 'COMMIT').run();
+      }
     }
   } catch (e) {
     rollback();
-    if (fkOn && mode === 'caller' && deferBefore === 0 && db.inTransaction) {
+    if (mode === 'caller' && engine.deferSet && db.inTransaction) {
       miscStmt(db, cache, 'PRAGMA defer_foreign_keys = 0').run();
+      pathStats.fkPragmaWrites++;
     }
     throw e;
   }
