@@ -206,9 +206,9 @@ describe('reference e2e cases (REFERENCE.md §5.2), with content checks', {
     const batch = decodeBatchBlob(blob);
     expect(Number(batch.startSequence)).toBe(first.start_sequence);
     expect(batch.parsedMessages).toHaveLength(first.end_sequence - first.start_sequence + 1);
-    batch.parsedMessages.forEach((m, i) =>
-      expect(Number(m.header.sequence)).toBe(first.start_sequence + i),
-    );
+    for (const [i, m] of batch.parsedMessages.entries()) {
+      expect(Number(m.header.sequence)).toBe(first.start_sequence + i);
+    }
   });
 
   it('11/12 storage_message_not_found, storage_batch_not_found', async () => {
