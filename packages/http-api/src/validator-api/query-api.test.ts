@@ -43,7 +43,7 @@ beforeAll(async () => {
   service = createQueryService({
     databasePath: path,
     workers: 1,
-    timeoutMs: 300,
+    timeoutMs: 5000, // the timeout case below passes its own limit
     maxRows: 10,
     registry: metrics.registry,
   });
@@ -91,7 +91,7 @@ describe('POST/GET /query', () => {
       sequence: 7,
     });
     const get = await fetch(
-      `${url}/query?sql=${encodeURIComponent('SELECT v FROM kv WHERE k = ?')}&params=${encodeURIComponent('["a"]')}&min_sequence=7&timeout_ms=100`,
+      `${url}/query?sql=${encodeURIComponent('SELECT v FROM kv WHERE k = ?')}&params=${encodeURIComponent('["a"]')}&min_sequence=7&timeout_ms=3000`,
     );
     expect(get.status).toBe(200);
     expect(await get.json()).toEqual({ columns: ['v'], rows: [[1]], sequence: 7 });
@@ -114,6 +114,7 @@ describe('POST/GET /query', () => {
       [
         {
           sql: 'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM n) SELECT count(*) FROM n',
+          timeout_ms: 300,
         },
         504,
         'QUERY_TIMEOUT',
