@@ -119,7 +119,7 @@ describe('POST/GET /query', () => {
         504,
         'QUERY_TIMEOUT',
       ],
-      [{ sql: 'SELECT 1', min_sequence: 8, timeout_ms: 50 }, 504, 'MIN_SEQUENCE_TIMEOUT'],
+      [{ sql: 'SELECT 1', min_sequence: 8, timeout_ms: 500 }, 504, 'MIN_SEQUENCE_TIMEOUT'],
       [{ sql: 'SELECT 1', extra: true }, 400, 'INVALID_REQUEST'],
       [{ sql: '' }, 400, 'INVALID_REQUEST'],
       [{ sql: 'SELECT ?', params: [{ nested: 1 }] }, 400, 'INVALID_REQUEST'],
