@@ -47,8 +47,8 @@ export interface ValidatorHandle {
   readonly readDb: Database | null;
   /** Read queries (worker processes); null when QUERY_WORKERS=0 or the replica is `:memory:`. */
   readonly query: QueryService | null;
-  /** WebSocket subscriptions at `/ws`. */
-  readonly subscriptions: Subscriptions;
+  /** WebSocket subscriptions at `/ws`; undefined when turned off (`WS_MAX_CLIENTS=0`). */
+  readonly subscriptions: Subscriptions | undefined;
   /** True once the replica has caught up with storage since start. */
   readonly syncedOnce: boolean;
   status(): SyncStatus;
@@ -119,7 +119,7 @@ export async function startValidator(
 
   let query: QueryService | undefined;
   let server: ServedApi | undefined;
-  let subscriptions: Subscriptions;
+  let subscriptions: Subscriptions | undefined;
   try {
     query = await startQueryService(config, engine, metrics, logger);
     const app = createValidatorApi({
@@ -136,18 +136,21 @@ export async function startValidator(
       },
     });
     server = await serveValidatorApi(app, { bindAddress: config.bindAddress });
-    subscriptions = attachSubscriptions(
-      server.server as Parameters<typeof attachSubscriptions>[0],
-      {
-        engine,
-        replica: replica.readDb,
-        metrics,
-        logger: {
-          debug: (message, fields) => logger.debug(message, fields),
-          warn: (message, fields) => logger.warn(message, fields),
-        },
-      },
-    );
+    subscriptions =
+      config.wsMaxClients === 0
+        ? undefined
+        : attachSubscriptions(server.server as Parameters<typeof attachSubscriptions>[0], {
+            engine,
+            // column names for row changes (the writer connection for :memory: replicas)
+            replica: replica.readDb ?? replica.db,
+            maxClients: config.wsMaxClients,
+            maxQueue: config.wsMaxQueue,
+            metrics,
+            logger: {
+              debug: (message, fields) => logger.debug(message, fields),
+              warn: (message, fields) => logger.warn(message, fields),
+            },
+          });
   } catch (error) {
     await server?.close();
     await query?.close();
@@ -207,7 +210,7 @@ export async function startValidator(
 async function shutdown(
   engine: SyncEngine,
   server: ServedApi,
-  api: { query: QueryService | undefined; subscriptions: Subscriptions },
+  api: { query: QueryService | undefined; subscriptions: Subscriptions | undefined },
   replica: Replica,
   pool: PreparePool | undefined,
   config: ValidatorConfig,
@@ -223,7 +226,7 @@ async function shutdown(
     logger.error('sync engine did not stop in time', { error: error as Error });
   }
   // Upgraded sockets would keep server.close() waiting: close the subscriptions first.
-  await api.subscriptions.close();
+  await api.subscriptions?.close();
   await server.close();
   await api.query?.close();
   const last = safeStatus(engine);

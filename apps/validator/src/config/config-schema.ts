@@ -266,6 +266,21 @@ export const configShape = {
       'Time allowed for a graceful stop after SIGINT/SIGTERM; a second signal exits at once.',
   }),
 
+  wsMaxClients: withDefault('wsMaxClients', integer(0, 1_000_000), '1000', {
+    env: 'WS_MAX_CLIENTS',
+    value: 'N',
+    group: G.server,
+    describe:
+      'Most concurrent WebSocket subscribers on /ws; more are closed with 1013. 0 turns /ws off.',
+  }),
+  wsMaxQueue: withDefault('wsMaxQueue', integer(1, 10_000_000), '10000', {
+    env: 'WS_MAX_QUEUE',
+    value: 'N',
+    group: G.server,
+    describe:
+      'Messages queued for one WebSocket client before it is dropped as a slow consumer (close 4008).',
+  }),
+
   // Read queries
   queryWorkers: withDefault('queryWorkers', integer(0, 64), '2', {
     env: 'QUERY_WORKERS',
