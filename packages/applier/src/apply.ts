@@ -1178,19 +1178,34 @@ class Engine {
     const n = this.nCol;
     return this.stmt(`D${n}:${rows}`, () => {
       const t = this.t!;
-      const on: string[] = [];
-      const pkCols: string[] = [];
+      if (n > 100) return this.deleteJoinSql(rows); // keeps the expression tree shallow
+      // one term per row (the single-row DELETE's condition): SQLite looks each one up by key
+      const conds: string[] = [];
       for (let i = 0; i < n; i++) {
         const col = quoteIdent(t.columns[i]!);
-        if (this.hdrPk[i] !== 0) {
-          on.push(`_t.${col} = _v.column${i + 1}`);
-          pkCols.push(col);
-        } else on.push(`_t.${col} IS _v.column${i + 1}`);
+        conds.push(this.hdrPk[i] !== 0 ? `${col} = ?` : `${col} IS ?`);
       }
-      const one = `(${new Array(n).fill('?').join(',')})`;
-      const sel = pkCols.map((c) => `_t.${c}`).join(', ');
-      return `DELETE FROM main.${quoteIdent(t.name)} WHERE (${pkCols.join(', ')}) IN (SELECT ${sel} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v JOIN main.${quoteIdent(t.name)} AS _t ON ${on.join(' AND ')})`;
+      const one = `(${conds.join(' AND ')})`;
+      return `DELETE FROM main.${quoteIdent(t.name)} WHERE ${new Array(rows).fill(one).join(' OR ')}`;
     });
+  }
+
+  /** DELETE ... WHERE pk IN (rows whose PK and old values match). */
+  deleteJoinSql(rows: number): string {
+    const n = this.nCol;
+    const t = this.t!;
+    const on: string[] = [];
+    const pkCols: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const col = quoteIdent(t.columns[i]!);
+      if (this.hdrPk[i] !== 0) {
+        on.push(`_t.${col} = _v.column${i + 1}`);
+        pkCols.push(col);
+      } else on.push(`_t.${col} IS _v.column${i + 1}`);
+    }
+    const one = `(${new Array(n).fill('?').join(',')})`;
+    const sel = pkCols.map((c) => `_t.${c}`).join(', ');
+    return `DELETE FROM main.${quoteIdent(t.name)} WHERE (${pkCols.join(', ')}) IN (SELECT ${sel} FROM (VALUES ${new Array(rows).fill(one).join(',')}) AS _v JOIN main.${quoteIdent(t.name)} AS _t ON ${on.join(' AND ')})`;
   }
 
   // --- chunked, partitioned, sorted fast path ------------------------------------------------

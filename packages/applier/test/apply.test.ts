@@ -254,6 +254,46 @@ describe('applyChangeset', () => {
     }
   });
 
+  it('applies wide tables (multi-row statements of 150 columns) like native', () => {
+    for (const width of [8, 150]) {
+      const cols = Array.from({ length: width }, (_, i) => `c${i}`);
+      const schema = `CREATE TABLE w(id INTEGER PRIMARY KEY, ${cols.join(', ')});`;
+      const src = source(schema);
+      const row = (id: number, salt: string) =>
+        `(${id}, ${cols.map((_, i) => (i % 3 === 0 ? `'${salt}${i}'` : i % 3 === 1 ? `${id * i}` : 'NULL')).join(', ')})`;
+      const fill = Array.from({ length: 300 }, (_, i) => row(i + 1, 'a')).join(',');
+      const cs0 = record(src, (d) => d.exec(`INSERT INTO w VALUES ${fill}`));
+      const cs1 = record(src, (d) =>
+        d.exec(`DELETE FROM w WHERE id <= 150; UPDATE w SET c0 = 'u', c1 = c1 + 1 WHERE id > 200`),
+      );
+      const nat = openNative(tmp.path(`nat${n++}.db`));
+      nat.exec(schema);
+      const db = ours(schema);
+      for (const cs of [cs0, cs1]) {
+        expect(applyNative(nat, cs, () => 'abort')).toBe(true);
+        applyChangeset(db, cs);
+      }
+      expect(dumpOurs(db, ['w'])).toEqual(dumpNative(nat, ['w']));
+      // drift on one row: the whole delete batch falls back and reports it as native does
+      const cs2 = record(src, (d) => d.exec('DELETE FROM w WHERE id > 150'));
+      db.prepare(`UPDATE w SET c2 = 'drift' WHERE id = 170`).run();
+      nat.exec(`UPDATE w SET c2 = 'drift' WHERE id = 170`);
+      const natLog: ConflictKind[] = [];
+      expect(applyNative(nat, cs2, () => 'omit', natLog)).toBe(true);
+      const log: ConflictKind[] = [];
+      applyChangeset(db, cs2, {
+        onConflict: (i) => {
+          log.push(i.kind);
+          return 'omit';
+        },
+      });
+      expect(log).toEqual(natLog);
+      expect(log).toEqual(['DATA']);
+      expect(dumpOurs(db, ['w'])).toEqual(dumpNative(nat, ['w']));
+      expect(dumpOurs(db, ['w']).w).toHaveLength(1);
+    }
+  });
+
   it('applies patchsets like native', () => {
     const src = source();
     const cs0 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1),(2,'b',2),(3,'c',3)`));
