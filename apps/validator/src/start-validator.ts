@@ -98,6 +98,7 @@ export async function startValidator(
       maxDecompressedBatchBytes: config.maxBatchBytes,
       maxSnapshotBytes: config.maxSnapshotBytes,
       progressIntervalMs: config.progressInterval,
+      maxCommitMs: config.maxCommitTime,
       ...(pool === undefined ? {} : { preparePool: pool }),
     });
   } catch (cause) {

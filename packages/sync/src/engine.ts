@@ -46,6 +46,12 @@ export interface SyncEngineOptions {
   prefetchBatches?: number;
   /** Messages grouped in one commit while catching up. Default 512. */
   maxMessagesPerTransaction?: number;
+  /**
+   * A commit stops taking more messages once it has run this long (it always takes one), and the
+   * engine yields to the event loop between commits, so reads served by this process wait at most
+   * about this long. Default 10.
+   */
+  maxCommitMs?: number;
   /** Cap on a decompressed batch and on each decompressed changeset/withdrawal payload. Default 256 MiB. */
   maxDecompressedBatchBytes?: number;
   /** Cap on a decompressed snapshot payload. Default 4 GiB. */
@@ -79,6 +85,10 @@ interface PendingBatch {
 }
 
 const MiB = 1024 * 1024;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Creates the sync pipeline: fetch -> decompress -> verify -> apply -> record, with bounded prefetch. */
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
@@ -127,6 +137,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       gapSkipOnFailure: options.gapSkipOnFailure ?? false,
       prefetchBatches: Math.max(1, options.prefetchBatches ?? 4),
       maxMessagesPerTransaction: Math.max(1, options.maxMessagesPerTransaction ?? 512),
+      maxCommitMs: Math.max(0, options.maxCommitMs ?? 10),
       maxDecompressedBatchBytes: options.maxDecompressedBatchBytes ?? 256 * MiB,
       maxSnapshotBytes: options.maxSnapshotBytes ?? 4096 * MiB,
       progressIntervalMs: options.progressIntervalMs ?? 5000,
@@ -342,17 +353,20 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       ) {
         j++;
       }
-      this.#commitGroup(messages.slice(i, j));
-      i = j;
+      i += this.#commitGroup(messages.slice(i, j));
+      // Let I/O run between commits (HTTP reads, downloads, worker replies): a prepared batch
+      // resolves as a microtask, which alone would starve everything else while catching up.
+      await yieldToEventLoop();
     }
   }
 
   /**
    * Commits a group of messages in one transaction, each in its own savepoint. When message k
    * fails, messages before k still commit (with the cursor exactly at k-1) and the error halts the
-   * engine at k.
+   * engine at k. The group ends early once `maxCommitMs` is spent, so the thread is never held
+   * for long. Returns how many messages it committed.
    */
-  #commitGroup(group: PreparedMessage[]): void {
+  #commitGroup(group: PreparedMessage[]): number {
     const started = performance.now();
     const applied: AppliedMessage[] = [];
     let failure: unknown = null;
@@ -363,6 +377,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       withdrawalHandler: this.#options.withdrawalHandler,
     };
     const applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, ctx));
+    const budget = this.#o.maxCommitMs;
     this.db.transaction(() => {
       for (const message of group) {
         try {
@@ -371,10 +386,12 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
           failure = error;
           break;
         }
+        if (performance.now() - started >= budget) break;
       }
     })();
     if (applied.length > 0) this.#afterCommit(applied, started);
     if (failure !== null) throw failure;
+    return applied.length;
   }
 
   async #applySnapshot(message: Extract<PreparedMessage, { type: 2 }>): Promise<void> {

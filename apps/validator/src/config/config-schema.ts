@@ -189,6 +189,13 @@ export const configShape = {
     describe:
       'Worker threads that decompress, decode and verify batches next to the applying thread; 0 does everything on the main thread. Default auto: cores - 1 (0 on one core).',
   }),
+  maxCommitTime: withDefault('maxCommitTime', duration(), '10ms', {
+    env: 'MAX_COMMIT_TIME',
+    value: 'DURATION',
+    group: G.sync,
+    describe:
+      'A catch-up commit stops taking messages after this long, and the HTTP API is served between commits: the bound on how long a read waits for the applying thread.',
+  }),
   progressInterval: withDefault('progressInterval', duration(), '5s', {
     env: 'PROGRESS_INTERVAL',
     value: 'DURATION',
