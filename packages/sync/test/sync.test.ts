@@ -171,6 +171,35 @@ describe('sync engine against the devnet sequencer', () => {
     expect(progress.at(-1)?.head).toBe(head);
   });
 
+  it('lets other I/O run between commits while catching up', async () => {
+    const devnet = await startDevnet({ batchMaxMessages: 50 });
+    await devnet.app.runWorkload({
+      transactions: 400,
+      seed: 10,
+      snapshotEvery: 0,
+      withdrawals: false,
+    });
+    const head = publishedHead(devnet);
+    let ticks = 0;
+    let commitsBeforeHead = 0;
+    const timer = setInterval(() => {
+      ticks++;
+    }, 1);
+    try {
+      const { engine } = startEngine({ url: devnet.url, pubkey: devnet.pubkey, maxCommitMs: 1 });
+      engine.on('messagesCommitted', () => {
+        commitsBeforeHead++;
+      });
+      const startTicks = ticks;
+      await waitForSequence(engine, head);
+      // many small commits (the 1 ms budget), and timers kept firing in between
+      expect(commitsBeforeHead).toBeGreaterThan(5);
+      expect(ticks - startTicks).toBeGreaterThan(3);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
   it('stop() ends the loop and a stopped engine can be restarted', async () => {
     const devnet = await startDevnet();
     const { engine } = startEngine({ url: devnet.url, pubkey: devnet.pubkey });
