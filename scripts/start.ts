@@ -58,6 +58,7 @@ Try:
   curl ${api}/status
   curl ${api}/ready
   curl -s ${api}/metrics | grep synddb_
+  curl -s ${api}/query -H 'content-type: application/json' -d '{"sql":"SELECT id, owner, balance FROM accounts LIMIT 5"}'
   sqlite3 -readonly ${databasePath} 'SELECT id, owner, balance FROM accounts LIMIT 5'
 
 Ctrl-C stops everything.
