@@ -8,14 +8,14 @@
  * Env: BENCH_RATE (100 req/s), BENCH_SECONDS (5), BENCH_ROWS (100000 rows in the snapshot),
  * BENCH_BACKLOG (12000 messages of 200 row changes).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
-import { fileURLToPath } from 'node:url';
 import { readDatabaseImage } from '@synddb/devnet';
+// The sequencer's storage API in its own process (a bench helper of @synddb/sync).
+import { startStorageServer } from '../../../packages/sync/bench/storage-server-client';
 import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
@@ -53,40 +53,6 @@ for (let m = 0; m < BACKLOG; m++) {
   session.close();
 }
 source.close();
-
-function workloadFile(name: string, parts: Uint8Array[]): string {
-  const file = join(root, `${name}.bin`);
-  const out = Buffer.alloc(4 + parts.reduce((n, p) => n + 4 + p.length, 0));
-  out.writeUInt32BE(parts.length, 0);
-  let offset = 4;
-  for (const part of parts) {
-    out.writeUInt32BE(part.length, offset);
-    out.set(part, offset + 4);
-    offset += 4 + part.length;
-  }
-  writeFileSync(file, out);
-  return file;
-}
-
-async function storageServer(file: string) {
-  const script = fileURLToPath(
-    new URL('../../../packages/sync/bench/storage-server.ts', import.meta.url),
-  );
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) resolve(buffered.slice(0, newline));
-    });
-    child.on('exit', (code) => reject(new Error(`storage server exited ${code}`)));
-  });
-  const info = JSON.parse(line) as { url: string; pubkey: string; head: string };
-  return { ...info, head: BigInt(info.head), stop: () => child.kill('SIGTERM') };
-}
 
 async function validatorFor(name: string, server: { url: string; pubkey: string }) {
   return startValidator(
@@ -147,7 +113,7 @@ const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 // 1) caught up: only the snapshot in storage
-const idleServer = await storageServer(workloadFile('idle', [image]));
+const idleServer = await startStorageServer(join(root, 'idle.bin'), image, []);
 const idle = await validatorFor('idle', idleServer);
 await waitFor(() => idle.status().lastSequence === idleServer.head);
 const quiet = await measure(idle);
@@ -155,7 +121,7 @@ await idle.stop();
 idleServer.stop();
 
 // 2) while the sync engine applies the backlog at full speed
-const busyServer = await storageServer(workloadFile('busy', [image, ...changesets]));
+const busyServer = await startStorageServer(join(root, 'busy.bin'), image, changesets);
 const busy = await validatorFor('busy', busyServer);
 await waitFor(() => (busy.status().lastSequence ?? -1n) >= 0n);
 const before = busy.status().lastSequence ?? 0n;

@@ -6,18 +6,17 @@
 //   2. one-row messages: messages/s of the sync engine.
 //
 // Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { fileURLToPath } from 'node:url';
 import { applyChangeset } from '@synddb/applier';
 import { readDatabaseImage } from '@synddb/devnet';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { createVerifierPool, parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3 from 'better-sqlite3';
 import { createPreparePool, createSyncEngine } from '../src/index';
+import { startStorageServer } from './storage-server-client';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROWS = Number(process.env.BENCH_ROWS_PER_MESSAGE ?? 500);
@@ -125,58 +124,16 @@ function timeApplierOnly(name: string, workload: Workload): number {
   return elapsed;
 }
 
-/** Starts the storage server child with the workload; resolves with its URL, key and head. */
-async function startStorageServer(
-  name: string,
-  workload: Workload,
-): Promise<{ url: string; pubkey: string; head: bigint; stop: () => void }> {
-  const file = join(root, `${name}-workload.bin`);
-  const parts = [workload.image, ...workload.changesets];
-  const total = 4 + parts.reduce((sum, p) => sum + 4 + p.length, 0);
-  const out = Buffer.alloc(total);
-  out.writeUInt32BE(parts.length, 0);
-  let offset = 4;
-  for (const part of parts) {
-    out.writeUInt32BE(part.length, offset);
-    out.set(part, offset + 4);
-    offset += 4 + part.length;
-  }
-  writeFileSync(file, out);
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=source',
-      '--import',
-      'tsx',
-      fileURLToPath(new URL('./storage-server.ts', import.meta.url)),
-      file,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) resolve(buffered.slice(0, newline));
-    });
-    child.on('exit', (code) => reject(new Error(`storage server exited ${code}`)));
-  });
-  const info = JSON.parse(line) as { url: string; pubkey: string; head: string };
-  return {
-    url: info.url,
-    pubkey: info.pubkey,
-    head: BigInt(info.head),
-    stop: () => child.kill('SIGTERM'),
-  };
-}
-
 async function timeSync(
   name: string,
   workload: Workload,
   mode: 'main' | 'pool' | 'prepare',
 ): Promise<number> {
-  const server = await startStorageServer(name, workload);
+  const server = await startStorageServer(
+    join(root, `${name}-workload.bin`),
+    workload.image,
+    workload.changesets,
+  );
   const path = join(root, `${name}-replica-${mode}.db`);
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
