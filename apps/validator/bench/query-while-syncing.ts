@@ -95,9 +95,12 @@ async function measure(
         }),
       }).then(
         async (response) => {
-          await response.arrayBuffer();
+          if (response.status === 200) await response.arrayBuffer();
           if (response.status === 200) latencies.push(performance.now() - at);
-          else errors++;
+          else {
+            errors++;
+            if (process.env.BENCH_DEBUG) console.error(response.status, await response.text().catch(() => ''));
+          }
         },
         () => {
           errors++;

@@ -26,6 +26,11 @@ export interface CreatePreparePoolOptions {
   size?: number;
   /** Location of the worker module, for bundlers that move it. Default: next to this module. */
   workerUrl?: URL;
+  /**
+   * Nice value of the worker threads (Linux: per thread). Default 10: preparing ahead yields the
+   * CPU to the applying thread and to reads when cores are short. 0 keeps normal priority.
+   */
+  niceness?: number;
 }
 
 export class PreparePoolError extends SyndDBError {
@@ -55,6 +60,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
   if (!Number.isSafeInteger(size) || size < 1 || size > 256) {
     throw new PreparePoolError(`pool size must be an integer in [1, 256], got ${size}`);
   }
+  const niceness = options.niceness ?? 10;
   const here = import.meta.url;
   // Run from TypeScript sources (tests, `source` condition): load the worker through tsx.
   const fromSource = here.endsWith('.ts');
@@ -67,7 +73,10 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
   let closed = false;
 
   function spawn(slot: number): PoolWorker {
-    const entry: PoolWorker = { worker: new Worker(workerUrl, { execArgv }), pending: new Map() };
+    const entry: PoolWorker = {
+      worker: new Worker(workerUrl, { execArgv, workerData: { niceness } }),
+      pending: new Map(),
+    };
     const failAll = (error: Error) => {
       for (const p of entry.pending.values()) p.reject(error);
       entry.pending.clear();

@@ -1,6 +1,7 @@
 // Worker thread of the prepare pool: decompresses, decodes and verifies batches off the applying
 // thread. Plain messages in, plain messages out (see prepare-pool.ts).
-import { parentPort } from 'node:worker_threads';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
 import { type PreparedMessage, prepareBlob } from './prepare-batch';
 import { type SerializedError, serializeError } from './remote-error';
@@ -24,6 +25,17 @@ export type PrepareReply =
 
 const port = parentPort;
 if (port === null) throw new Error('prepare-worker must run in a worker thread');
+
+// Preparing ahead is background work: on Linux setpriority(0) applies to this thread only, so
+// the applying thread and the processes answering reads win the CPU when cores are short.
+const niceness = Number((workerData as { niceness?: number } | null)?.niceness ?? 0);
+if (niceness > 0) {
+  try {
+    setPriority(niceness);
+  } catch {
+    // not permitted or not supported: run at normal priority
+  }
+}
 
 port.on('message', (request: PrepareRequest) => {
   const started = performance.now();

@@ -62,16 +62,31 @@ interface Task {
   reject(error: Error): void;
   timer: NodeJS.Timeout;
   worker?: Slot | undefined;
+  /** performance.now() when sent to its worker. */
+  sentAt?: number;
 }
 
 interface Slot {
   child: ChildProcess;
   ready: boolean;
-  task: Task | undefined;
+  /** Sent and not answered yet, in send order (the worker runs them one after another). */
+  tasks: Map<number, Task>;
   exited: boolean;
   /** Killed; waiting for its exit. */
   dying: boolean;
+  /** Killed because this task ran past its time limit: the others it held are re-queued. */
+  killedFor: Task | undefined;
 }
+
+/**
+ * Queries sent to one worker before its answers come back. Each answer needs a turn of this
+ * process's event loop, which is shared with the sync engine's commits; with one query per worker
+ * in flight, throughput while catching up was bounded by that turn (~150 queries/s), not by the
+ * workers.
+ */
+const PIPELINE_DEPTH = 8;
+/** A worker whose oldest query has run this long gets no more (it may be a slow statement). */
+const PIPELINE_STALL_MS = 100;
 
 type WorkerMessage = { ready: true } | { fatal: string } | (WorkerResult & { id: number });
 
@@ -115,7 +130,14 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const slot: Slot = { child, ready: false, task: undefined, exited: false, dying: false };
+    const slot: Slot = {
+      child,
+      ready: false,
+      tasks: new Map(),
+      exited: false,
+      dying: false,
+      killedFor: undefined,
+    };
     // The process handle never keeps the parent alive; the IPC channel only while starting or busy.
     child.unref();
     child.on('message', (message: WorkerMessage) => {
@@ -132,10 +154,10 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
         failQueue();
         return;
       }
-      const task = slot.task;
-      if (task === undefined || task.id !== message.id) return;
-      slot.task = undefined;
-      child.channel?.unref();
+      const task = slot.tasks.get(message.id);
+      if (task === undefined) return;
+      slot.tasks.delete(message.id);
+      if (slot.tasks.size === 0) child.channel?.unref();
       clearTimeout(task.timer);
       const { id: _id, ...result } = message;
       task.resolve(result as WorkerResult);
@@ -144,15 +166,20 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     child.on('error', () => {});
     child.on('exit', (code, signal) => {
       slot.exited = true;
-      const task = slot.task;
-      slot.task = undefined;
+      const held = [...slot.tasks.values()];
+      slot.tasks.clear();
       const index = slots.indexOf(slot);
-      if (task !== undefined) {
-        clearTimeout(task.timer);
+      const requeue: Task[] = [];
+      for (const task of held) {
         if (closed) {
+          clearTimeout(task.timer);
           task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
+        } else if (slot.killedFor !== undefined) {
+          // Innocent queries that waited behind the one that timed out: run them elsewhere.
+          task.worker = undefined;
+          requeue.push(task);
         } else {
-          options.onWorkerExit?.({ reason: 'crash', detail: `code ${code} signal ${signal}` });
+          clearTimeout(task.timer);
           task.reject(
             new QueryError(
               'QUERY_INTERNAL',
@@ -161,11 +188,17 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
           );
         }
       }
+      if (held.length > 0 && !closed && slot.killedFor === undefined) {
+        options.onWorkerExit?.({ reason: 'crash', detail: `code ${code} signal ${signal}` });
+      }
+      queue.unshift(...requeue);
       if (index >= 0 && !closed && fatal === undefined) {
         slots[index] = spawn();
       } else if (index >= 0) {
         slots.splice(index, 1);
       }
+      if (closed || fatal !== undefined) failQueue();
+      else dispatch();
     });
     return slot;
   };
@@ -185,17 +218,28 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   };
 
   const dispatch = () => {
-    for (const slot of slots) {
-      if (queue.length === 0) return;
-      if (!slot.ready || slot.exited || slot.dying || slot.task !== undefined) continue;
+    while (queue.length > 0) {
+      let slot: Slot | undefined;
+      for (const candidate of slots) {
+        if (!candidate.ready || candidate.exited || candidate.dying) continue;
+        if (candidate.tasks.size >= PIPELINE_DEPTH) continue;
+        const oldest = candidate.tasks.values().next().value;
+        if (oldest?.sentAt !== undefined && performance.now() - oldest.sentAt > PIPELINE_STALL_MS) {
+          continue;
+        }
+        if (slot === undefined || candidate.tasks.size < slot.tasks.size) slot = candidate;
+      }
+      if (slot === undefined) return;
+      const target = slot;
       const task = queue.shift()!;
-      slot.task = task;
-      task.worker = slot;
-      slot.child.channel?.ref();
-      slot.child.send({ id: task.id, ...task.request }, (error) => {
-        if (error && slot.task === task) {
-          slot.dying = true;
-          slot.child.kill('SIGKILL');
+      target.tasks.set(task.id, task);
+      task.worker = target;
+      task.sentAt = performance.now();
+      target.child.channel?.ref();
+      target.child.send({ id: task.id, ...task.request }, (error) => {
+        if (error && target.tasks.has(task.id) && !target.dying) {
+          target.dying = true;
+          target.child.kill('SIGKILL');
         }
       });
     }
@@ -243,10 +287,12 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
                 reject(new QueryError('QUERY_TIMEOUT', 'the query timed out waiting for a worker'));
                 return;
               }
-              if (slot.task !== task) return;
-              slot.task = undefined;
-              // No new task goes to this worker; its exit handler spawns the replacement.
+              if (!slot.tasks.has(task.id)) return;
+              slot.tasks.delete(task.id);
+              // No new task goes to this worker; its exit handler spawns the replacement and
+              // re-queues the queries it still held.
               slot.dying = true;
+              slot.killedFor = task;
               options.onWorkerExit?.({ reason: 'timeout', detail: request.sql.slice(0, 200) });
               slot.child.kill('SIGKILL');
               reject(

@@ -230,6 +230,24 @@ describe('createQueryService', () => {
     expect(service.pool.spawned).toBeGreaterThanOrEqual(spawned + 1);
   });
 
+  it('re-runs queries that waited behind a statement killed at its time limit', async () => {
+    const long = service
+      .query({
+        sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c',
+        timeoutMs: 400,
+      })
+      .catch((e: QueryError) => e);
+    // more than both workers' pipelines hold: some queue behind the long statement
+    const short = Array.from({ length: 40 }, (_, i) =>
+      service.query({ sql: 'SELECT ?', params: [i] }),
+    );
+    const answers = await Promise.all(short);
+    expect(answers.map((r) => JSON.parse(r.rowsJson)[0][0])).toEqual(
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+    expect(((await long) as QueryError).code).toBe('QUERY_TIMEOUT');
+  });
+
   it('waits for min_sequence, then answers from a snapshot at or beyond it', async () => {
     setTimeout(() => setCursor(45n), 100);
     const started = performance.now();
