@@ -17,7 +17,7 @@ const TWO_32 = 4294967296;
 export class Reader {
   readonly buf: Uint8Array;
   readonly view: DataView;
-  readonly node: Buffer;
+  readonly node: Buffer & { utf8Slice(start: number, end: number): string };
   pos = 0;
   readonly end: number;
   /** Wire type of the last value read by readValue. */
@@ -27,7 +27,7 @@ export class Reader {
     if (!(buf instanceof Uint8Array)) throw new TypeError('changeset must be a Uint8Array');
     this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.node = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.node = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) as Reader['node'];
     this.end = buf.byteLength;
   }
 
@@ -72,22 +72,10 @@ export class Reader {
   }
 
   text(start: number, end: number): string {
-    const n = end - start;
-    const b = this.buf;
-    if (n <= 16) {
-      let s = '';
-      for (let i = start; i < end; i++) {
-        const c = b[i]!;
-        if (c >= 0x80) return this.utf8(start, end);
-        s += String.fromCharCode(c);
-      }
-      return s;
-    }
-    return this.utf8(start, end);
-  }
-
-  private utf8(start: number, end: number): string {
-    const s = this.node.toString('utf8', start, end);
+    // Buffer#utf8Slice (what toString('utf8') calls after checking its arguments) beats a
+    // String.fromCharCode loop even for short ASCII strings. Invalid UTF-8 decodes to U+FFFD,
+    // which a valid encoding of U+FFFD also does: only then validate strictly.
+    const s = this.node.utf8Slice(start, end);
     if (s.includes('\uFFFD')) {
       try {
         strictUtf8.decode(this.buf.subarray(start, end));
