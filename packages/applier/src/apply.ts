@@ -1251,6 +1251,8 @@ class Engine {
     let intMode = single && (keyClass[firstPk]! & 1) === 1;
     let seen: Set<unknown> | undefined;
     let sortable = true;
+    /** Every sort key is a safe integer (a stable counting sort applies when they are dense). */
+    let denseInts = true;
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     const fail = (): false => {
@@ -1337,12 +1339,16 @@ class Engine {
         seen ??= new Set();
         if (seen.has(key)) return fail();
         seen.add(key);
-        if (typeof fv === 'number') sortKeys.push(fv);
-        else if (typeof fv === 'bigint') sortKeys.push(Number(fv));
+        let k = 0;
+        if (typeof fv === 'number') k = fv;
+        else if (typeof fv === 'bigint') k = Number(fv);
+        else sortable = false;
+        if (!Number.isSafeInteger(k)) denseInts = false;
         else {
-          sortable = false;
-          sortKeys.push(0);
+          if (k < min) min = k;
+          if (k > max) max = k;
         }
+        sortKeys.push(k);
       }
       starts.push(start);
       ops.push(op);
@@ -1363,6 +1369,14 @@ class Engine {
       const o = new Int32Array(count);
       let k = 0;
       for (let s = 0; s < slots.length; s++) if (slots[s]! !== -1) o[k++] = slots[s]!;
+      order = o;
+    } else if (!intMode && sortable && denseInts && max - min <= 4 * count + 1024) {
+      // stable counting sort (first key column only; equal keys keep changeset order)
+      const pos = new Int32Array(max - min + 2);
+      for (let i = 0; i < count; i++) pos[sortKeys[i]! - min + 1]!++;
+      for (let s = 1; s < pos.length; s++) pos[s]! += pos[s - 1]!;
+      const o = new Int32Array(count);
+      for (let i = 0; i < count; i++) o[pos[sortKeys[i]! - min]!++] = i;
       order = o;
     } else {
       const o = Array.from({ length: count }, (_, i) => i);
