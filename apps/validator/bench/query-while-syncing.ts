@@ -99,7 +99,8 @@ async function measure(
           if (response.status === 200) latencies.push(performance.now() - at);
           else {
             errors++;
-            if (process.env.BENCH_DEBUG) console.error(response.status, await response.text().catch(() => ''));
+            if (process.env.BENCH_DEBUG)
+              console.error(response.status, await response.text().catch(() => ''));
           }
         },
         () => {
