@@ -215,6 +215,7 @@ describe('differential against node:sqlite applyChangeset', () => {
     expect(pathStats.partitionChunks).toBeGreaterThan(pathStats.partitionFallbacks);
     expect(pathStats.partitionFallbacks).toBeGreaterThan(0);
     expect(pathStats.runBatches).toBeGreaterThan(0);
+    expect(pathStats.updateFastRows).toBeGreaterThan(0);
     expect(pathStats.rows).toBeGreaterThan(0);
   }, 600_000);
 
