@@ -253,6 +253,12 @@ async function startQueryService(
     logger.warn('read queries are off: a :memory: replica cannot be opened by query workers');
     return undefined;
   }
+  if (!(await hasSqliteAuthorizer())) {
+    logger.warn(
+      `read queries are off: they need node:sqlite's authorizer (Node >= 24.10), this is Node ${process.versions.node}; set QUERY_WORKERS=0 to silence this`,
+    );
+    return undefined;
+  }
   let service: QueryService | undefined;
   try {
     service = createQueryService({
@@ -274,6 +280,18 @@ async function startQueryService(
       cause,
       details: cause instanceof Error ? cause.message : String(cause),
     });
+  }
+}
+
+/** Whether this Node's node:sqlite can enforce read-only queries (setAuthorizer, Node >= 24.10). */
+async function hasSqliteAuthorizer(): Promise<boolean> {
+  try {
+    const { DatabaseSync } = await import('node:sqlite');
+    return (
+      typeof (DatabaseSync.prototype as { setAuthorizer?: unknown }).setAuthorizer === 'function'
+    );
+  } catch {
+    return false;
   }
 }
 
