@@ -220,6 +220,13 @@ describe('differential against node:sqlite applyChangeset', () => {
   }, 600_000);
 
   it('invert(cs) undoes cs, and applying cs reproduces the source', () => {
+    const foldZeros = (d: Record<string, string[]>): Record<string, string[]> =>
+      Object.fromEntries(
+        Object.entries(d).map(([t, rows]) => [
+          t,
+          rows.map((r) => r.replace(/(?<=^|\|)R-0(?=\||$)/g, 'R0')),
+        ]),
+      );
     fc.assert(
       fc.property(
         fc.array(op, { maxLength: 25 }),
@@ -236,7 +243,9 @@ describe('differential against node:sqlite applyChangeset', () => {
             applyChangeset(ours, cs0);
             const before = dumpOurs(ours, TABLES);
             applyChangeset(ours, cs1);
-            expect(dumpOurs(ours, TABLES)).toEqual(dumpNative(src, TABLES));
+            // The session extension records no change between -0.0 and 0.0 (they compare
+            // equal), so a replica keeps the zero it had, with native applyChangeset too.
+            expect(foldZeros(dumpOurs(ours, TABLES))).toEqual(foldZeros(dumpNative(src, TABLES)));
             const inv = invertChangeset(cs1);
             expect(invertChangeset(inv)).toEqual(cs1);
             applyChangeset(ours, inv);
