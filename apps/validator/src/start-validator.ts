@@ -78,6 +78,7 @@ export async function startValidator(
   // thread (auto: cores - 1), so applying is all the main thread does while catching up.
   const threads = config.verifyThreads ?? Math.max(0, availableParallelism() - 1);
   const pool = threads > 0 ? createPreparePool({ size: threads }) : undefined;
+  await pool?.ready();
 
   let engine: SyncEngine;
   try {

@@ -140,7 +140,11 @@ async function timeSync(
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = OFF');
   const pool = mode === 'pool' ? createVerifierPool() : undefined;
-  const preparePool = mode === 'prepare' ? createPreparePool() : undefined;
+  const preparePool =
+    mode === 'prepare'
+      ? createPreparePool({ niceness: Number(process.env.BENCH_PREPARE_NICENESS ?? 10) })
+      : undefined;
+  await preparePool?.ready(); // worker start-up is not part of catching up
   const engine = createSyncEngine({
     db,
     databasePath: path,

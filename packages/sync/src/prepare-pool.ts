@@ -17,6 +17,8 @@ export interface PreparePool {
     blob: Uint8Array,
     options: { trustedKeys: readonly Uint8Array[]; maxDecompressedBatchBytes: number },
   ): Promise<PreparedMessage[]>;
+  /** Resolves once every worker has started and loaded its modules (workers start eagerly). */
+  ready(): Promise<void>;
   /** Terminates the workers; pending calls reject with `PreparePoolError`. */
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ interface Pending {
 interface PoolWorker {
   worker: Worker;
   pending: Map<number, Pending>;
+  started: Promise<void>;
 }
 
 /**
@@ -73,16 +76,25 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
   let closed = false;
 
   function spawn(slot: number): PoolWorker {
+    const worker = new Worker(workerUrl, { execArgv, workerData: { niceness } });
+    let markStarted: () => void = () => {};
     const entry: PoolWorker = {
-      worker: new Worker(workerUrl, { execArgv, workerData: { niceness } }),
+      worker,
       pending: new Map(),
+      started: new Promise<void>((resolve) => {
+        markStarted = resolve;
+      }),
     };
     const failAll = (error: Error) => {
       for (const p of entry.pending.values()) p.reject(error);
       entry.pending.clear();
       if (workers[slot] === entry) workers[slot] = null;
     };
-    entry.worker.on('message', (reply: PrepareReply) => {
+    entry.worker.on('message', (reply: PrepareReply | { ready: true }) => {
+      if ('ready' in reply) {
+        markStarted();
+        return;
+      }
       const pending = entry.pending.get(reply.id);
       if (pending === undefined) return;
       entry.pending.delete(reply.id);
@@ -101,6 +113,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       failAll(new PreparePoolError('prepare worker failed', error)),
     );
     entry.worker.on('exit', (code) => {
+      markStarted();
       failAll(new PreparePoolError(`prepare worker exited with code ${code}`));
     });
     entry.worker.unref();
@@ -122,8 +135,14 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
     return workers[best] ?? spawn(best);
   }
 
+  // Start every worker now: loading modules takes a while, better before the first batch.
+  for (let i = 0; i < size; i++) spawn(i);
+
   return {
     size,
+    async ready() {
+      await Promise.all(workers.map((w) => w?.started));
+    },
     prepare(info, blob, prepareOptions) {
       if (closed) return Promise.reject(new PreparePoolError('the prepare pool is closed'));
       const entry = pick();

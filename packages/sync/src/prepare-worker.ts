@@ -37,6 +37,9 @@ if (niceness > 0) {
   }
 }
 
+// Modules are loaded: tell the pool this worker can take batches.
+port.postMessage({ ready: true });
+
 port.on('message', (request: PrepareRequest) => {
   const started = performance.now();
   let reply: PrepareReply;
