@@ -1174,7 +1174,16 @@ class Engine {
   }
 
   tryUpdateBatch(mask: string, params: ColumnValue[], rows: number, perRow: number): boolean {
-    const s = this.updateBatchStmt(mask, rows, perRow);
+    if (!this.runBatch(this.updateBatchStmt(mask, rows, perRow), params, rows)) return false;
+    this.result.updated += rows;
+    return true;
+  }
+
+  /**
+   * Runs one multi-row statement in a savepoint; true when it changed exactly `rows` rows. Any
+   * other count, or a recoverable SQLite error, rolls it back so the caller replays row by row.
+   */
+  runBatch(s: Stmt, params: ColumnValue[], rows: number): boolean {
     pathStats.runBatches++;
     this.savepoint();
     let changes: number;
@@ -1190,7 +1199,6 @@ class Engine {
       return false;
     }
     this.release();
-    this.result.updated += rows;
     return true;
   }
 
@@ -1250,22 +1258,7 @@ class Engine {
   }
 
   tryDeleteBatch(params: ColumnValue[], rows: number): boolean {
-    const s = this.deleteBatchStmt(rows);
-    pathStats.runBatches++;
-    this.savepoint();
-    let changes: number;
-    try {
-      changes = runWith(s, params).changes;
-    } catch (e) {
-      this.rollbackSavepoint();
-      if (!this.canFallBack(e)) throw e;
-      return false;
-    }
-    if (changes !== rows) {
-      this.rollbackSavepoint();
-      return false;
-    }
-    this.release();
+    if (!this.runBatch(this.deleteBatchStmt(rows), params, rows)) return false;
     this.result.deleted += rows;
     return true;
   }
