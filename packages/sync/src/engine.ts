@@ -116,6 +116,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   #abort = new AbortController();
   #messagesApplied = 0;
   #progress: ProgressTracker;
+  /** One message in its own savepoint (nested inside the group's transaction). */
+  readonly #applyOne: (message: PreparedMessage) => AppliedMessage;
 
   constructor(options: SyncEngineOptions) {
     super();
@@ -144,6 +146,13 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       now: options.now ?? Date.now,
     };
     this.state = openStateStore(this.db, { now: this.#o.now });
+    const context = {
+      db: this.db,
+      state: this.state,
+      startSequence: this.#o.startSequence,
+      withdrawalHandler: options.withdrawalHandler,
+    };
+    this.#applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, context));
     this.#index = new BatchIndex();
     this.#progress = new ProgressTracker(
       this.#o.progressIntervalMs,
@@ -370,13 +379,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const started = performance.now();
     const applied: AppliedMessage[] = [];
     let failure: unknown = null;
-    const ctx = {
-      db: this.db,
-      state: this.state,
-      startSequence: this.#o.startSequence,
-      withdrawalHandler: this.#options.withdrawalHandler,
-    };
-    const applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, ctx));
+    const applyOne = this.#applyOne;
     const budget = this.#o.maxCommitMs;
     this.db.transaction(() => {
       for (const message of group) {

@@ -1,4 +1,4 @@
-import { SyndDBError } from '@synddb/protocol';
+import { bytesToHex, equalBytes, SyndDBError } from '@synddb/protocol';
 
 /** Storage lists batches after `expected` but none containing it. */
 export class SequenceGapError extends SyndDBError {
@@ -52,4 +52,14 @@ export class UnexpectedSequenceError extends SyndDBError {
       details: `expected ${expected}, got ${actual}`,
     });
   }
+}
+
+/** The trusted key equal to `signer`; `UntrustedSignerError` when none is. */
+export function requireTrustedKey(
+  trustedKeys: readonly Uint8Array[],
+  signer: Uint8Array,
+): Uint8Array {
+  const key = trustedKeys.find((k) => equalBytes(k, signer));
+  if (key === undefined) throw new UntrustedSignerError(bytesToHex(signer));
+  return key;
 }

@@ -15,7 +15,7 @@ import {
   type VerifierPool,
   verifyBatch,
 } from '@synddb/verifier';
-import { BatchListingMismatchError, BatchUnavailableError, UntrustedSignerError } from './errors';
+import { BatchListingMismatchError, BatchUnavailableError, requireTrustedKey } from './errors';
 
 /** A verified message, its payload decoded (snapshots stay compressed until applied). */
 export type PreparedMessage =
@@ -50,14 +50,6 @@ export interface PrepareContext {
   signal?: AbortSignal | undefined;
   onFetched?: (info: { startSequence: bigint; bytes: number; seconds: number }) => void;
   onVerified?: (info: { startSequence: bigint; messages: number; seconds: number }) => void;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /** The CPU part of preparing a batch: what `prepareBlob` needs besides the bytes. */
@@ -143,9 +135,7 @@ function decodeListed(
       { start: batch.startSequence, end: batch.endSequence },
     );
   }
-  const key = options.trustedKeys.find((k) => equalBytes(k, batch.pubkey));
-  if (key === undefined) throw new UntrustedSignerError(hex(batch.pubkey));
-  return { batch, key };
+  return { batch, key: requireTrustedKey(options.trustedKeys, batch.pubkey) };
 }
 
 function decodePayloads(verified: VerifiedBatch, maxDecompressedBytes: number): PreparedMessage[] {

@@ -1,7 +1,7 @@
 import type { StorageFetcher } from '@synddb/fetchers';
 import { decodePayload, MessageType } from '@synddb/protocol';
 import { verifySignedMessage } from '@synddb/verifier';
-import { UnexpectedSequenceError, UntrustedSignerError } from './errors';
+import { requireTrustedKey, UnexpectedSequenceError } from './errors';
 import type { PreparedMessage } from './prepare-batch';
 
 export interface SingleMessageContext {
@@ -43,11 +43,7 @@ export async function syncSingleMessage(
     return { kind: 'absent', latest, nextAvailable };
   }
   if (message.sequence !== sequence) throw new UnexpectedSequenceError(sequence, message.sequence);
-  const key = ctx.trustedKeys.find(
-    (k) => k.length === message.signer.length && Buffer.compare(k, message.signer) === 0,
-  );
-  if (key === undefined)
-    throw new UntrustedSignerError(Buffer.from(message.signer).toString('hex'));
+  const key = requireTrustedKey(ctx.trustedKeys, message.signer);
   const verified = await verifySignedMessage(message, { expectedPubkey: key });
   const base = { sequence: verified.sequence, timestamp: verified.timestamp };
   if (verified.messageType === MessageType.Snapshot) {
