@@ -63,3 +63,9 @@ export type {
   MessageSequencer,
   WithdrawalReceipt,
 } from './sequencer/message-sequencer';
+export {
+  type DevnetWithApp,
+  type StartDevnetWithAppOptions,
+  startDevnetWithApp,
+  TEST_SEQUENCER_KEY,
+} from './testing/start-devnet-with-app';

@@ -1,21 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createDevnetSequencer,
-  createSampleApp,
-  type DevnetSequencer,
-  type SampleApp,
-} from '@synddb/devnet';
+import { type DevnetSequencer, type SampleApp, startDevnetWithApp } from '@synddb/devnet';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '@synddb/sync';
 import { parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
-
-/** Anvil account 0. */
-const SEQUENCER_KEY = 'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -42,18 +34,8 @@ export interface Devnet {
 /** The devnet sequencer on 127.0.0.1 and the sample app (its schema snapshot already sent). */
 export async function startDevnet(): Promise<Devnet> {
   const dir = tempDirectory();
-  const sequencer = createDevnetSequencer({
-    privateKey: SEQUENCER_KEY,
-    batchMaxMessages: 10,
-    flushIntervalMs: 50,
-    onError: () => {},
-  });
-  const { url } = await sequencer.start({ port: 0 });
-  onCleanup(() => sequencer.stop());
-  const app = createSampleApp({ sequencerUrl: url, dbPath: join(dir, 'source.db'), idSeed: 7 });
-  onCleanup(() => app.close());
-  await app.start();
-  return { sequencer, app, dir, url };
+  const devnet = await startDevnetWithApp({ directory: dir, onCleanup });
+  return { ...devnet, dir };
 }
 
 export interface Replica {

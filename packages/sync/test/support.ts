@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
-  createDevnetSequencer,
-  createSampleApp,
   type DevnetSequencer,
   type DevnetSequencerOptions,
   type SampleApp,
+  startDevnetWithApp,
 } from '@synddb/devnet';
 import { createHttpFetcher, type StorageFetcher } from '@synddb/fetchers';
 import { parseSequencerPubkey } from '@synddb/verifier';
@@ -15,9 +14,6 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { afterEach } from 'vitest';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../src/index';
 import type { SyncEvents } from '../src/types';
-
-/** Anvil account 0 (the upstream tests' sequencer key). */
-export const SEQUENCER_KEY = 'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,19 +41,8 @@ export interface Devnet {
 /** A devnet sequencer on 127.0.0.1 and the sample app writing through it (schema snapshot sent). */
 export async function startDevnet(options: DevnetSequencerOptions = {}): Promise<Devnet> {
   const dir = tempDirectory();
-  const sequencer = createDevnetSequencer({
-    privateKey: SEQUENCER_KEY,
-    batchMaxMessages: 10,
-    flushIntervalMs: 50,
-    onError: () => {},
-    ...options,
-  });
-  const { url } = await sequencer.start({ port: 0 });
-  onCleanup(() => sequencer.stop());
-  const app = createSampleApp({ sequencerUrl: url, dbPath: join(dir, 'source.db'), idSeed: 7 });
-  onCleanup(() => app.close());
-  await app.start();
-  return { sequencer, url, app, pubkey: parseSequencerPubkey(sequencer.pubkeyHex), dir };
+  const devnet = await startDevnetWithApp({ directory: dir, onCleanup, sequencer: options });
+  return { ...devnet, pubkey: parseSequencerPubkey(devnet.sequencer.pubkeyHex), dir };
 }
 
 export function openReplica(path: string): Database {
