@@ -44,6 +44,48 @@ function runWith(s: Stmt, params: ColumnValue[]): RunResult {
   return params.length <= SPREAD_MAX ? s.run(...params) : s.run(params);
 }
 
+/** Per-chunk arrays of the partitioned path, reused between chunks and applies. */
+class ChunkScratch {
+  cap = 1024;
+  starts = new Float64Array(this.cap);
+  keys = new Float64Array(this.cap);
+  masks = new Float64Array(this.cap);
+  ops = new Uint8Array(this.cap);
+  gid = new Int32Array(this.cap);
+  grouped = new Int32Array(this.cap);
+  /** UPDATE masks of tables with more than 26 columns (one character per column). */
+  wide: string[] = [];
+
+  grow(): void {
+    const cap = Math.min(this.cap * 2, CHUNK_CHANGES);
+    const more = <T extends Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.starts = more(this.starts, (c) => new Float64Array(c));
+    this.keys = more(this.keys, (c) => new Float64Array(c));
+    this.masks = more(this.masks, (c) => new Float64Array(c));
+    this.ops = more(this.ops, (c) => new Uint8Array(c));
+    this.gid = new Int32Array(cap);
+    this.grouped = new Int32Array(cap);
+    this.cap = cap;
+  }
+}
+
+/** One scratch set is kept; a nested apply (from a conflict handler) gets its own. */
+let spareScratch: ChunkScratch | undefined;
+function takeScratch(): ChunkScratch {
+  const sc = spareScratch ?? new ChunkScratch();
+  spareScratch = undefined;
+  return sc;
+}
+function releaseScratch(sc: ChunkScratch): void {
+  sc.wide.length = 0;
+  // large sets are not kept, so an occasional huge changeset does not pin memory
+  if (sc.cap <= 65_536) spareScratch = sc;
+}
+
 function maskString(mask: number, n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) s += String.fromCharCode(48 + (Math.floor(mask / 4 ** i) % 4));
@@ -596,9 +638,12 @@ class Engine {
     const n = this.nCol;
     const buf = r.buf;
     const view = r.view;
+    const node = r.node;
+    const ab = buf.buffer;
+    const byteOffset = buf.byteOffset;
     const end = r.end;
     let p = r.pos;
-    // Inlined fast cases (INTEGER, REAL, NULL, short ASCII TEXT); everything else via Reader.value.
+    // Inlined fast cases (INTEGER, REAL, NULL, short TEXT and BLOB); the rest via Reader.value.
     for (let i = 0; i < n; i++) {
       if (p >= end) r.fail('truncated record', p);
       const ty = buf[p]!;
@@ -613,6 +658,23 @@ class Engine {
         out[offset + i] = view.getFloat64(p + 1);
         p += 9;
         continue;
+      } else if (ty === 3 || ty === 4) {
+        // short TEXT / BLOB (one-byte length): the common case, without the Reader calls
+        const c = p + 1 < end ? buf[p + 1]! : 128;
+        if (c < 0x80 && end - p - 2 >= c) {
+          if (ty === 3) {
+            const s = node.utf8Slice(p + 2, p + 2 + c);
+            if (!s.includes('\uFFFD')) {
+              out[offset + i] = s;
+              p += 2 + c;
+              continue;
+            }
+          } else {
+            out[offset + i] = new Uint8Array(ab, byteOffset + p + 2, c);
+            p += 2 + c;
+            continue;
+          }
+        }
       } else if (ty === 5) {
         out[offset + i] = null;
         p += 1;
@@ -985,7 +1047,7 @@ class Engine {
     );
   }
 
-  rowByRow(starts: number[], count: number): void {
+  rowByRow(starts: ArrayLike<number>, count: number): void {
     pathStats.rows += count;
     const save = this.r.pos;
     for (let k = 0; k < count; k++) {
@@ -1311,56 +1373,79 @@ class Engine {
    */
   partitionChunk(): boolean {
     const r = this.r;
-    const buf = r.buf;
-    const n = this.nCol;
-    const t = this.t!;
-    const pk = this.hdrPk;
     const chunkStart = r.pos;
     const pkOrder = this.pkOrder();
     const single = pkOrder.length === 1;
     const firstPk = pkOrder[0]!;
-    const keyClass = t.keyClass;
-    const starts: number[] = [];
-    const ops: number[] = [];
-    const masks: (number | string)[] = [];
-    const sortKeys: number[] = [];
+    const keyClass = this.t!.keyClass;
+    const sc = takeScratch();
+    try {
+      return this.partitionWith(sc, chunkStart, pkOrder, single, firstPk, keyClass, r.view, r.end);
+    } finally {
+      releaseScratch(sc);
+    }
+  }
+
+  partitionWith(
+    sc: ChunkScratch,
+    chunkStart: number,
+    pkOrder: number[],
+    single: boolean,
+    firstPk: number,
+    keyClass: Uint8Array,
+    view: DataView,
+    end: number,
+  ): boolean {
+    const r = this.r;
+    const buf = r.buf;
+    const n = this.nCol;
+    const pk = this.hdrPk;
     const pkVals = this.pkTmp;
     const codes = this.maskCodes;
+    const wideMasks = n > 26;
     // Fast mode: a single integer primary key; duplicates are found after sorting, no Set needed.
-    let intMode = single && (keyClass[firstPk]! & 1) === 1;
+    const intMode = single && (keyClass[firstPk]! & 1) === 1;
     let seen: Set<unknown> | undefined;
     let sortable = true;
     /** Every sort key is a safe integer (a stable counting sort applies when they are dense). */
     let denseInts = true;
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
+    let count = 0;
+    let updates = 0;
     const fail = (): false => {
       r.pos = chunkStart;
       return false;
     };
     // Scan: only primary keys are materialised; other values are skipped (decoded later).
-    while (r.pos < r.end && starts.length < CHUNK_CHANGES) {
+    while (r.pos < end && count < CHUNK_CHANGES) {
       const start = r.pos;
       const op = buf[start]!;
       if (op === TABLE_CHANGESET || op === TABLE_PATCHSET) break;
       if (op !== OP_INSERT && op !== OP_UPDATE && op !== OP_DELETE) return fail();
-      if (start + 1 >= r.end || buf[start + 1]! > 1) return fail();
-      r.pos = start + 2;
-      let sets = 0;
+      if (start + 1 >= end || buf[start + 1]! > 1) return fail();
+      const upd = op === OP_UPDATE;
       // inlined skipping of non-key values (the hot loop of the scan)
       let p = start + 2;
-      const end = r.end;
       for (let i = 0; i < n; i++) {
         if (p >= end) return fail();
         const ty = buf[p]!;
-        codes[i] = 0;
         if (pk[i] !== 0) {
+          if (upd) codes[i] = 0;
+          if (ty === 1 && end - p >= 9) {
+            const hi = view.getInt32(p + 1);
+            if (hi > -2097152 && hi < 2097152) {
+              pkVals[i] = hi * 4294967296 + view.getUint32(p + 5);
+              p += 9;
+              continue;
+            }
+          }
           r.pos = p;
           pkVals[i] = r.value(false);
           p = r.pos;
           continue;
         }
-        if (op === OP_UPDATE && ty !== 0) codes[i] = 2;
+        if (upd) codes[i] = ty !== 0 ? 2 : 0;
         p++;
         if (ty === 1 || ty === 2) p += 8;
         else if (ty === 3 || ty === 4) {
@@ -1380,10 +1465,11 @@ class Engine {
       }
       if (p > end) return fail();
       r.pos = p;
-      let mk: number | string = 0;
-      if (op === OP_UPDATE) {
+      if (count === sc.cap) sc.grow();
+      if (upd) {
+        let sets = 0;
         for (let i = 0; i < n; i++) {
-          if (r.pos >= r.end) return fail();
+          if (r.pos >= end) return fail();
           if (buf[r.pos] !== 0) {
             if (pk[i] !== 0) return fail(); // rewrites the primary key
             codes[i]! += 1;
@@ -1392,15 +1478,16 @@ class Engine {
           r.skipRaw();
         }
         if (sets === 0) return fail();
-        if (n <= 26) {
+        if (!wideMasks) {
           let m = 0;
           for (let i = n - 1; i >= 0; i--) m = m * 4 + codes[i]!;
-          mk = m;
+          sc.masks[count] = m;
         } else {
           let m = '';
           for (let i = 0; i < n; i++) m += String.fromCharCode(48 + codes[i]!);
-          mk = m;
+          sc.wide[count] = m;
         }
+        updates++;
       }
       const fv = pkVals[firstPk];
       if (intMode) {
@@ -1411,7 +1498,7 @@ class Engine {
         else return fail();
         if (k < min) min = k;
         if (k > max) max = k;
-        sortKeys.push(k);
+        sc.keys[count] = k;
       } else {
         const key = this.exactKey(pkOrder, keyClass, single);
         if (key === undefined) return fail();
@@ -1427,21 +1514,21 @@ class Engine {
           if (k < min) min = k;
           if (k > max) max = k;
         }
-        sortKeys.push(k);
+        sc.keys[count] = k;
       }
-      starts.push(start);
-      ops.push(op);
-      masks.push(mk);
+      sc.starts[count] = start;
+      sc.ops[count] = op;
+      count++;
     }
-    const count = starts.length;
     if (count < PARTITION_MIN_CHANGES) return fail();
+    const keys = sc.keys;
     // Order: by the first primary-key column (B-tree locality); in intMode also detect duplicates.
     let order: ArrayLike<number>;
     if (intMode && max - min <= 4 * count + 1024) {
       // counting sort over a dense integer range
       const slots = new Int32Array(max - min + 1).fill(-1);
       for (let i = 0; i < count; i++) {
-        const s = sortKeys[i]! - min;
+        const s = keys[i]! - min;
         if (slots[s] !== -1) return fail();
         slots[s] = i;
       }
@@ -1452,73 +1539,87 @@ class Engine {
     } else if (!intMode && sortable && denseInts && max - min <= 4 * count + 1024) {
       // stable counting sort (first key column only; equal keys keep changeset order)
       const pos = new Int32Array(max - min + 2);
-      for (let i = 0; i < count; i++) pos[sortKeys[i]! - min + 1]!++;
+      for (let i = 0; i < count; i++) pos[keys[i]! - min + 1]!++;
       for (let s = 1; s < pos.length; s++) pos[s]! += pos[s - 1]!;
       const o = new Int32Array(count);
-      for (let i = 0; i < count; i++) o[pos[sortKeys[i]! - min]!++] = i;
+      for (let i = 0; i < count; i++) o[pos[keys[i]! - min]!++] = i;
       order = o;
     } else {
       const o = Array.from({ length: count }, (_, i) => i);
-      if (sortable) o.sort((a, b) => sortKeys[a]! - sortKeys[b]!);
+      if (sortable) o.sort((a, b) => keys[a]! - keys[b]!);
       if (intMode) {
-        for (let i = 1; i < count; i++) if (sortKeys[o[i]!] === sortKeys[o[i - 1]!]) return fail();
+        for (let i = 1; i < count; i++) if (keys[o[i]!] === keys[o[i - 1]!]) return fail();
       }
       order = o;
     }
-    intMode = false;
-    const deletes: number[] = [];
-    const inserts: number[] = [];
-    const updates = new Map<number | string, number[]>();
-    for (let j = 0; j < count; j++) {
-      const i = order[j]!;
+    // Group by operation (stable, so each group stays in key order): deletes, the UPDATE masks
+    // in order of first appearance, inserts. group[g]..group[g+1] delimits group g in `grouped`.
+    const ops = sc.ops;
+    const gid = sc.gid;
+    const maskGroups = new Map<number | string, number>();
+    const groupMasks: string[] = ['', ''];
+    for (let i = 0; i < count; i++) {
       const op = ops[i]!;
-      if (op === OP_DELETE) deletes.push(i);
-      else if (op === OP_INSERT) inserts.push(i);
+      if (op === OP_DELETE) gid[i] = 0;
+      else if (op === OP_INSERT) gid[i] = 1;
       else {
-        const mk = masks[i]!;
-        let g = updates.get(mk);
-        if (!g) {
-          g = [];
-          updates.set(mk, g);
+        const mk = wideMasks ? sc.wide[i]! : sc.masks[i]!;
+        let g = maskGroups.get(mk);
+        if (g === undefined) {
+          g = groupMasks.length;
+          maskGroups.set(mk, g);
+          groupMasks.push(typeof mk === 'string' ? mk : maskString(mk, n));
         }
-        g.push(i);
+        gid[i] = g;
       }
     }
-    const end = r.pos;
+    const groups = groupMasks.length;
+    const bounds = new Int32Array(groups + 1);
+    for (let i = 0; i < count; i++) bounds[gid[i]! + 1]!++;
+    for (let g = 1; g <= groups; g++) bounds[g]! += bounds[g - 1]!;
+    const fill = bounds.slice(0, groups);
+    const grouped = sc.grouped;
+    for (let j = 0; j < count; j++) {
+      const i = order[j]!;
+      grouped[fill[gid[i]!]!++] = i;
+    }
+    const starts = sc.starts;
+    const chunkEnd = r.pos;
     this.savepoint();
     let ok = false;
+    let rolledBack = false;
     try {
-      ok = this.partitionGroup(deletes, OP_DELETE, '', starts);
-      if (ok) {
-        for (const [mk, g] of updates) {
-          const mask = typeof mk === 'string' ? mk : maskString(mk, n);
-          ok = this.partitionGroup(g, OP_UPDATE, mask, starts);
-          if (!ok) break;
-        }
+      ok = this.partitionGroup(grouped, bounds[0]!, bounds[1]!, OP_DELETE, '', starts);
+      for (let g = 2; ok && g < groups; g++) {
+        ok = this.partitionGroup(
+          grouped,
+          bounds[g]!,
+          bounds[g + 1]!,
+          OP_UPDATE,
+          groupMasks[g]!,
+          starts,
+        );
       }
-      if (ok) ok = this.partitionGroup(inserts, OP_INSERT, '', starts);
+      if (ok) ok = this.partitionGroup(grouped, bounds[1]!, bounds[2]!, OP_INSERT, '', starts);
     } catch (e) {
       this.rollbackSavepoint();
+      rolledBack = true;
       if (!this.canFallBack(e)) throw e;
       ok = false;
-      pathStats.partitionChunks++;
-      pathStats.partitionFallbacks++;
-      this.rowByRow(starts, count);
-      r.pos = end;
-      return true;
     }
     pathStats.partitionChunks++;
     if (ok) {
       this.release();
-      this.result.deleted += deletes.length;
-      this.result.inserted += inserts.length;
-      this.result.updated += count - deletes.length - inserts.length;
+      const deletes = bounds[1]! - bounds[0]!;
+      this.result.deleted += deletes;
+      this.result.inserted += count - deletes - updates;
+      this.result.updated += updates;
     } else {
       pathStats.partitionFallbacks++;
-      this.rollbackSavepoint();
+      if (!rolledBack) this.rollbackSavepoint();
       this.rowByRow(starts, count);
     }
-    r.pos = end;
+    r.pos = chunkEnd;
     return true;
   }
 
@@ -1586,8 +1687,15 @@ class Engine {
   }
 
   /** Runs one operation group as multi-row statements; false when a statement's row count is off. */
-  partitionGroup(idx: number[], op: number, mask: string, starts: number[]): boolean {
-    if (idx.length === 0) return true;
+  partitionGroup(
+    idx: Int32Array,
+    from: number,
+    to: number,
+    op: number,
+    mask: string,
+    starts: Float64Array,
+  ): boolean {
+    if (from === to) return true;
     const r = this.r;
     const n = this.nCol;
     const pk = this.hdrPk;
@@ -1610,10 +1718,10 @@ class Engine {
     const maxRows = Math.max(1, Math.min(cap, Math.floor(MAX_PARAMS / perRow)));
     const oldTmp = this.oldTmp;
     const newTmp = this.newTmp;
-    let done = 0;
-    while (done < idx.length) {
+    let done = from;
+    while (done < to) {
       let rows = maxRows;
-      const left = idx.length - done;
+      const left = to - done;
       if (left < rows) rows = left >= 64 ? 64 : left >= 16 ? 16 : left >= 4 ? 4 : 1;
       if (rows > maxRows) rows = maxRows;
       const params = this.groupParams;
