@@ -1,6 +1,8 @@
 import type { Database, RunResult, Statement } from 'better-sqlite3';
 import { ChangesetConflictError, SchemaMismatchError } from './errors';
 import {
+  ASCII_TEXT_MAX,
+  asciiText,
   OP_DELETE,
   OP_INSERT,
   OP_UPDATE,
@@ -639,8 +641,8 @@ class Engine {
     const buf = r.buf;
     const view = r.view;
     const node = r.node;
-    const ab = buf.buffer;
-    const byteOffset = buf.byteOffset;
+    const ab = r.ab;
+    const byteOffset = r.byteOffset;
     const end = r.end;
     let p = r.pos;
     // Inlined fast cases (INTEGER, REAL, NULL, short TEXT and BLOB); the rest via Reader.value.
@@ -663,8 +665,9 @@ class Engine {
         const c = p + 1 < end ? buf[p + 1]! : 128;
         if (c < 0x80 && end - p - 2 >= c) {
           if (ty === 3) {
-            const s = node.utf8Slice(p + 2, p + 2 + c);
-            if (!s.includes('\uFFFD')) {
+            const s =
+              c <= ASCII_TEXT_MAX ? asciiText(buf, p + 2, c) : node.utf8Slice(p + 2, p + 2 + c);
+            if (s !== undefined && !(c > ASCII_TEXT_MAX && s.includes('\uFFFD'))) {
               out[offset + i] = s;
               p += 2 + c;
               continue;
@@ -1697,6 +1700,7 @@ class Engine {
   ): boolean {
     if (from === to) return true;
     const r = this.r;
+    const buf = r.buf;
     const n = this.nCol;
     const pk = this.hdrPk;
     const intBig = this.t!.intBig;
@@ -1726,6 +1730,12 @@ class Engine {
       if (rows > maxRows) rows = maxRows;
       const params = this.groupParams;
       params.length = rows * perRow;
+      // The group is in key order, so its changes lie scattered over the changeset: touch each
+      // one first, a loop of independent loads the CPU overlaps, instead of one cache miss at a
+      // time while decoding.
+      let touch = 0;
+      for (let j = 0; j < rows; j++) touch ^= buf[starts[idx[done + j]!]!]!;
+      this.touchSink ^= touch;
       let k = 0;
       for (let j = 0; j < rows; j++) {
         r.pos = starts[idx[done + j]!]! + 2;
@@ -1752,6 +1762,8 @@ class Engine {
   }
 
   groupParams: ColumnValue[] = [];
+  /** Sink of partitionGroup's touch loop (keeps the loads from being optimised away). */
+  touchSink = 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,262 @@ export const TABLE_PATCHSET = 0x50; // 'P'
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const TWO_32 = 4294967296;
 
+const fcc = String.fromCharCode;
+/** Longest TEXT that asciiText builds in JS. */
+export const ASCII_TEXT_MAX = 20;
+
+/**
+ * A short ASCII TEXT value (bytes s..s+l, l <= ASCII_TEXT_MAX) as a string, or undefined when a
+ * byte is not ASCII. String.fromCharCode with one argument per byte is about twice as fast as a
+ * Buffer#utf8Slice call for such strings, the common case of replicated rows.
+ */
+export function asciiText(b: Uint8Array, s: number, l: number): string | undefined {
+  let or = 0;
+  for (let k = s; k < s + l; k++) or |= b[k]!;
+  if (or >= 0x80) return undefined;
+  switch (l) {
+    case 0:
+      return '';
+    case 1:
+      return fcc(b[s]!);
+    case 2:
+      return fcc(b[s]!, b[s + 1]!);
+    case 3:
+      return fcc(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return fcc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return fcc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return fcc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return fcc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+      );
+    case 9:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+      );
+    case 10:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+      );
+    case 11:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+      );
+    case 12:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+      );
+    case 13:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+      );
+    case 14:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+      );
+    case 15:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+        b[s + 14]!,
+      );
+    case 16:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+        b[s + 14]!,
+        b[s + 15]!,
+      );
+    case 17:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+        b[s + 14]!,
+        b[s + 15]!,
+        b[s + 16]!,
+      );
+    case 18:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+        b[s + 14]!,
+        b[s + 15]!,
+        b[s + 16]!,
+        b[s + 17]!,
+      );
+    case 19:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+        b[s + 14]!,
+        b[s + 15]!,
+        b[s + 16]!,
+        b[s + 17]!,
+        b[s + 18]!,
+      );
+    case 20:
+      return fcc(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+        b[s + 11]!,
+        b[s + 12]!,
+        b[s + 13]!,
+        b[s + 14]!,
+        b[s + 15]!,
+        b[s + 16]!,
+        b[s + 17]!,
+        b[s + 18]!,
+        b[s + 19]!,
+      );
+    default:
+      return undefined;
+  }
+}
+
 /** Cursor over a changeset buffer. All reads are bounds-checked and throw ChangesetFormatError. */
 export class Reader {
   readonly buf: Uint8Array;
@@ -20,6 +276,8 @@ export class Reader {
   readonly node: Buffer & { utf8Slice(start: number, end: number): string };
   pos = 0;
   readonly end: number;
+  readonly ab: ArrayBufferLike;
+  readonly byteOffset: number;
   /** Wire type of the last value read by readValue. */
   lastType = 0;
 
@@ -29,6 +287,8 @@ export class Reader {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.node = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) as Reader['node'];
     this.end = buf.byteLength;
+    this.ab = buf.buffer;
+    this.byteOffset = buf.byteOffset;
   }
 
   fail(message: string, offset = this.pos): never {
@@ -72,6 +332,10 @@ export class Reader {
   }
 
   text(start: number, end: number): string {
+    if (end - start <= ASCII_TEXT_MAX) {
+      const a = asciiText(this.buf, start, end - start);
+      if (a !== undefined) return a;
+    }
     // Buffer#utf8Slice (what toString('utf8') calls after checking its arguments) beats a
     // String.fromCharCode loop even for short ASCII strings. Invalid UTF-8 decodes to U+FFFD,
     // which a valid encoding of U+FFFD also does: only then validate strictly.

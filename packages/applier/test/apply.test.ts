@@ -294,6 +294,43 @@ describe('applyChangeset', () => {
     }
   });
 
+  it('applies TEXT of every short length, ASCII or not, exactly (JS and utf8Slice decoders)', () => {
+    // lengths 0..40 cross ASCII_TEXT_MAX; NUL, DEL, 2-4 byte UTF-8 and U+FFFD itself included
+    const texts: string[] = [];
+    const alphabet = ['a', 'Z', '0', ' ', '\u0000', '\u007f', 'é', '日', '😀', '\uFFFD'];
+    for (let len = 0; len <= 40; len++) {
+      texts.push('x'.repeat(len));
+      for (let k = 0; k < alphabet.length; k++) {
+        let s = '';
+        for (let i = 0; i < len; i++) s += i === len - 1 ? alphabet[k] : alphabet[(i + k) % 4];
+        texts.push(s);
+      }
+    }
+    const schema = 'CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT, k TEXT);';
+    const src = source(schema);
+    const cs0 = record(src, (d) => {
+      const ins = d.prepare('INSERT INTO s VALUES (?, ?, ?)');
+      for (const [i, t] of texts.entries()) ins.run(i, t, t.slice(0, 3));
+    });
+    const cs1 = record(src, (d) => {
+      d.exec("UPDATE s SET v = v || 'é' WHERE id % 3 = 0; DELETE FROM s WHERE id % 3 = 1");
+    });
+    const db = ours(schema);
+    const nat = openNative(tmp.path(`nat${n++}.db`));
+    nat.exec(schema);
+    for (const cs of [cs0, cs1]) {
+      expect(applyNative(nat, cs, () => 'abort')).toBe(true);
+      applyChangeset(db, cs);
+      expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
+    }
+    const rows = db.prepare('SELECT id, v FROM s WHERE id % 3 = 2 ORDER BY id').all() as {
+      id: number;
+      v: string;
+    }[];
+    expect(rows.length).toBeGreaterThan(100);
+    for (const r of rows) expect(r.v).toBe(texts[r.id]);
+  });
+
   it('applies patchsets like native', () => {
     const src = source();
     const cs0 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1),(2,'b',2),(3,'c',3)`));
