@@ -331,6 +331,55 @@ describe('applyChangeset', () => {
     for (const r of rows) expect(r.v).toBe(texts[r.id]);
   });
 
+  it('long UPDATE and DELETE runs: drift deep inside a savepoint group is reported like native', () => {
+    // 2,500-change runs span several 16-statement groups; drifted rows sit in the middle of a
+    // later group, so the whole group is rolled back and replayed row by row
+    const schema = 'CREATE TABLE g(id INTEGER PRIMARY KEY, v TEXT, w REAL);';
+    const src = source(schema);
+    const cs0 = record(src, (d) => {
+      const ins = d.prepare('INSERT INTO g VALUES (?, ?, ?)');
+      for (let i = 1; i <= 2500; i++) ins.run(i, `v${i}`, i / 4);
+    });
+    const csUpdate = record(src, (d) => d.exec("UPDATE g SET v = v || '!'"));
+    const csDelete = record(src, (d) => d.exec('DELETE FROM g'));
+    const drift =
+      'UPDATE g SET v = NULL WHERE id IN (1777, 1901, 2450); DELETE FROM g WHERE id = 1800';
+    for (const policy of ['omit', 'abort'] as const) {
+      const db = ours(schema);
+      const nat = openNative(tmp.path(`nat${n++}.db`));
+      nat.exec(schema);
+      expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
+      applyChangeset(db, cs0);
+      for (const cs of [csUpdate, csDelete]) {
+        db.exec(drift);
+        nat.exec(drift);
+        const natLog: ConflictKind[] = [];
+        const natOk = applyNative(nat, cs, () => policy, natLog);
+        const log: ConflictInfo[] = [];
+        let threw = false;
+        try {
+          const r = applyChangeset(db, cs, {
+            onConflict: (i) => {
+              log.push(i);
+              return policy;
+            },
+          });
+          expect(r.updated + r.deleted + r.omitted).toBe(2500);
+        } catch (e) {
+          expect(e).toBeInstanceOf(ChangesetConflictError);
+          threw = true;
+        }
+        expect(threw).toBe(!natOk);
+        expect(log.map((i) => i.kind)).toEqual(natLog);
+        expect(dumpOurs(db, ['g'])).toEqual(dumpNative(nat, ['g']));
+        // changeset order is the session's hash order: compare the set of conflicting keys
+        const keys = log.map((i) => i.primaryKey[0] as number).sort((a, b) => a - b);
+        if (policy === 'omit') expect(keys).toEqual([1777, 1800, 1901, 2450]);
+        else expect(keys).toHaveLength(1);
+      }
+    }
+  });
+
   it('applies patchsets like native', () => {
     const src = source();
     const cs0 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1),(2,'b',2),(3,'c',3)`));
