@@ -1,14 +1,21 @@
-// Applies the same changesets with @synddb/applier (better-sqlite3) and with node:sqlite's native
+// Applies the same changesets with @synddb/applier and with node:sqlite's native
 // DatabaseSync#applyChangeset, each on its own file-backed WAL database (synchronous=NORMAL), and
-// prints time and the ours/native ratio. Run: pnpm bench (builds dist first).
+// prints time and the ours/native ratio: ours on better-sqlite3 12.x (the workspace's driver, V8
+// API) and on 13.x (Node-API, the npm alias better-sqlite3-13). Run: pnpm bench (builds dist first).
+// BENCH_REPS (default 7) and BENCH_ONLY (a substring of a workload name) narrow it.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import Database from 'better-sqlite3';
+import Database13 from 'better-sqlite3-13';
 import { applyChangeset } from '../dist/index.js';
 
-const REPS = Number(process.env.BENCH_REPS ?? 5);
+const REPS = Number(process.env.BENCH_REPS ?? 7);
+const require = createRequire(import.meta.url);
+const v12 = require('better-sqlite3/package.json').version;
+const v13 = require('better-sqlite3-13/package.json').version;
 const dir = mkdtempSync(join(tmpdir(), 'applier-bench-'));
 let fileNo = 0;
 const SCHEMA = `
@@ -136,8 +143,8 @@ function workloads() {
   return w;
 }
 
-function runOurs(w) {
-  const db = new Database(join(dir, `ours${fileNo++}.db`));
+function runOurs(w, Driver = Database) {
+  const db = new Driver(join(dir, `ours${fileNo++}.db`));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec(w.schema ?? SCHEMA);
@@ -191,36 +198,42 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   console.log(
-    `node ${process.version}, ${REPS} reps each, ours and native interleaved; medians of wall time and of process CPU time (user+sys)`,
+    `node ${process.version}, ${REPS} reps each after one warm-up round, interleaved; medians of wall time and of process CPU time (user+sys) in ms; ours on better-sqlite3 ${v12} and ${v13}`,
   );
   const rows = [];
   const only = process.env.BENCH_ONLY;
   for (const w of workloads()) {
     if (only && !w.name.includes(only)) continue;
     const ours = [];
+    const ours13 = [];
     const native = [];
-    for (let i = 0; i < REPS; i++) {
-      // alternate who goes first, so page-cache and CPU-frequency effects hit both sides
-      if (i % 2 === 0) {
-        native.push(runNative(w));
-        ours.push(runOurs(w));
-      } else {
-        ours.push(runOurs(w));
-        native.push(runNative(w));
-      }
-    }
+    // one untimed round first: JIT warm-up of this workload's code paths (a validator applies
+    // changesets all day; the first apply of a new shape is not what it spends its time on)
+    runNative(w);
+    runOurs(w);
+    runOurs(w, Database13);
+    const order = [
+      () => native.push(runNative(w)),
+      () => ours.push(runOurs(w)),
+      () => ours13.push(runOurs(w, Database13)),
+    ];
+    // rotate who goes first, so page-cache and CPU-frequency effects hit every side
+    for (let i = 0; i < REPS; i++) for (let k = 0; k < 3; k++) order[(i + k) % 3]();
     const o = median(ours.map((x) => x.ms));
     const n = median(native.map((x) => x.ms));
     const oc = median(ours.map((x) => x.cpu));
     const nc = median(native.map((x) => x.cpu));
+    const oc13 = median(ours13.map((x) => x.cpu));
     rows.push({
       workload: w.name,
-      'ours ms': o.toFixed(1),
       'native ms': n.toFixed(1),
+      'ours ms': o.toFixed(1),
       'wall ratio': (o / n).toFixed(2),
-      'ours cpu ms': oc.toFixed(1),
-      'native cpu ms': nc.toFixed(1),
+      'native cpu': nc.toFixed(1),
+      'ours cpu': oc.toFixed(1),
       'cpu ratio': (oc / nc).toFixed(2),
+      'ours cpu (13.x)': oc13.toFixed(1),
+      'cpu ratio (13.x)': (oc13 / nc).toFixed(2),
     });
   }
   console.table(rows);

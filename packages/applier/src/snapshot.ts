@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SnapshotFormatError, SnapshotTooLargeError } from './errors';
 
 export interface RestoreSnapshotOptions {
@@ -74,10 +74,16 @@ async function spool(image: SnapshotImage, path: string, maxBytes: number): Prom
   return bytes;
 }
 
-function quickCheck(path: string): void {
+/**
+ * The check connection is opened with the caller's own better-sqlite3 (db.constructor): a second
+ * SQLite library in the process must never open a file the first one opens (POSIX locks are
+ * per process and shared), and the caller may use either supported major version.
+ */
+function quickCheck(db: Database.Database, path: string): void {
+  const Driver = db.constructor as typeof Database;
   let check: Database.Database | undefined;
   try {
-    check = new Database(path, { readonly: true, fileMustExist: true });
+    check = new Driver(path, { readonly: true, fileMustExist: true });
     const rows = check.prepare('PRAGMA quick_check').pluck().all() as string[];
     if (rows.length !== 1 || rows[0] !== 'ok') {
       throw new SnapshotFormatError('quick_check failed', {
@@ -123,7 +129,7 @@ export async function restoreSnapshot(
   let fkWasOn = false;
   try {
     const bytes = await spool(image, path, maxBytes);
-    quickCheck(path);
+    quickCheck(db, path);
     if (db.inTransaction) throw new TypeError('restoreSnapshot cannot run inside a transaction');
     db.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(path);
     attached = true;

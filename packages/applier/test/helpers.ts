@@ -24,8 +24,9 @@ export function openNative(path: string): DatabaseSync {
   return db;
 }
 
-export function openOurs(path: string): Database.Database {
-  const db = new Database(path);
+/** Opens a replica with better-sqlite3 (the workspace's 12.x unless another driver is given). */
+export function openOurs(path: string, Driver: typeof Database = Database): Database.Database {
+  const db = new Driver(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   return db;
