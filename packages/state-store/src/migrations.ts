@@ -39,6 +39,10 @@ export const STATE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS _synddb_outbox_unsigned ON _synddb_outbox (sequence) WHERE signature IS NULL;
   `,
+  // 2: signed entries in sequence order (the signature API lists and counts them)
+  `
+  CREATE INDEX IF NOT EXISTS _synddb_outbox_signed ON _synddb_outbox (sequence, message_id) WHERE signature IS NOT NULL;
+  `,
 ];
 
 export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS.length;

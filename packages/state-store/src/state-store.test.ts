@@ -157,12 +157,21 @@ describe('outbox', () => {
       expect(store.enqueue({ messageId: 'b', sequence: 2n, kind: 'withdrawal', body })).toBe(true);
     })();
     expect(store.unsigned().map((e) => e.messageId)).toEqual(['a', 'b']);
+    expect(store.signedCount()).toBe(0);
     store.recordSigningError('a', 'signer offline');
     expect(store.outboxEntry('a')?.error).toBe('signer offline');
     store.recordSignature('a', { signature: '0xsig', signer: '0xsigner' });
     expect(store.unsigned().map((e) => e.messageId)).toEqual(['b']);
     const signed = store.signed();
     expect(signed).toHaveLength(1);
+    expect(store.signedCount()).toBe(1);
+    // the signed list is served in sequence order from a partial index, not a sort of the table
+    const plan = db
+      .prepare(
+        'EXPLAIN QUERY PLAN SELECT * FROM _synddb_outbox WHERE signature IS NOT NULL ORDER BY sequence, message_id LIMIT 1',
+      )
+      .all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toContain('_synddb_outbox_signed');
     expect(signed[0]).toMatchObject({
       messageId: 'a',
       signature: '0xsig',

@@ -103,6 +103,7 @@ export class StateStore {
   readonly #updateSignature: Statement;
   readonly #updateOutboxError: Statement;
   readonly #selectSigned: Statement;
+  readonly #countSigned: Statement;
 
   constructor(db: Database, options: OpenStateStoreOptions = {}) {
     this.db = db;
@@ -145,6 +146,9 @@ export class StateStore {
         'SELECT * FROM _synddb_outbox WHERE signature IS NOT NULL ORDER BY sequence, message_id LIMIT ? OFFSET ?',
       )
       .safeIntegers(true);
+    this.#countSigned = db
+      .prepare('SELECT count(*) FROM _synddb_outbox WHERE signature IS NOT NULL')
+      .pluck();
   }
 
   /** The last applied message, or null for a replica that never applied anything. */
@@ -255,6 +259,11 @@ export class StateStore {
   /** Signed outbox entries, in sequence order (paged). */
   signed(limit = 100, offset = 0): OutboxEntry[] {
     return (this.#selectSigned.all(limit, offset) as OutboxRow[]).map(toOutboxEntry);
+  }
+
+  /** How many outbox entries are signed. */
+  signedCount(): number {
+    return this.#countSigned.get() as number;
   }
 
   outboxEntry(messageId: string): OutboxEntry | null {
