@@ -85,6 +85,13 @@ export {
   type ServeValidatorApiOptions,
   serveValidatorApi,
 } from './serve/serve-validator-api';
+export {
+  createSignatureApi,
+  DEFAULT_SIGNATURE_MAX_LIST,
+  type MessageSignature,
+  type SignatureApiOptions,
+} from './signature-api/create-signature-api';
+export { normalizeMessageId } from './signature-api/normalize-message-id';
 export { jsonInteger, jsonIntegerOrNull } from './status/json-integer';
 export {
   evaluateReadiness,

@@ -1,0 +1,179 @@
+import { type Context, Hono } from 'hono';
+import { HttpApiConfigError, HttpApiError } from '../errors';
+import { normalizeMessageId } from './normalize-message-id';
+
+/** A signed withdrawal (REFERENCE.md §1.12.3). */
+export interface MessageSignature {
+  /** `0x` + 64 lowercase hex. */
+  message_id: string;
+  /** `0x` + 130 hex: r ‖ s ‖ v, v ∈ {27, 28}. */
+  signature: string;
+  /** The signer's address, lowercase. */
+  signer: string;
+  /** Unix seconds. */
+  signed_at: number;
+}
+
+export interface SignatureApiOptions {
+  /** Served by GET /info. */
+  info: () => { signer: string; bridgeContract: string; chainId: bigint | number };
+  /** A signed withdrawal by normalized id ('0x' + 64 lowercase hex), or null. */
+  get: (messageId: string) => MessageSignature | null;
+  /** Signed withdrawals in signing (sequence) order. */
+  list: (limit: number, offset: number) => MessageSignature[];
+  /** Number of signed withdrawals. */
+  count: () => number;
+  /** Most entries one /pending or /signatures response carries (default 10_000); `?offset=N&limit=M` pages. */
+  maxList?: number;
+  /** Called after every response, e.g. for access logs. */
+  onResponse?: (r: { method: string; path: string; status: number; ms: number }) => void;
+}
+
+export const DEFAULT_SIGNATURE_MAX_LIST = 10_000;
+
+const ADDRESS = /^0x[0-9a-f]{40}$/;
+const U64_MAX = (1n << 64n) - 1n;
+const JSON_TYPE = { 'content-type': 'application/json' };
+const SIGNATURE_PREFIX = '/signature/';
+
+/**
+ * The bridge signer's signature API (REFERENCE.md §1.12.4), served on its own port
+ * (`BRIDGE_SIGNATURE_ENDPOINT`, default `0.0.0.0:8081`) with `serveValidatorApi`:
+ * `/health`, `/info`, `/pending`, `/signature/{message_id}` and `/signatures`. The relayer calls
+ * `GET /signature/{message_id}` (§2.3). Unlike the reference the id lookup is case-insensitive,
+ * and the two list routes page with `?offset=N&limit=M` (at most `maxList` entries each).
+ */
+export function createSignatureApi(options: SignatureApiOptions): Hono {
+  const maxList = options.maxList ?? DEFAULT_SIGNATURE_MAX_LIST;
+  if (!Number.isSafeInteger(maxList) || maxList < 1) {
+    throw new HttpApiConfigError(`maxList must be a positive integer, got ${String(maxList)}`);
+  }
+  const { onResponse } = options;
+
+  const app = new Hono();
+  app.use(async (c, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      c.header('cache-control', 'no-store');
+      onResponse?.({
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: performance.now() - started,
+      });
+    }
+  });
+
+  app.get('/health', (c) => c.json({ status: 'healthy' }));
+
+  app.get('/info', (c) => c.body(infoJson(options.info()), 200, JSON_TYPE));
+
+  app.get('/pending', (c) => {
+    const { limit, offset } = page(c, maxList);
+    const ids = read(options, limit, offset).map((s) => s.message_id);
+    return c.json({ count: options.count(), message_ids: ids });
+  });
+
+  app.get('/signatures', (c) => {
+    const { limit, offset } = page(c, maxList);
+    return c.json(read(options, limit, offset).map(pick));
+  });
+
+  // Every path under /signature/ is a look-up, so ids with `/` (encoded or not) also answer null.
+  app.get(`${SIGNATURE_PREFIX}*`, (c) => {
+    const id = normalizeMessageId(rawId(c.req.url));
+    const signature = id === null ? null : options.get(id);
+    return signature === null ? c.json(null, 404) : c.json(pick(signature));
+  });
+
+  for (const path of ['/health', '/info', '/pending', '/signatures', `${SIGNATURE_PREFIX}*`]) {
+    app.all(path, (c) =>
+      c.json({ error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' }, 405, {
+        allow: 'GET, HEAD',
+      }),
+    );
+  }
+
+  app.notFound((c) => c.json({ error: 'not found', code: 'NOT_FOUND' }, 404));
+  app.onError((error, c) => {
+    if (error instanceof HttpApiError) {
+      return c.json({ error: error.shortMessage, code: error.code }, error.status as 400);
+    }
+    return c.json({ error: 'internal error', code: 'INTERNAL' }, 500);
+  });
+  return app;
+}
+
+/** The id segment(s) of the request URL, percent-decoded exactly once ('' when malformed). */
+function rawId(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const end = url.indexOf('?', start);
+  const path = url.slice(start, end < 0 ? undefined : end);
+  if (!path.startsWith(SIGNATURE_PREFIX)) return '';
+  const raw = path.slice(SIGNATURE_PREFIX.length);
+  // A valid id is 64-66 characters, or 3 times that when every character is percent-encoded.
+  if (raw.length > 3 * 66) return '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return '';
+  }
+}
+
+/** Only the documented fields, whatever else the store's objects carry. */
+function pick(s: MessageSignature): MessageSignature {
+  return {
+    message_id: s.message_id,
+    signature: s.signature,
+    signer: s.signer,
+    signed_at: s.signed_at,
+  };
+}
+
+function read(options: SignatureApiOptions, limit: number, offset: number): MessageSignature[] {
+  if (limit === 0) return [];
+  const entries = options.list(limit, offset);
+  return entries.length > limit ? entries.slice(0, limit) : entries;
+}
+
+/** `?offset=N&limit=M`: decimal integers; `limit` defaults to and is capped at `maxList`. */
+function page(c: Context, maxList: number): { limit: number; offset: number } {
+  const offset = integerParam(c, 'offset') ?? 0;
+  const limit = integerParam(c, 'limit');
+  return { offset, limit: limit === undefined ? maxList : Math.min(limit, maxList) };
+}
+
+function integerParam(c: Context, name: string): number | undefined {
+  const values = c.req.queries(name);
+  if (values === undefined || values.length === 0) return undefined;
+  const text = values[0]!;
+  if (values.length > 1 || !/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new HttpApiError(
+      400,
+      'INVALID_REQUEST',
+      `invalid request: ${name} must be one non-negative integer`,
+    );
+  }
+  return Number(text);
+}
+
+/**
+ * `{"signer","bridge_contract","chain_id"}` with the chain id written as JSON number digits, so a
+ * u64 above 2^53 stays exact (the reference serializes it as a u64 number too).
+ */
+function infoJson(info: ReturnType<SignatureApiOptions['info']>): string {
+  const signer = info.signer.toLowerCase();
+  const bridge = info.bridgeContract.toLowerCase();
+  const { chainId } = info;
+  const validChainId =
+    typeof chainId === 'bigint'
+      ? chainId >= 0n && chainId <= U64_MAX
+      : Number.isInteger(chainId) && chainId >= 0 && chainId < 2 ** 64;
+  if (!ADDRESS.test(signer) || !ADDRESS.test(bridge) || !validChainId) {
+    throw new HttpApiError(500, 'SIGNER_INFO_INVALID', 'the signer info is invalid');
+  }
+  const digits = BigInt(chainId).toString();
+  return `{"signer":${JSON.stringify(signer)},"bridge_contract":${JSON.stringify(bridge)},"chain_id":${digits}}`;
+}
