@@ -1,4 +1,10 @@
 export {
+  eip191Digest,
+  signRecoverable,
+  withdrawalMessageHash,
+  withdrawalMessageId,
+} from '@synddb/bridge-signer';
+export {
   type DatabaseDigest,
   type DigestDatabaseOptions,
   digestDatabase,
@@ -44,12 +50,6 @@ export {
 } from './sample-app/workload';
 export type { BatchStore, ReplaceBatchOptions, StoredBatch } from './sequencer/batch-store';
 export type { BatcherStats, FlushResult } from './sequencer/batcher';
-export {
-  eip191Digest,
-  signRecoverable,
-  withdrawalMessageHash,
-  withdrawalMessageId,
-} from './sequencer/bridge-signature';
 export {
   createDevnetSequencer,
   DEFAULT_MAX_BODY_BYTES,

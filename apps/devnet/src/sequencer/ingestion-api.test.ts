@@ -1,4 +1,5 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { eip191Digest } from '@synddb/bridge-signer';
 import {
   decodeBatchBlob,
   decodeChangesetBatchRequest,
@@ -14,7 +15,6 @@ import {
 } from '@synddb/protocol';
 import { describe, expect, it } from 'vitest';
 import { ANVIL0_PUBKEY, postCbor, startSequencer } from '../test-support';
-import { eip191Digest } from './bridge-signature';
 import { createDevnetSequencer } from './create-devnet-sequencer';
 
 const changesetRequest = encodeChangesetBatchRequest({

@@ -1,4 +1,10 @@
 import {
+  eip191Digest,
+  signRecoverable,
+  withdrawalMessageHash,
+  withdrawalMessageId,
+} from '@synddb/bridge-signer';
+import {
   type ChangesetBatchRequest,
   encodeChangesetBatchRequest,
   encodeSnapshotRequest,
@@ -12,12 +18,6 @@ import {
 import type { SequencerSigner } from '@synddb/verifier';
 import { SequencerStoppedError } from '../errors';
 import type { Batcher } from './batcher';
-import {
-  eip191Digest,
-  signRecoverable,
-  withdrawalMessageHash,
-  withdrawalMessageId,
-} from './bridge-signature';
 import { validateWithdrawal } from './validate-withdrawal';
 
 /** What the sequencer hands back for every sequenced message (before JSON). */
