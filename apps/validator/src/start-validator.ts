@@ -20,6 +20,7 @@ import {
   type SyncStatus,
 } from '@synddb/sync';
 import type { Database } from 'better-sqlite3';
+import { type BridgeSigning, createBridgeSigning, resolveBridgeSignerKey } from './bridge-signing';
 import type { ValidatorConfig, ValidatorConfigInput } from './config/config-schema';
 import { resolveValidatorConfig } from './config/parse-config';
 import { ValidatorStartupError } from './errors';
@@ -51,6 +52,8 @@ export interface ValidatorHandle {
   readonly subscriptions: Subscriptions | undefined;
   /** True once the replica has caught up with storage since start. */
   readonly syncedOnce: boolean;
+  /** Bridge signer mode: the signer's address and the signature API's URL; null when off. */
+  readonly bridge: { readonly address: string; readonly url: string } | null;
   status(): SyncStatus;
   /**
    * Stops the engine (waiting up to `shutdownTimeout`), closes the server and the database.
@@ -80,6 +83,21 @@ export async function startValidator(
   const pool = threads > 0 ? createPreparePool({ size: threads }) : undefined;
   await pool?.ready();
 
+  const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
+  let bridge: BridgeSigning | undefined;
+  try {
+    if (config.bridgeSigner) {
+      bridge = createBridgeSigning(config, resolveBridgeSignerKey(config, logger), metrics, logger);
+    }
+  } catch (cause) {
+    await pool?.close();
+    replica.close();
+    throw new ValidatorStartupError('cannot load the bridge signer key', {
+      cause,
+      details: cause instanceof Error ? cause.message : String(cause),
+    });
+  }
+
   let engine: SyncEngine;
   try {
     engine = createSyncEngine({
@@ -101,6 +119,7 @@ export async function startValidator(
       progressIntervalMs: config.progressInterval,
       maxCommitMs: config.maxCommitTime,
       ...(pool === undefined ? {} : { preparePool: pool }),
+      ...(bridge === undefined ? {} : { withdrawalHandler: bridge.withdrawalHandler }),
     });
   } catch (cause) {
     await pool?.close();
@@ -111,7 +130,6 @@ export async function startValidator(
     });
   }
 
-  const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
   const unbindMetrics = bindSyncMetrics(engine, metrics);
   const detachLogging = attachSyncLogging(engine, logger);
   let syncedOnce = false;
@@ -122,6 +140,7 @@ export async function startValidator(
   let query: QueryService | undefined;
   let server: ServedApi | undefined;
   let subscriptions: Subscriptions | undefined;
+  let bridgeUrl: string | undefined;
   try {
     query = await startQueryService(config, engine, metrics, logger);
     const app = createValidatorApi({
@@ -153,7 +172,9 @@ export async function startValidator(
               warn: (message, fields) => logger.warn(message, fields),
             },
           });
+    bridgeUrl = (await bridge?.start(engine))?.url;
   } catch (error) {
+    await bridge?.close();
     await server?.close();
     await query?.close();
     detachLogging();
@@ -173,6 +194,7 @@ export async function startValidator(
     mode: config.batchSyncEnabled ? 'batch' : 'single-message',
     verifyThreads: pool?.size ?? 0,
     queryWorkers: query?.limits.workers ?? 0,
+    bridgeSigner: bridge?.address ?? false,
   });
   engine.start();
 
@@ -189,12 +211,16 @@ export async function startValidator(
     get syncedOnce() {
       return syncedOnce;
     },
+    bridge:
+      bridge === undefined || bridgeUrl === undefined
+        ? null
+        : { address: bridge.address, url: bridgeUrl },
     status: () => engine.status(),
     stop() {
       stopping ??= shutdown(
         engine,
         server,
-        { query, subscriptions },
+        { query, subscriptions, bridge },
         replica,
         pool,
         config,
@@ -212,7 +238,11 @@ export async function startValidator(
 async function shutdown(
   engine: SyncEngine,
   server: ServedApi,
-  api: { query: QueryService | undefined; subscriptions: Subscriptions | undefined },
+  api: {
+    query: QueryService | undefined;
+    subscriptions: Subscriptions | undefined;
+    bridge: BridgeSigning | undefined;
+  },
   replica: Replica,
   pool: PreparePool | undefined,
   config: ValidatorConfig,
@@ -227,6 +257,7 @@ async function shutdown(
     failure = error;
     logger.error('sync engine did not stop in time', { error: error as Error });
   }
+  await api.bridge?.close();
   // Upgraded sockets would keep server.close() waiting: close the subscriptions first.
   await api.subscriptions?.close();
   await server.close();

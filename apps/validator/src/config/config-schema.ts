@@ -24,6 +24,19 @@ const bindAddress = () =>
     }
   });
 
+/** An EVM address, 0x + 40 hex (any case; checksums are not enforced), kept lowercase. */
+const evmAddress = () =>
+  text().transform((v, ctx): string => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected an EVM address: 0x followed by 40 hex digits',
+      });
+      return z.NEVER;
+    }
+    return v.toLowerCase();
+  });
+
 const pubkey = () =>
   z.string().transform((v, ctx): Uint8Array => {
     try {
@@ -45,6 +58,7 @@ const G = {
   server: 'HTTP server and process',
   query: 'Read queries',
   logging: 'Logging',
+  bridge: 'Bridge signer',
   compat: 'Reference options not used by this validator',
 };
 
@@ -363,26 +377,42 @@ export const configShape = {
   }),
   bridgeSigner: withDefault('bridgeSigner', boolean(), false, {
     env: 'BRIDGE_SIGNER',
-    group: G.compat,
-    describe: 'Bridge signer mode: not available in this version; true is refused.',
+    group: G.bridge,
+    describe:
+      'Bridge signer mode: sign every synced withdrawal (EIP-191 over its message id) after its data commits, keep the signatures in the replica, and serve them on BRIDGE_SIGNATURE_ENDPOINT. Needs BRIDGE_CHAIN_ID, and BRIDGE_CONTRACT_ADDRESS unless the chain id is 31337.',
   }),
-  bridgeAddress: optional('bridgeAddress', text(), {
+  bridgeAddress: optional('bridgeAddress', evmAddress(), {
     env: 'BRIDGE_CONTRACT_ADDRESS',
     value: 'ADDRESS',
-    group: G.compat,
-    describe: 'Bridge contract (bridge signer mode).',
+    group: G.bridge,
+    describe: 'Bridge contract address (0x + 40 hex), reported by GET /info.',
   }),
   bridgeChainId: optional('bridgeChainId', u64(), {
     env: 'BRIDGE_CHAIN_ID',
     value: 'ID',
-    group: G.compat,
-    describe: 'Bridge chain id (bridge signer mode).',
+    group: G.bridge,
+    describe: 'Chain id of the bridge contract, reported by GET /info.',
   }),
   bridgeSignatureEndpoint: withDefault('bridgeSignatureEndpoint', bindAddress(), '0.0.0.0:8081', {
     env: 'BRIDGE_SIGNATURE_ENDPOINT',
     value: 'ADDR',
-    group: G.compat,
-    describe: 'Signature API bind address (bridge signer mode).',
+    group: G.bridge,
+    describe:
+      'Signature API bind address (/health, /info, /pending, /signature/{id}, /signatures).',
+  }),
+  bridgeSignerKeyFile: optional('bridgeSignerKeyFile', text(), {
+    env: 'BRIDGE_SIGNER_KEY_FILE',
+    value: 'PATH',
+    group: G.bridge,
+    describe:
+      'Signing key file (one line, 0x + 64 hex, mode 0600). Default: bridge-signer.key beside DATABASE_PATH, created on first start; the address is logged, to register in TeeKeyManager as a Validator key.',
+  }),
+  bridgeSignerKey: optional('bridgeSignerKey', text(), {
+    env: 'BRIDGE_SIGNER_KEY',
+    value: 'HEX',
+    group: G.bridge,
+    describe:
+      'Signing key as 64 hex chars (0x optional), instead of a key file. Never logged; prefer the key file (environments leak).',
   }),
   enableKeyBootstrap: withDefault('enableKeyBootstrap', boolean(), false, {
     env: 'ENABLE_KEY_BOOTSTRAP',
@@ -473,11 +503,22 @@ export const configSchema = z.object(configShape).superRefine((c, ctx) => {
     ctx.addIssue({ code: 'custom', path: ['queryMaxBytes'], message: 'must be at most 1GiB' });
   }
   if (c.bridgeSigner) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['bridgeSigner'],
-      message: 'bridge signer mode is not available in this version of synddb-validator',
-    });
+    if (c.bridgeChainId === undefined) {
+      need('bridgeChainId', undefined, 'required in bridge signer mode (BRIDGE_SIGNER=true)');
+    } else if (c.bridgeAddress === undefined && c.bridgeChainId !== 31337n) {
+      need(
+        'bridgeAddress',
+        undefined,
+        'required in bridge signer mode unless BRIDGE_CHAIN_ID is 31337 (local devnet)',
+      );
+    }
+    if (c.bridgeSignerKey !== undefined && c.bridgeSignerKeyFile !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bridgeSignerKey'],
+        message: 'set BRIDGE_SIGNER_KEY or BRIDGE_SIGNER_KEY_FILE, not both',
+      });
+    }
   }
   if (c.enableKeyBootstrap) {
     ctx.addIssue({

@@ -148,8 +148,39 @@ describe('parseValidatorArgs', () => {
       '--fetcher-type / FETCHER_TYPE (--fetcher-type="ftp")',
     );
     expect(problemsOf(() => run(['--bridge-signer'])).message).toContain(
-      'bridge signer mode is not available',
+      '--bridge-chain-id / BRIDGE_CHAIN_ID: required in bridge signer mode',
     );
+    expect(problemsOf(() => run(['--bridge-signer', '--bridge-chain-id', '1'])).message).toContain(
+      '--bridge-address / BRIDGE_CONTRACT_ADDRESS: required in bridge signer mode unless BRIDGE_CHAIN_ID is 31337',
+    );
+    expect(
+      problemsOf(() =>
+        run(['--bridge-signer', '--bridge-chain-id', '1', '--bridge-address', '0x12']),
+      ).message,
+    ).toContain('expected an EVM address');
+    expect(
+      problemsOf(() =>
+        run(['--bridge-signer', '--bridge-chain-id', '31337'], {
+          ...URL_ENV,
+          BRIDGE_SIGNER_KEY: `0x${'11'.repeat(32)}`,
+          BRIDGE_SIGNER_KEY_FILE: '/tmp/k',
+        }),
+      ).message,
+    ).toContain('set BRIDGE_SIGNER_KEY or BRIDGE_SIGNER_KEY_FILE, not both');
+    const devnetSigner = run(['--bridge-signer', '--bridge-chain-id', '31337']).config;
+    expect([
+      devnetSigner.bridgeSigner,
+      devnetSigner.bridgeChainId,
+      devnetSigner.bridgeAddress,
+    ]).toEqual([true, 31337n, undefined]);
+    const signer = run([
+      '--bridge-signer',
+      '--bridge-chain-id',
+      '8453',
+      '--bridge-address',
+      '0x5FC8d32690cc91D4c39d9d3abcBD16989F875707',
+    ]).config;
+    expect(signer.bridgeAddress).toBe('0x5fc8d32690cc91d4c39d9d3abcbd16989f875707');
     expect(
       problemsOf(() => run([], { ...URL_ENV, ENABLE_KEY_BOOTSTRAP: 'true' })).message,
     ).toContain('TEE key bootstrap is not available');
@@ -246,6 +277,8 @@ describe('--help', () => {
       ['bridge-address', 'BRIDGE_CONTRACT_ADDRESS'],
       ['bridge-chain-id', 'BRIDGE_CHAIN_ID'],
       ['bridge-signature-endpoint', 'BRIDGE_SIGNATURE_ENDPOINT'],
+      ['bridge-signer-key-file', 'BRIDGE_SIGNER_KEY_FILE'],
+      ['bridge-signer-key', 'BRIDGE_SIGNER_KEY'],
       ['gap-retry-count', 'GAP_RETRY_COUNT'],
       ['gap-retry-delay', 'GAP_RETRY_DELAY'],
       ['gap-skip-on-failure', 'GAP_SKIP_ON_FAILURE'],
