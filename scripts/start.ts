@@ -1,8 +1,12 @@
 // `pnpm start`: a local SyndDB devnet — a sequencer and its sample application generating
 // traffic — and a synddb-validator replicating it, all in this process, with embedded defaults.
 //
-// Env: SYNDDB_VALIDATOR_BIND (127.0.0.1:8080), SYNDDB_DEVNET_PORT (0 = any free port), SYNDDB_DEVNET_RATE
-// (transactions/s, 10), SYNDDB_DATA_DIR (.data/devnet). SYNDDB_START_SMOKE=N exits 0 once the validator
+// The validator runs in bridge signer mode (local chain id 31337): it signs the sample app's
+// withdrawals and serves the signatures on its signature API.
+//
+// Env: SYNDDB_VALIDATOR_BIND (127.0.0.1:8080), SYNDDB_SIGNATURE_BIND (127.0.0.1:8081),
+// SYNDDB_DEVNET_PORT (0 = any free port), SYNDDB_DEVNET_RATE (transactions/s, 10), SYNDDB_DATA_DIR
+// (.data/devnet). SYNDDB_START_SMOKE=N exits 0 once the validator
 // has applied N messages (used by the test that keeps this command true).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,6 +14,7 @@ import { createDevnetSequencer, createSampleApp } from '@synddb/devnet';
 import { startValidator } from 'synddb-validator';
 
 const bindAddress = process.env.SYNDDB_VALIDATOR_BIND ?? '127.0.0.1:8080';
+const signatureBind = process.env.SYNDDB_SIGNATURE_BIND ?? '127.0.0.1:8081';
 const devnetPort = Number(process.env.SYNDDB_DEVNET_PORT ?? 0);
 const rate = Number(process.env.SYNDDB_DEVNET_RATE ?? 10);
 const dataDir = resolve(process.env.SYNDDB_DATA_DIR ?? '.data/devnet');
@@ -45,13 +50,18 @@ const validator = await startValidator({
   bindAddress,
   syncInterval: '250ms',
   maxLag: '100',
+  bridgeSigner: true,
+  bridgeChainId: 31337n,
+  bridgeSignatureEndpoint: signatureBind,
 });
 const api = validator.url;
+const signatures = validator.bridge?.url ?? '';
 console.log(`
 SyndDB local devnet is running.
   sequencer       ${sequencerUrl}   (storage API: ${sequencerUrl}/storage/batches)
   sample app db   ${join(dataDir, 'app.db')}   (${rate} transactions/s, snapshot every 200)
   validator API   ${api}
+  signature API   ${signatures}   (bridge signer ${validator.bridge?.address}, chain id 31337)
   replica         ${databasePath}
 
 Try:
@@ -60,6 +70,8 @@ Try:
   curl -s ${api}/metrics | grep synddb_
   curl -s ${api}/query -H 'content-type: application/json' -d '{"sql":"SELECT id, owner, balance FROM accounts LIMIT 5"}'
   sqlite3 -readonly ${databasePath} 'SELECT id, owner, balance FROM accounts LIMIT 5'
+  curl ${signatures}/pending
+  curl ${signatures}/signatures
 
 Ctrl-C stops everything.
 `);
@@ -83,8 +95,13 @@ if (smoke !== null) {
     const status = validator.status();
     if ((status.lastSequence ?? -1n) + 1n < smoke) return;
     validator.engine.off('applied', onApplied);
-    console.log(`smoke: applied ${status.lastSequence}, state ${status.state}`);
-    void stop(0);
+    void (async () => {
+      const pending = (await (await fetch(`${signatures}/pending`)).json()) as { count: number };
+      console.log(
+        `smoke: applied ${status.lastSequence}, state ${status.state}, signed ${pending.count} withdrawals`,
+      );
+      await stop(0);
+    })();
   };
   validator.engine.on('applied', onApplied);
 }

@@ -22,6 +22,7 @@ it('pnpm start (scripts/start.ts) runs the devnet and a validator that applies i
             SYNDDB_START_SMOKE: '60',
             SYNDDB_DEVNET_RATE: '500',
             SYNDDB_VALIDATOR_BIND: '127.0.0.1:0',
+            SYNDDB_SIGNATURE_BIND: '127.0.0.1:0',
             SYNDDB_DATA_DIR: dataDir,
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,6 +49,9 @@ it('pnpm start (scripts/start.ts) runs the devnet and a validator that applies i
     expect(output).toMatch(/smoke: applied (\d+)/);
     const applied = Number(/smoke: applied (\d+)/.exec(output)?.[1]);
     expect(applied).toBeGreaterThanOrEqual(59);
+    expect(output).toMatch(/signature API {3}http:\/\/127\.0\.0\.1:\d+/);
+    // the sample app's workload makes withdrawals; the validator signs them after they commit
+    expect(Number(/signed (\d+) withdrawals/.exec(output)?.[1])).toBeGreaterThanOrEqual(1);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
