@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDevnetSequencer, createSampleApp, type SampleApp } from '@synddb/devnet';
+import { startDevnetWithApp } from '@synddb/devnet';
 import Database from 'better-sqlite3';
 import { getBytes, hashMessage, recoverAddress, Signature, SigningKey } from 'ethers';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -46,16 +46,12 @@ describe('bridge signer mode', { timeout: 60_000 }, () => {
   it('signs every withdrawal after it commits, serves the signatures, keeps them and its key across restarts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'validator-bridge-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const sequencer = createDevnetSequencer({ batchMaxMessages: 5, flushIntervalMs: 50 });
-    const { url } = await sequencer.start({ port: 0 });
-    cleanups.push(() => sequencer.stop());
-    const app: SampleApp = createSampleApp({
-      sequencerUrl: url,
-      dbPath: join(dir, 'app.db'),
+    const { sequencer, url, app } = await startDevnetWithApp({
+      directory: dir,
+      onCleanup: (c) => cleanups.push(c),
+      sequencer: { batchMaxMessages: 5 },
       idSeed: 11,
     });
-    cleanups.push(() => app.close());
-    await app.start();
     const alice = await app.openAccount('alice', 1_000n);
     const messageIds: string[] = [];
     for (let i = 0; i < 6; i++) {

@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { HttpApiConfigError, HttpApiError } from '../errors';
+import { installJsonErrorHandlers } from '../json-error-handlers';
 import { normalizeMessageId } from './normalize-message-id';
 
 /** A signed withdrawal (REFERENCE.md §1.12.3). */
@@ -96,13 +97,7 @@ export function createSignatureApi(options: SignatureApiOptions): Hono {
     );
   }
 
-  app.notFound((c) => c.json({ error: 'not found', code: 'NOT_FOUND' }, 404));
-  app.onError((error, c) => {
-    if (error instanceof HttpApiError) {
-      return c.json({ error: error.shortMessage, code: error.code }, error.status as 400);
-    }
-    return c.json({ error: 'internal error', code: 'INTERNAL' }, 500);
-  });
+  installJsonErrorHandlers(app);
   return app;
 }
 

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { z } from 'zod';
-import { HttpApiConfigError, HttpApiError } from '../errors';
+import { HttpApiConfigError } from '../errors';
+import { installJsonErrorHandlers } from '../json-error-handlers';
 import { bodyLimitMiddleware, corsMiddleware, rateLimitMiddleware } from '../limits/http-limits';
 import { createRateLimiter, type RateLimiter } from '../limits/rate-limiter';
 import type { ValidatorMetrics } from '../metrics/create-validator-metrics';
@@ -170,12 +171,6 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
   const openapi = JSON.stringify(buildOpenApiDocument({ queries: options.query !== undefined }));
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
-  app.notFound((c) => c.json({ error: 'not found', code: 'NOT_FOUND' }, 404));
-  app.onError((error, c) => {
-    if (error instanceof HttpApiError) {
-      return c.json({ error: error.shortMessage, code: error.code }, error.status as 400);
-    }
-    return c.json({ error: 'internal error', code: 'INTERNAL' }, 500);
-  });
+  installJsonErrorHandlers(app);
   return app;
 }
