@@ -28,7 +28,12 @@ export class ValidatorConfigError extends SyndDBError {
 /** Startup failed after the configuration was accepted (pubkey discovery, database, bind). */
 export class ValidatorStartupError extends SyndDBError {
   override name = 'ValidatorStartupError';
+  /** `details` defaults to the cause's message. */
   constructor(shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
-    super('VALIDATOR_STARTUP', shortMessage, options);
+    const { cause } = options;
+    const details =
+      options.details ??
+      (cause === undefined ? undefined : cause instanceof Error ? cause.message : String(cause));
+    super('VALIDATOR_STARTUP', shortMessage, { cause, details });
   }
 }

@@ -47,10 +47,7 @@ export function openReplica(path: string): Replica {
   } catch (cause) {
     readDb?.close();
     db?.close();
-    throw new ValidatorStartupError(`cannot open the replica database ${path}`, {
-      cause,
-      details: cause instanceof Error ? cause.message : String(cause),
-    });
+    throw new ValidatorStartupError(`cannot open the replica database ${path}`, { cause });
   }
   const writer = db;
   let closed = false;

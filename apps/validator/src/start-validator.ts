@@ -74,6 +74,17 @@ export async function startValidator(
   const logger = options.logger ?? createLogger({ json: config.logJson, level: config.logLevel });
   warnAboutIgnoredOptions(config, logger);
 
+  const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
+  // The key is loaded before anything is opened: a bad key file fails fast, nothing to close.
+  let bridge: BridgeSigning | undefined;
+  try {
+    if (config.bridgeSigner) {
+      bridge = createBridgeSigning(config, resolveBridgeSignerKey(config, logger), metrics, logger);
+    }
+  } catch (cause) {
+    throw new ValidatorStartupError('cannot load the bridge signer key', { cause });
+  }
+
   const pubkey = await resolveSequencerPubkey(config, logger, options.signal);
   const storage = createStorage(config, logger);
   const replica = openReplica(config.databasePath);
@@ -82,21 +93,6 @@ export async function startValidator(
   const threads = config.verifyThreads ?? Math.max(0, availableParallelism() - 1);
   const pool = threads > 0 ? createPreparePool({ size: threads }) : undefined;
   await pool?.ready();
-
-  const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
-  let bridge: BridgeSigning | undefined;
-  try {
-    if (config.bridgeSigner) {
-      bridge = createBridgeSigning(config, resolveBridgeSignerKey(config, logger), metrics, logger);
-    }
-  } catch (cause) {
-    await pool?.close();
-    replica.close();
-    throw new ValidatorStartupError('cannot load the bridge signer key', {
-      cause,
-      details: cause instanceof Error ? cause.message : String(cause),
-    });
-  }
 
   let engine: SyncEngine;
   try {
@@ -124,10 +120,7 @@ export async function startValidator(
   } catch (cause) {
     await pool?.close();
     replica.close();
-    throw new ValidatorStartupError('cannot create the sync engine', {
-      cause,
-      details: cause instanceof Error ? cause.message : String(cause),
-    });
+    throw new ValidatorStartupError('cannot create the sync engine', { cause });
   }
 
   const unbindMetrics = bindSyncMetrics(engine, metrics);
@@ -308,10 +301,7 @@ async function startQueryService(
     return service;
   } catch (cause) {
     await service?.close();
-    throw new ValidatorStartupError('cannot start the query workers', {
-      cause,
-      details: cause instanceof Error ? cause.message : String(cause),
-    });
+    throw new ValidatorStartupError('cannot start the query workers', { cause });
   }
 }
 

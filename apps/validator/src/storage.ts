@@ -120,7 +120,7 @@ export async function resolveSequencerPubkey(
   } catch (cause) {
     throw new ValidatorStartupError(
       `SEQUENCER_PUBKEY is not set and the key could not be discovered from ${url}/status`,
-      { cause, details: cause instanceof Error ? cause.message : String(cause) },
+      { cause },
     );
   }
   const hex = Buffer.from(pubkey).toString('hex');
