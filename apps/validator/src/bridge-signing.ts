@@ -18,7 +18,6 @@ import {
 } from '@synddb/http-api';
 import type { StateStore } from '@synddb/state-store';
 import type { SyncEngine, WithdrawalHandler } from '@synddb/sync';
-import { Counter, Gauge } from 'prom-client';
 import type { ValidatorConfig } from './config/config-schema';
 import type { Logger } from './logger';
 import { isInMemory } from './replica';
@@ -74,21 +73,6 @@ export function createBridgeSigning(
   metrics: ValidatorMetrics,
   logger: Logger,
 ): BridgeSigning {
-  const signedTotal = new Counter({
-    name: 'synddb_validator_withdrawals_signed_total',
-    help: 'Withdrawals signed for the bridge (after their data committed)',
-    registers: [metrics.registry],
-  });
-  const errorsTotal = new Counter({
-    name: 'synddb_validator_withdrawal_signing_errors_total',
-    help: 'Failed attempts to sign a queued withdrawal (it stays queued and is retried)',
-    registers: [metrics.registry],
-  });
-  const unsigned = new Gauge({
-    name: 'synddb_validator_withdrawals_unsigned',
-    help: 'Withdrawals queued for signing that the last signing round left unsigned',
-    registers: [metrics.registry],
-  });
   const chainId = config.bridgeChainId ?? 0n;
   const bridgeContract = config.bridgeAddress ?? ZERO_ADDRESS;
   let server: ServedApi | undefined;
@@ -97,7 +81,7 @@ export function createBridgeSigning(
 
   const signRound = (signer: OutboxSigner): void => {
     const { failed } = signer.signPending();
-    unsigned.set(failed);
+    metrics.withdrawalsUnsigned.set(failed);
   };
 
   return {
@@ -111,11 +95,11 @@ export function createBridgeSigning(
         state,
         key,
         onSigned: (e) => {
-          signedTotal.inc();
+          metrics.withdrawalsSigned.inc();
           logger.debug('withdrawal signed', { messageId: e.messageId, sequence: e.sequence });
         },
         onError: (e) => {
-          errorsTotal.inc();
+          metrics.withdrawalSigningErrors.inc();
           logger.error('cannot sign a withdrawal; it stays queued', {
             messageId: e.messageId,
             sequence: e.sequence,

@@ -102,6 +102,13 @@ export interface ValidatorMetrics {
   /** `synddb_prefetch_depth`: verified batches waiting to be applied. */
   readonly prefetchDepth: Gauge;
 
+  /** `synddb_validator_withdrawals_signed_total`: bridge signer mode, signed after their commit. */
+  readonly withdrawalsSigned: Counter;
+  /** `synddb_validator_withdrawal_signing_errors_total`: failed attempts (the withdrawal stays queued). */
+  readonly withdrawalSigningErrors: Counter;
+  /** `synddb_validator_withdrawals_unsigned`: queued withdrawals the last signing round left unsigned. */
+  readonly withdrawalsUnsigned: Gauge;
+
   /**
    * `synddb_query_latency_seconds{endpoint,outcome}`: one observation per read query (REST query
    * routes, JSON-RPC methods). `endpoint` is a bounded route/method name, `outcome` is `ok`,
@@ -247,6 +254,19 @@ export function createValidatorMetrics(
       'Duration of one commit (apply and record progress)',
     ),
     prefetchDepth: gauge('synddb_prefetch_depth', 'Batches fetched ahead of the one being applied'),
+
+    withdrawalsSigned: counter(
+      'synddb_validator_withdrawals_signed_total',
+      'Withdrawals signed for the bridge (after their data committed)',
+    ),
+    withdrawalSigningErrors: counter(
+      'synddb_validator_withdrawal_signing_errors_total',
+      'Failed attempts to sign a queued withdrawal (it stays queued and is retried)',
+    ),
+    withdrawalsUnsigned: gauge(
+      'synddb_validator_withdrawals_unsigned',
+      'Withdrawals queued for signing that the last signing round left unsigned',
+    ),
 
     queryLatency: new Histogram({
       name: 'synddb_query_latency_seconds',
