@@ -17,7 +17,10 @@ export interface PreparePool {
     blob: Uint8Array,
     options: { trustedKeys: readonly Uint8Array[]; maxDecompressedBatchBytes: number },
   ): Promise<PreparedMessage[]>;
-  /** Resolves once every worker has started and loaded its modules (workers start eagerly). */
+  /**
+   * Resolves once every worker has started and loaded its modules (workers start eagerly);
+   * rejects with `PreparePoolError` when a worker exits or fails before it is ready.
+   */
   ready(): Promise<void>;
   /** Terminates the workers; pending calls reject with `PreparePoolError`. */
   close(): Promise<void>;
@@ -50,7 +53,19 @@ interface Pending {
 interface PoolWorker {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** True once the worker reported that its modules are loaded. */
+  ready: boolean;
   started: Promise<void>;
+}
+
+/**
+ * A worker keeps the process alive while it starts and while it has work, never when idle.
+ * (Start-up awaits `ready()`: a starting worker that was unref'ed let Node exit with that
+ * promise pending, silently and with status 0.)
+ */
+function settleRef(entry: PoolWorker): void {
+  if (entry.ready && entry.pending.size === 0) entry.worker.unref();
+  else entry.worker.ref();
 }
 
 /**
@@ -78,27 +93,35 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
   function spawn(slot: number): PoolWorker {
     const worker = new Worker(workerUrl, { execArgv, workerData: { niceness } });
     let markStarted: () => void = () => {};
+    let failStart: (error: Error) => void = () => {};
     const entry: PoolWorker = {
       worker,
       pending: new Map(),
-      started: new Promise<void>((resolve) => {
+      ready: false,
+      started: new Promise<void>((resolve, reject) => {
         markStarted = resolve;
+        failStart = reject;
       }),
     };
+    // Nobody has to await ready(): an unobserved start failure is reported by prepare() instead.
+    entry.started.catch(() => {});
     const failAll = (error: Error) => {
+      failStart(error);
       for (const p of entry.pending.values()) p.reject(error);
       entry.pending.clear();
       if (workers[slot] === entry) workers[slot] = null;
     };
     entry.worker.on('message', (reply: PrepareReply | { ready: true }) => {
       if ('ready' in reply) {
+        entry.ready = true;
+        settleRef(entry);
         markStarted();
         return;
       }
       const pending = entry.pending.get(reply.id);
       if (pending === undefined) return;
       entry.pending.delete(reply.id);
-      if (entry.pending.size === 0) entry.worker.unref();
+      settleRef(entry);
       if (reply.ok) {
         pending.resolve(
           reply.messages.map((m) =>
@@ -113,10 +136,8 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       failAll(new PreparePoolError('prepare worker failed', error)),
     );
     entry.worker.on('exit', (code) => {
-      markStarted();
       failAll(new PreparePoolError(`prepare worker exited with code ${code}`));
     });
-    entry.worker.unref();
     workers[slot] = entry;
     return entry;
   }
@@ -156,7 +177,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       };
       return new Promise<PreparedMessage[]>((resolve, reject) => {
         entry.pending.set(id, { resolve, reject });
-        entry.worker.ref();
+        settleRef(entry);
         entry.worker.postMessage(request);
       });
     },

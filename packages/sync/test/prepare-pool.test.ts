@@ -91,3 +91,55 @@ describe('prepare workers', () => {
     ).rejects.toMatchObject({ code: 'PREPARE_POOL' });
   });
 });
+
+describe('prepare pool lifecycle', () => {
+  it('keeps the process alive until its workers are ready (a process awaiting ready() does not exit early)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const index = new URL('../src/index.ts', import.meta.url).href;
+    const script = [
+      `const { createPreparePool } = await import(${JSON.stringify(index)});`,
+      'const pool = createPreparePool({ size: 2 });',
+      'await pool.ready();',
+      "process.stdout.write('ready\\n');",
+      'await pool.close();',
+    ].join('\n');
+    const run = spawnSync(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('ready\n');
+    expect(run.status).toBe(0);
+  });
+
+  it('rejects ready() and prepare() when a worker cannot start', async () => {
+    const broken = createPreparePool({
+      size: 1,
+      workerUrl: new URL('./no-such-worker.js', import.meta.url),
+    });
+    try {
+      await expect(broken.ready()).rejects.toThrow(/prepare worker/);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('lets an idle process exit once ready (idle workers do not hold the event loop)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const index = new URL('../src/index.ts', import.meta.url).href;
+    const script = [
+      `const { createPreparePool } = await import(${JSON.stringify(index)});`,
+      'const pool = createPreparePool({ size: 1 });',
+      'await pool.ready();',
+      "process.stdout.write('idle\\n');",
+    ].join('\n');
+    const run = spawnSync(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.stdout).toBe('idle\n');
+    expect(run.status).toBe(0);
+  });
+});
