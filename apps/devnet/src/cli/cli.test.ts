@@ -23,6 +23,7 @@ describe('parseCliArgs', () => {
       transactions: 0,
       seed: 1,
       snapshotEvery: 100,
+      schemaChangeEvery: 0,
       changesetsPerRequest: 1,
     });
   });
@@ -45,6 +46,8 @@ describe('parseCliArgs', () => {
       '20',
       '--seed',
       '9',
+      '--schema-change-every',
+      '7',
     ]);
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -56,6 +59,7 @@ describe('parseCliArgs', () => {
       rate: 2.5,
       transactions: 20,
       seed: 9,
+      schemaChangeEvery: 7,
     });
   });
 

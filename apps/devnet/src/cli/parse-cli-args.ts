@@ -21,6 +21,7 @@ export interface DevnetCliConfig {
   transactions: number;
   seed: number;
   snapshotEvery: number;
+  schemaChangeEvery: number;
   changesetsPerRequest: number;
 }
 
@@ -118,6 +119,13 @@ export const CLI_OPTIONS = {
     default: '100',
     description: 'Sample app sends a snapshot every N transactions (0 = only at start).',
   },
+  'schema-change-every': {
+    type: 'string',
+    value: 'N',
+    default: '0',
+    description:
+      'Sample app changes its schema every N transactions (ADD COLUMN / CREATE TABLE, then a snapshot; 0 = never).',
+  },
   'changesets-per-request': {
     type: 'string',
     value: 'N',
@@ -190,6 +198,7 @@ export function parseCliArgs(args: readonly string[]): DevnetCliConfig {
     transactions: integer('transactions', 0),
     seed: integer('seed', 0, 2 ** 32 - 1),
     snapshotEvery: integer('snapshot-every', 0),
+    schemaChangeEvery: integer('schema-change-every', 0),
     changesetsPerRequest: integer('changesets-per-request', 1),
   };
 }

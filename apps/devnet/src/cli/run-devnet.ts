@@ -63,12 +63,13 @@ export async function runDevnet(
         transactions: config.transactions === 0 ? Number.MAX_SAFE_INTEGER : config.transactions,
         seed: config.seed,
         snapshotEvery: config.snapshotEvery,
+        schemaChangeEvery: config.schemaChangeEvery,
         delayMs: 1000 / config.rate,
         signal: abort.signal,
       })
       .then((summary) => {
         log(
-          `sample app done: ${summary.transactions} transactions, ${summary.snapshots} snapshots`,
+          `sample app done: ${summary.transactions} transactions, ${summary.snapshots} snapshots, ${summary.schemaChanges} schema changes`,
         );
         return summary;
       });

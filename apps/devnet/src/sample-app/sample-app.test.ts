@@ -150,6 +150,38 @@ describe('sample app', () => {
     expect(digestDatabase(again.db).digest).toBe(digestDatabase(app.db).digest);
   });
 
+  it('changes the schema during a workload (ADD COLUMN, CREATE TABLE) and still replicates exactly', async () => {
+    const seq = await startSequencer({ batchMaxMessages: 16, flushIntervalMs: 60_000 });
+    const dir = tempDirectory();
+    const app = sampleApp(seq.url, join(dir, 'app.db'));
+    await app.start();
+    const summary = await app.runWorkload({
+      transactions: 90,
+      seed: 7,
+      snapshotEvery: 0,
+      schemaChangeEvery: 20,
+    });
+    seq.flush();
+    expect(summary.schemaChanges).toBe(4);
+    expect(app.sent.filter((s) => s.kind === 'snapshot')).toHaveLength(1 + 4);
+    const { path } = replicate(seq, dir);
+    const digest = digestDatabase(path);
+    expect(digest).toEqual(digestDatabase(app.db));
+    const accounts = digest.tables.find((t) => t.name === 'accounts');
+    expect(accounts?.columns).toEqual(expect.arrayContaining(['attr_0', 'attr_2']));
+    expect(digest.tables.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['audit_1', 'audit_3']),
+    );
+    // rows written after a change carry the new column's default
+    const replica = new DatabaseSync(path, { readOnly: true });
+    expect(replica.prepare("SELECT count(*) AS n FROM accounts WHERE attr_0 = 'v0'").get()).toEqual(
+      {
+        n: app.accounts().length,
+      },
+    );
+    replica.close();
+  });
+
   it('sends a snapshot after DDL and keeps changesets on the new schema replicable', async () => {
     const seq = await startSequencer({ flushIntervalMs: 60_000 });
     const dir = tempDirectory();

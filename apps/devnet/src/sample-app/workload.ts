@@ -9,6 +9,12 @@ export interface WorkloadOptions {
   seed: number;
   /** Send a snapshot after every this many transactions (0 = never; the client default is 100). */
   snapshotEvery?: number;
+  /**
+   * Change the schema after every this many transactions (0 = never, the default): alternately
+   * `ALTER TABLE accounts ADD COLUMN` (with a default) and `CREATE TABLE`, each followed by a
+   * snapshot (`executeDdl`), as synddb-client does; later changesets carry the new columns.
+   */
+  schemaChangeEvery?: number;
   /** Include withdrawals (each is one transaction plus a `POST /withdrawals`). Default true. */
   withdrawals?: boolean;
   /** Wait this long between transactions, to generate traffic at a rate. Default 0. */
@@ -32,6 +38,7 @@ export interface WorkloadSummary {
   transactions: number;
   operations: Record<WorkloadOperation, number>;
   snapshots: number;
+  schemaChanges: number;
 }
 
 const OWNERS = ['Alice', 'Bob', 'Charlie', 'Dana', 'Émile', 'Fatima', '李雷', 'Zoë'] as const;
@@ -52,6 +59,12 @@ export async function runWorkload(
 ): Promise<WorkloadSummary> {
   const { transactions, seed } = options;
   const snapshotEvery = options.snapshotEvery ?? 0;
+  const schemaChangeEvery = options.schemaChangeEvery ?? 0;
+  if (!Number.isSafeInteger(schemaChangeEvery) || schemaChangeEvery < 0) {
+    throw new DevnetConfigError(
+      `schemaChangeEvery must be a non-negative integer, got ${schemaChangeEvery}`,
+    );
+  }
   if (!Number.isSafeInteger(transactions) || transactions < 0) {
     throw new DevnetConfigError(`transactions must be a non-negative integer, got ${transactions}`);
   }
@@ -73,6 +86,7 @@ export async function runWorkload(
     withdrawal: 0,
   };
   let snapshots = 0;
+  let schemaChanges = 0;
   let done = 0;
 
   for (; done < transactions; done++) {
@@ -83,12 +97,36 @@ export async function runWorkload(
       await app.snapshot();
       snapshots += 1;
     }
+    if (schemaChangeEvery > 0 && (done + 1) % schemaChangeEvery === 0) {
+      await app.executeDdl(schemaChange(app, schemaChanges));
+      schemaChanges += 1;
+      snapshots += 1;
+    }
     if (options.delayMs !== undefined && options.delayMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, options.delayMs));
     }
   }
   await app.flushChangesets();
-  return { transactions: done, operations, snapshots };
+  return { transactions: done, operations, snapshots, schemaChanges };
+}
+
+/**
+ * The `n`th schema change: even ones add a column with a default to `accounts` (existing rows
+ * take the default; later changesets on `accounts` carry one more column), odd ones add a table
+ * filled in the same statement batch. Names that already exist (an app that restarted on its
+ * database) are skipped to the next free number.
+ */
+function schemaChange(app: SampleApp, n: number): string {
+  const taken = (sql: string, name: string) =>
+    (app.db.prepare(sql).all(name) as unknown[]).length > 0;
+  let k = n;
+  if (n % 2 === 0) {
+    while (taken("SELECT 1 FROM pragma_table_info('accounts') WHERE name = ?", `attr_${k}`)) k += 2;
+    return `ALTER TABLE accounts ADD COLUMN attr_${k} TEXT NOT NULL DEFAULT 'v${k}'`;
+  }
+  while (taken('SELECT 1 FROM sqlite_schema WHERE name = ?', `audit_${k}`)) k += 2;
+  return `CREATE TABLE audit_${k} (id INTEGER PRIMARY KEY, note TEXT NOT NULL, at REAL);
+INSERT INTO audit_${k} (note, at) VALUES ('created', ${k}.5), ('schema change ${k}', NULL)`;
 }
 
 async function runOne(
