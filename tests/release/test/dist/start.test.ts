@@ -5,16 +5,17 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 
-// Keeps the README's first command true: `pnpm start` runs devnet + validator and replicates.
-it('pnpm start (scripts/start.ts) runs the devnet and a validator that applies its traffic', async () => {
+// Keeps the README's first command true: `npm start` ends in `pnpm run devnet`, which builds and
+// runs scripts/start.ts: the built devnet and the built validator as two processes.
+it('scripts/start.ts runs the built devnet and validator as processes; the validator applies and signs', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'synddb-start-'));
   try {
     const output = await new Promise<string>((resolvePromise, reject) => {
       const child = spawn(
         process.execPath,
-        ['--conditions=source', '--import', 'tsx', 'scripts/start.ts'],
+        ['--import', 'tsx', 'scripts/start.ts'],
         {
           cwd: root,
           env: {
@@ -23,6 +24,7 @@ it('pnpm start (scripts/start.ts) runs the devnet and a validator that applies i
             SYNDDB_DEVNET_RATE: '500',
             SYNDDB_VALIDATOR_BIND: '127.0.0.1:0',
             SYNDDB_SIGNATURE_BIND: '127.0.0.1:0',
+            SYNDDB_DEVNET_PORT: '0',
             SYNDDB_DATA_DIR: dataDir,
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,10 +42,15 @@ it('pnpm start (scripts/start.ts) runs the devnet and a validator that applies i
       child.on('exit', (code) => {
         clearTimeout(timer);
         if (code === 0) resolvePromise(out);
-        else reject(new Error(`pnpm start exited ${code}:\n${out}`));
+        else reject(new Error(`scripts/start.ts exited ${code}:\n${out}`));
       });
     });
-    expect(output).toContain('SyndDB local devnet is running.');
+    expect(output).toContain('SyndDB local devnet is running');
+    expect(output).toMatch(/\$ node \S+apps\/devnet\/dist\/cli\.js --app/);
+    expect(output).toMatch(/\$ node \S+apps\/validator\/dist\/cli\.js --sequencer-url/);
+    // both processes stopped cleanly on SIGTERM
+    expect(output).toContain('synddb-validator stopped');
+    expect(output).toContain('SIGTERM: flushing and stopping');
     expect(output).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/status/);
     expect(output).toMatch(/snapshot applied/);
     expect(output).toMatch(/smoke: applied (\d+)/);
