@@ -4,7 +4,7 @@ import type { Options } from 'tsup';
  * Build settings every package shares: ESM + CJS, declarations, Node 22 target.
  * `removeNodeProtocol: false`: esbuild would otherwise rewrite `node:sqlite` (a builtin that only
  * exists with the prefix) to `sqlite`, which fails at run time; every `node:` import stays as
- * written (test/bundles.test.ts checks every bundle).
+ * written (tests/release/test/shipped/bundles.test.ts checks every bundle).
  */
 export function packageBuild(overrides: Options = {}): Options {
   return {

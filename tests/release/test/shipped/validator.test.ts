@@ -1,0 +1,266 @@
+/**
+ * The built `synddb-validator` binary (apps/validator/dist/cli.js) as its own process, against
+ * the built devnet sequencer and sample app in another process: what operators run.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { getBytes, hashMessage, recoverAddress } from 'ethers';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Devnet,
+  killAll,
+  startDevnet,
+  startValidator,
+  tail,
+  tempDirectory,
+  VALIDATOR_BIN,
+  type Validator,
+  waitFor,
+} from '../support/processes';
+import { dumpDatabase, integrityCheck, queryOne } from '../support/sqlite-dump';
+import { seededRandom } from '../support/seeded-random';
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  await killAll();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function directory(prefix: string): string {
+  const dir = tempDirectory(prefix);
+  cleanups.push(dir.remove);
+  return dir.path;
+}
+
+function validatorArgs(devnet: Devnet, databasePath: string, extra: string[] = []): string[] {
+  return [
+    '--sequencer-url',
+    devnet.url,
+    '--sequencer-pubkey',
+    devnet.pubkey,
+    '--database-path',
+    databasePath,
+    '--bind-address',
+    '127.0.0.1:0',
+    '--sync-interval',
+    '100ms',
+    '--batch-index-refresh-interval',
+    '100ms',
+    '--bridge-signer',
+    '--bridge-chain-id',
+    '31337',
+    '--bridge-signature-endpoint',
+    '127.0.0.1:0',
+    ...extra,
+  ];
+}
+
+async function caughtUp(validator: Validator, head: bigint): Promise<void> {
+  await waitFor(
+    async () => {
+      const s = await validator.status();
+      if (s.halt !== null) throw new Error(`halted: ${JSON.stringify(s.halt)}`);
+      return s.last_sequence !== null && BigInt(s.last_sequence) === head;
+    },
+    `validator at sequence ${head}`,
+    120_000,
+  );
+}
+
+async function allSignatures(signatureUrl: string): Promise<{ message_id: string; signature: string }[]> {
+  const out: { message_id: string; signature: string }[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = (await (
+      await fetch(`${signatureUrl}/signatures?offset=${offset}&limit=500`)
+    ).json()) as { message_id: string; signature: string }[];
+    out.push(...page);
+    if (page.length < 500) return out;
+  }
+}
+
+/** Every withdrawal of the source is signed once, by the validator's key, over its message id. */
+async function expectEveryWithdrawalSigned(validator: Validator, appDb: string): Promise<number> {
+  const url = validator.signatureUrl!;
+  const info = (await (await fetch(`${url}/info`)).json()) as { signer: string; chain_id: number };
+  expect(info.chain_id).toBe(31337);
+  const withdrawals = queryOne<{ n: number }>(appDb, 'SELECT count(*) AS n FROM withdrawals').n;
+  expect(withdrawals).toBeGreaterThan(0);
+  const signatures = await waitFor(async () => {
+    const all = await allSignatures(url);
+    return all.length === withdrawals ? all : undefined;
+  }, `${withdrawals} withdrawals signed`);
+  expect(new Set(signatures.map((s) => s.message_id)).size).toBe(withdrawals);
+  for (const s of signatures) {
+    // what the Bridge recovers: EIP-191 over the raw 32-byte message id
+    expect(recoverAddress(hashMessage(getBytes(s.message_id)), s.signature).toLowerCase()).toBe(
+      info.signer,
+    );
+  }
+  return withdrawals;
+}
+
+function errorLines(lines: readonly string[]): string[] {
+  return lines.filter((l) => / (ERROR|FATAL) /.test(l) || /Assertion failed|Abort|Segmentation/.test(l));
+}
+
+describe('the built synddb-validator binary', () => {
+  it('prints --help and --version and exits 0; a bad flag exits 2 with a clear message', () => {
+    const help = spawnSync(process.execPath, [VALIDATOR_BIN, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: synddb-validator [options]');
+    expect(help.stdout).toContain('--sequencer-url URL');
+    const version = spawnSync(process.execPath, [VALIDATOR_BIN, '--version'], { encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^synddb-validator \d+\.\d+\.\d+\n$/);
+    const bad = spawnSync(process.execPath, [VALIDATOR_BIN, '--no-such-flag'], {
+      encoding: 'utf8',
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/no-such-flag/);
+  });
+
+  it('keeps running after start-up (it used to exit at once with status 0 when verify threads >= 1)', async () => {
+    const dir = directory('synddb-dist-start-');
+    const devnet = await startDevnet({ directory: dir, args: ['--transactions', '5', '--rate', '100'] });
+    const validator = await startValidator(
+      validatorArgs(devnet, join(dir, 'replica.db'), ['--verify-threads', '2']),
+    );
+    expect(validator.lines.join('\n')).toMatch(/verifyThreads=2/);
+    // still serving well after start-up
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(validator.child.exitCode).toBeNull();
+    expect((await fetch(`${validator.url}/health`)).status).toBe(200);
+    validator.kill('SIGTERM');
+    expect(await validator.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('replicates snapshots, schema changes and withdrawals to the end, answers queries, signs, exits 0 on SIGTERM', async () => {
+    const dir = directory('synddb-dist-sync-');
+    const devnet = await startDevnet({
+      directory: dir,
+      args: [
+        '--transactions',
+        '400',
+        '--rate',
+        '2000',
+        '--seed',
+        '11',
+        '--snapshot-every',
+        '150',
+        '--schema-change-every',
+        '90',
+        '--batch-max-messages',
+        '25',
+        '--flush-interval-ms',
+        '200',
+      ],
+    });
+    const replica = join(dir, 'replica.db');
+    // started while the sample app writes: it syncs live traffic, not only a finished backlog
+    const validator = await startValidator(validatorArgs(devnet, replica));
+    expect(validator.lines.join('\n')).toMatch(/queryWorkers=[1-9]/);
+    await devnet.appDone();
+    const head = await devnet.flushedHead();
+    await caughtUp(validator, head);
+
+    // POST /query: read-only SQL on the replica, with the sequence it reflects
+    const sql = 'SELECT id, owner, CAST(balance AS TEXT) AS balance FROM accounts ORDER BY id';
+    const response = await fetch(`${validator.url}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sql, min_sequence: Number(head) }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-syndDB-sequence')).toBe(String(head));
+    const body = (await response.json()) as { columns: string[]; rows: unknown[][]; sequence: number };
+    expect(body.columns).toEqual(['id', 'owner', 'balance']);
+    expect(body.sequence).toBe(Number(head));
+    const { DatabaseSync } = await import('node:sqlite');
+    const source = new DatabaseSync(devnet.appDb, { readOnly: true });
+    const expected = (source.prepare(sql).all() as { id: number; owner: string; balance: string }[]).map(
+      (r) => [r.id, r.owner, r.balance],
+    );
+    source.close();
+    expect(body.rows).toEqual(expected);
+    // writes are refused
+    const write = await fetch(`${validator.url}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sql: 'DELETE FROM accounts' }),
+    });
+    expect(write.status).toBeGreaterThanOrEqual(400);
+
+    await expectEveryWithdrawalSigned(validator, devnet.appDb);
+    const metrics = await (await fetch(`${validator.url}/metrics`)).text();
+    expect(metrics).toMatch(/^synddb_validator_withdrawals_signed_total [1-9]\d*$/m);
+
+    validator.kill('SIGTERM');
+    expect(await validator.exited).toEqual({ code: 0, signal: null });
+    expect(validator.lines.join('\n')).toContain('synddb-validator stopped');
+    expect(errorLines(validator.lines)).toEqual([]);
+
+    const replicated = dumpDatabase(replica);
+    expect(replicated).toEqual(dumpDatabase(devnet.appDb));
+    // the stream really had schema changes: columns and tables made mid-stream are replicated
+    expect(replicated.find((t) => t.name === 'accounts')?.sql).toMatch(/attr_0/);
+    expect(replicated.some((t) => t.name.startsWith('audit_'))).toBe(true);
+    expect(integrityCheck(replica)).toBe('ok');
+  });
+
+  it('resumes after SIGKILL at random moments with the replica equal to the source and every withdrawal signed once', async () => {
+    const seed = Number(process.env.SYNDDB_KILL_SEED ?? Date.now() % 1_000_000);
+    console.log(`SIGKILL moments: seed ${seed} (SYNDDB_KILL_SEED=${seed} repeats them)`);
+    const random = seededRandom(seed);
+    const dir = directory('synddb-dist-kill-');
+    const devnet = await startDevnet({
+      directory: dir,
+      args: [
+        '--transactions',
+        '1500',
+        '--rate',
+        '5000',
+        '--seed',
+        String(seed % 1000),
+        '--snapshot-every',
+        '400',
+        '--schema-change-every',
+        '350',
+        '--batch-max-messages',
+        '10',
+        '--flush-interval-ms',
+        '200',
+      ],
+    });
+    const replica = join(dir, 'replica.db');
+    const args = validatorArgs(devnet, replica, ['--max-messages-per-transaction', '7']);
+    let head: bigint | undefined;
+    void devnet.appDone().then(async () => {
+      head = await devnet.flushedHead();
+    });
+    const kills = 5;
+    let killedMidway = 0;
+    for (let round = 0; round < kills; round++) {
+      const validator = await startValidator(args);
+      await new Promise((r) => setTimeout(r, 50 + Math.floor(random() * 700)));
+      const before = await validator.status().catch(() => null);
+      validator.kill('SIGKILL');
+      const exit = await validator.exited;
+      expect(exit.signal, tail(validator.lines)).toBe('SIGKILL');
+      if (before !== null && (head === undefined || BigInt(before.last_sequence ?? -1) < head)) {
+        killedMidway++;
+      }
+      expect(integrityCheck(replica)).toBe('ok');
+    }
+    expect(killedMidway).toBeGreaterThan(0);
+    await devnet.appDone();
+    head ??= await devnet.flushedHead();
+    const last = await startValidator(args);
+    await caughtUp(last, head);
+    await expectEveryWithdrawalSigned(last, devnet.appDb);
+    last.kill('SIGTERM');
+    expect(await last.exited).toEqual({ code: 0, signal: null });
+    expect(errorLines(last.lines)).toEqual([]);
+    expect(dumpDatabase(replica)).toEqual(dumpDatabase(devnet.appDb));
+    expect(integrityCheck(replica)).toBe('ok');
+  });
+});
