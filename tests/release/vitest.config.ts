@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // test/soak is the long run (`pnpm soak`, vitest.soak.config.ts), not part of `npm test`.
+    include: ['test/shipped/**/*.test.ts', 'test/pack/**/*.test.ts'],
     testTimeout: 180_000,
     hookTimeout: 300_000,
     // Each file starts its own processes and servers; one file at a time keeps a 2-core machine

@@ -69,13 +69,18 @@ describe('built bundles', () => {
   it('load every export of every package, as ESM and as CommonJS', async () => {
     for (const p of packages) {
       const manifest = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) as {
-        exports: Record<string, string | { import?: { default: string }; require?: { default: string } }>;
+        exports: Record<
+          string,
+          string | { import?: { default: string }; require?: { default: string } }
+        >;
       };
       const require = createRequire(join(p.dir, 'package.json'));
       for (const [subpath, target] of Object.entries(manifest.exports)) {
         if (typeof target === 'string') continue;
         if (target.import) {
-          const mod = (await import(pathToFileURL(join(p.dir, target.import.default)).href)) as object;
+          const mod = (await import(
+            pathToFileURL(join(p.dir, target.import.default)).href
+          )) as object;
           expect(Object.keys(mod).length, `${p.name}${subpath.slice(1)} (esm)`).toBeGreaterThan(0);
         }
         if (target.require) {

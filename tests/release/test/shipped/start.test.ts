@@ -13,23 +13,19 @@ it('scripts/start.ts runs the built devnet and validator as processes; the valid
   const dataDir = mkdtempSync(join(tmpdir(), 'synddb-start-'));
   try {
     const output = await new Promise<string>((resolvePromise, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'scripts/start.ts'],
-        {
-          cwd: root,
-          env: {
-            ...process.env,
-            SYNDDB_START_SMOKE: '60',
-            SYNDDB_DEVNET_RATE: '500',
-            SYNDDB_VALIDATOR_BIND: '127.0.0.1:0',
-            SYNDDB_SIGNATURE_BIND: '127.0.0.1:0',
-            SYNDDB_DEVNET_PORT: '0',
-            SYNDDB_DATA_DIR: dataDir,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+        cwd: root,
+        env: {
+          ...process.env,
+          SYNDDB_START_SMOKE: '60',
+          SYNDDB_DEVNET_RATE: '500',
+          SYNDDB_VALIDATOR_BIND: '127.0.0.1:0',
+          SYNDDB_SIGNATURE_BIND: '127.0.0.1:0',
+          SYNDDB_DEVNET_PORT: '0',
+          SYNDDB_DATA_DIR: dataDir,
         },
-      );
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => {
         out += chunk.toString();

@@ -4,21 +4,23 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { getBytes, hashMessage, recoverAddress } from 'ethers';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type Devnet,
   killAll,
   startDevnet,
   startValidator,
   tail,
   tempDirectory,
   VALIDATOR_BIN,
-  type Validator,
-  waitFor,
 } from '../support/processes';
-import { dumpDatabase, integrityCheck, queryOne } from '../support/sqlite-dump';
 import { seededRandom } from '../support/seeded-random';
+import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
+import {
+  caughtUp,
+  errorLines,
+  expectEveryWithdrawalSigned,
+  validatorArgs,
+} from '../support/validator-checks';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -30,77 +32,6 @@ function directory(prefix: string): string {
   const dir = tempDirectory(prefix);
   cleanups.push(dir.remove);
   return dir.path;
-}
-
-function validatorArgs(devnet: Devnet, databasePath: string, extra: string[] = []): string[] {
-  return [
-    '--sequencer-url',
-    devnet.url,
-    '--sequencer-pubkey',
-    devnet.pubkey,
-    '--database-path',
-    databasePath,
-    '--bind-address',
-    '127.0.0.1:0',
-    '--sync-interval',
-    '100ms',
-    '--batch-index-refresh-interval',
-    '100ms',
-    '--bridge-signer',
-    '--bridge-chain-id',
-    '31337',
-    '--bridge-signature-endpoint',
-    '127.0.0.1:0',
-    ...extra,
-  ];
-}
-
-async function caughtUp(validator: Validator, head: bigint): Promise<void> {
-  await waitFor(
-    async () => {
-      const s = await validator.status();
-      if (s.halt !== null) throw new Error(`halted: ${JSON.stringify(s.halt)}`);
-      return s.last_sequence !== null && BigInt(s.last_sequence) === head;
-    },
-    `validator at sequence ${head}`,
-    120_000,
-  );
-}
-
-async function allSignatures(signatureUrl: string): Promise<{ message_id: string; signature: string }[]> {
-  const out: { message_id: string; signature: string }[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = (await (
-      await fetch(`${signatureUrl}/signatures?offset=${offset}&limit=500`)
-    ).json()) as { message_id: string; signature: string }[];
-    out.push(...page);
-    if (page.length < 500) return out;
-  }
-}
-
-/** Every withdrawal of the source is signed once, by the validator's key, over its message id. */
-async function expectEveryWithdrawalSigned(validator: Validator, appDb: string): Promise<number> {
-  const url = validator.signatureUrl!;
-  const info = (await (await fetch(`${url}/info`)).json()) as { signer: string; chain_id: number };
-  expect(info.chain_id).toBe(31337);
-  const withdrawals = queryOne<{ n: number }>(appDb, 'SELECT count(*) AS n FROM withdrawals').n;
-  expect(withdrawals).toBeGreaterThan(0);
-  const signatures = await waitFor(async () => {
-    const all = await allSignatures(url);
-    return all.length === withdrawals ? all : undefined;
-  }, `${withdrawals} withdrawals signed`);
-  expect(new Set(signatures.map((s) => s.message_id)).size).toBe(withdrawals);
-  for (const s of signatures) {
-    // what the Bridge recovers: EIP-191 over the raw 32-byte message id
-    expect(recoverAddress(hashMessage(getBytes(s.message_id)), s.signature).toLowerCase()).toBe(
-      info.signer,
-    );
-  }
-  return withdrawals;
-}
-
-function errorLines(lines: readonly string[]): string[] {
-  return lines.filter((l) => / (ERROR|FATAL) /.test(l) || /Assertion failed|Abort|Segmentation/.test(l));
 }
 
 describe('the built synddb-validator binary', () => {
@@ -121,7 +52,10 @@ describe('the built synddb-validator binary', () => {
 
   it('keeps running after start-up (it used to exit at once with status 0 when verify threads >= 1)', async () => {
     const dir = directory('synddb-dist-start-');
-    const devnet = await startDevnet({ directory: dir, args: ['--transactions', '5', '--rate', '100'] });
+    const devnet = await startDevnet({
+      directory: dir,
+      args: ['--transactions', '5', '--rate', '100'],
+    });
     const validator = await startValidator(
       validatorArgs(devnet, join(dir, 'replica.db'), ['--verify-threads', '2']),
     );
@@ -172,14 +106,18 @@ describe('the built synddb-validator binary', () => {
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-syndDB-sequence')).toBe(String(head));
-    const body = (await response.json()) as { columns: string[]; rows: unknown[][]; sequence: number };
+    const body = (await response.json()) as {
+      columns: string[];
+      rows: unknown[][];
+      sequence: number;
+    };
     expect(body.columns).toEqual(['id', 'owner', 'balance']);
     expect(body.sequence).toBe(Number(head));
     const { DatabaseSync } = await import('node:sqlite');
     const source = new DatabaseSync(devnet.appDb, { readOnly: true });
-    const expected = (source.prepare(sql).all() as { id: number; owner: string; balance: string }[]).map(
-      (r) => [r.id, r.owner, r.balance],
-    );
+    const expected = (
+      source.prepare(sql).all() as { id: number; owner: string; balance: string }[]
+    ).map((r) => [r.id, r.owner, r.balance]);
     source.close();
     expect(body.rows).toEqual(expected);
     // writes are refused

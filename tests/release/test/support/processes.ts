@@ -162,12 +162,17 @@ export interface ValidatorStatus {
   halt: { code: string; kind: string; message: string; sequence: number } | null;
 }
 
-/** Starts the built `synddb-validator` binary with `args` and waits until it serves. */
+/**
+ * Starts the built `synddb-validator` binary with `args` (and Node options `nodeArgs` before
+ * it) and waits until it serves.
+ */
 export async function startValidator(
   args: string[],
-  env: NodeJS.ProcessEnv = {},
+  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
 ): Promise<Validator> {
-  const p = startProcess('validator', [VALIDATOR_BIN, ...args], { env });
+  const p = startProcess('validator', [...(options.nodeArgs ?? []), VALIDATOR_BIN, ...args], {
+    env: options.env ?? {},
+  });
   const url = await p.waitForLine(/synddb-validator started .*\burl=(http:\S+)/);
   const signatureUrl = args.includes('--bridge-signer')
     ? await p.waitForLine(/bridge signer started .*\bsignatureApi=(http:\S+)/)

@@ -1,0 +1,89 @@
+import { getBytes, hashMessage, recoverAddress } from 'ethers';
+import { expect } from 'vitest';
+import { type Devnet, type Validator, waitFor } from './processes';
+import { queryOne } from './sqlite-dump';
+
+/** Flags of a validator replicating `devnet` over HTTP in bridge signer mode (chain 31337). */
+export function validatorArgs(
+  devnet: Devnet,
+  databasePath: string,
+  extra: string[] = [],
+): string[] {
+  return [
+    '--sequencer-url',
+    devnet.url,
+    '--sequencer-pubkey',
+    devnet.pubkey,
+    '--database-path',
+    databasePath,
+    '--bind-address',
+    '127.0.0.1:0',
+    '--sync-interval',
+    '100ms',
+    '--batch-index-refresh-interval',
+    '100ms',
+    '--bridge-signer',
+    '--bridge-chain-id',
+    '31337',
+    '--bridge-signature-endpoint',
+    '127.0.0.1:0',
+    ...extra,
+  ];
+}
+
+/** Waits until the validator has applied `head`; fails at once on a halt. */
+export async function caughtUp(validator: Validator, head: bigint): Promise<void> {
+  await waitFor(
+    async () => {
+      const s = await validator.status();
+      if (s.halt !== null) throw new Error(`halted: ${JSON.stringify(s.halt)}`);
+      return s.last_sequence !== null && BigInt(s.last_sequence) === head;
+    },
+    `validator at sequence ${head}`,
+    120_000,
+  );
+}
+
+async function allSignatures(
+  signatureUrl: string,
+): Promise<{ message_id: string; signature: string }[]> {
+  const out: { message_id: string; signature: string }[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = (await (
+      await fetch(`${signatureUrl}/signatures?offset=${offset}&limit=500`)
+    ).json()) as { message_id: string; signature: string }[];
+    out.push(...page);
+    if (page.length < 500) return out;
+  }
+}
+
+/** Every withdrawal of the source is signed once, by the validator's key, over its message id. */
+export async function expectEveryWithdrawalSigned(
+  validator: Validator,
+  appDb: string,
+): Promise<number> {
+  const url = validator.signatureUrl!;
+  const info = (await (await fetch(`${url}/info`)).json()) as { signer: string; chain_id: number };
+  expect(info.chain_id).toBe(31337);
+  const withdrawals = queryOne<{ n: number }>(appDb, 'SELECT count(*) AS n FROM withdrawals').n;
+  expect(withdrawals).toBeGreaterThan(0);
+  const signatures = await waitFor(async () => {
+    const all = await allSignatures(url);
+    return all.length === withdrawals ? all : undefined;
+  }, `${withdrawals} withdrawals signed`);
+  expect(new Set(signatures.map((s) => s.message_id)).size).toBe(withdrawals);
+  for (const s of signatures) {
+    // what the Bridge recovers: EIP-191 over the raw 32-byte message id
+    expect(recoverAddress(hashMessage(getBytes(s.message_id)), s.signature).toLowerCase()).toBe(
+      info.signer,
+    );
+  }
+  return withdrawals;
+}
+
+/** Lines that must never appear: error logs and native aborts. */
+export function errorLines(lines: readonly string[]): string[] {
+  return lines.filter(
+    (l) => / (ERROR|FATAL) /.test(l) || /Assertion failed|Abort|Segmentation/.test(l),
+  );
+}
