@@ -1408,6 +1408,10 @@ class Engine {
     const wideMasks = n > 26;
     // Fast mode: a single integer primary key; duplicates are found after sorting, no Set needed.
     const intMode = single && (keyClass[firstPk]! & 1) === 1;
+    // Composite keys led by a numbers-only column: no Set of composite key strings (most of the
+    // scan's time); after sorting by the first column, only changes that share its value are
+    // compared exactly.
+    const numLead = !single && keyClass[firstPk] === 1;
     let seen: Set<unknown> | undefined;
     let sortable = true;
     /** Every sort key is a safe integer (a stable counting sort applies when they are dense). */
@@ -1502,6 +1506,19 @@ class Engine {
         if (k < min) min = k;
         if (k > max) max = k;
         sc.keys[count] = k;
+      } else if (numLead) {
+        if (!this.keyComparable(pkOrder, keyClass)) return fail();
+        let k: number;
+        if (typeof fv === 'number') k = fv;
+        else if (typeof fv === 'bigint') k = Number(fv);
+        else return fail();
+        if (!Number.isFinite(k)) return fail();
+        if (!Number.isSafeInteger(k)) denseInts = false;
+        else {
+          if (k < min) min = k;
+          if (k > max) max = k;
+        }
+        sc.keys[count] = k;
       } else {
         const key = this.exactKey(pkOrder, keyClass, single);
         if (key === undefined) return fail();
@@ -1555,6 +1572,8 @@ class Engine {
       }
       order = o;
     }
+    if (numLead && !this.distinctWithinTies(order, keys, count, sc.starts, pkOrder, keyClass))
+      return fail();
     // Group by operation (stable, so each group stays in key order): deletes, the UPDATE masks
     // in order of first appearance, inserts. group[g]..group[g+1] delimits group g in `grouped`.
     const ops = sc.ops;
@@ -1653,6 +1672,66 @@ class Engine {
       composite += `${typeof part === 'number' ? `n${part}` : (part as string)}\u0000`;
     }
     return composite;
+  }
+
+  /** exactKey's type checks alone: can every primary-key value in pkTmp be compared exactly? */
+  keyComparable(pkOrder: number[], keyClass: Uint8Array): boolean {
+    for (let k = 0; k < pkOrder.length; k++) {
+      const col = pkOrder[k]!;
+      const kc = keyClass[col]!;
+      const v = this.pkTmp[col];
+      if (typeof v === 'number' || typeof v === 'bigint') {
+        if ((kc & 1) === 0 && kc !== 4) return false;
+      } else if (typeof v === 'string') {
+        if ((kc & 2) === 0) return false;
+      } else if (!(v instanceof Uint8Array) || kc < 3) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Composite keys in `order`, sorted by their first column's value in `keys`: true when the
+   * changes within each run of equal first values have pairwise distinct exact keys.
+   */
+  distinctWithinTies(
+    order: ArrayLike<number>,
+    keys: Float64Array,
+    count: number,
+    starts: Float64Array,
+    pkOrder: number[],
+    keyClass: Uint8Array,
+  ): boolean {
+    let j = 1;
+    while (j < count) {
+      const k = keys[order[j - 1]!]!;
+      if (keys[order[j]!] !== k) {
+        j++;
+        continue;
+      }
+      let e = j + 1;
+      while (e < count && keys[order[e]!] === k) e++;
+      const seen = new Set<unknown>();
+      for (let x = j - 1; x < e; x++) {
+        this.readKeyAt(starts[order[x]!]!);
+        const key = this.exactKey(pkOrder, keyClass, false);
+        if (key === undefined || seen.has(key)) return false;
+        seen.add(key);
+      }
+      j = e + 1;
+    }
+    return true;
+  }
+
+  /** Reads the primary-key values of the change at `start` into pkTmp. Cursor unchanged. */
+  readKeyAt(start: number): void {
+    const r = this.r;
+    const save = r.pos;
+    r.pos = start + 2;
+    for (let i = 0; i < this.nCol; i++) {
+      if (this.hdrPk[i] !== 0) this.pkTmp[i] = r.value(false);
+      else r.skipRaw();
+    }
+    r.pos = save;
   }
 
   pkTmp: ColumnValue[] = [];
