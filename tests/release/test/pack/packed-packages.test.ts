@@ -391,6 +391,7 @@ describe('packed packages installed outside the workspace', () => {
         signed: string;
         nativeBackendAvailable: boolean;
         defaultBackend: string;
+        pool: boolean[];
         backends: Record<string, Record<string, Record<string, unknown>>>;
       };
       expect(out.address.toLowerCase()).toBe(golden.keys.anvil0.address);
@@ -401,6 +402,8 @@ describe('packed packages installed outside the workspace', () => {
       expect(out.nativeBackendAvailable).toBe(true);
       expect(out.defaultBackend).toBe('native');
       expect(Object.keys(out.backends).sort()).toEqual(['native', 'noble']);
+      // the worker pool: the golden signature verifies, the same one over another digest not
+      expect(out.pool).toEqual([true, false]);
       for (const [name, r] of Object.entries(out.backends)) {
         const accepted = {
           ok: true,
