@@ -9,7 +9,7 @@ import {
 } from './sequencer/create-devnet-sequencer';
 import { TEST_SEQUENCER_KEY } from './testing/start-devnet-with-app';
 
-/** Anvil account 0, the key of the upstream tests (PROTOCOL.md §9.1). */
+/** Anvil account 0, the key of the upstream tests (docs/protocol.md#test-keys). */
 export const ANVIL0_KEY = TEST_SEQUENCER_KEY;
 export const ANVIL0_PUBKEY =
   '8318535b54105d4a7aae60c08fc45f9687181b4fdfc625bd1a753fa7397fed753547f11ca8696646f2f3acb08e31016afac23e630c5d11f59f61fef57b0d2aa5';

@@ -1,7 +1,8 @@
 /**
- * The Rust reference's e2e acceptance cases (REFERENCE.md §5.2), in their order, against the
- * devnet sequencer with two validators discovering the key from /status — but asserting what the
- * reference never checks: the replicated *content*, row by row, on both validators.
+ * The Rust reference's e2e acceptance cases (docs/compatibility.md#reference-e2e-cases), in their
+ * order, against the devnet sequencer with two validators discovering the key from /status — but
+ * asserting what the reference never checks: the replicated *content*, row by row, on both
+ * validators.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,7 +141,7 @@ afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-describe('reference e2e cases (REFERENCE.md §5.2), with content checks', {
+describe('reference e2e cases (docs/compatibility.md#reference-e2e-cases), with content checks', {
   timeout: 30_000,
 }, () => {
   it('1 sequencer_received', async () => {

@@ -9,7 +9,7 @@ import { withdrawalMessageId } from './withdrawal-message-id';
 const hex = (b: Uint8Array) => `0x${bytesToHex(b)}`;
 const utf8 = new TextEncoder();
 
-describe('REFERENCE.md §8 vectors', () => {
+describe('bridge vectors (docs/protocol.md#bridge-vectors)', () => {
   it('EIP-191 digest of 32 x 0xab', () => {
     const id = new Uint8Array(32).fill(0xab);
     const expected = '0xe2ff0e36e69683e8cbb0159e90e7d319e743e22b0a37c17566b625eb25102fed';

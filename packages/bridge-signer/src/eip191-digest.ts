@@ -20,8 +20,9 @@ export function eip191Digest(hash: Uint8Array): Uint8Array {
 
 /**
  * The digest a validator signs for a withdrawal: the EIP-191 digest of the raw 32-byte message id
- * (REFERENCE.md §3.2 "Validator"; what `Bridge.signMessageWithSignature` recovers from). No chain
- * id, bridge address, recipient or amount is bound in: the sequencer's signature covers content.
+ * (docs/protocol.md#bridge-digests, "Validator signature"; what `Bridge.signMessageWithSignature`
+ * recovers from). No chain id, bridge address, recipient or amount is bound in: the sequencer's
+ * signature covers content.
  */
 export function withdrawalDigest(messageId: Uint8Array): Uint8Array {
   return eip191Digest(messageId);

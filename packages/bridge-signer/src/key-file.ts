@@ -158,7 +158,8 @@ function syncDirectory(dir: string): void {
 /**
  * Loads the bridge signer key from `keyFile`, creating it with a fresh key when it is missing
  * (unless `create` is false). The key persists across restarts, so the address registered on the
- * Bridge stays valid (the Rust validator generates a new key at every start, REFERENCE.md §7.3).
+ * Bridge stays valid (the Rust validator generates a new key at every start,
+ * docs/defects-fixed.md#ephemeral-bridge-key).
  *
  * Throws `BridgeSignerKeyError` when the file is missing and `create` is false, is malformed, is
  * accessible by group or others (fix with `chmod 600`), or cannot be read or created.

@@ -3,7 +3,7 @@ import { BridgeSignerInputError } from './errors';
 
 /**
  * 65-byte `r || s || v` over a 32-byte `digest`, deterministic (RFC 6979), low-S, `v` = 27/28:
- * what `ecrecover` and OpenZeppelin's `ECDSA.recover` accept (REFERENCE.md §3.2).
+ * what `ecrecover` and OpenZeppelin's `ECDSA.recover` accept (docs/protocol.md#bridge-digests).
  */
 export function signRecoverable(digest: Uint8Array, secretKey: Uint8Array): Uint8Array {
   if (digest.length !== 32) {

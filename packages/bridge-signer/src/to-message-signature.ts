@@ -1,6 +1,9 @@
 import type { OutboxEntry } from '@synddb/state-store';
 
-/** A signature as the Rust validator's signature API serves it (REFERENCE.md §1.12.3). */
+/**
+ * A signature as the Rust validator's signature API serves it
+ * (docs/compatibility.md#messagesignature-json).
+ */
 export interface MessageSignature {
   /** `0x` + 64 lowercase hex. */
   message_id: string;

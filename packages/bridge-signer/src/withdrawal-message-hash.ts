@@ -6,9 +6,9 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /**
  * `keccak256(message_id32 || recipient20 || keccak256(data) || u256_be(amount))`, the Bridge's
- * sequencer message hash (abi.encodePacked, REFERENCE.md §3.2). Throws `BridgeSignerInputError`
- * for a message id that is not 32 bytes, a recipient that is not `0x` + 40 hex, or an amount
- * outside uint256.
+ * sequencer message hash (abi.encodePacked, docs/protocol.md#bridge-digests). Throws
+ * `BridgeSignerInputError` for a message id that is not 32 bytes, a recipient that is not `0x` + 40
+ * hex, or an amount outside uint256.
  */
 export function withdrawalMessageHash(
   messageId: Uint8Array,

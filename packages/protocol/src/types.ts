@@ -1,6 +1,6 @@
 /**
- * Wire types of the SyndDB protocol (PROTOCOL.md). Integers that are u64 on the wire are `bigint`
- * so that adversarial values beyond 2^53 are represented exactly.
+ * Wire types of the SyndDB protocol (docs/protocol.md). Integers that are u64 on the wire are
+ * `bigint` so that adversarial values beyond 2^53 are represented exactly.
  */
 
 /** Message type carried in the COSE protected header, label -65539. */
@@ -11,7 +11,7 @@ export const MessageType = {
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-/** Decoded COSE protected header (PROTOCOL.md §2.2). */
+/** Decoded COSE protected header (docs/protocol.md#cose-protected-header). */
 export interface ProtectedHeader {
   /** COSE alg, always -47 (ES256K) once decoded strictly. */
   alg: number;
@@ -21,7 +21,7 @@ export interface ProtectedHeader {
 }
 
 /**
- * One COSE_Sign1 message as found in a batch's `m` array (PROTOCOL.md §2).
+ * One COSE_Sign1 message as found in a batch's `m` array (docs/protocol.md#signed-messages).
  * `protectedBytes` are the *original* bytes inside the protected bstr; signatures are
  * verified over them, never over a re-encoding.
  */
@@ -53,7 +53,7 @@ export interface SignedMessage {
   coseProtectedHeader: Uint8Array;
 }
 
-/** A decoded (not yet verified) batch map, PROTOCOL.md §3.1. */
+/** A decoded (not yet verified) batch map, docs/protocol.md#batch-map. */
 export interface CborBatch {
   version: number;
   startSequence: bigint;
@@ -74,7 +74,7 @@ export interface SignedBatch extends CborBatch {
   parsedMessages: CoseSign1[];
 }
 
-/** PROTOCOL.md §4.1 */
+/** docs/protocol.md#changeset-payload */
 export interface ChangesetData {
   data: Uint8Array;
   sequence: bigint;
@@ -86,7 +86,7 @@ export interface ChangesetBatchRequest {
   attestationToken?: string;
 }
 
-/** PROTOCOL.md §4.3 (key order data, timestamp, sequence). */
+/** docs/protocol.md#snapshot-payload (key order data, timestamp, sequence). */
 export interface SnapshotData {
   data: Uint8Array;
   timestamp: bigint;
@@ -98,7 +98,7 @@ export interface SnapshotRequest {
   attestationToken?: string;
 }
 
-/** PROTOCOL.md §4.2 */
+/** docs/protocol.md#withdrawal-payload */
 export interface WithdrawalRequest {
   requestId: string;
   recipient: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Golden vectors (PROTOCOL.md §9.2), loaded once for all tests. */
+/** Golden vectors (docs/protocol.md#wire-format-vectors), loaded once for all tests. */
 export const vectors = JSON.parse(
   readFileSync(fileURLToPath(new URL('../fixtures/wire-format.json', import.meta.url)), 'utf8'),
 );

@@ -67,8 +67,9 @@ export class BatchSignatureError extends SyndDBError {
 }
 
 /**
- * The protected header is valid but not in the byte layout coset re-encodes to; the Rust
- * validator would reject it (PROTOCOL.md §2.5). Only raised with `requireNormalizedHeader`.
+ * The protected header is valid but not in the byte layout coset re-encodes to; the Rust validator
+ * would reject it (docs/protocol.md#protected-header-normalization). Only raised with
+ * `requireNormalizedHeader`.
  */
 export class NonNormalizedHeaderError extends SyndDBError {
   override name = 'NonNormalizedHeaderError';

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { hexToBytes } from '@synddb/protocol';
 
-/** The golden vectors of packages/protocol/fixtures/wire-format.json (PROTOCOL.md §9.2). */
+/**
+ * The golden vectors of packages/protocol/fixtures/wire-format.json
+ * (docs/protocol.md#wire-format-vectors).
+ */
 interface WireFormatJson {
   keys: Record<'anvil0' | 'ones', { privkey: string; pubkey64: string; address: string }>;
   v1_cose_message: {

@@ -17,9 +17,10 @@ export interface IngestionRoutesOptions {
 }
 
 /**
- * `POST /changesets`, `/snapshots`, `/withdrawals` (PROTOCOL.md §6): CBOR in, 201 JSON receipt out.
- * 415 text for a non-CBOR content type, 400 text "Invalid CBOR: …" for an undecodable body,
- * 400 JSON `{error}` for invalid withdrawal fields, 503 JSON once the sequencer is stopped.
+ * `POST /changesets`, `/snapshots`, `/withdrawals` (docs/protocol.md#sequencer-ingestion-api): CBOR
+ * in, 201 JSON receipt out. 415 text for a non-CBOR content type, 400 text "Invalid CBOR: …" for an
+ * undecodable body, 400 JSON `{error}` for invalid withdrawal fields, 503 JSON once the sequencer
+ * is stopped.
  */
 export function ingestionRoutes(
   sequencer: MessageSequencer,

@@ -34,7 +34,8 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 }
 
 function tooLarge(limit: number): IngestRequestError {
-  // Rust's CBOR extractor reports an oversized body as a 400 "Invalid CBOR" rejection (§6).
+  // Rust's CBOR extractor reports an oversized body as a 400 "Invalid CBOR" rejection
+  // (docs/protocol.md#sequencer-ingestion-api).
   return new IngestRequestError(
     400,
     `Invalid CBOR: request body exceeds the limit of ${limit} bytes`,

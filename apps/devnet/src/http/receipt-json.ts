@@ -1,7 +1,9 @@
 import { hex0x } from '../hex0x';
 import type { MessageReceipt, WithdrawalReceipt } from '../sequencer/message-sequencer';
 
-/** 201 body of `POST /changesets` and `POST /snapshots` (PROTOCOL.md §6). */
+/**
+ * 201 body of `POST /changesets` and `POST /snapshots` (docs/protocol.md#sequencer-ingestion-api).
+ */
 export function messageReceiptJson(receipt: MessageReceipt): Record<string, unknown> {
   return {
     sequence: receipt.sequence,
@@ -12,7 +14,10 @@ export function messageReceiptJson(receipt: MessageReceipt): Record<string, unkn
   };
 }
 
-/** 201 body of `POST /withdrawals`, with the bridge signature (PROTOCOL.md §6). */
+/**
+ * 201 body of `POST /withdrawals`, with the bridge signature
+ * (docs/protocol.md#sequencer-ingestion-api).
+ */
 export function withdrawalReceiptJson(receipt: WithdrawalReceipt): Record<string, unknown> {
   const bridge = receipt.bridgeSignature;
   return {

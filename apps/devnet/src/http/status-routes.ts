@@ -13,7 +13,10 @@ export interface StatusRoutesParameters {
   isStopped: () => boolean;
 }
 
-/** `/status`, `/health`, `/ready`, `/batch/stats`, `POST /batch/flush` (PROTOCOL.md §6). */
+/**
+ * `/status`, `/health`, `/ready`, `/batch/stats`, `POST /batch/flush`
+ * (docs/protocol.md#sequencer-ingestion-api).
+ */
 export function statusRoutes(parameters: StatusRoutesParameters): Hono {
   const { sequencer, batcher, signer, checks, isStopped } = parameters;
   const app = new Hono();

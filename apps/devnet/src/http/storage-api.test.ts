@@ -51,7 +51,7 @@ async function sequencerWithBatches(options: Parameters<typeof startSequencer>[0
   return seq;
 }
 
-describe('storage API (PROTOCOL.md §5.1, e2e cases 7, 9-16)', () => {
+describe('storage API (docs/protocol.md#sequencer-storage-api, e2e cases 7, 9-16)', () => {
   it('lists batches sorted with start/end (case 9) and reports the latest sequence', async () => {
     const seq = await startSequencer();
     expect(await (await fetch(`${seq.url}/storage/batches`)).json()).toEqual([]);

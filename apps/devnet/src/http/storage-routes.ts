@@ -10,9 +10,9 @@ import { jsonResponse } from './json-text';
 import { invalidU64Text, parseU64Param } from './parse-u64-param';
 
 /**
- * The local publisher's storage API, mounted at `/storage` (PROTOCOL.md §5.1). It serves the
- * store's view with faults applied, so a hostile-storage test sees the same bytes over HTTP as in
- * the GCS-layout directory.
+ * The local publisher's storage API, mounted at `/storage`
+ * (docs/protocol.md#sequencer-storage-api). It serves the store's view with faults applied, so a
+ * hostile-storage test sees the same bytes over HTTP as in the GCS-layout directory.
  */
 export function storageRoutes(store: BatchStore): Hono {
   const app = new Hono();

@@ -47,13 +47,14 @@ interface PendingMessage {
 }
 
 /**
- * Collects signed messages and publishes them as signed batches (PROTOCOL.md §3.5).
+ * Collects signed messages and publishes them as signed batches (docs/protocol.md#batching-policy).
  *
  * Everything here is synchronous: `add` is called in the same tick that assigned the message's
  * sequence, so messages enter the batch in sequence order and every batch is a contiguous range
- * (the Rust sequencer hands off asynchronously and can reorder, §11.3). A message that would push
- * the pending bytes over `maxBytes` first flushes what is pending; a single message larger than
- * `maxBytes` becomes a batch of its own.
+ * (the Rust sequencer hands off asynchronously and can reorder,
+ * docs/protocol.md#out-of-order-sequences). A message that would push the pending bytes over
+ * `maxBytes` first flushes what is pending; a single message larger than `maxBytes` becomes a
+ * batch of its own.
  */
 export class Batcher {
   private pending: PendingMessage[] = [];

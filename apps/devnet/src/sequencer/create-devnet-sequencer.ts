@@ -72,8 +72,9 @@ export interface DevnetSequencer {
 }
 
 /**
- * A local SyndDB sequencer: the ingestion API, batcher and local storage API of the Rust
- * sequencer (PROTOCOL.md §5.1, §6), in memory, optionally mirrored to a GCS-layout directory.
+ * A local SyndDB sequencer: the ingestion API, batcher and local storage API of the Rust sequencer
+ * (docs/protocol.md#sequencer-storage-api, docs/protocol.md#sequencer-ingestion-api), in memory,
+ * optionally mirrored to a GCS-layout directory.
  */
 export function createDevnetSequencer(options: DevnetSequencerOptions = {}): DevnetSequencer {
   const maxMessages = positiveInteger('batchMaxMessages', options.batchMaxMessages ?? 50);

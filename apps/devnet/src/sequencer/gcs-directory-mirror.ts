@@ -5,8 +5,8 @@ import { BatchMirrorError } from '../errors';
 
 /**
  * Mirrors the storage's *served* view into a directory with the GCS object layout
- * `{directory}/{prefix}/batches/{start:012}_{end:012}.cbor.zst` (PROTOCOL.md §5.2), so the
- * validator's local-directory and GCS-emulator fetchers read exactly what `/storage` serves,
+ * `{directory}/{prefix}/batches/{start:012}_{end:012}.cbor.zst` (docs/protocol.md#gcs-layout), so
+ * the validator's local-directory and GCS-emulator fetchers read exactly what `/storage` serves,
  * faults included.
  *
  * Writes are synchronous and atomic (temp file + rename): when a flush returns, the object is

@@ -85,7 +85,7 @@ describe('ingestion API', () => {
     const payload = zstdDecompress(
       decodeBatchBlob(seq.storage.get(0n)!.blob).parsedMessages[0]!.payload,
     );
-    // V4 snapshot payload of PROTOCOL.md §9.2.
+    // V4 snapshot payload of docs/protocol.md#wire-format-vectors.
     expect(Buffer.from(payload).toString('hex')).toBe(
       'a368736e617073686f74a364646174615053514c69746520666f726d61742033006974696d657374616d701a6553f1006873657175656e636518646a6d6573736167655f696466736e61702d31716174746573746174696f6e5f746f6b656e68746f6b656e313233',
     );
@@ -170,7 +170,7 @@ describe('ingestion API', () => {
       'timestamp',
     ]);
     const bridge = receipt.bridge_signature;
-    // keccak("req-1"), REFERENCE.md §8.
+    // keccak("req-1"), docs/protocol.md#bridge-vectors.
     expect(bridge.message_id).toBe(
       '0x5521a70e306e4cf143fc3b54739d4053a40cc9765dbc2f1d2c86a2ea55e5dfe0',
     );

@@ -36,7 +36,7 @@ export interface MessageReceipt {
   cose: Uint8Array;
 }
 
-/** The bridge signature returned with a withdrawal receipt (PROTOCOL.md §6). */
+/** The bridge signature returned with a withdrawal receipt (docs/protocol.md#bridge-digests). */
 export interface BridgeSignature {
   messageId: Uint8Array;
   messageHash: Uint8Array;
@@ -63,8 +63,9 @@ export interface MessageSequencerOptions {
 }
 
 /**
- * The sequencing pipeline of PROTOCOL.md §0 steps 2-6: re-serialize the decoded request with the
- * protocol encoders, zstd level 3, assign sequence + timestamp, COSE-sign, hand to the batcher.
+ * The sequencing pipeline of docs/protocol.md#overview, steps 2-4: re-serialize the decoded request
+ * with the protocol encoders, zstd level 3, assign sequence + timestamp, COSE-sign, hand to the
+ * batcher.
  *
  * Steps from sequence assignment to enqueue run in one synchronous call, so no other request can
  * take a sequence in between: sequences are contiguous and batches are in order by construction.

@@ -6,9 +6,10 @@ const AMOUNT = /^(0|[1-9][0-9]*)$/;
 const U128_MAX = (1n << 128n) - 1n;
 
 /**
- * The sequencer's ingestion checks for a withdrawal (PROTOCOL.md §4.2, §6): a non-empty
- * request_id, a `0x` + 40 hex recipient, and a canonical decimal amount that fits the u128 the
- * bridge-signature path parses it as. Returns the amount.
+ * The sequencer's ingestion checks for a withdrawal (docs/protocol.md#withdrawal-payload,
+ * docs/protocol.md#sequencer-ingestion-api): a non-empty request_id, a `0x` + 40 hex recipient, and
+ * a canonical decimal amount that fits the u128 the bridge-signature path parses it as. Returns the
+ * amount.
  */
 export function validateWithdrawal(request: WithdrawalRequest): bigint {
   if (request.requestId.length === 0) {

@@ -6,7 +6,7 @@ import {
   type DevnetSequencerOptions,
 } from '../sequencer/create-devnet-sequencer';
 
-/** Anvil account 0, the sequencer key of the upstream tests (PROTOCOL.md §9.1). */
+/** Anvil account 0, the sequencer key of the upstream tests (docs/protocol.md#test-keys). */
 export const TEST_SEQUENCER_KEY =
   'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 

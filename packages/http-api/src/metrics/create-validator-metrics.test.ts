@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createValidatorMetrics, DURATION_BUCKETS } from './create-validator-metrics';
 
-/** REFERENCE.md §1.13 and the plan's names: name → [type, labels]. */
+/** docs/compatibility.md#metrics and the plan's names: name → [type, labels]. */
 const EXPECTED: Record<string, [string, string[]]> = {
   synddb_validator_messages_synced_total: ['counter', ['type']],
   synddb_validator_last_sequence: ['gauge', []],

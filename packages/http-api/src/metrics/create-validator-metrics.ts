@@ -1,7 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ValidatorStatusLike } from '../status/status-types';
 
-/** The reference's buckets for every `*_duration_seconds` histogram (REFERENCE.md §1.13). */
+/**
+ * The reference's buckets for every `*_duration_seconds` histogram (docs/compatibility.md#metrics).
+ */
 export const DURATION_BUCKETS = [
   0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ] as const;

@@ -3,7 +3,7 @@ import { HttpApiConfigError, HttpApiError } from '../errors';
 import { installJsonErrorHandlers } from '../json-error-handlers';
 import { normalizeMessageId } from './normalize-message-id';
 
-/** A signed withdrawal (REFERENCE.md §1.12.3). */
+/** A signed withdrawal (docs/compatibility.md#messagesignature-json). */
 export interface MessageSignature {
   /** `0x` + 64 lowercase hex. */
   message_id: string;
@@ -38,11 +38,12 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 const SIGNATURE_PREFIX = '/signature/';
 
 /**
- * The bridge signer's signature API (REFERENCE.md §1.12.4), served on its own port
- * (`BRIDGE_SIGNATURE_ENDPOINT`, default `0.0.0.0:8081`) with `serveValidatorApi`:
- * `/health`, `/info`, `/pending`, `/signature/{message_id}` and `/signatures`. The relayer calls
- * `GET /signature/{message_id}` (§2.3). Unlike the reference the id lookup is case-insensitive,
- * and the two list routes page with `?offset=N&limit=M` (at most `maxList` entries each).
+ * The bridge signer's signature API (docs/compatibility.md#signature-api), served on its own port
+ * (`BRIDGE_SIGNATURE_ENDPOINT`, default `0.0.0.0:8081`) with `serveValidatorApi`: `/health`,
+ * `/info`, `/pending`, `/signature/{message_id}` and `/signatures`. The relayer calls
+ * `GET /signature/{message_id}` (docs/compatibility.md#relayer-interface). Unlike the reference
+ * the id lookup is case-insensitive, and the two list routes page with `?offset=N&limit=M` (at
+ * most `maxList` entries each).
  */
 export function createSignatureApi(options: SignatureApiOptions): Hono {
   const maxList = options.maxList ?? DEFAULT_SIGNATURE_MAX_LIST;

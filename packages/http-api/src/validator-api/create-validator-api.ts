@@ -70,9 +70,10 @@ const ROUTES = new Set([
 ]);
 
 /**
- * The validator's main API: `/health`, `/healthz`, `/ready`, `/status`, `/metrics` (REFERENCE.md
- * §1.11), plus `/query` (with `options.query`), `/rpc` (JSON-RPC 2.0) and `/openapi.json`.
- * Every response carries `x-request-id` (the client's when well-formed, else a UUID).
+ * The validator's main API: `/health`, `/healthz`, `/ready`, `/status`, `/metrics`
+ * (docs/compatibility.md#validator-api-routes), plus `/query` (with `options.query`), `/rpc`
+ * (JSON-RPC 2.0) and `/openapi.json`. Every response carries `x-request-id` (the client's when
+ * well-formed, else a UUID).
  */
 export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env> {
   const parsed = optionsSchema.safeParse({ maxLag: options.maxLag });

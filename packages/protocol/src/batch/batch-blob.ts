@@ -11,7 +11,10 @@ export interface DecodeBatchBlobOptions {
   maxDecompressedBytes?: number;
 }
 
-/** A stored batch blob (`zstd(CBOR(batch))`, PROTOCOL.md §3.5) -> a structurally checked batch. */
+/**
+ * A stored batch blob (`zstd(CBOR(batch))`, docs/protocol.md#batch-object-names) -> a structurally
+ * checked batch.
+ */
 export function decodeBatchBlob(
   blob: Uint8Array,
   options: DecodeBatchBlobOptions = {},

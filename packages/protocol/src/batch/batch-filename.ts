@@ -4,8 +4,8 @@ const SUFFIX = '.cbor.zst';
 const U64_MAX = (1n << 64n) - 1n;
 
 /**
- * `{start:012}_{end:012}.cbor.zst` (PROTOCOL.md §3.5): zero-padded to at least 12 digits; larger
- * numbers simply get longer, as Rust's `{:012}` does.
+ * `{start:012}_{end:012}.cbor.zst` (docs/protocol.md#batch-object-names): zero-padded to at least
+ * 12 digits; larger numbers simply get longer, as Rust's `{:012}` does.
  */
 export function formatBatchFilename(start: bigint | number, end: bigint | number): string {
   return `${formatU64('start', start)}_${formatU64('end', end)}${SUFFIX}`;

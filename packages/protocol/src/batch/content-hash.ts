@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * `content_hash` = SHA-256 over the raw COSE messages concatenated without any framing
- * (PROTOCOL.md §3.2). Hashes incrementally, so no concatenated copy is made.
+ * (docs/protocol.md#content-hash). Hashes incrementally, so no concatenated copy is made.
  */
 export function computeContentHash(messages: readonly Uint8Array[]): Uint8Array {
   const hash = createHash('sha256');

@@ -10,8 +10,8 @@ import { BATCH_KEYS, BATCH_VERSION, CONTENT_HASH_LENGTH } from './keys';
 const fail: ShapeErrorFactory = (message, offset) => new BatchStructureError(message, offset);
 
 /**
- * Decodes the (decompressed) batch CBOR map (PROTOCOL.md §3.1). Structure only: no hashing and no
- * message parsing (see `parseBatch`).
+ * Decodes the (decompressed) batch CBOR map (docs/protocol.md#batch-map). Structure only: no
+ * hashing and no message parsing (see `parseBatch`).
  *
  * Strictness: exactly the 8 keys v, s, e, t, h, m, sig, pubkey, in any order (serde accepts any
  * order; the sequencer writes them in that order); unknown or duplicate keys are errors; `v` must

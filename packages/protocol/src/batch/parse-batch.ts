@@ -14,9 +14,10 @@ import {
 
 /**
  * Parses every message of a decoded batch and checks the batch's internal consistency — the
- * checks the Rust reader skips (PROTOCOL.md §3.4, §11.3-4) plus the content hash it does check:
- * at least one message; `h` == SHA-256 of the messages; each message a valid COSE_Sign1 signed
- * (claimed) by the batch key; `s` == first sequence, `e` == last, sequences strictly consecutive,
+ * checks the Rust reader skips (docs/protocol.md#batch-checks,
+ * docs/protocol.md#out-of-order-sequences) plus the content hash it does check: at least one
+ * message; `h` == SHA-256 of the messages; each message a valid COSE_Sign1 signed (claimed) by
+ * the batch key; `s` == first sequence, `e` == last, sequences strictly consecutive,
  * count == e - s + 1. Signatures are NOT verified here (that is @synddb/verifier's job).
  */
 export function parseBatch(batch: CborBatch): SignedBatch {

@@ -5,7 +5,7 @@ const U64_MAX = (1n << 64n) - 1n;
 
 /**
  * `keccak256(be64(start) || be64(end) || contentHash)`, what Rust's
- * `CborBatch::compute_signing_payload` returns (PROTOCOL.md §3.3).
+ * `CborBatch::compute_signing_payload` returns (docs/protocol.md#batch-signature).
  */
 export function batchSigningPayload(
   startSequence: bigint,
@@ -29,8 +29,8 @@ export function batchSigningPayload(
 }
 
 /**
- * The 32-byte ECDSA prehash of the batch signature: keccak256 of the signing payload, i.e. a
- * double keccak. The sequencer hashes the payload again before signing (PROTOCOL.md §3.3).
+ * The 32-byte ECDSA prehash of the batch signature: keccak256 of the signing payload, i.e. a double
+ * keccak. The sequencer hashes the payload again before signing (docs/protocol.md#batch-signature).
  */
 export function batchSigningDigest(
   startSequence: bigint,

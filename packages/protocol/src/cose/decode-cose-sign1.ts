@@ -10,10 +10,10 @@ import { decodeProtectedHeader } from './protected-header';
 const TAG_MAJOR = 6;
 
 /**
- * Parses one COSE_Sign1 message strictly (PROTOCOL.md §2): the untagged array(4) only (tag 18 is
- * rejected, as coset's `from_slice` does), no trailing bytes, a protected header with exactly the
- * four SyndDB labels, an unprotected header that is exactly {"pubkey": bstr(64)}, a bstr or nil
- * payload and a 64-byte signature. The structure is checked, not the signature.
+ * Parses one COSE_Sign1 message strictly (docs/protocol.md#signed-messages): the untagged array(4)
+ * only (tag 18 is rejected, as coset's `from_slice` does), no trailing bytes, a protected header
+ * with exactly the four SyndDB labels, an unprotected header that is exactly {"pubkey": bstr(64)},
+ * a bstr or nil payload and a 64-byte signature. The structure is checked, not the signature.
  *
  * Returned byte fields are views into `raw` (no copies).
  */

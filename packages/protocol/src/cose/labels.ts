@@ -1,4 +1,4 @@
-/** COSE header labels used by SyndDB (PROTOCOL.md §2.2). */
+/** COSE header labels used by SyndDB (docs/protocol.md#cose-protected-header). */
 export const COSE_LABEL_ALG = 1n;
 export const HEADER_SEQUENCE = -65537n;
 export const HEADER_TIMESTAMP = -65538n;

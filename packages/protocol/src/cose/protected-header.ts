@@ -17,8 +17,9 @@ import {
 const U64_MAX = (1n << 64n) - 1n;
 
 /**
- * Encodes the protected header exactly as coset writes it for the sequencer (PROTOCOL.md §2.2):
- * map(4) alg, sequence, timestamp, type, all with minimal heads.
+ * Encodes the protected header exactly as coset writes it for the sequencer
+ * (docs/protocol.md#cose-protected-header): map(4) alg, sequence, timestamp, type, all with minimal
+ * heads.
  */
 export function encodeProtectedHeader(header: ProtectedHeader): Uint8Array {
   checkU64('sequence', header.sequence);
@@ -146,7 +147,7 @@ function requireUnsigned(
  * true when `bytes` is a valid protected header that coset would re-encode to the very same
  * bytes (alg first, then the other labels in received order, minimal heads). The Rust validator
  * verifies the signature a second time over that re-encoding, so only such headers pass it
- * (PROTOCOL.md §2.5 quirk).
+ * (docs/protocol.md#protected-header-normalization).
  */
 export function isNormalizedProtectedHeader(bytes: Uint8Array): boolean {
   let tree: CborValue;

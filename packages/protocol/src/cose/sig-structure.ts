@@ -15,7 +15,10 @@ export function buildSigStructure(protectedBytes: Uint8Array, payload: Uint8Arra
     .finish();
 }
 
-/** The 32-byte prehash the sequencer signs: keccak256(Sig_structure) (PROTOCOL.md §2.4). */
+/**
+ * The 32-byte prehash the sequencer signs: keccak256(Sig_structure)
+ * (docs/protocol.md#signing-digest).
+ */
 export function messageSigningDigest(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
   return keccak256(buildSigStructure(protectedBytes, payload));
 }

@@ -15,7 +15,7 @@ const hasNativeKeccak = ((): boolean => {
   }
 })();
 
-/** Ethereum Keccak-256 (pre-NIST padding), NOT SHA3-256 (PROTOCOL.md §1.3). */
+/** Ethereum Keccak-256 (pre-NIST padding), NOT SHA3-256 (docs/protocol.md#hashes). */
 export function keccak256(bytes: Uint8Array): Uint8Array {
   if (!hasNativeKeccak) return keccak_256(bytes);
   const digest = createHash('KECCAK-256').update(bytes).digest();

@@ -8,12 +8,13 @@ import { MESSAGE_TYPE_NAMES, messageTypeFromName } from './message-type-names';
 const U64_MAX = (1n << 64n) - 1n;
 
 /**
- * Validates the JSON form of a SignedMessage (PROTOCOL.md §5.1) and converts it. Byte fields are
- * arrays of integers 0..255 (`payload`, `cose_protected_header`) or `0x` + hex (`message_hash`,
- * `signature`, `signer`); u64 fields are numbers (safe integers) or bigints. Unknown fields are
- * ignored as serde does. The protected header must decode strictly, and the outer sequence,
- * timestamp and message type must equal its values (the JSON type is never trusted on its own).
- * `message_hash` is format-checked only: it is informational and nobody verifies it upstream.
+ * Validates the JSON form of a SignedMessage (docs/protocol.md#signedmessage-json) and converts it.
+ * Byte fields are arrays of integers 0..255 (`payload`, `cose_protected_header`) or `0x` + hex
+ * (`message_hash`, `signature`, `signer`); u64 fields are numbers (safe integers) or bigints.
+ * Unknown fields are ignored as serde does. The protected header must decode strictly, and the
+ * outer sequence, timestamp and message type must equal its values (the JSON type is never trusted
+ * on its own). `message_hash` is format-checked only: it is informational and nobody verifies it
+ * upstream.
  */
 export function signedMessageFromJson(value: unknown): SignedMessage {
   const obj = asObject(value, 'SignedMessage');

@@ -6,7 +6,9 @@ import { PayloadStruct } from './fields';
 const REQUEST_KEYS = ['batch_id', 'changesets', 'attestation_token'] as const;
 const DATA_KEYS = ['data', 'sequence', 'timestamp'] as const;
 
-/** Decodes a type-0 payload (PROTOCOL.md §4.1). Byte fields are views into `cbor`. */
+/**
+ * Decodes a type-0 payload (docs/protocol.md#changeset-payload). Byte fields are views into `cbor`.
+ */
 export function decodeChangesetBatchRequest(cbor: Uint8Array): ChangesetBatchRequest {
   const request = new PayloadStruct(decodeCbor(cbor), 'ChangesetBatchRequest', REQUEST_KEYS);
   const batchId = request.text('batch_id');

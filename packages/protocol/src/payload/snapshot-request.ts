@@ -6,7 +6,10 @@ import { PayloadStruct } from './fields';
 const REQUEST_KEYS = ['snapshot', 'message_id', 'attestation_token'] as const;
 const DATA_KEYS = ['data', 'timestamp', 'sequence'] as const;
 
-/** Decodes a type-2 payload (PROTOCOL.md §4.3). `snapshot.data` is a view into `cbor`. */
+/**
+ * Decodes a type-2 payload (docs/protocol.md#snapshot-payload). `snapshot.data` is a view into
+ * `cbor`.
+ */
 export function decodeSnapshotRequest(cbor: Uint8Array): SnapshotRequest {
   const request = new PayloadStruct(decodeCbor(cbor), 'SnapshotRequest', REQUEST_KEYS);
   const data = request.struct('snapshot', DATA_KEYS);

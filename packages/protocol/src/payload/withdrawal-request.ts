@@ -6,8 +6,9 @@ import { PayloadStruct } from './fields';
 const KEYS = ['request_id', 'recipient', 'amount', 'data'] as const;
 
 /**
- * Decodes a type-1 payload (PROTOCOL.md §4.2). Only types are checked here; the recipient and
- * amount formats are the bridge signer's business. A missing `data` is empty (serde default).
+ * Decodes a type-1 payload (docs/protocol.md#withdrawal-payload). Only types are checked here; the
+ * recipient and amount formats are the bridge signer's business. A missing `data` is empty (serde
+ * default).
  */
 export function decodeWithdrawalRequest(cbor: Uint8Array): WithdrawalRequest {
   const s = new PayloadStruct(decodeCbor(cbor), 'WithdrawalRequest', KEYS);

@@ -3,7 +3,7 @@ import { nativeZstd } from './native-zstd';
 
 /**
  * Compresses into a single zstd frame without content size and without checksum — the shape the
- * Rust sequencer's streaming encoder produces (PROTOCOL.md §1.6). Bytes may differ from Rust's
+ * Rust sequencer's streaming encoder produces (docs/protocol.md#zstd). Bytes may differ from Rust's
  * libzstd; verification never depends on them. Omitting the content size also keeps large inputs
  * from becoming single-segment frames whose window would exceed decoders' 2^27 limit.
  */

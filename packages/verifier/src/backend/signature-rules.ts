@@ -1,4 +1,4 @@
-/** Byte sizes of the wire forms (PROTOCOL.md §1.4, §1.5). */
+/** Byte sizes of the wire forms (docs/protocol.md#signatures-and-keys). */
 export const SIGNATURE_BYTES = 64;
 export const DIGEST_BYTES = 32;
 export const PUBKEY_BYTES = 64;

@@ -25,7 +25,8 @@ export interface VerifyBatchOptions {
 }
 
 /**
- * Verifies a decoded batch (PROTOCOL.md §3, stricter than Rust §3.4), in this order:
+ * Verifies a decoded batch (docs/protocol.md#batch-checks, stricter than the Rust reader), in this
+ * order:
  * 1. batch `pubkey` == the trusted key, even for an empty batch (`SignerMismatchError`);
  * 2. re-parse from the raw fields with protocol's `parseBatch` — content hash recomputed, every
  *    message decoded strictly and signed (claimed) by the batch key, sequences exactly s..e with

@@ -16,7 +16,9 @@ const V1 = hex(wire.v1_cose_message.cose_sign1);
 const anvil0 = createSequencerSigner(wire.keys.anvil0.privkey);
 const ones = createSequencerSigner(wire.keys.ones.privkey);
 
-/** Byte ranges of V1's four fields, derived from its layout (PROTOCOL.md §2.1). */
+/**
+ * Byte ranges of V1's four fields, derived from its layout (docs/protocol.md#message-structure).
+ */
 const V1_FIELDS = (() => {
   const cose = decodeCoseSign1(V1);
   const find = (part: Uint8Array) => Buffer.from(V1).indexOf(Buffer.from(part));
@@ -164,7 +166,8 @@ describe.each(BACKENDS)('verifyMessage (%s)', (_name, backend) => {
 
   describe('requireNormalizedHeader', () => {
     // A valid header with the labels in a non-coset order (sequence before alg): RFC-correct,
-    // signed over its own bytes, but coset would re-encode it differently (PROTOCOL.md §2.5).
+    // signed over its own bytes, but coset would re-encode it differently
+    // (docs/protocol.md#protected-header-normalization).
     // map(4): -65537 => 5, 1 => -47, -65538 => 10, -65539 => 0
     const reordered = hex('a43a000100000501382e3a000100010a3a0001000200');
     const payload = new Uint8Array([9, 9, 9]);

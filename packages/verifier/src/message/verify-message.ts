@@ -7,7 +7,7 @@ import type { VerifiedMessage } from './verified-message';
 import type { VerifyMessageOptions } from './verify-options';
 
 /**
- * Verifies one COSE_Sign1 message (PROTOCOL.md §2.5, recommended TS checks): strict structure,
+ * Verifies one COSE_Sign1 message (docs/protocol.md#message-verification): strict structure,
  * unprotected `pubkey` == the trusted key (`SignerMismatchError`), and a low-S ECDSA signature
  * over keccak256(Sig_structure) (`MessageSignatureError`).
  *

@@ -7,8 +7,9 @@ export interface VerifyMessageOptions {
   backend?: Secp256k1Backend;
   /**
    * Also require the protected header to be in the byte layout coset re-encodes to, as the Rust
-   * validator effectively does (PROTOCOL.md §2.5). Default false: the signature over the original
-   * bytes is what matters, and the real sequencer always writes the normalized form.
+   * validator effectively does (docs/protocol.md#protected-header-normalization). Default false:
+   * the signature over the original bytes is what matters, and the real sequencer always writes the
+   * normalized form.
    */
   requireNormalizedHeader?: boolean;
 }

@@ -46,7 +46,8 @@ describe.each(BACKENDS)('verifySignedMessage (%s)', (_name, backend) => {
   it.each([
     ['sequence', { sequence: 43n }],
     ['timestamp', { timestamp: 1_700_000_001n }],
-    // Rust does not bind the outer type to the header (REFERENCE.md §1.4); we do.
+    // Rust does not bind the outer type to the header; we do
+    // (docs/defects-fixed.md#message-type-not-bound).
     ['message type', { messageType: 1 as const }],
   ])('rejects an outer %s that differs from the signed header', (_label, change) => {
     expect(() => verifySignedMessage({ ...v1, ...change }, options)).toThrow(HeaderMismatchError);

@@ -10,8 +10,9 @@ import type { VerifyMessageOptions } from './verify-options';
  * Verifies a `SignedMessage` from the JSON path (`/storage/messages/{seq}`). The COSE message is
  * rebuilt from its parts and decoded strictly, so `coseProtectedHeader` is parsed with the same
  * rules as in a batch. The outer `sequence`, `timestamp` AND `messageType` must equal the signed
- * header (`HeaderMismatchError`; Rust forgets the type, REFERENCE.md §1.4), the signer must be the
- * trusted key, and the signature must verify. `messageHash` is informational and ignored.
+ * header (`HeaderMismatchError`; Rust forgets the type,
+ * docs/defects-fixed.md#message-type-not-bound), the signer must be the trusted key, and the
+ * signature must verify. `messageHash` is informational and ignored.
  */
 export function verifySignedMessage(
   message: SignedMessage,

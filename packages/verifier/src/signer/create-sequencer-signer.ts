@@ -43,7 +43,10 @@ export interface SequencerSigner {
   readonly address: string;
   /** A COSE_Sign1 message, byte-identical to what the Rust sequencer writes for these inputs. */
   signMessage(parameters: SignMessageParameters): Uint8Array;
-  /** A batch over raw COSE messages: content hash and double-keccak signature (PROTOCOL.md §3). */
+  /**
+   * A batch over raw COSE messages: content hash and double-keccak signature
+   * (docs/protocol.md#batches).
+   */
   signBatch(messages: readonly Uint8Array[], parameters: SignBatchParameters): CborBatch;
   /** Low-S r||s over an arbitrary 32-byte digest. */
   signDigest(digest: Uint8Array): Uint8Array;
