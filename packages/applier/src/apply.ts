@@ -42,6 +42,15 @@ const MAX_PARAMS = 32000;
  */
 const SPREAD_MAX = 4096;
 
+/**
+ * What multi-row statements bind for NULL. better-sqlite3 13 (Node-API) tests a value's type one
+ * Node-API call at a time (number, bigint, string, buffer, then null), so a null costs about
+ * twice a number to bind. SQLite turns a bound NaN into NULL
+ * (sqlite3VdbeMemSetDouble), so binding NaN is binding NULL. Only values that are bound and
+ * never shown use it: the row-by-row path, whose values reach conflict handlers, keeps null.
+ */
+const BOUND_NULL = Number.NaN;
+
 function runWith(s: Stmt, params: ColumnValue[]): RunResult {
   return params.length <= SPREAD_MAX ? s.run(...params) : s.run(params);
 }
@@ -585,7 +594,7 @@ class Engine {
     const pk = this.hdrPk;
     const intBig = bind && this.t ? this.t.intBig : undefined;
     if (op === OP_INSERT) {
-      this.readRecord(ch.newVals, 0, intBig, false);
+      this.readRecord(ch.newVals, 0, intBig, false, null);
     } else if (op === OP_DELETE) {
       if (this.patchset) {
         for (let i = 0; i < n; i++) {
@@ -598,11 +607,11 @@ class Engine {
           }
         }
       } else {
-        this.readRecord(ch.oldVals, 0, intBig, false);
+        this.readRecord(ch.oldVals, 0, intBig, false, null);
       }
     } else if (this.patchset) {
       const at = r.pos;
-      this.readRecord(ch.newVals, 0, intBig, true);
+      this.readRecord(ch.newVals, 0, intBig, true, null);
       for (let i = 0; i < n; i++) {
         if (pk[i] !== 0) {
           if (ch.newVals[i] === undefined) r.fail('patchset UPDATE lacks a primary-key value', at);
@@ -614,12 +623,12 @@ class Engine {
       }
     } else {
       const at = r.pos;
-      this.readRecord(ch.oldVals, 0, intBig, true);
+      this.readRecord(ch.oldVals, 0, intBig, true, null);
       for (let i = 0; i < n; i++) {
         if (pk[i] !== 0 && ch.oldVals[i] === undefined)
           r.fail('UPDATE old record lacks a primary-key value', at);
       }
-      this.readRecord(ch.newVals, 0, intBig, true);
+      this.readRecord(ch.newVals, 0, intBig, true, null);
     }
     if (bind && this.t?.stat1) {
       // the session extension records a NULL sqlite_stat1.idx as a zero-length blob
@@ -635,6 +644,7 @@ class Engine {
     offset: number,
     intBig: Uint8Array | undefined,
     allowUndefined: boolean,
+    nil: null | number,
   ): void {
     const r = this.r;
     const n = this.nCol;
@@ -679,7 +689,7 @@ class Engine {
           }
         }
       } else if (ty === 5) {
-        out[offset + i] = null;
+        out[offset + i] = nil;
         p += 1;
         continue;
       } else if (ty === 0 && allowUndefined) {
@@ -991,7 +1001,7 @@ class Engine {
       const ind = buf[start + 1]!;
       if (ind > 1) r.fail(`indirect flag must be 0 or 1, got ${ind}`, start + 1);
       r.pos = start + 2;
-      this.readRecord(params, rows * n, t.intBig, false);
+      this.readRecord(params, rows * n, t.intBig, false, BOUND_NULL);
       starts[rows++] = start;
     }
     if (rows === maxRows) {
@@ -1116,9 +1126,13 @@ class Engine {
     let rows = 0;
     const push = (): void => {
       let k = rows * perRow;
-      for (let i = 0; i < n; i++) if (ch.newVals[i] !== undefined) params[k++] = ch.newVals[i];
       for (let i = 0; i < n; i++) {
-        if (this.hdrPk[i] !== 0 || ch.oldVals[i] !== undefined) params[k++] = ch.oldVals[i];
+        const v = ch.newVals[i];
+        if (v !== undefined) params[k++] = v === null ? BOUND_NULL : v;
+      }
+      for (let i = 0; i < n; i++) {
+        const v = ch.oldVals[i];
+        if (this.hdrPk[i] !== 0 || v !== undefined) params[k++] = v === null ? BOUND_NULL : v;
       }
       starts[rows++] = ch.start;
     };
@@ -1225,7 +1239,7 @@ class Engine {
           p += 9;
           continue;
         } else if (ty === 5) {
-          params[base + slot] = null;
+          params[base + slot] = BOUND_NULL;
           p++;
           continue;
         }
@@ -1305,7 +1319,7 @@ class Engine {
       const ind = buf[start + 1]!;
       if (ind > 1) r.fail(`indirect flag must be 0 or 1, got ${ind}`, start + 1);
       r.pos = start + 2;
-      this.readRecord(params, rows * n, t.intBig, false);
+      this.readRecord(params, rows * n, t.intBig, false, BOUND_NULL);
       starts[rows++] = start;
     }
     if (rows === maxRows) {
@@ -1819,14 +1833,14 @@ class Engine {
       for (let j = 0; j < rows; j++) {
         r.pos = starts[idx[done + j]!]! + 2;
         if (op === OP_UPDATE) {
-          this.readRecord(oldTmp, 0, intBig, true);
-          this.readRecord(newTmp, 0, intBig, true);
+          this.readRecord(oldTmp, 0, intBig, true, BOUND_NULL);
+          this.readRecord(newTmp, 0, intBig, true, BOUND_NULL);
           for (let i = 0; i < n; i++) if ((mask.charCodeAt(i) - 48) & 1) params[k++] = newTmp[i];
           for (let i = 0; i < n; i++) {
             if (pk[i] !== 0 || (mask.charCodeAt(i) - 48) & 2) params[k++] = oldTmp[i];
           }
         } else {
-          this.readRecord(params, k, intBig, false);
+          this.readRecord(params, k, intBig, false, BOUND_NULL);
           k += n;
         }
       }

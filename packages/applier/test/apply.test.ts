@@ -431,6 +431,53 @@ describe('applyChangeset', () => {
     expect(dumpOurs(db, ['p'])).toEqual(dumpNative(nat, ['p']));
   });
 
+  it('NULLs in multi-row statements: stored, matched with IS, refused by NOT NULL, like native', () => {
+    // multi-row statements bind NULL as NaN (which SQLite stores as NULL)
+    const schema = 'CREATE TABLE z(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d);';
+    const replica = 'CREATE TABLE z(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d NOT NULL);';
+    const src = source(schema);
+    const val = (i: number, k: number) => (i % (k + 2) === 0 ? null : i * k);
+    const cs0 = record(src, (d) => {
+      const ins = d.prepare('INSERT INTO z VALUES (?, ?, ?, ?, ?)');
+      for (let i = 1; i <= 300; i++) {
+        const a = val(i, 1);
+        const b = val(i, 2);
+        ins.run(
+          i,
+          a === null ? null : `t${a}`,
+          b === null ? null : Buffer.from([b & 255]),
+          val(i, 3),
+          val(i, 4),
+        );
+      }
+    });
+    const cs1 = record(src, (d) =>
+      d.exec(
+        'UPDATE z SET c = NULL, a = CASE WHEN a IS NULL THEN id END WHERE id % 4 = 1; DELETE FROM z WHERE id % 4 = 2; UPDATE z SET d = NULL WHERE id % 8 = 3',
+      ),
+    );
+    const db = ours(replica);
+    const nat = openNative(tmp.path(`nat${n++}.db`));
+    nat.exec(replica);
+    const kinds: ConflictKind[] = [];
+    for (const cs of [cs0, cs1]) {
+      const natLog: ConflictKind[] = [];
+      expect(applyNative(nat, cs, () => 'omit', natLog)).toBe(true);
+      kinds.push(...natLog);
+      const log: ConflictInfo[] = [];
+      applyChangeset(db, cs, {
+        onConflict: (i) => {
+          log.push(i);
+          return 'omit';
+        },
+      });
+      expect(log.map((i) => i.kind)).toEqual(natLog);
+      for (const i of log) for (const v of i.newValues ?? []) expect(Number.isNaN(v)).toBe(false);
+      expect(dumpOurs(db, ['z'])).toEqual(dumpNative(nat, ['z']));
+    }
+    expect(kinds).toContain('CONSTRAINT'); // rows with d NULL, refused by the replica
+  });
+
   it('applies patchsets like native', () => {
     const src = source();
     const cs0 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1),(2,'b',2),(3,'c',3)`));
