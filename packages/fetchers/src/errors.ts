@@ -55,18 +55,30 @@ export class InvalidResponseError extends SyndDBError {
   }
 }
 
-/** The server answered with a status that is neither success, 404 nor a retried 502/503/504. */
+/**
+ * The server answered with a status that is neither success nor 404: at once for a status that is
+ * not retried (400, 401, 403, ...), or after the retries for 408/429/5xx. `retryAfterMs` is the
+ * server's Retry-After, when it sent one (see `retryAfterOf`).
+ */
 export class HttpStatusError extends SyndDBError {
   override name = 'HttpStatusError';
   readonly url: string;
   readonly status: number;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(url: string, status: number, body?: string) {
+  constructor(url: string, status: number, body?: string, retryAfterMs?: number) {
     super('HTTP_STATUS', `GET ${url} returned HTTP ${status}`, {
-      details: body ? `body: ${body}` : undefined,
+      details:
+        [
+          body ? `body: ${body}` : '',
+          retryAfterMs === undefined ? '' : `retry after ${retryAfterMs} ms`,
+        ]
+          .filter((part) => part !== '')
+          .join('; ') || undefined,
     });
     this.url = url;
     this.status = status;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -92,12 +104,18 @@ export class HttpTransportError extends SyndDBError {
   }
 }
 
-/** A Google Cloud Storage request failed (other than "object not found"). */
+/**
+ * A Google Cloud Storage request failed (other than "object not found"), after the fetcher's own
+ * retries when it was retryable. `cause` is the transport's `HttpStatusError` /
+ * `HttpTransportError` (or the credentials error).
+ */
 export class GcsRequestError extends SyndDBError {
   override name = 'GcsRequestError';
   readonly operation: string;
-  /** HTTP status reported by the client library, when it reported one. */
+  /** The HTTP status of the last attempt, when the server answered with one. */
   readonly status: number | undefined;
+  /** The server's Retry-After on the last attempt, in ms. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(operation: string, cause: unknown) {
     const status = statusOf(cause);
@@ -105,12 +123,13 @@ export class GcsRequestError extends SyndDBError {
       'GCS_REQUEST',
       `GCS ${operation} failed${status === undefined ? '' : ` (HTTP ${status})`}`,
       {
-        details: cause instanceof Error ? cause.message : String(cause),
+        details: cause instanceof Error ? detailsOf(cause) : String(cause),
         cause,
       },
     );
     this.operation = operation;
     this.status = status;
+    this.retryAfterMs = retryAfterOf(cause);
   }
 }
 
@@ -193,11 +212,16 @@ export class InvalidBatchRangeError extends SyndDBError {
   }
 }
 
-/** Every source of a fallback fetcher failed, or some failed and the rest reported "absent". */
+/**
+ * Every source of a fallback fetcher failed, or some failed and the rest reported "absent".
+ * `retryAfterMs` is set only when every source asked to wait (the shortest of those waits):
+ * a source that did not ask may answer on the next try.
+ */
 export class FallbackExhaustedError extends SyndDBError {
   override name = 'FallbackExhaustedError';
   readonly operation: string;
   readonly errors: readonly { kind: string; error: unknown }[];
+  readonly retryAfterMs: number | undefined;
 
   constructor(operation: string, errors: readonly { kind: string; error: unknown }[]) {
     super('FALLBACK_EXHAUSTED', `${operation}: no source answered`, {
@@ -211,11 +235,46 @@ export class FallbackExhaustedError extends SyndDBError {
     });
     this.operation = operation;
     this.errors = errors;
+    const waits = errors.map(({ error }) => retryAfterOf(error));
+    this.retryAfterMs =
+      waits.length > 0 && waits.every((w) => w !== undefined) ? Math.min(...waits) : undefined;
   }
 }
 
+/**
+ * How long storage asked the caller to wait before the next attempt (an HTTP Retry-After, in ms),
+ * read from a fetcher error or its causes; undefined when it did not ask. The sync engine waits at
+ * least this long (within its cap) before retrying.
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    // An error that has the field decides, even when it is undefined (a fallback whose sources
+    // did not all ask to wait); only errors without it defer to their cause.
+    if ('retryAfterMs' in current) {
+      const value = current.retryAfterMs;
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The HTTP status of an error: ours (`status`) or the GCS client's (`code`). */
 function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
+  for (const key of ['status', 'code'] as const) {
+    const value = (error as Record<string, unknown>)[key];
+    if (typeof value === 'number' && value >= 100 && value <= 599) return value;
+  }
+  return undefined;
+}
+
+/** One line: a SyndDBError's short message and details, or any other error's message. */
+function detailsOf(error: Error): string {
+  const { shortMessage, details } = error as { shortMessage?: unknown; details?: unknown };
+  if (typeof shortMessage !== 'string') return error.message;
+  return typeof details === 'string' && details !== ''
+    ? `${shortMessage}: ${details}`
+    : shortMessage;
 }

@@ -72,3 +72,19 @@ export async function startHttpServer(
       }),
   };
 }
+
+/**
+ * Resolves once `predicate()` holds, checking every 10 ms; rejects after `timeoutMs` (a generous
+ * bound, not a sleep: it returns as soon as the condition is met).
+ */
+export async function eventually(
+  predicate: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

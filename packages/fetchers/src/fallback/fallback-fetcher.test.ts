@@ -68,15 +68,12 @@ async function gcsServer(): Promise<GcsTestServer> {
 const httpFetcher = (url: string) =>
   createHttpFetcher({ baseUrl: url, maxRetries: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 2 });
 
-/** A GCS fetcher whose client does not retry, so a dead endpoint fails at once. */
+/** A GCS fetcher that does not retry, so a dead endpoint fails at once. */
 const gcsFetcher = (url: string) =>
   createGcsFetcher({
     bucket: BUCKET,
-    storage: new Storage({
-      apiEndpoint: url,
-      projectId: 'test',
-      retryOptions: { autoRetry: false },
-    }),
+    storage: new Storage({ apiEndpoint: url, projectId: 'test' }),
+    maxRetries: 0,
   });
 
 /** A GCS endpoint that is gone: a test server started and closed again. */

@@ -1,18 +1,11 @@
-import { type Bucket, Storage } from '@google-cloud/storage';
-import {
-  BatchTooLargeError,
-  FetcherConfigError,
-  GcsRequestError,
-  InvalidResponseError,
-} from '../errors';
+import { Storage } from '@google-cloud/storage';
+import { FetcherConfigError } from '../errors';
+import type { HttpGetSettings } from '../http/http-get';
 import { checkIntegerOption, DEFAULT_GCS_PAGE_SIZE, DEFAULT_MAX_BATCH_BYTES } from '../limits';
 import { normalizePrefix } from '../object-store/batch-object-name';
-import type { BatchObjectStore } from '../object-store/batch-object-store';
 import { createObjectStoreFetcher } from '../object-store/create-object-store-fetcher';
 import type { StorageFetcher } from '../types';
-
-/** A listing that keeps returning pages past this is treated as a misbehaving server. */
-const MAX_LIST_PAGES = 1_000_000;
+import { createGcsObjectStore } from './gcs-object-store';
 
 export interface GcsFetcherOptions {
   bucket: string;
@@ -23,7 +16,11 @@ export interface GcsFetcherOptions {
    * credentials. Without it, Application Default Credentials are used.
    */
   emulatorHost?: string;
-  /** A preconfigured client (custom credentials, retry options); `emulatorHost` is then ignored. */
+  /**
+   * A preconfigured client: its endpoint and credentials are used (custom credentials, universe
+   * domain, `useAuthWithCustomEndpoint`); `emulatorHost` is then ignored. Its `retryOptions` and
+   * `timeout` are not: requests go through this fetcher's own transport and retry policy.
+   */
   storage?: Storage;
   /** Largest batch object accepted. Default 64 MiB. */
   maxBatchBytes?: number;
@@ -31,12 +28,33 @@ export interface GcsFetcherOptions {
   maxDecompressedBytes?: number;
   /** Objects per listing page (1..1000). Default 1000. */
   pageSize?: number;
+  /** Per-attempt timeout (headers and body) of every download and listing page, ms. Default 30000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt, for transport errors, timeouts and 408/429/5xx. Default 3. */
+  maxRetries?: number;
+  /** Backoff base, ms: retry n waits uniform [0, min(max, base * 2^n)), at least Retry-After. Default 100. */
+  retryBaseDelayMs?: number;
+  /** Backoff ceiling, ms; a longer Retry-After ends the call with `retryAfterMs` set. Default 10000. */
+  retryMaxDelayMs?: number;
+  /** Injected fetch (tests, proxies). Default: the global fetch (undici). */
+  fetch?: typeof globalThis.fetch;
+  /** Randomness for the backoff jitter. Default Math.random. */
+  random?: () => number;
 }
 
 /**
  * A StorageFetcher over a GCS bucket (REFERENCE.md §1.3.2, PROTOCOL.md §5.2). Listings follow
  * page tokens one bounded page at a time; incremental listings pass the last known object name
  * as `startOffset`, so a refresh reads only new objects. `BatchInfo.path` is the object name.
+ *
+ * The `@google-cloud/storage` client supplies the endpoint and the credentials; the requests
+ * themselves (JSON-API listing pages and `alt=media` downloads) go through the same transport as
+ * the HTTP fetcher (`httpGet`): a per-attempt timeout that aborts and closes the connection, our
+ * retries with full-jitter backoff and Retry-After, bounded bodies, crc32c checked against
+ * `x-goog-hash`. Not through the client's `createReadStream`: with its automatic retries on, a
+ * single 429/500/503 on a download makes it pipe into a destroyed stream and the process dies of
+ * an unhandled `ERR_STREAM_UNABLE_TO_PIPE` (googleapis/google-cloud-node#8670), and a stalled body
+ * there has no timeout at all.
  */
 export function createGcsFetcher(options: GcsFetcherOptions): StorageFetcher {
   if (typeof options.bucket !== 'string' || options.bucket === '')
@@ -53,7 +71,13 @@ export function createGcsFetcher(options: GcsFetcherOptions): StorageFetcher {
     1,
     1000,
   );
-  return createObjectStoreFetcher(createGcsObjectStore(storage.bucket(options.bucket), pageSize), {
+  const store = createGcsObjectStore({
+    storage,
+    bucket: options.bucket,
+    pageSize,
+    transport: resolveTransportSettings(options),
+  });
+  return createObjectStoreFetcher(store, {
     prefix: normalizePrefix(options.prefix ?? 'sequencer'),
     maxBatchBytes,
     maxDecompressedBytes:
@@ -63,9 +87,33 @@ export function createGcsFetcher(options: GcsFetcherOptions): StorageFetcher {
   });
 }
 
+function resolveTransportSettings(options: GcsFetcherOptions): HttpGetSettings {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function')
+    throw new FetcherConfigError('no fetch implementation available');
+  const retryBaseDelayMs = checkIntegerOption(
+    'retryBaseDelayMs',
+    options.retryBaseDelayMs ?? 100,
+    0,
+  );
+  return {
+    fetch: fetchImpl,
+    timeoutMs: checkIntegerOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1),
+    maxRetries: checkIntegerOption('maxRetries', options.maxRetries ?? 3, 0, 100),
+    retryBaseDelayMs,
+    retryMaxDelayMs: checkIntegerOption(
+      'retryMaxDelayMs',
+      options.retryMaxDelayMs ?? 10_000,
+      retryBaseDelayMs,
+    ),
+    random: options.random ?? Math.random,
+  };
+}
+
 /**
- * With an emulator host, `apiEndpoint` points the client at it; the client then skips
- * authentication for the custom endpoint (its `useAuthWithCustomEndpoint` defaults to false).
+ * With an emulator host, `apiEndpoint` points the client at it; the client then treats it as a
+ * custom endpoint and skips authentication (`useAuthWithCustomEndpoint` defaults to false), and
+ * so does the object store.
  */
 function createStorageClient(emulatorHost: string | undefined): Storage {
   if (emulatorHost === undefined) return new Storage();
@@ -77,154 +125,5 @@ function createStorageClient(emulatorHost: string | undefined): Storage {
   return new Storage({
     apiEndpoint: emulatorHost.replace(/\/+$/, ''),
     projectId: 'synddb-emulator',
-  });
-}
-
-function createGcsObjectStore(bucket: Bucket, pageSize: number): BatchObjectStore {
-  return {
-    kind: 'gcs',
-
-    async listNames(folder, { signal, startOffset }) {
-      const names: string[] = [];
-      let pageToken: string | undefined;
-      const seenTokens = new Set<string>();
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        signal?.throwIfAborted();
-        let response: unknown;
-        try {
-          response = await abortable(
-            listPage(bucket, {
-              prefix: folder,
-              maxResults: pageSize,
-              fields: 'items(name),nextPageToken',
-              ...(pageToken !== undefined ? { pageToken } : {}),
-              ...(startOffset !== undefined ? { startOffset } : {}),
-            }),
-            signal,
-          );
-        } catch (error) {
-          if (signal?.aborted) throw signal.reason;
-          throw new GcsRequestError(`list gs://${bucket.name}/${folder}`, error);
-        }
-        const { items, nextPageToken } = listPageFromJson(response);
-        for (const name of items) names.push(name);
-        if (nextPageToken === undefined) return names;
-        if (seenTokens.has(nextPageToken)) {
-          throw new InvalidResponseError('GCS list', 'the server repeated a page token', {
-            details: nextPageToken,
-          });
-        }
-        seenTokens.add(nextPageToken);
-        pageToken = nextPageToken;
-      }
-      throw new InvalidResponseError('GCS list', `more than ${MAX_LIST_PAGES} pages`);
-    },
-
-    read(name, { maxBytes, signal }) {
-      const locator = `gs://${bucket.name}/${name}`;
-      return new Promise<Uint8Array | null>((resolve, reject) => {
-        signal?.throwIfAborted();
-        const stream = bucket.file(name).createReadStream();
-        const chunks: Buffer[] = [];
-        let total = 0;
-        let settled = false;
-        const finish = (error: unknown, value?: Uint8Array | null) => {
-          if (settled) return;
-          settled = true;
-          signal?.removeEventListener('abort', onAbort);
-          if (error === undefined) resolve(value ?? null);
-          else reject(error);
-        };
-        const onAbort = () => {
-          stream.destroy();
-          finish(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        stream.on('response', (response: { headers?: Record<string, unknown> }) => {
-          const announced = Number(response.headers?.['content-length']);
-          if (Number.isFinite(announced) && announced > maxBytes) {
-            finish(new BatchTooLargeError(locator, maxBytes, announced));
-            // The client pipes the response into `stream` right after this event: destroying it
-            // synchronously makes that pipe throw an unhandled ERR_STREAM_UNABLE_TO_PIPE.
-            setImmediate(() => stream.destroy());
-          }
-        });
-        stream.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          total += chunk.byteLength;
-          if (total > maxBytes) {
-            stream.destroy();
-            finish(new BatchTooLargeError(locator, maxBytes, total));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        stream.on('error', (error: unknown) => {
-          if ((error as { code?: unknown }).code === 404) finish(undefined, null);
-          else finish(new GcsRequestError(`download ${locator}`, error));
-        });
-        stream.on('end', () => {
-          const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-          finish(undefined, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-        });
-      });
-    },
-  };
-}
-
-/**
- * One raw `objects.list` page. `bucket.getFiles` is not used: it maps `items` to File objects
- * inside its callback, and a malformed page (items not an array, an item without a name) throws
- * there, leaving its promise pending forever. The raw JSON goes to `listPageFromJson` instead.
- */
-function listPage(bucket: Bucket, query: Record<string, string | number>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    bucket.request({ uri: '/o', qs: query }, (error, body) => {
-      if (error) reject(error);
-      else resolve(body);
-    });
-  });
-}
-
-/** Validates one JSON-API list page (`{items?: [{name}], nextPageToken?}`). */
-function listPageFromJson(value: unknown): { items: string[]; nextPageToken: string | undefined } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidResponseError('GCS list', 'page is not a JSON object');
-  }
-  const page = value as { items?: unknown; nextPageToken?: unknown };
-  const items: string[] = [];
-  if (page.items !== undefined) {
-    if (!Array.isArray(page.items))
-      throw new InvalidResponseError('GCS list', 'items is not an array');
-    for (const item of page.items) {
-      const name = (item as { name?: unknown } | null)?.name;
-      if (typeof name !== 'string')
-        throw new InvalidResponseError('GCS list', 'an item has no string name');
-      items.push(name);
-    }
-  }
-  const token = page.nextPageToken;
-  if (token !== undefined && token !== null && (typeof token !== 'string' || token === '')) {
-    throw new InvalidResponseError('GCS list', 'nextPageToken is not a non-empty string');
-  }
-  return { items, nextPageToken: typeof token === 'string' ? token : undefined };
-}
-
-/** Races a client promise against the caller's abort signal (the client takes no signal). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
   });
 }

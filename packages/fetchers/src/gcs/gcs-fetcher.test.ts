@@ -11,6 +11,7 @@ import {
   BatchTooLargeError,
   FetcherConfigError,
   GcsRequestError,
+  type HttpTransportError,
   InvalidResponseError,
 } from '../errors';
 import { writeBatchFile } from '../fs/write-batch-file';
@@ -394,19 +395,35 @@ describe('createGcsFetcher: hostile or failing servers', () => {
     expect((readError as GcsRequestError).operation).toContain(`gs://${BUCKET}/${name(0, 0)}`);
   });
 
-  it('reports an unreachable endpoint as GcsRequestError (client retries disabled)', async () => {
+  it('reports an unreachable endpoint as GcsRequestError after its own retries', async () => {
     const server = await gcsServer();
     const url = server.url;
     await server.close();
     closers.length = 0;
-    const storage = new Storage({
-      apiEndpoint: url,
-      projectId: 'test',
-      retryOptions: { autoRetry: false },
+    const error = await createGcsFetcher({
+      bucket: BUCKET,
+      storage: new Storage({ apiEndpoint: url, projectId: 'test' }),
+      maxRetries: 2,
+      retryBaseDelayMs: 1,
+    })
+      .listBatches()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GcsRequestError);
+    expect(((error as GcsRequestError).cause as HttpTransportError).attempts).toBe(3);
+  });
+
+  it('answers a missing bucket (404 on the listing) with an error, not an empty listing', async () => {
+    const server = await httpServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error: { code: 404, message: 'The specified bucket does not exist.' } }),
+      );
     });
-    await expect(
-      createGcsFetcher({ bucket: BUCKET, storage }).listBatches(),
-    ).rejects.toBeInstanceOf(GcsRequestError);
+    const error = await fetcherFor(server)
+      .listBatches()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GcsRequestError);
+    expect((error as GcsRequestError).status).toBe(404);
   });
 
   function jsonServer(body: () => unknown) {
@@ -446,6 +463,56 @@ describe('createGcsFetcher: options', () => {
     expect(await fetcherFor({ url: `${server.url}/` }).getLatestSequence()).toBe(9n);
   });
 
+  it("sends the client's credentials when it authenticates (useAuthWithCustomEndpoint), none to an emulator", async () => {
+    const seen: (string | undefined)[] = [];
+    const server = await httpServer((req, res) => {
+      seen.push(req.headers.authorization);
+      if (req.url?.includes('alt=media')) res.writeHead(200).end(Buffer.from(V4_BLOB));
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    const authClient = {
+      getRequestHeaders: async () => new Headers({ authorization: 'Bearer test-token' }),
+    };
+    const authenticated = createGcsFetcher({
+      bucket: BUCKET,
+      storage: new Storage({
+        apiEndpoint: server.url,
+        projectId: 'test',
+        useAuthWithCustomEndpoint: true,
+        authClient: authClient as never,
+      }),
+    });
+    const info = { startSequence: 0n, endSequence: 2n, path: name(0, 2) };
+    expect(await authenticated.listBatches()).toEqual([]);
+    expect(await authenticated.getBatch(info)).toEqual(V4_BLOB);
+    expect(seen).toEqual(['Bearer test-token', 'Bearer test-token']);
+    await fetcherFor(server).getBatch(info);
+    expect(seen.at(-1)).toBeUndefined();
+  });
+
+  it('reports a credentials failure as GcsRequestError, without retrying', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(200).end('{}'));
+    const authClient = {
+      getRequestHeaders: async () => {
+        throw new Error('Could not load the default credentials');
+      },
+    };
+    const error = await createGcsFetcher({
+      bucket: BUCKET,
+      storage: new Storage({
+        apiEndpoint: server.url,
+        projectId: 'test',
+        useAuthWithCustomEndpoint: true,
+        authClient: authClient as never,
+      }),
+    })
+      .listBatches()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GcsRequestError);
+    expect((error as GcsRequestError).message).toContain('default credentials');
+    expect(server.hits).toEqual([]);
+  });
+
   it('uses a preconfigured client and ignores emulatorHost then', async () => {
     const server = await gcsServer();
     await putBatches(server, 0, 1);
@@ -467,6 +534,9 @@ describe('createGcsFetcher: options', () => {
     { bucket: BUCKET, emulatorHost: 'http://x', pageSize: 1001 },
     { bucket: BUCKET, emulatorHost: 'http://x', maxBatchBytes: 0 },
     { bucket: BUCKET, emulatorHost: 'http://x', maxDecompressedBytes: 1.5 },
+    { bucket: BUCKET, emulatorHost: 'http://x', timeoutMs: 0 },
+    { bucket: BUCKET, emulatorHost: 'http://x', maxRetries: 101 },
+    { bucket: BUCKET, emulatorHost: 'http://x', retryBaseDelayMs: 100, retryMaxDelayMs: 10 },
   ])('rejects invalid options %#', (options) => {
     expect(() => createGcsFetcher(options)).toThrow(FetcherConfigError);
   });

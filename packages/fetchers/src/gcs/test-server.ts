@@ -1,6 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  createFaultInjector,
+  type FaultInjector,
+  type FaultInjectorOptions,
+} from '../faults/create-fault-injector';
+import { type FaultResponse, faultBeforeResponse, sendWithFault } from '../faults/deliver-fault';
+import type { Fault, FaultOperation } from '../faults/fault-types';
 import { crc32cBase64 } from './crc32c';
 import { multipartBoundary, parseMultipart } from './multipart';
 import {
@@ -23,12 +35,16 @@ export interface GcsTestServerOptions {
   backing?: 'memory' | { directory: string; bucket?: string };
   /** Largest upload accepted (413 above). Default 256 MiB. */
   maxUploadBytes?: number;
+  /** Where the seed of probabilistic fault rules is printed. Default `console.error`. */
+  log?: FaultInjectorOptions['log'];
 }
 
 export interface GcsTestRequest {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** `list`, `download`, `metadata`, `upload`, `delete` or `other`, as fault rules see it. */
+  operation: FaultOperation;
 }
 
 export interface GcsTestServer {
@@ -38,8 +54,18 @@ export interface GcsTestServer {
   putObject(bucket: string, name: string, bytes: Uint8Array, contentType?: string): Promise<void>;
   deleteObject(bucket: string, name: string): Promise<boolean>;
   objects(): Promise<{ bucket: string; name: string; size: number }[]>;
-  /** Requests served so far (method, decoded path, query), newest last. */
+  /** Requests served so far (method, decoded path, query, operation), newest last. */
   requests(): readonly GcsTestRequest[];
+  /**
+   * Injected failures: `server.faults.set([{ on: 'download', fault: { kind: 'status', status:
+   * 503 }, times: 2 }])`, `server.faults.clear()`, `server.faults.count()`. No rule, no fault.
+   */
+  faults: FaultInjector;
+  /**
+   * Requests not yet answered in full whose connection is still open: a stalled, hanging or slow
+   * response counts until it ends or the client gives up and closes the connection.
+   */
+  inFlight(): number;
   close(): Promise<void>;
 }
 
@@ -72,6 +98,11 @@ export async function startGcsTestServer(
   const maxUploadBytes = options.maxUploadBytes ?? 256 * 1024 * 1024;
   const sessions = new Map<string, UploadSession>();
   const log: GcsTestRequest[] = [];
+  const faults = createFaultInjector({
+    name: 'gcs-test-server',
+    ...(options.log ? { log: options.log } : {}),
+  });
+  let inFlight = 0;
   let baseUrl = '';
 
   const server = createServer((req, res) => {
@@ -86,14 +117,25 @@ export async function startGcsTestServer(
       else res.destroy();
     });
   });
+  server.on('request', (_req, res: ServerResponse) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query = Object.fromEntries(url.searchParams);
     const segments = url.pathname.split('/').slice(1);
     const method = req.method ?? 'GET';
-    log.push({ method, path: safeDecode(url.pathname) ?? url.pathname, query });
+    const path = safeDecode(url.pathname) ?? url.pathname;
+    const operation = operationOf(method, segments, query);
+    log.push({ method, path, query, operation });
     if (log.length > MAX_LOGGED_REQUESTS) log.shift();
+    const fault = faults.pick({ operation, method, path });
+    if (fault !== null) {
+      if (await faultBeforeResponse(req, res, fault, errorResponse)) return;
+      bodyFaults.set(res, fault);
+    }
 
     // /storage/v1/b/{bucket}/o[/{name}]  and  /download/storage/v1/b/{bucket}/o/{name}
     const download = segments[0] === 'download';
@@ -119,7 +161,7 @@ export async function startGcsTestServer(
         return getObject(req, res, bucket, name, download || query.alt === 'media');
       if (method === 'DELETE') {
         return (await backing.delete(bucket, name))
-          ? void res.writeHead(204).end()
+          ? send(res, 204, {}, new Uint8Array(0))
           : notFound(res, bucket, name);
       }
       return sendError(res, 405, 'methodNotAllowed', `${method} on an object`);
@@ -197,7 +239,7 @@ export async function startGcsTestServer(
     const object = await backing.get(bucket, name);
     if (object === null) return notFound(res, bucket, name);
     if (!media) return sendJson(res, 200, objectJson(bucket, name, object));
-    const headers: Record<string, string> = {
+    const headers: OutgoingHttpHeaders = {
       'content-type': object.contentType,
       'x-goog-generation': object.generation.toString(),
       'x-goog-stored-content-encoding': 'identity',
@@ -207,19 +249,20 @@ export async function startGcsTestServer(
     if (range === undefined) {
       headers['x-goog-hash'] =
         `crc32c=${crc32cBase64(object.bytes)},md5=${md5Base64(object.bytes)}`;
-      headers['content-length'] = `${object.bytes.length}`;
-      res.writeHead(200, headers).end(Buffer.from(object.bytes));
-      return;
+      return send(res, 200, headers, object.bytes);
     }
     const parsed = parseRange(range, object.bytes.length);
     if (parsed === null) {
-      res.writeHead(416, { 'content-range': `bytes */${object.bytes.length}` }).end();
-      return;
+      return send(
+        res,
+        416,
+        { 'content-range': `bytes */${object.bytes.length}` },
+        new Uint8Array(0),
+      );
     }
     const slice = object.bytes.subarray(parsed.start, parsed.end + 1);
     headers['content-range'] = `bytes ${parsed.start}-${parsed.end}/${object.bytes.length}`;
-    headers['content-length'] = `${slice.length}`;
-    res.writeHead(206, headers).end(Buffer.from(slice));
+    send(res, 206, headers, slice);
   }
 
   async function upload(
@@ -270,8 +313,7 @@ export async function startGcsTestServer(
         'application/octet-stream';
       sessions.set(id, { bucket, name, contentType, chunks: [], received: 0 });
       const location = `${baseUrl}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&upload_id=${id}`;
-      res.writeHead(200, { location, 'content-length': '0' }).end();
-      return;
+      return send(res, 200, { location }, new Uint8Array(0));
     }
     return sendError(res, 400, 'invalid', `unsupported uploadType ${uploadType}`);
   }
@@ -316,9 +358,9 @@ export async function startGcsTestServer(
         session.contentType,
       );
     }
-    const headers: Record<string, string> = { 'content-length': '0' };
+    const headers: OutgoingHttpHeaders = {};
     if (session.received > 0) headers.range = `bytes=0-${session.received - 1}`;
-    res.writeHead(308, headers).end();
+    send(res, 308, headers, new Uint8Array(0));
   }
 
   async function store(
@@ -373,6 +415,8 @@ export async function startGcsTestServer(
       return out;
     },
     requests: () => log,
+    faults,
+    inFlight: () => inFlight,
     close: () =>
       new Promise<void>((resolveClose, rejectClose) => {
         server.close((error) => (error ? rejectClose(error) : resolveClose()));
@@ -480,18 +524,63 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | n
   return tooLarge ? null : Buffer.concat(chunks, total);
 }
 
+/** Body faults chosen for a request, applied when its response is sent. */
+const bodyFaults = new WeakMap<ServerResponse, Fault>();
+
+/** Every response leaves through here, so a body fault applies to whatever the route answers. */
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: Uint8Array,
+): void {
+  sendWithFault(res, { status, headers, body }, bodyFaults.get(res) ?? null);
+}
+
+function jsonResponse(status: number, body: unknown): FaultResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=UTF-8' },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=UTF-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+  const response = jsonResponse(status, body);
+  send(res, response.status, response.headers, response.body);
 }
 
 /** GCS's error shape: `{"error": {"code", "message", "errors": [{"message", "domain", "reason"}]}}`. */
-function sendError(res: ServerResponse, status: number, reason: string, message: string): void {
-  sendJson(res, status, {
+function errorResponse(status: number, message: string, reason = reasonOf(status)): FaultResponse {
+  return jsonResponse(status, {
     error: { code: status, message, errors: [{ message, domain: 'global', reason }] },
   });
+}
+
+function sendError(res: ServerResponse, status: number, reason: string, message: string): void {
+  const response = errorResponse(status, message, reason);
+  send(res, response.status, response.headers, response.body);
+}
+
+function reasonOf(status: number): string {
+  if (status === 429) return 'rateLimitExceeded';
+  if (status === 503) return 'backendError';
+  return status >= 500 ? 'internalError' : 'invalid';
+}
+
+/** A request's operation for fault rules, from the JSON-API routes the server implements. */
+function operationOf(
+  method: string,
+  segments: readonly string[],
+  query: Record<string, string>,
+): FaultOperation {
+  if (segments[0] === 'upload') return 'upload';
+  const download = segments[0] === 'download';
+  const api = download ? segments.slice(1) : segments;
+  if (api[0] !== 'storage' || api[1] !== 'v1' || api[2] !== 'b' || api[4] !== 'o') return 'other';
+  const object = api.slice(5).join('/') !== '';
+  if (method === 'DELETE' && object) return 'delete';
+  if (method !== 'GET') return 'other';
+  if (!object) return download ? 'other' : 'list';
+  return download || query.alt === 'media' ? 'download' : 'metadata';
 }

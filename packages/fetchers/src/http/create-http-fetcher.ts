@@ -17,11 +17,11 @@ export interface HttpFetcherOptions {
   baseUrl: string;
   /** Per-attempt timeout (headers and body), ms. Default 30000. */
   timeoutMs?: number;
-  /** Retries after the first attempt, for transport errors, timeouts and 502/503/504. Default 3. */
+  /** Retries after the first attempt, for transport errors, timeouts and 408/429/5xx. Default 3. */
   maxRetries?: number;
-  /** Backoff base, ms: attempt n waits uniform [0, min(max, base * 2^n)). Default 100. */
+  /** Backoff base, ms: retry n waits uniform [0, min(max, base * 2^n)), at least Retry-After. Default 100. */
   retryBaseDelayMs?: number;
-  /** Backoff ceiling, ms. Default 10000. */
+  /** Backoff ceiling, ms; a longer Retry-After ends the call with `retryAfterMs` set. Default 10000. */
   retryMaxDelayMs?: number;
   /** Largest batch blob accepted. Default 64 MiB. */
   maxBatchBytes?: number;

@@ -1,9 +1,13 @@
 import { SyndDBError } from '@synddb/protocol';
 import { HttpStatusError, HttpTransportError } from '../errors';
 import { fullJitterDelay, sleep } from './backoff';
+import { parseRetryAfter } from './retry-after';
 
-/** Statuses that mean "the sequencer or a proxy in front of it is briefly unavailable". */
-const RETRYABLE_STATUSES = new Set([502, 503, 504]);
+/**
+ * Statuses that mean "briefly unavailable or overloaded" (the server, GCS, or a proxy in front of
+ * either): request timeout, too many requests and 5xx other than 501/505.
+ */
+const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
 export interface HttpGetSettings {
   fetch: typeof globalThis.fetch;
@@ -21,12 +25,32 @@ export interface HttpGetRequest {
   maxBytes: number;
   tooLarge: (size: number | undefined) => SyndDBError;
   signal?: AbortSignal | undefined;
+  /**
+   * More request headers, asked for on every attempt (an OAuth token may be refreshed between
+   * attempts). What it throws ends the call at once, without a retry.
+   */
+  headers?: () => Promise<Headers | Record<string, string>>;
+  /**
+   * Checks a complete body against the response (e.g. a checksum header). What it throws counts
+   * as a failed attempt, like a truncated body, and is retried.
+   */
+  verify?: (body: Uint8Array, response: Response) => void;
 }
 
 /**
- * GET with a per-attempt timeout (covering headers and body), bounded body size and retries with
- * full-jitter backoff. Retried: transport failures (connect, reset, truncated body), timeouts and
- * 502/503/504. Not retried: other statuses (`HttpStatusError`), oversized bodies, caller aborts.
+ * The one GET every network fetcher uses (the sequencer's HTTP API and GCS), so that both fail and
+ * retry the same way:
+ *
+ * - each attempt has a timeout covering the headers and the whole body (a stalled or trickling
+ *   body is aborted, which closes its connection);
+ * - retried, with full-jitter exponential backoff: transport failures (refused, reset, truncated
+ *   body, failed `verify`), timeouts and 408/429/500/502/503/504;
+ * - a Retry-After on a retried status is honoured: the next attempt waits at least that long, and
+ *   when it exceeds `retryMaxDelayMs` the call stops at once with an `HttpStatusError` carrying
+ *   `retryAfterMs`, leaving the long wait to the caller (the sync engine caps it);
+ * - not retried: other statuses (`HttpStatusError`), oversized bodies, caller aborts (rejects
+ *   with the signal's reason).
+ *
  * Returns null on 404.
  */
 export async function httpGet(
@@ -36,53 +60,75 @@ export async function httpGet(
   const { url, signal } = request;
   let lastError: unknown;
   let lastTimedOut = false;
-  let lastStatus: number | undefined;
+  let lastStatus: { status: number; body: string; retryAfterMs: number | undefined } | undefined;
   for (let attempt = 0; attempt <= settings.maxRetries; attempt++) {
     if (attempt > 0) {
-      await sleep(
-        fullJitterDelay(
-          attempt - 1,
-          settings.retryBaseDelayMs,
-          settings.retryMaxDelayMs,
-          settings.random,
-        ),
-        signal,
+      const backoff = fullJitterDelay(
+        attempt - 1,
+        settings.retryBaseDelayMs,
+        settings.retryMaxDelayMs,
+        settings.random,
       );
+      await sleep(Math.max(backoff, lastStatus?.retryAfterMs ?? 0), signal);
     }
     signal?.throwIfAborted();
     const timeout = AbortSignal.timeout(settings.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
-      const response = await settings.fetch(url, {
-        signal: combined,
-        headers: { accept: request.accept },
-      });
+      const headers = new Headers(request.headers ? await request.headers() : undefined);
+      headers.set('accept', request.accept);
+      const response = await settings.fetch(url, { signal: combined, headers });
       if (response.status === 404) {
         await response.body?.cancel().catch(() => undefined);
         return null;
       }
       if (RETRYABLE_STATUSES.has(response.status)) {
-        await response.body?.cancel().catch(() => undefined);
-        lastStatus = response.status;
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+        const body = await readSnippet(response);
+        if (retryAfterMs !== undefined && retryAfterMs > settings.retryMaxDelayMs) {
+          throw new HttpStatusError(url, response.status, body, retryAfterMs);
+        }
+        lastStatus = { status: response.status, body, retryAfterMs };
         lastError = undefined;
         continue;
       }
       if (!response.ok) {
         throw new HttpStatusError(url, response.status, await readSnippet(response));
       }
-      return await readBody(response, request);
+      const body = await readBody(response, request);
+      if (request.verify !== undefined) {
+        try {
+          request.verify(body, response);
+        } catch (cause) {
+          throw new VerifyFailure(cause);
+        }
+      }
+      return body;
     } catch (error) {
-      if (error instanceof SyndDBError) throw error;
       if (signal?.aborted) throw signal.reason;
+      if (error instanceof SyndDBError) throw error;
       lastStatus = undefined;
-      lastError = error;
+      lastError = error instanceof VerifyFailure ? error.cause : error;
       lastTimedOut = timeout.aborted;
     }
   }
   const attempts = settings.maxRetries + 1;
-  if (lastStatus !== undefined)
-    throw new HttpStatusError(url, lastStatus, `still failing after ${attempts} attempts`);
+  if (lastStatus !== undefined) {
+    throw new HttpStatusError(
+      url,
+      lastStatus.status,
+      `still failing after ${attempts} attempt${attempts === 1 ? '' : 's'}${lastStatus.body ? `: ${lastStatus.body}` : ''}`,
+      lastStatus.retryAfterMs,
+    );
+  }
   throw new HttpTransportError(url, attempts, lastTimedOut, lastError);
+}
+
+/** Wraps what `verify` threw, so that even a SyndDBError from it is retried like a bad transfer. */
+class VerifyFailure extends Error {
+  constructor(cause: unknown) {
+    super('response failed verification', { cause });
+  }
 }
 
 async function readBody(response: Response, request: HttpGetRequest): Promise<Uint8Array> {
