@@ -15,6 +15,12 @@
 //   npm install --no-audit --no-fund --@synddb:registry=http://127.0.0.1:9/ [--omit=dev]
 //
 // and checks in package-lock.json that every manifest package was installed from its tarball.
+// Use a fresh <projectDir> after repacking: its package-lock.json pins each tarball's integrity.
+//
+// The Docker image installs the validator this way:
+//   node scripts/pack-packages.mjs /release
+//   node scripts/install-packed.mjs /release <appDir> --only=synddb-validator --omit=dev
+//
 // Plain Node ESM without dependencies (Node >= 20); npm from PATH.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -241,7 +241,12 @@ describe('packed packages installed outside the workspace', () => {
     validatorOnly = join(tmp, 'validator-only');
     expect(relative(root, tmp).startsWith('..')).toBe(true);
 
-    await runOk(process.execPath, [join(root, 'scripts/pack-packages.mjs'), release], root);
+    await runOk(
+      process.execPath,
+      [join(root, 'scripts/pack-packages.mjs'), release],
+      root,
+      120_000,
+    );
     packed = readJson<PackedPackage[]>(join(release, 'manifest.json'));
 
     // What a TypeScript consumer adds: Node's types and the types of better-sqlite3, whose
