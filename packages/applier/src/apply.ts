@@ -84,17 +84,28 @@ class ChunkScratch {
   }
 }
 
-/** One scratch set is kept; a nested apply (from a conflict handler) gets its own. */
+/**
+ * One scratch set is kept; a nested apply (from a conflict handler) gets its own. A set grown
+ * past 65,536 changes (up to ~8.7 MB) is kept only through a WeakRef: the next large chunk reuses
+ * it unless a full GC reclaimed it, so an occasional huge changeset does not pin memory, and a
+ * stream of them does not allocate, zero and regrow ~17 MB of typed arrays each.
+ */
 let spareScratch: ChunkScratch | undefined;
+let largeScratch: WeakRef<ChunkScratch> | undefined;
 function takeScratch(): ChunkScratch {
+  const large = largeScratch?.deref();
+  if (large) {
+    largeScratch = undefined;
+    return large;
+  }
   const sc = spareScratch ?? new ChunkScratch();
   spareScratch = undefined;
   return sc;
 }
 function releaseScratch(sc: ChunkScratch): void {
   sc.wide.length = 0;
-  // large sets are not kept, so an occasional huge changeset does not pin memory
   if (sc.cap <= 65_536) spareScratch = sc;
+  else largeScratch = new WeakRef(sc);
 }
 
 function maskString(mask: number, n: number): string {
