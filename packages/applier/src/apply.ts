@@ -183,6 +183,15 @@ function getCache(db: Database): DbCache {
     };
     caches.set(db, c);
   }
+  return c;
+}
+
+/**
+ * Drops what was learnt about the schema if it changed. Called inside the apply's transaction:
+ * outside one, reading schema_version opens and closes a read transaction of its own (~20% of a
+ * one-row apply), and the schema could change between the check and the apply.
+ */
+function refreshSchema(c: DbCache): void {
   const v = c.schemaVersionStmt.get() as number;
   if (v !== c.schemaVersion) {
     c.schemaVersion = v;
@@ -190,7 +199,6 @@ function getCache(db: Database): DbCache {
     c.fkChildren = undefined;
     c.deferrable = undefined;
   }
-  return c;
 }
 
 function miscStmt(db: Database, cache: DbCache, sql: string): Stmt {
@@ -1927,6 +1935,7 @@ function applyImpl(
   };
   begin();
   try {
+    refreshSchema(cache);
     if (fkOn && fkChildren(db, cache).size > 0) {
       if (miscStmt(db, cache, 'PRAGMA defer_foreign_keys').pluck().get() === 1)
         engine.fkMode = Fk.Already;

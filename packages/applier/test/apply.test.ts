@@ -199,6 +199,26 @@ describe('applyChangeset', () => {
     expect(dumpOurs(target, ['t']).t).toEqual(['I2|T"two"|B00ff']);
   });
 
+  it('sees schema changes made between applies, on this connection or another', () => {
+    const src = source();
+    const cs1 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1)`));
+    const cs2 = record(src, (d) => d.exec(`INSERT INTO t VALUES (2,'b',2)`));
+    const cs3 = record(src, (d) => d.exec(`INSERT INTO t VALUES (3,'c',3)`));
+    const path = tmp.path(`ours${n++}.db`);
+    const db = openOurs(path);
+    db.exec(SCHEMA);
+    const other = openOurs(path);
+    applyChangeset(db, cs1);
+    other.exec('ALTER TABLE t ADD COLUMN extra');
+    expect(() => applyChangeset(db, cs2)).toThrow(/has 4 columns, the changeset has 3/);
+    other.exec('DROP TABLE t; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);');
+    applyChangeset(db, cs2);
+    db.exec('DROP TABLE t; CREATE TABLE t(id INTEGER, v TEXT PRIMARY KEY, w);');
+    expect(() => applyChangeset(db, cs3)).toThrow(SchemaMismatchError);
+    other.close();
+    expect(dumpOurs(db, ['t']).t).toEqual([]);
+  });
+
   it("transaction: 'caller' applies inside the caller's transaction and rolls back only its own work", () => {
     const src = source();
     const cs0 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1)`));
