@@ -13,6 +13,7 @@ export {
   InvalidBatchRangeError,
   InvalidResponseError,
   ResponseTooLargeError,
+  retryAfterOf,
 } from './errors';
 export {
   createFallbackFetcher,

@@ -103,14 +103,19 @@ export function createFaultInjector(options: FaultInjectorOptions = {}): FaultIn
       random = Math.random;
       return;
     }
-    seed = setOptions.seed ?? seedFromEnvironment() ?? Math.floor(Math.random() * 2 ** 32);
+    const fromEnvironment = seedFromEnvironment();
+    seed = setOptions.seed ?? fromEnvironment ?? Math.floor(Math.random() * 2 ** 32);
     if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
       throw new FaultRuleError(0, `seed must be a 32-bit unsigned integer, got ${seed}`);
     }
     random = seededRandom(seed);
-    log(
-      `[${name}] fault seed ${seed} for ${probabilistic} probabilistic rule(s); replay with faults.set(rules, { seed: ${seed} }) or SYNDDB_FAULT_SEED=${seed}`,
-    );
+    const origin =
+      setOptions.seed !== undefined
+        ? 'given'
+        : fromEnvironment !== undefined
+          ? 'from SYNDDB_FAULT_SEED'
+          : `random; replay with faults.set(rules, { seed: ${seed} }) or SYNDDB_FAULT_SEED=${seed}`;
+    log(`[${name}] fault seed ${seed} for ${probabilistic} probabilistic rule(s) (${origin})`);
   }
 
   function matches(state: RuleState, request: FaultRequest): boolean {

@@ -69,8 +69,11 @@ describe('createFaultInjector', () => {
     const a = run(first.injector);
     const second = quiet();
     second.injector.set(rules, { seed: seed! });
+    expect(first.lines.join('\n')).toContain(`SYNDDB_FAULT_SEED=${seed}`);
     expect(run(second.injector)).toEqual(a);
-    expect(second.lines.join('\n')).toContain(`SYNDDB_FAULT_SEED=${seed}`);
+    expect(second.lines.join('\n')).toContain(
+      `fault seed ${seed} for 1 probabilistic rule(s) (given)`,
+    );
     // Roughly the asked share fails (200 draws; a loose bound, the sequence is fixed by the seed).
     const failed = a.filter(Boolean).length;
     expect(failed).toBeGreaterThan(20);
