@@ -6,8 +6,8 @@ import { openStateStore, type StateStore } from '@synddb/state-store';
 import type { Secp256k1Backend, VerifierPool } from '@synddb/verifier';
 import type { Database } from 'better-sqlite3';
 import { applyMessage, type WithdrawalHandler } from './apply-message';
-import { classifyError, isTransient } from './classify';
 import { SequenceGapError } from './errors';
+import { FailureTracker } from './failure-tracker';
 import {
   fetchBatchBlob,
   type PreparedBatch,
@@ -18,7 +18,7 @@ import type { PreparePool } from './prepare-pool';
 import { ProgressTracker } from './progress';
 import { restoreSnapshotMessage } from './restore-snapshot';
 import { syncSingleMessage } from './single-message';
-import type { AppliedMessage, HaltReason, SyncEvents, SyncState, SyncStatus } from './types';
+import type { AppliedMessage, SyncEvents, SyncState, SyncStatus } from './types';
 
 export interface SyncEngineOptions {
   /** The replica (better-sqlite3, WAL). The engine is its only writer. */
@@ -36,10 +36,20 @@ export interface SyncEngineOptions {
   syncIntervalMs?: number;
   /** Full re-listing interval of the batch index (incremental refreshes happen when caught up). Default 10000. */
   indexRefreshIntervalMs?: number;
-  /** Attempts for a missing range or storage error before reporting a halt. Default 5. */
+  /**
+   * Retries of a missing range or a storage error (from any fetcher) before the halt is reported
+   * (`halted` event, `status().halt`); the engine keeps retrying after that. Default 5.
+   */
   gapRetryCount?: number;
-  /** Delay between such attempts, and between retries while halted. Default 5000. */
+  /**
+   * Longest wait between two attempts after a failure: the backoff grows from
+   * `retryInitialDelayMs` to this, and a halted engine retries about this often. Default 5000.
+   */
   gapRetryDelayMs?: number;
+  /** Ceiling of the first wait after a failure (then doubling). Default min(250, gapRetryDelayMs). */
+  retryInitialDelayMs?: number;
+  /** Storage's Retry-After is honoured up to this, ms. Default 60000. */
+  maxRetryAfterMs?: number;
   /** Skip a gap (and record it) after the retries instead of halting. Default false. */
   gapSkipOnFailure?: boolean;
   /** Batches fetched, decoded and verified ahead of the one being applied. Default 4. */
@@ -68,6 +78,8 @@ export interface SyncEngineOptions {
    */
   preparePool?: PreparePool;
   now?: () => number;
+  /** Randomness for the retry jitter (tests). Default Math.random. */
+  random?: () => number;
 }
 
 export interface SyncEngine extends EventEmitter<SyncEvents> {
@@ -82,6 +94,8 @@ interface PendingBatch {
   info: BatchInfo;
   result: Promise<PreparedBatch>;
   settled: boolean;
+  /** Aborts its download when the batch is dropped (a failure, a skipped gap, stop()). */
+  abort: AbortController;
 }
 
 const MiB = 1024 * 1024;
@@ -109,8 +123,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   readonly #index: BatchIndex;
   #indexRefreshedAt = 0;
   #state: SyncState = 'stopped';
-  #halt: HaltReason | null = null;
-  #transientFailures = 0;
+  readonly #failures: FailureTracker;
   #pending: PendingBatch[] = [];
   #loop: Promise<void> | null = null;
   #abort = new AbortController();
@@ -136,6 +149,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       indexRefreshIntervalMs: options.indexRefreshIntervalMs ?? 10_000,
       gapRetryCount: options.gapRetryCount ?? 5,
       gapRetryDelayMs: options.gapRetryDelayMs ?? 5000,
+      retryInitialDelayMs:
+        options.retryInitialDelayMs ?? Math.min(250, options.gapRetryDelayMs ?? 5000),
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
       gapSkipOnFailure: options.gapSkipOnFailure ?? false,
       prefetchBatches: Math.max(1, options.prefetchBatches ?? 4),
       maxMessagesPerTransaction: Math.max(1, options.maxMessagesPerTransaction ?? 512),
@@ -144,6 +160,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       maxSnapshotBytes: options.maxSnapshotBytes ?? 4096 * MiB,
       progressIntervalMs: options.progressIntervalMs ?? 5000,
       now: options.now ?? Date.now,
+      random: options.random ?? Math.random,
     };
     this.state = openStateStore(this.db, { now: this.#o.now });
     const context = {
@@ -154,6 +171,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     };
     this.#applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, context));
     this.#index = new BatchIndex();
+    this.#failures = new FailureTracker(this.#o);
     this.#progress = new ProgressTracker(
       this.#o.progressIntervalMs,
       this.#o.now(),
@@ -184,7 +202,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const result = await Promise.race([loop.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
     this.#loop = null;
-    this.#pending = [];
+    this.#dropPending();
     this.#state = 'stopped';
     if (result === 'timeout') {
       throw new Error(`sync engine did not stop within ${timeoutMs} ms`);
@@ -210,7 +228,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       headSequence: head,
       lagSequences,
       lagSeconds,
-      halt: this.#halt === null ? null : { ...this.#halt },
+      halt: this.#failures.halt === null ? null : { ...this.#failures.halt },
       skippedGaps: this.state.gaps(),
       messagesApplied: this.#messagesApplied,
     };
@@ -271,7 +289,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     this.#fillPrefetch(info);
     const pending = this.#pending.shift();
     if (pending === undefined || pending.info.startSequence !== info.startSequence) {
-      this.#pending = [];
+      if (pending !== undefined) pending.abort.abort(new Error('prefetched batch dropped'));
+      this.#dropPending();
       return true;
     }
     this.emit('prefetchDepth', this.#pending.length);
@@ -301,13 +320,14 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   }
 
   #enqueue(info: BatchInfo): void {
+    const abort = new AbortController();
     const context = {
       fetcher: this.#fetcher,
       trustedKeys: this.#o.sequencerPubkeys,
       maxDecompressedBatchBytes: this.#o.maxDecompressedBatchBytes,
       backend: this.#options.backend,
       pool: this.#options.pool,
-      signal: this.#signal,
+      signal: AbortSignal.any([this.#signal, abort.signal]),
       onFetched: (e: { startSequence: bigint; bytes: number; seconds: number }) =>
         this.emit('batchFetched', e),
       onVerified: (e: { startSequence: bigint; messages: number; seconds: number }) =>
@@ -317,6 +337,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const entry: PendingBatch = {
       info,
       settled: false,
+      abort,
       result:
         preparePool === undefined
           ? prepareBatch(info, context)
@@ -341,6 +362,15 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       },
     );
     this.#pending.push(entry);
+  }
+
+  /** Forgets the prefetched batches and aborts their downloads still in flight. */
+  #dropPending(): void {
+    const dropped = this.#pending;
+    this.#pending = [];
+    for (const entry of dropped) {
+      if (!entry.settled) entry.abort.abort(new Error('prefetched batch dropped'));
+    }
   }
 
   /** Applies the batch's messages at or after `next`, grouping them into few commits. */
@@ -422,7 +452,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
 
   #afterCommit(applied: AppliedMessage[], started: number): void {
     this.#messagesApplied += applied.length;
-    this.#transientFailures = 0;
+    const previous = this.#failures.progressed();
     const byType: Record<string, number> = {};
     for (const m of applied) {
       const name =
@@ -434,9 +464,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       seconds: (performance.now() - started) / 1000,
       byType,
     });
-    if (this.#halt !== null) {
-      const previous = this.#halt;
-      this.#halt = null;
+    if (previous !== null) {
       this.emit('resumed', {
         sequence: applied[0]!.sequence,
         haltedFor: this.#o.now() - previous.since,
@@ -455,50 +483,51 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   }
 
   #markCaughtUp(next: bigint): void {
-    this.#transientFailures = 0;
-    if (this.#halt !== null && this.#halt.kind === 'gap') {
-      // The range that was missing is no longer claimed by a later batch: nothing to wait for.
-      this.#halt = null;
+    // Storage answered and has nothing at `next`: a storage halt is over, and a missing range is
+    // no longer claimed by a later batch. Nothing to apply, so no commit would clear it.
+    const previous = this.#failures.caughtUp();
+    if (previous !== null) {
+      this.emit('resumed', {
+        sequence: next,
+        haltedFor: this.#o.now() - previous.since,
+        previous,
+      });
     }
-    if (this.#halt === null && this.#state !== 'caught_up') {
+    if (this.#failures.halt === null && this.#state !== 'caught_up') {
       this.#state = 'caught_up';
       this.emit('caughtUp', { sequence: next === 0n ? null : next - 1n });
     }
   }
 
+  /** A missing range: skipped once its retries are spent when allowed, else a failure. */
   async #onGap(start: bigint, end: bigint): Promise<void> {
-    this.#transientFailures++;
-    const error = new SequenceGapError(start, end, this.#transientFailures);
-    if (this.#transientFailures > this.#o.gapRetryCount && this.#o.gapSkipOnFailure) {
+    const error = new SequenceGapError(start, end, this.#failures.nextTransientAttempt);
+    if (this.#failures.gapRetriesSpent && this.#o.gapSkipOnFailure) {
       const reason = error.message;
       this.state.recordGap({ start, end, reason });
-      this.#transientFailures = 0;
-      this.#pending = [];
+      this.#failures.gapSkipped();
+      this.#dropPending();
       this.emit('gapSkipped', { start, end, reason });
       return;
     }
     throw error;
   }
 
+  /** Every failed step: see FailureTracker for the rule. */
   async #onFailure(error: unknown): Promise<void> {
-    this.#pending = [];
-    const { code, kind, message } = classifyError(error);
+    this.#dropPending();
     const sequence = this.state.nextSequence(this.#o.startSequence);
-    if (kind === 'verification') this.emit('signatureFailure', { sequence, code });
-    if (isTransient(kind)) this.#transientFailures++;
-    const reportNow = !isTransient(kind) || this.#transientFailures > this.#o.gapRetryCount;
-    if (reportNow) {
-      if (this.#halt !== null && this.#halt.code === code && this.#halt.sequence === sequence) {
-        this.#halt.retries++;
-      } else {
-        this.#halt = { code, kind, message, sequence, since: this.#o.now(), retries: 0 };
-        this.#state = 'halted';
-        this.emit('halted', { ...this.#halt });
-      }
+    const { retry, newHalt } = this.#failures.fail(error, sequence);
+    if (retry.kind === 'verification')
+      this.emit('signatureFailure', { sequence, code: retry.code });
+    if (newHalt !== null) {
+      this.#state = 'halted';
+      this.emit('halted', { ...newHalt });
     }
+    this.emit('retrying', retry);
     // Force a fresh listing before the retry: storage may have repaired or replaced the batch.
     this.#indexRefreshedAt = 0;
-    await this.#pause(this.#o.gapRetryDelayMs);
+    await this.#pause(retry.delayMs);
   }
 
   async #stepSingle(): Promise<boolean> {

@@ -18,12 +18,14 @@ export {
   PreparePoolError,
 } from './prepare-pool';
 export { RemoteError, type SerializedError } from './remote-error';
+export { type RetryDelayParameters, retryDelay } from './retry-delay';
 export type {
   AppliedMessage,
   HaltKind,
   HaltReason,
   SyncEvents,
   SyncProgress,
+  SyncRetry,
   SyncState,
   SyncStatus,
 } from './types';

@@ -62,6 +62,10 @@ export interface SyncEvents {
   /** A snapshot replaced the replica. */
   snapshot: [info: { sequence: bigint; timestamp: bigint; bytes: number }];
   halted: [reason: HaltReason];
+  /**
+   * The halt is over: `sequence` was applied, or (for a storage or gap halt) storage answered
+   * again with nothing to apply at `sequence`, the next one.
+   */
   resumed: [info: { sequence: bigint; haltedFor: number; previous: HaltReason }];
   caughtUp: [info: { sequence: bigint | null }];
   gapSkipped: [gap: { start: bigint; end: bigint; reason: string }];
@@ -72,6 +76,12 @@ export interface SyncEvents {
   batchVerified: [info: { startSequence: bigint; messages: number; seconds: number }];
   messagesCommitted: [info: { count: number; seconds: number; byType: Record<string, number> }];
   signatureFailure: [info: { sequence: bigint; code: string }];
+  /**
+   * A step failed and will be retried after `delayMs` (every failure, before and after a halt is
+   * reported): for logs and metrics. `attempt` counts consecutive failures; `retryAfterMs` is
+   * the wait storage asked for, if it asked.
+   */
+  retrying: [info: SyncRetry];
   prefetchDepth: [depth: number];
   error: [error: Error];
 }
@@ -83,4 +93,20 @@ export interface SyncProgress {
   rate: number;
   /** Seconds until caught up at the current rate, null when unknown. */
   etaSeconds: number | null;
+}
+
+export interface SyncRetry {
+  /** The sequence the engine is trying to reach. */
+  sequence: bigint;
+  /** Consecutive failed steps, this one included. */
+  attempt: number;
+  /** How long the engine waits before the next attempt. */
+  delayMs: number;
+  code: string;
+  kind: HaltKind;
+  message: string;
+  /** Storage's Retry-After, ms, when it sent one (honoured up to `maxRetryAfterMs`). */
+  retryAfterMs: number | undefined;
+  /** Whether a halt is being reported (after `gapRetryCount` storage failures, or at once). */
+  halted: boolean;
 }
