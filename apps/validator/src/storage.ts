@@ -31,11 +31,16 @@ export function createStorage(config: ValidatorConfig, logger: Logger): Configur
         : config.storageDir !== undefined
           ? 'fs'
           : 'http';
+  // One transport policy for every network store: the same per-attempt timeout (which also
+  // aborts stalled or trickling bodies) and the same retries for the sequencer's API and GCS.
+  const transport = {
+    timeoutMs: config.httpFetcherTimeout,
+    maxRetries: config.httpFetcherMaxRetries,
+  };
   const http = () =>
     createHttpFetcher({
       baseUrl: config.sequencerUrl!,
-      timeoutMs: config.httpFetcherTimeout,
-      maxRetries: config.httpFetcherMaxRetries,
+      ...transport,
       maxBatchBytes: config.maxCompressedBatchBytes,
     });
   try {
@@ -52,6 +57,7 @@ export function createStorage(config: ValidatorConfig, logger: Logger): Configur
               : {}),
             maxBatchBytes: config.maxCompressedBatchBytes,
             maxDecompressedBytes: config.maxBatchBytes,
+            ...transport,
           })
         : createFsFetcher({
             directory: config.storageDir!,

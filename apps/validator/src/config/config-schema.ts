@@ -93,13 +93,15 @@ export const configShape = {
     env: 'HTTP_FETCHER_TIMEOUT',
     value: 'DURATION',
     group: G.storage,
-    describe: 'Per-request timeout of the HTTP fetcher (and of pubkey discovery).',
+    describe:
+      'Per-attempt timeout of every storage request, headers and body: the HTTP fetcher, GCS listings and downloads (a stalled or trickling body is aborted), and pubkey discovery.',
   }),
   httpFetcherMaxRetries: withDefault('httpFetcherMaxRetries', integer(0, 100), '3', {
     env: 'HTTP_FETCHER_MAX_RETRIES',
     value: 'N',
     group: G.storage,
-    describe: 'Retries of the HTTP fetcher for transport errors, timeouts and 502/503/504.',
+    describe:
+      'Quick retries inside one storage request (HTTP fetcher and GCS) for transport errors, timeouts and 408/429/5xx, with jittered backoff and Retry-After; longer outages are retried by the sync loop (GAP_RETRY_*).',
   }),
   gcsBucket: optional('gcsBucket', text(), {
     env: 'GCS_BUCKET',
@@ -165,13 +167,14 @@ export const configShape = {
     value: 'N',
     group: G.sync,
     describe:
-      'Attempts for a missing range or a storage error before it is reported as a halt (or the gap is skipped).',
+      'Retries of a missing range or a storage error (any store) before it is reported as a halt in /status (or the gap is skipped); retrying goes on while halted.',
   }),
   gapRetryDelay: withDefault('gapRetryDelay', duration(), '5s', {
     env: 'GAP_RETRY_DELAY',
     value: 'DURATION',
     group: G.sync,
-    describe: 'Delay between those attempts, and between retries while halted.',
+    describe:
+      'Longest wait between two sync attempts after a failure: the jittered exponential backoff grows from 250ms up to it, a halted validator retries about this often, and a storage Retry-After can lengthen a wait up to 60s.',
   }),
   gapSkipOnFailure: withDefault('gapSkipOnFailure', boolean(), false, {
     env: 'GAP_SKIP_ON_FAILURE',
