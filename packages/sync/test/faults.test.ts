@@ -32,8 +32,14 @@ import {
 } from './support';
 
 const BUCKET = 'devnet';
-/** Per-attempt timeout of the fetchers here: slow (20 x 100 ms) and stalled bodies exceed it. */
-const TIMEOUT_MS = 500;
+/**
+ * Per-attempt timeout of the fetchers in the fault matrix: slow (20 x 150 ms) and stalled bodies
+ * exceed it, a healthy loopback request is far below it even on a loaded machine. Tests that
+ * inject no slow fault use a longer one, so that load alone never adds a failure to what they
+ * count.
+ */
+const TIMEOUT_MS = 1000;
+const RELAXED_TIMEOUT_MS = 10_000;
 
 /** Every way storage fails; each is injected on listings and downloads. */
 const FAULTS: readonly { name: string; fault: Fault }[] = [
@@ -44,7 +50,7 @@ const FAULTS: readonly { name: string; fault: Fault }[] = [
   { name: 'a reset before the headers', fault: { kind: 'reset' } },
   { name: 'a reset mid-body', fault: { kind: 'reset-mid-body' } },
   { name: 'a truncated body', fault: { kind: 'truncate' } },
-  { name: 'a slow body', fault: { kind: 'slow-body', intervalMs: 100 } },
+  { name: 'a slow body', fault: { kind: 'slow-body', intervalMs: 150 } },
   { name: 'a stalled body', fault: { kind: 'stall' } },
   { name: 'no answer', fault: { kind: 'hang' } },
 ];
@@ -97,9 +103,8 @@ afterEach(() => {
   proxy.faults.clear();
 });
 
-const transport = { timeoutMs: TIMEOUT_MS, maxRetries: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 5 };
-
-function fetcherOf(kind: Kind): StorageFetcher {
+function fetcherOf(kind: Kind, timeoutMs = RELAXED_TIMEOUT_MS): StorageFetcher {
+  const transport = { timeoutMs, maxRetries: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 5 };
   const http = () => createHttpFetcher({ baseUrl: proxy.url, ...transport });
   const bucket = () => createGcsFetcher({ bucket: BUCKET, emulatorHost: gcs.url, ...transport });
   if (kind === 'http') return http();
@@ -142,7 +147,7 @@ describe.each(KINDS)('sync through a faulty %s store', (kind) => {
     async ({ fault }) => {
       // 3 faults with 2 attempts per call: the fetcher's own retry fails once, the engine's does not.
       setFaults(kind, () => [{ on: ['list', 'download'], fault, times: 3 }]);
-      const { engine, db } = startEngine({ fetcher: fetcherOf(kind), pubkey });
+      const { engine, db } = startEngine({ fetcher: fetcherOf(kind, TIMEOUT_MS), pubkey });
       const retries = record(engine, 'retrying');
       const halts = record(engine, 'halted');
       await waitForSequence(engine, head, 60_000);
@@ -275,7 +280,7 @@ describe('sync through a seeded mix of every fault', () => {
       { seed: 7 },
     );
     proxy.faults.set(mix(0.03), { seed: 8 });
-    const { engine, db } = startEngine({ fetcher: fetcherOf('fallback'), pubkey });
+    const { engine, db } = startEngine({ fetcher: fetcherOf('fallback', TIMEOUT_MS), pubkey });
     await waitForSequence(engine, head, 120_000);
     expect(dumpReplica(db)).toEqual(source);
     expect(gcs.faults.count()).toBeGreaterThanOrEqual(2);
