@@ -1597,6 +1597,19 @@ class Engine {
       const o = new Int32Array(count);
       for (let i = 0; i < count; i++) o[pos[keys[i]! - min]!++] = i;
       order = o;
+    } else if (sortable && denseInts && max - min < 2 ** 34) {
+      // sparse integer keys (e.g. updates spread over a large table): sort (key - min) *
+      // CHUNK_CHANGES + index, exact in a double (< 2^53), with the typed array's numeric sort
+      // instead of a comparator sort; the index keeps it stable
+      const packed = new Float64Array(count);
+      for (let i = 0; i < count; i++) packed[i] = (keys[i]! - min) * CHUNK_CHANGES + i;
+      packed.sort();
+      const o = new Int32Array(count);
+      for (let j = 0; j < count; j++) o[j] = packed[j]! % CHUNK_CHANGES;
+      if (intMode) {
+        for (let i = 1; i < count; i++) if (keys[o[i]!] === keys[o[i - 1]!]) return fail();
+      }
+      order = o;
     } else {
       const o = Array.from({ length: count }, (_, i) => i);
       if (sortable) o.sort((a, b) => keys[a]! - keys[b]!);

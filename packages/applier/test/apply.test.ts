@@ -451,6 +451,45 @@ describe('applyChangeset', () => {
     expect(dumpOurs(db, ['p'])).toEqual(dumpNative(nat, ['p']));
   });
 
+  it('sparse integer keys: sorted runs like native, and a key changed twice goes row by row', () => {
+    const schema = 'CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT);';
+    const src = source(schema);
+    const key = (i: number) => i * 1_000_003 - 40_000_000;
+    const cs0 = record(src, (d) => {
+      const ins = d.prepare('INSERT INTO s VALUES (?, ?)');
+      for (let i = 0; i < 100; i++) ins.run(key(i), `v${i}`);
+    });
+    const cs1 = record(src, (d) => {
+      d.exec("UPDATE s SET v = v || '!' WHERE id % 3 = 0; DELETE FROM s WHERE id % 7 = 1");
+      const ins = d.prepare('INSERT INTO s VALUES (?, ?)');
+      for (let i = 100; i < 160; i++) ins.run(key(i), `v${i}`);
+    });
+    const cs2 = record(src, (d) => d.exec("UPDATE s SET v = 'again' WHERE id % 3 = 0"));
+    const d1 = decodeChangeset(cs1);
+    d1.tables[0]!.changes.push(...decodeChangeset(cs2).tables[0]!.changes);
+    const merged = encodeChangeset(d1);
+    const db = ours(schema);
+    const nat = openNative(tmp.path(`nat${n++}.db`));
+    nat.exec(schema);
+    for (const cs of [cs0, cs1]) {
+      const chunks = pathStats.partitionChunks;
+      const fallbacks = pathStats.partitionFallbacks;
+      applyChangeset(db, cs);
+      expect(applyNative(nat, cs, () => 'abort')).toBe(true);
+      expect(pathStats.partitionChunks).toBe(chunks + 1);
+      expect(pathStats.partitionFallbacks).toBe(fallbacks);
+      expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
+    }
+    for (const d of [db, nat]) d.exec('DELETE FROM s');
+    applyChangeset(db, cs0);
+    expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
+    const chunks = pathStats.partitionChunks;
+    applyChangeset(db, merged);
+    expect(pathStats.partitionChunks).toBe(chunks); // one key appears twice: not sorted
+    expect(applyNative(nat, merged, () => 'abort')).toBe(true);
+    expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
+  });
+
   it('NULLs in multi-row statements: stored, matched with IS, refused by NOT NULL, like native', () => {
     // multi-row statements bind NULL as NaN (which SQLite stores as NULL)
     const schema = 'CREATE TABLE z(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d);';
