@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startHttpServer, type TestHttpServer, V4_BLOB } from '../../test/fixtures';
+import { FetcherConfigError } from '../errors';
 import { type HttpFaultProxy, startHttpFaultProxy } from './start-http-fault-proxy';
 
 const closers: (() => Promise<void>)[] = [];
@@ -154,6 +155,12 @@ describe('startHttpFaultProxy', () => {
     const started = performance.now();
     expect(await (await fetch(`${proxy.url}/storage/batches`)).text()).toBe(LISTING);
     expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+  });
+
+  it('refuses an upstream that is not http', async () => {
+    await expect(startHttpFaultProxy({ upstream: 'https://example.com' })).rejects.toBeInstanceOf(
+      FetcherConfigError,
+    );
   });
 
   it('answers 502 when the upstream is gone', async () => {

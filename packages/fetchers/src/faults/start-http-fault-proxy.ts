@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FetcherConfigError } from '../errors';
 import {
   createFaultInjector,
   type FaultInjector,
@@ -77,8 +78,8 @@ const MAX_LOGGED_REQUESTS = 10_000;
 export async function startHttpFaultProxy(options: HttpFaultProxyOptions): Promise<HttpFaultProxy> {
   const upstream = new URL(options.upstream);
   if (upstream.protocol !== 'http:') {
-    throw new TypeError(
-      `startHttpFaultProxy: upstream must be an http URL, got ${options.upstream}`,
+    throw new FetcherConfigError(
+      `fault proxy upstream must be an http URL, got ${options.upstream}`,
     );
   }
   const basePath = upstream.pathname.replace(/\/+$/, '');
