@@ -23,6 +23,18 @@ describe('attachSyncLogging', () => {
       retries: 0,
     };
     engine.emit('progress', { applied: 499n, head: 999n, rate: 250.04, etaSeconds: 2 });
+    const retry = {
+      sequence: 12n,
+      attempt: 1,
+      delayMs: 250.4,
+      code: 'STORAGE_UNAVAILABLE',
+      kind: 'storage' as const,
+      message: 'HTTP 503',
+      retryAfterMs: 1000,
+      halted: false,
+    };
+    engine.emit('retrying', retry);
+    engine.emit('retrying', { ...retry, attempt: 6, halted: true, retryAfterMs: undefined });
     engine.emit('halted', halt);
     engine.emit('resumed', { sequence: 12n, haltedFor: 5000, previous: halt });
     engine.emit('snapshot', { sequence: 20n, timestamp: 1n, bytes: 4096 });
@@ -32,6 +44,8 @@ describe('attachSyncLogging', () => {
     engine.emit('error', new Error('bug'));
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       ['info', 'catching up'],
+      ['warn', 'sync step failed, retrying'],
+      ['debug', 'sync step failed, retrying'],
       ['error', 'sync halted: the replica stops advancing until the cause is gone'],
       ['info', 'sync resumed'],
       ['info', 'snapshot applied'],
@@ -49,11 +63,20 @@ describe('attachSyncLogging', () => {
       eta: '2s',
     });
     expect(lines[1]).toMatchObject({
+      sequence: 12,
+      attempt: 1,
+      delayMs: 250,
+      code: 'STORAGE_UNAVAILABLE',
+      reason: 'HTTP 503',
+      retryAfterMs: 1000,
+    });
+    expect(lines[2]).not.toHaveProperty('retryAfterMs');
+    expect(lines[3]).toMatchObject({
       code: 'CHANGESET_CONFLICT',
       sequence: 12,
       reason: 'row 7 changed',
     });
-    expect(lines[4]).toMatchObject({ start: 30, endExclusive: 33 });
+    expect(lines[6]).toMatchObject({ start: 30, endExclusive: 33 });
     // following a live sequencer: repeated "caught up" without a catch-up in between is debug
     const before = lines.length;
     engine.emit('caughtUp', { sequence: 42n });

@@ -1,7 +1,7 @@
 import type { SyncEngine, SyncProgress } from '@synddb/sync';
 import type { Logger } from './logger';
 
-/** Logs the engine's life: progress while catching up, halts, resumes, snapshots, gap skips. */
+/** Logs the engine's life: progress while catching up, retries, halts, resumes, snapshots, gap skips. */
 export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => void {
   const log = logger.child({ component: 'sync' });
   // "caught up" is news after a start, a catch-up or a halt; while following a live sequencer it
@@ -31,6 +31,21 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
       previousCode: info.previous.code,
     });
   };
+  // Each failed step before a halt is reported is a warning (at most GAP_RETRY_COUNT in a row);
+  // once halted, the halt line says it and the retries that follow go to debug.
+  const onRetrying: Parameters<typeof engine.on<'retrying'>>[1] = (info) => {
+    const fields = {
+      sequence: info.sequence,
+      attempt: info.attempt,
+      delayMs: Math.round(info.delayMs),
+      code: info.code,
+      kind: info.kind,
+      reason: info.message,
+      ...(info.retryAfterMs === undefined ? {} : { retryAfterMs: info.retryAfterMs }),
+    };
+    if (info.halted) log.debug('sync step failed, retrying', fields);
+    else log.warn('sync step failed, retrying', fields);
+  };
   const onSnapshot: Parameters<typeof engine.on<'snapshot'>>[1] = (info) =>
     log.info('snapshot applied', { sequence: info.sequence, bytes: info.bytes });
   const onGapSkipped: Parameters<typeof engine.on<'gapSkipped'>>[1] = (gap) =>
@@ -56,6 +71,7 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
   engine.on('caughtUp', onCaughtUp);
   engine.on('halted', onHalted);
   engine.on('resumed', onResumed);
+  engine.on('retrying', onRetrying);
   engine.on('snapshot', onSnapshot);
   engine.on('gapSkipped', onGapSkipped);
   engine.on('signatureFailure', onSignatureFailure);
@@ -66,6 +82,7 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
     engine.off('caughtUp', onCaughtUp);
     engine.off('halted', onHalted);
     engine.off('resumed', onResumed);
+    engine.off('retrying', onRetrying);
     engine.off('snapshot', onSnapshot);
     engine.off('gapSkipped', onGapSkipped);
     engine.off('signatureFailure', onSignatureFailure);

@@ -65,6 +65,14 @@ describe('bindSyncMetrics', () => {
       since: 0,
       retries: 0,
     };
+    engine.emit('retrying', { code: 'STORAGE_UNAVAILABLE', kind: 'storage' });
+    engine.emit('retrying', { code: 'STORAGE_UNAVAILABLE', kind: 'storage' });
+    expect(
+      await value(metrics, 'synddb_sync_retries_total', {
+        reason: 'storage',
+        code: 'STORAGE_UNAVAILABLE',
+      }),
+    ).toBe(2);
     engine.emit('halted', gapHalt);
     expect(await value(metrics, 'synddb_sync_halted')).toBe(1);
     engine.emit('gapSkipped', { start: 3n, end: 5n, reason: 'skip' });

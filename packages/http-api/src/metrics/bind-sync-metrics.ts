@@ -15,6 +15,7 @@ export interface SyncEventsLike {
   snapshot: [info: { sequence: bigint; bytes: number }];
   halted: [reason: HaltReasonLike];
   resumed: [info: { sequence: bigint; haltedFor: number }];
+  retrying: [info: { code: string; kind: string }];
   gapSkipped: [gap: { start: bigint; end: bigint; reason: string }];
   batchFetched: [info: { startSequence: bigint; bytes: number; seconds: number }];
   batchVerified: [info: { startSequence: bigint; messages: number; seconds: number }];
@@ -81,6 +82,9 @@ export function bindSyncMetrics(engine: SyncEventSource, metrics: ValidatorMetri
       metrics.syncing.set(0);
       if (reason.kind === 'gap') countGap(reason.sequence);
       if (reason.code === 'UNEXPECTED_SEQUENCE') metrics.errors.inc({ type: 'sequence_mismatch' });
+    },
+    retrying: (info) => {
+      metrics.retries.inc({ reason: info.kind, code: info.code });
     },
     resumed: () => {
       metrics.resumes.inc();

@@ -79,6 +79,11 @@ export interface ValidatorMetrics {
   readonly halts: Counter<'reason' | 'code'>;
   /** `synddb_sync_resumes_total` */
   readonly resumes: Counter;
+  /**
+   * `synddb_sync_retries_total{reason,code}`: failed sync steps retried with backoff (storage
+   * faults, gaps, ...), before and after a halt is reported; reason is the failure kind.
+   */
+  readonly retries: Counter<'reason' | 'code'>;
   /** `synddb_sync_errors_total`: unexpected engine errors (bugs). */
   readonly syncErrors: Counter;
   /** `synddb_messages_applied_total{type}` */
@@ -220,6 +225,11 @@ export function createValidatorMetrics(
       'code',
     ]),
     resumes: counter('synddb_sync_resumes_total', 'Halts that resolved by themselves'),
+    retries: counter(
+      'synddb_sync_retries_total',
+      'Failed sync steps retried with backoff, by reason (kind) and error code',
+      ['reason', 'code'],
+    ),
     syncErrors: counter('synddb_sync_errors_total', 'Unexpected sync engine errors'),
     messagesApplied: counter('synddb_messages_applied_total', 'Messages applied, by type', [
       'type',
