@@ -31,16 +31,25 @@ export function validatorArgs(
   ];
 }
 
-/** Waits until the validator has applied `head`; fails at once on a halt. */
-export async function caughtUp(validator: Validator, head: bigint): Promise<void> {
+/**
+ * Waits until the validator has applied `head`. A halt fails at once unless `allowHalts` (storage
+ * fault tests, where a halt that heals by itself is expected).
+ */
+export async function caughtUp(
+  validator: Validator,
+  head: bigint,
+  options: { allowHalts?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
   await waitFor(
     async () => {
       const s = await validator.status();
-      if (s.halt !== null) throw new Error(`halted: ${JSON.stringify(s.halt)}`);
+      if (s.halt !== null && options.allowHalts !== true) {
+        throw new Error(`halted: ${JSON.stringify(s.halt)}`);
+      }
       return s.last_sequence !== null && BigInt(s.last_sequence) === head;
     },
     `validator at sequence ${head}`,
-    120_000,
+    options.timeoutMs ?? 120_000,
   );
 }
 

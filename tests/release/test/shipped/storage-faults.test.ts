@@ -1,0 +1,212 @@
+/**
+ * The built validator binary, as its own process, replicating the built devnet through storage
+ * that fails in every way: Google Cloud Storage (our loopback JSON-API server, read by the real
+ * @google-cloud/storage endpoint/credential handling) and the sequencer's HTTP API behind a
+ * fault proxy. The validator must survive every fault, report a halt only when faults outlast
+ * its retries, heal by itself, and end with the replica equal to the source.
+ */
+import { join } from 'node:path';
+import { type FaultRule, startGcsTestServer, startHttpFaultProxy } from '@synddb/fetchers/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Devnet,
+  killAll,
+  startDevnet,
+  startValidator,
+  tempDirectory,
+  waitFor,
+} from '../support/processes';
+import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
+import { caughtUp, expectEveryWithdrawalSigned } from '../support/validator-checks';
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  await killAll();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const seed = Number(process.env.SYNDDB_FAULT_SEED ?? Date.now() % 1_000_000);
+
+/**
+ * Every kind of fault, each on a share of listings and downloads (about one request in five
+ * fails; a hang or a stall costs a whole HTTP_FETCHER_TIMEOUT).
+ */
+const MIXED_FAULTS: FaultRule[] = [
+  { on: ['list', 'download'], fault: { kind: 'status', status: 503 }, probability: 0.03 },
+  { on: ['list', 'download'], fault: { kind: 'status', status: 500 }, probability: 0.02 },
+  {
+    on: ['list', 'download'],
+    fault: { kind: 'status', status: 429, retryAfter: 1 },
+    probability: 0.02,
+  },
+  { on: ['list', 'download'], fault: { kind: 'reset' }, probability: 0.03 },
+  { on: 'download', fault: { kind: 'reset-mid-body' }, probability: 0.03 },
+  { on: 'download', fault: { kind: 'truncate' }, probability: 0.03 },
+  { on: 'download', fault: { kind: 'slow-body', intervalMs: 20 }, probability: 0.03 },
+  { on: ['list', 'download'], fault: { kind: 'stall' }, probability: 0.01 },
+  { on: ['list', 'download'], fault: { kind: 'hang' }, probability: 0.01 },
+];
+
+/** Retries that a test can wait out: 1 s per attempt, 3 retries before a halt is reported. */
+const FAST_RETRIES = [
+  '--http-fetcher-timeout',
+  '1s',
+  '--http-fetcher-max-retries',
+  '2',
+  '--gap-retry-count',
+  '3',
+  '--gap-retry-delay',
+  '300ms',
+];
+
+async function devnetWithGcsLayout(directory: string): Promise<Devnet> {
+  return startDevnet({
+    directory,
+    args: [
+      '--transactions',
+      '200',
+      '--rate',
+      '1500',
+      '--seed',
+      String(seed % 1000),
+      '--snapshot-every',
+      '90',
+      '--schema-change-every',
+      '70',
+      '--batch-max-messages',
+      '15',
+      '--flush-interval-ms',
+      '200',
+      '--gcs-dir',
+      join(directory, 'bucket'),
+    ],
+  });
+}
+
+describe('the built validator against failing storage', () => {
+  it(`replicates over GCS through every kind of fault, halts only when they outlast its retries, and heals (fault seed ${seed})`, async () => {
+    console.log(`storage faults: seed ${seed} (SYNDDB_FAULT_SEED=${seed} repeats the draws)`);
+    const dir = tempDirectory('synddb-dist-gcs-');
+    cleanups.push(dir.remove);
+    const devnet = await devnetWithGcsLayout(dir.path);
+    const gcs = await startGcsTestServer({
+      backing: { directory: join(dir.path, 'bucket'), bucket: 'devnet' },
+    });
+    cleanups.push(() => gcs.close());
+    gcs.faults.set(MIXED_FAULTS, { seed });
+
+    const replica = join(dir.path, 'replica.db');
+    const validator = await startValidator([
+      '--gcs-bucket',
+      'devnet',
+      '--gcs-prefix',
+      'sequencer',
+      '--gcs-storage-emulator-host',
+      gcs.url,
+      '--sequencer-pubkey',
+      devnet.pubkey,
+      '--database-path',
+      replica,
+      '--bind-address',
+      '127.0.0.1:0',
+      '--sync-interval',
+      '100ms',
+      '--batch-index-refresh-interval',
+      '250ms',
+      '--bridge-signer',
+      '--bridge-chain-id',
+      '31337',
+      '--bridge-signature-endpoint',
+      '127.0.0.1:0',
+      ...FAST_RETRIES,
+    ]);
+    expect(validator.lines.join('\n')).toMatch(/storage="gcs gs:\/\/devnet\/sequencer"/);
+    await devnet.appDone();
+    const head = await devnet.flushedHead();
+    // the batcher's last file reaches the bucket directory as the flush answers
+    await waitFor(
+      async () => (await validator.status()).head_sequence === Number(head),
+      'the GCS head listed',
+      60_000,
+    );
+
+    // Storage down for good: every listing and download fails until further notice.
+    gcs.faults.set([{ on: ['list', 'download'], fault: { kind: 'status', status: 503 } }]);
+    const halted = await waitFor(
+      async () => {
+        const s = await validator.status();
+        return s.halt !== null && s.halt.kind === 'storage' ? s.halt : undefined;
+      },
+      'a storage halt reported in /status',
+      60_000,
+    );
+    expect(halted.code).toBeTruthy();
+    expect(validator.child.exitCode).toBeNull();
+
+    // Storage back, still flaky: the halt heals by itself and the replica reaches the head.
+    gcs.faults.set(MIXED_FAULTS, { seed: seed + 1 });
+    await caughtUp(validator, head, { allowHalts: true });
+    // flaky storage may halt it again at the head (a listing that fails past the retries)
+    gcs.faults.clear();
+    await waitFor(
+      async () => (await validator.status()).halt === null,
+      'no halt once storage is sound',
+    );
+    await expectEveryWithdrawalSigned(validator, devnet.appDb);
+
+    const metrics = await (await fetch(`${validator.url}/metrics`)).text();
+    expect(metrics).toMatch(/^synddb_sync_halts_total\{reason="storage",code="[A-Z_]+"\} [1-9]/m);
+    expect(metrics).toMatch(/^synddb_sync_resumes_total [1-9]/m);
+    expect(gcs.faults.count({ operation: 'download' })).toBeGreaterThan(0);
+
+    validator.kill('SIGTERM');
+    expect(await validator.exited).toEqual({ code: 0, signal: null });
+    const output = validator.lines.join('\n');
+    expect(output).not.toMatch(
+      /ERR_STREAM_UNABLE_TO_PIPE|unexpected failure|Unhandled|Assertion failed/,
+    );
+    expect(output).toMatch(/sync halted/);
+    expect(output).toMatch(/sync resumed/);
+    expect(dumpDatabase(replica)).toEqual(dumpDatabase(devnet.appDb));
+    expect(integrityCheck(replica)).toBe('ok');
+  });
+
+  it('replicates over the sequencer HTTP API behind a fault proxy, through every kind of fault', async () => {
+    const dir = tempDirectory('synddb-dist-http-faults-');
+    cleanups.push(dir.remove);
+    const devnet = await devnetWithGcsLayout(dir.path);
+    const proxy = await startHttpFaultProxy({ upstream: devnet.url });
+    cleanups.push(() => proxy.close());
+    proxy.faults.set(MIXED_FAULTS, { seed: seed + 2 });
+    const replica = join(dir.path, 'replica.db');
+    const validator = await startValidator([
+      '--sequencer-url',
+      proxy.url,
+      '--sequencer-pubkey',
+      devnet.pubkey,
+      '--database-path',
+      replica,
+      '--bind-address',
+      '127.0.0.1:0',
+      '--sync-interval',
+      '100ms',
+      '--batch-index-refresh-interval',
+      '100ms',
+      ...FAST_RETRIES,
+    ]);
+    await devnet.appDone();
+    const head = await devnet.flushedHead();
+    await caughtUp(validator, head, { allowHalts: true });
+    expect(proxy.faults.count({})).toBeGreaterThan(0);
+    proxy.faults.clear();
+    await waitFor(
+      async () => (await validator.status()).halt === null,
+      'no halt once storage is sound',
+    );
+    validator.kill('SIGTERM');
+    expect(await validator.exited).toEqual({ code: 0, signal: null });
+    expect(validator.lines.join('\n')).not.toMatch(/unexpected failure|Unhandled|Assertion failed/);
+    expect(dumpDatabase(replica)).toEqual(dumpDatabase(devnet.appDb));
+    expect(integrityCheck(replica)).toBe('ok');
+  });
+});
