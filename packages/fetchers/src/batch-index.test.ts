@@ -98,7 +98,7 @@ describe('BatchIndex', () => {
     }
   });
 
-  it('rejects overlapping ranges (restart re-numbering, PROTOCOL.md §11.2)', () => {
+  it('rejects overlapping ranges (restart re-numbering, docs/protocol.md#restart-renumbering)', () => {
     expect(() => new BatchIndex([b(0, 9), b(5, 14)])).toThrow(/overlap/);
     expect(() => new BatchIndex([b(0, 9), b(9, 9)])).toThrow(BatchOverlapError);
     expect(() => new BatchIndex([b(0, 100), b(10, 20)])).toThrow(BatchOverlapError);

@@ -17,7 +17,7 @@ export interface BatchIndexRefreshOptions {
  *
  * Duplicate starts and overlapping ranges are rejected with `BatchOverlapError` instead of being
  * resolved silently (the reference takes "the last batch with start <= seq", which after a
- * sequencer restart on GCS can be a batch of the previous numbering, PROTOCOL.md §11.2).
+ * sequencer restart on GCS can be a batch of the previous numbering, docs/protocol.md#restart-renumbering).
  */
 export class BatchIndex {
   #entries: BatchInfo[] = [];

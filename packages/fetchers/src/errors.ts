@@ -40,7 +40,7 @@ export class ResponseTooLargeError extends SyndDBError {
   }
 }
 
-/** A storage response parsed but does not have the documented shape (PROTOCOL.md §5). */
+/** A storage response parsed but does not have the documented shape (docs/protocol.md#storage). */
 export class InvalidResponseError extends SyndDBError {
   override name = 'InvalidResponseError';
   readonly source: string;
@@ -173,7 +173,7 @@ export class InvalidBatchPathError extends SyndDBError {
 }
 
 /**
- * Two listed batches share a start or overlap (PROTOCOL.md §11.2: a sequencer restarted on GCS or
+ * Two listed batches share a start or overlap (docs/protocol.md#restart-renumbering: a sequencer restarted on GCS or
  * in-memory storage numbers from 0 again). Which one is authentic cannot be decided from the
  * listing, so the index refuses to pick.
  */

@@ -64,7 +64,7 @@ const G = {
 
 /**
  * Every validator setting. Flag names, env vars and defaults follow the Rust validator
- * (REFERENCE.md §1.2); the `.describe()` texts are `--help` and the README table.
+ * (docs/compatibility.md#flags-and-environment-variables); the `.describe()` texts are `--help` and the README table.
  */
 export const configShape = {
   // Storage and trust

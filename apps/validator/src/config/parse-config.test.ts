@@ -253,7 +253,7 @@ describe('--help', () => {
     for (const line of help.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
   });
 
-  it('covers every flag and env var of the reference (REFERENCE.md §1.2)', () => {
+  it('covers every flag and env var of the reference (docs/compatibility.md#flags-and-environment-variables)', () => {
     const reference = [
       ['database-path', 'DATABASE_PATH'],
       ['state-db-path', 'STATE_DB_PATH'],

@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 /**
- * A sequencer storage API (PROTOCOL.md §5.1) on loopback serving the v4 batch (sequences 0..2),
+ * A sequencer storage API (docs/protocol.md#sequencer-storage-api) on loopback serving the v4 batch (sequences 0..2),
  * or answering every request with `failStatus` while it is set.
  */
 async function sequencerApi(options: { empty?: boolean } = {}) {

@@ -191,7 +191,7 @@ export async function startHttpFaultProxy(options: HttpFaultProxyOptions): Promi
 }
 
 /**
- * The sequencer storage API's operations (REFERENCE.md §1.3.1): `/storage/batches` list,
+ * The sequencer storage API's operations (docs/protocol.md#sequencer-storage-api): `/storage/batches` list,
  * `/storage/batches/{start}` download, `/storage/messages/{seq}` message, `/storage/latest`,
  * `/status`.
  */

@@ -43,7 +43,7 @@ export interface GcsFetcherOptions {
 }
 
 /**
- * A StorageFetcher over a GCS bucket (REFERENCE.md §1.3.2, PROTOCOL.md §5.2). Listings follow
+ * A StorageFetcher over a GCS bucket (docs/protocol.md#gcs-layout). Listings follow
  * page tokens one bounded page at a time; incremental listings pass the last known object name
  * as `startOffset`, so a refresh reads only new objects. `BatchInfo.path` is the object name.
  *

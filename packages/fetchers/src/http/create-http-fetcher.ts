@@ -132,7 +132,7 @@ async function getRequiredJsonText(
 }
 
 /**
- * Fetcher for the sequencer's storage API (REFERENCE.md §1.3.1, PROTOCOL.md §5.1):
+ * Fetcher for the sequencer's storage API (docs/protocol.md#sequencer-storage-api, docs/compatibility.md#storage-access):
  * `/storage/batches`, `/storage/batches/{start}`, `/storage/messages/{seq}`, `/storage/latest`.
  * `BatchInfo.path` is the decimal start; `getBatch` addresses batches by `startSequence`.
  */

@@ -3,7 +3,7 @@ import { InvalidResponseError } from '../errors';
 
 const U64_MAX = (1n << 64n) - 1n;
 
-/** `/status` of the sequencer (REFERENCE.md §1.3.1). */
+/** `/status` of the sequencer (docs/protocol.md#sequencer-storage-api). */
 export interface SequencerStatus {
   /** The next sequence the sequencer will assign. */
   currentSequence: bigint;

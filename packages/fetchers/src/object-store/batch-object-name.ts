@@ -22,7 +22,7 @@ export function normalizePrefix(prefix: string): string {
   return trimmed;
 }
 
-/** `{prefix}/batches/` (PROTOCOL.md §5.2), the listing prefix of a store. */
+/** `{prefix}/batches/` (docs/protocol.md#gcs-layout), the listing prefix of a store. */
 export function batchesFolder(prefix: string): string {
   return prefix === '' ? 'batches/' : `${prefix}/batches/`;
 }

@@ -26,7 +26,7 @@ export interface ObjectStoreFetcherSettings {
  * `getMessage` keeps its own BatchIndex (refreshed incrementally only when the sequence lies past
  * what is known) and the most recently decoded batch, so reading a batch's messages one by one
  * costs one download and one decode, and never a listing of every batch (the reference's GCS
- * fetcher re-lists the whole bucket per message, REFERENCE.md §7 item 18).
+ * fetcher re-lists the whole bucket per message, docs/defects-fixed.md#gcs-catch-up-per-message).
  */
 export function createObjectStoreFetcher(
   store: BatchObjectStore,
