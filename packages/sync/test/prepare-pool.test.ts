@@ -92,22 +92,29 @@ describe('prepare workers', () => {
   });
 });
 
+/** Runs `script` (ESM, with `createPreparePool` in scope) in a fresh Node process. */
+async function runWithPool(script: string[]) {
+  const { spawnSync } = await import('node:child_process');
+  const index = new URL('../src/index.ts', import.meta.url).href;
+  const source = [
+    `const { createPreparePool } = await import(${JSON.stringify(index)});`,
+    ...script,
+  ].join('\n');
+  return spawnSync(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', source],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+}
+
 describe('prepare pool lifecycle', () => {
   it('keeps the process alive until its workers are ready (a process awaiting ready() does not exit early)', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const index = new URL('../src/index.ts', import.meta.url).href;
-    const script = [
-      `const { createPreparePool } = await import(${JSON.stringify(index)});`,
+    const run = await runWithPool([
       'const pool = createPreparePool({ size: 2 });',
       'await pool.ready();',
       "process.stdout.write('ready\\n');",
       'await pool.close();',
-    ].join('\n');
-    const run = spawnSync(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    ]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('ready\n');
     expect(run.status).toBe(0);
@@ -120,25 +127,24 @@ describe('prepare pool lifecycle', () => {
     });
     try {
       await expect(broken.ready()).rejects.toThrow(/prepare worker/);
+      const info = { startSequence: 0n, endSequence: 0n, path: '' };
+      await expect(
+        broken.prepare(info, new Uint8Array(8), {
+          trustedKeys: [],
+          maxDecompressedBatchBytes: 1024,
+        }),
+      ).rejects.toThrow(/prepare worker/);
     } finally {
       await broken.close();
     }
   });
 
   it('lets an idle process exit once ready (idle workers do not hold the event loop)', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const index = new URL('../src/index.ts', import.meta.url).href;
-    const script = [
-      `const { createPreparePool } = await import(${JSON.stringify(index)});`,
+    const run = await runWithPool([
       'const pool = createPreparePool({ size: 1 });',
       'await pool.ready();',
       "process.stdout.write('idle\\n');",
-    ].join('\n');
-    const run = spawnSync(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    ]);
     expect(run.stdout).toBe('idle\n');
     expect(run.status).toBe(0);
   });

@@ -17,7 +17,7 @@ import {
   waitFor,
 } from '../support/processes';
 import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
-import { caughtUp, expectEveryWithdrawalSigned } from '../support/validator-checks';
+import { caughtUp, expectEveryWithdrawalSigned, validatorArgs } from '../support/validator-checks';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -96,30 +96,19 @@ describe('the built validator against failing storage', () => {
     gcs.faults.set(MIXED_FAULTS, { seed });
 
     const replica = join(dir.path, 'replica.db');
-    const validator = await startValidator([
-      '--gcs-bucket',
-      'devnet',
-      '--gcs-prefix',
-      'sequencer',
-      '--gcs-storage-emulator-host',
-      gcs.url,
-      '--sequencer-pubkey',
-      devnet.pubkey,
-      '--database-path',
-      replica,
-      '--bind-address',
-      '127.0.0.1:0',
-      '--sync-interval',
-      '100ms',
-      '--batch-index-refresh-interval',
-      '250ms',
-      '--bridge-signer',
-      '--bridge-chain-id',
-      '31337',
-      '--bridge-signature-endpoint',
-      '127.0.0.1:0',
-      ...FAST_RETRIES,
-    ]);
+    const validator = await startValidator(
+      validatorArgs(devnet, replica, {
+        storage: [
+          '--gcs-bucket',
+          'devnet',
+          '--gcs-prefix',
+          'sequencer',
+          '--gcs-storage-emulator-host',
+          gcs.url,
+        ],
+        extra: FAST_RETRIES,
+      }),
+    );
     expect(validator.lines.join('\n')).toMatch(/storage="gcs gs:\/\/devnet\/sequencer"/);
     await devnet.appDone();
     const head = await devnet.flushedHead();
@@ -179,21 +168,13 @@ describe('the built validator against failing storage', () => {
     cleanups.push(() => proxy.close());
     proxy.faults.set(MIXED_FAULTS, { seed: seed + 2 });
     const replica = join(dir.path, 'replica.db');
-    const validator = await startValidator([
-      '--sequencer-url',
-      proxy.url,
-      '--sequencer-pubkey',
-      devnet.pubkey,
-      '--database-path',
-      replica,
-      '--bind-address',
-      '127.0.0.1:0',
-      '--sync-interval',
-      '100ms',
-      '--batch-index-refresh-interval',
-      '100ms',
-      ...FAST_RETRIES,
-    ]);
+    const validator = await startValidator(
+      validatorArgs(devnet, replica, {
+        storage: ['--sequencer-url', proxy.url],
+        bridgeSigner: false,
+        extra: FAST_RETRIES,
+      }),
+    );
     await devnet.appDone();
     const head = await devnet.flushedHead();
     await caughtUp(validator, head, { allowHalts: true });

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { seededRandom } from '@synddb/fetchers/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   killAll,
@@ -13,7 +14,6 @@ import {
   tempDirectory,
   VALIDATOR_BIN,
 } from '../support/processes';
-import { seededRandom } from '../support/seeded-random';
 import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
 import {
   caughtUp,
@@ -57,7 +57,7 @@ describe('the built synddb-validator binary', () => {
       args: ['--transactions', '5', '--rate', '100'],
     });
     const validator = await startValidator(
-      validatorArgs(devnet, join(dir, 'replica.db'), ['--verify-threads', '2']),
+      validatorArgs(devnet, join(dir, 'replica.db'), { extra: ['--verify-threads', '2'] }),
     );
     expect(validator.lines.join('\n')).toMatch(/verifyThreads=2/);
     // still serving well after start-up
@@ -170,7 +170,7 @@ describe('the built synddb-validator binary', () => {
       ],
     });
     const replica = join(dir, 'replica.db');
-    const args = validatorArgs(devnet, replica, ['--max-messages-per-transaction', '7']);
+    const args = validatorArgs(devnet, replica, { extra: ['--max-messages-per-transaction', '7'] });
     let head: bigint | undefined;
     void devnet.appDone().then(async () => {
       head = await devnet.flushedHead();

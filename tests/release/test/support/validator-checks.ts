@@ -3,15 +3,25 @@ import { expect } from 'vitest';
 import { type Devnet, type Validator, waitFor } from './processes';
 import { queryOne } from './sqlite-dump';
 
-/** Flags of a validator replicating `devnet` over HTTP in bridge signer mode (chain 31337). */
+export interface ValidatorArgsOptions {
+  /** Where batches come from. Default: the devnet's HTTP storage API. */
+  storage?: string[];
+  /** Bridge signer mode (chain 31337, signature API on any free port). Default true. */
+  bridgeSigner?: boolean;
+  extra?: string[];
+}
+
+/**
+ * Flags of a validator replicating `devnet` (its key; by default over its HTTP API) into
+ * `databasePath`, on any free port, polling storage every 100 ms.
+ */
 export function validatorArgs(
   devnet: Devnet,
   databasePath: string,
-  extra: string[] = [],
+  options: ValidatorArgsOptions = {},
 ): string[] {
   return [
-    '--sequencer-url',
-    devnet.url,
+    ...(options.storage ?? ['--sequencer-url', devnet.url]),
     '--sequencer-pubkey',
     devnet.pubkey,
     '--database-path',
@@ -22,12 +32,16 @@ export function validatorArgs(
     '100ms',
     '--batch-index-refresh-interval',
     '100ms',
-    '--bridge-signer',
-    '--bridge-chain-id',
-    '31337',
-    '--bridge-signature-endpoint',
-    '127.0.0.1:0',
-    ...extra,
+    ...(options.bridgeSigner === false
+      ? []
+      : [
+          '--bridge-signer',
+          '--bridge-chain-id',
+          '31337',
+          '--bridge-signature-endpoint',
+          '127.0.0.1:0',
+        ]),
+    ...(options.extra ?? []),
   ];
 }
 
