@@ -1851,7 +1851,8 @@ class Engine {
     while (done < to) {
       let rows = maxRows;
       const left = to - done;
-      if (left < rows) rows = left >= 64 ? 64 : left >= 16 ? 16 : left >= 4 ? 4 : 1;
+      // the rest in power-of-two statements (at most log2 of them, and as many cached sizes)
+      if (left < rows) rows = 2 ** (31 - Math.clz32(left));
       if (rows > maxRows) rows = maxRows;
       const params = this.groupParams;
       params.length = rows * perRow;
