@@ -1830,13 +1830,20 @@ class Engine {
     const pk = this.hdrPk;
     const intBig = this.t!.intBig;
     let perRow = n;
+    const oldSlot = this.oldSlot;
+    const newSlot = this.newSlot;
     if (op === OP_UPDATE) {
-      perRow = 0;
+      // where each value of this mask goes in a row's parameters (as in updateRun)
+      let sets = 0;
+      for (let i = 0; i < n; i++) if ((mask.charCodeAt(i) - 48) & 1) sets++;
+      let set = 0;
+      let where = sets;
       for (let i = 0; i < n; i++) {
         const m = mask.charCodeAt(i) - 48;
-        if (m & 1) perRow++;
-        if (pk[i] !== 0 || m & 2) perRow++;
+        newSlot[i] = m & 1 ? set++ : -1;
+        oldSlot[i] = pk[i] !== 0 || m & 2 ? where++ : -1;
       }
+      perRow = where;
     }
     const cap =
       op === OP_INSERT
@@ -1864,7 +1871,16 @@ class Engine {
       this.touchSink ^= touch;
       let k = 0;
       for (let j = 0; j < rows; j++) {
-        r.pos = starts[idx[done + j]!]! + 2;
+        const start = starts[idx[done + j]!]!;
+        if (op === OP_UPDATE) {
+          // the scan matched this change's shape to the mask: decode it straight into its slots
+          r.pos = start;
+          if (this.readUpdateInto(params, k, oldSlot, newSlot)) {
+            k += perRow;
+            continue;
+          }
+        }
+        r.pos = start + 2;
         if (op === OP_UPDATE) {
           this.readRecord(oldTmp, 0, intBig, true, BOUND_NULL);
           this.readRecord(newTmp, 0, intBig, true, BOUND_NULL);
