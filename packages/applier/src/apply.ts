@@ -33,7 +33,7 @@ const SMALL_BATCH_ROWS = 16;
 /** Changes per partitioned chunk (bounds the decoded values held at once). */
 const CHUNK_CHANGES = 262_144;
 /** Below this, a chunk is not worth a savepoint; the run-based path handles it. */
-const PARTITION_MIN_CHANGES = 32;
+const PARTITION_MIN_CHANGES = 8;
 const MAX_PARAMS = 32000;
 /**
  * better-sqlite3 binds spread arguments faster than one array argument (it reads an array
