@@ -24,7 +24,7 @@ export function openNative(path: string): DatabaseSync {
   return db;
 }
 
-/** Opens a replica with better-sqlite3 (the workspace's 12.x unless another driver is given). */
+/** Opens a replica with better-sqlite3 (or another driver with its API), WAL, synchronous=NORMAL. */
 export function openOurs(path: string, Driver: typeof Database = Database): Database.Database {
   const db = new Driver(path);
   db.pragma('journal_mode = WAL');
