@@ -9,6 +9,7 @@
  * BENCH_BACKLOG (12000 messages of 200 row changes).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -24,6 +25,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 12000);
 
+const driverVersion = createRequire(import.meta.url)('better-sqlite3/package.json').version;
 const root = mkdtempSync(join(tmpdir(), 'validator-query-bench-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
@@ -140,7 +142,7 @@ busyServer.stop();
 
 const fmt = (n: number) => n.toFixed(2);
 console.log(
-  `\nsynddb-validator point-query latency, ${RATE} req/s for ${SECONDS} s, ${ROWS.toLocaleString()} rows (Node ${process.versions.node})`,
+  `\nsynddb-validator point-query latency, ${RATE} req/s for ${SECONDS} s, ${ROWS.toLocaleString()} rows (Node ${process.versions.node}, better-sqlite3 ${driverVersion})`,
 );
 console.table([
   {

@@ -7,6 +7,7 @@
 //
 // Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -28,6 +29,7 @@ CREATE TABLE balances (account INTEGER NOT NULL, asset TEXT NOT NULL, amount INT
   PRIMARY KEY (account, asset)) WITHOUT ROWID;
 `;
 
+const driverVersion = createRequire(import.meta.url)('better-sqlite3/package.json').version;
 const root = mkdtempSync(join(tmpdir(), 'synddb-sync-bench-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
@@ -191,7 +193,7 @@ const syncOnePool = await timeSync('one', single, 'pool');
 const syncOnePrepare = await timeSync('one', single, 'prepare');
 
 console.log(
-  `\n@synddb/sync catch-up (Node ${process.versions.node}, SQLite native ${process.versions.sqlite})`,
+  `\n@synddb/sync catch-up (Node ${process.versions.node}, better-sqlite3 ${driverVersion}, SQLite native ${process.versions.sqlite})`,
 );
 console.log(
   `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows, over HTTP on loopback (storage server in its own process)`,
