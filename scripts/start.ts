@@ -89,19 +89,27 @@ const devnet = start(
 const children: Started[] = [devnet];
 let stopping = false;
 
-async function stop(code: number): Promise<never> {
+/**
+ * Stops the validator, then the sequencer. After Ctrl-C the terminal has sent SIGINT to both
+ * already (one process group): each gets a few seconds to stop by itself, since a second signal
+ * makes the validator exit at once instead of finishing its commit. Then SIGTERM.
+ */
+async function stop(code: number, signal?: NodeJS.Signals): Promise<never> {
   if (stopping) process.exit(130);
   stopping = true;
-  // The validator first (it stops syncing and closes the replica), then the sequencer.
   for (const p of [...children].reverse()) {
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+    const running = () => p.child.exitCode === null && p.child.signalCode === null;
+    if (running() && signal === 'SIGINT') {
+      await Promise.race([p.exited, new Promise((r) => setTimeout(r, 3000))]);
+    }
+    if (running()) p.child.kill('SIGTERM');
     const exit = await p.exited;
     if (exit !== 0 && code === 0) code = 1;
   }
   process.exit(code);
 }
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0, 'SIGINT'));
+process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
 
 try {
   const [sequencerUrl, pubkey] = (await devnet.found) as [string, string];
