@@ -19,7 +19,10 @@ export function formatPrimaryKey(primaryKey: readonly SqlValue[]): string {
 /** A change could not be applied and the conflict policy said abort. */
 export class ChangesetConflictError extends SyndDBError {
   override name = 'ChangesetConflictError';
-  readonly kind: ConflictKind;
+  declare readonly code: 'CHANGESET_CONFLICT';
+  override readonly kind = 'conflict';
+  /** Which conflict SQLite's rules found (`kind` is the error kind every SyndDBError has). */
+  readonly conflictKind: ConflictKind;
   readonly table: string;
   readonly op: ChangeOp;
   readonly primaryKey: SqlValue[];
@@ -38,7 +41,7 @@ export class ChangesetConflictError extends SyndDBError {
         ? 'foreign key constraint violated after applying the changeset'
         : `${op} on table "${table}" with primary key ${formatPrimaryKey(primaryKey)}`;
     super('CHANGESET_CONFLICT', `changeset conflict ${kind}: ${what}`, options);
-    this.kind = kind;
+    this.conflictKind = kind;
     this.table = table;
     this.op = op;
     this.primaryKey = primaryKey;
@@ -49,6 +52,8 @@ export class ChangesetConflictError extends SyndDBError {
 /** The target database does not have a table the changeset needs, or its columns differ. */
 export class SchemaMismatchError extends SyndDBError {
   override name = 'SchemaMismatchError';
+  declare readonly code: 'SCHEMA_MISMATCH';
+  override readonly kind = 'schema';
   readonly table: string;
   /** Column count the changeset carries. */
   readonly expectedColumns: number;
@@ -82,6 +87,8 @@ export class SchemaMismatchError extends SyndDBError {
 /** The changeset or patchset bytes are malformed. */
 export class ChangesetFormatError extends SyndDBError {
   override name = 'ChangesetFormatError';
+  declare readonly code: 'CHANGESET_FORMAT';
+  override readonly kind = 'decode';
   /** Byte offset at which the problem was detected. */
   readonly offset: number;
 
@@ -96,8 +103,17 @@ export class ChangesetFormatError extends SyndDBError {
 /** A snapshot image is not a usable SQLite database (bad header, quick_check failure, too large). */
 export class SnapshotFormatError extends SyndDBError {
   override name = 'SnapshotFormatError';
+  declare readonly code: 'SNAPSHOT_FORMAT' | 'SNAPSHOT_TOO_LARGE';
+  override readonly kind = 'decode';
 
-  constructor(message: string, options: { details?: string; cause?: unknown; code?: string } = {}) {
+  constructor(
+    message: string,
+    options: {
+      details?: string;
+      cause?: unknown;
+      code?: 'SNAPSHOT_FORMAT' | 'SNAPSHOT_TOO_LARGE';
+    } = {},
+  ) {
     super(options.code ?? 'SNAPSHOT_FORMAT', `invalid snapshot image: ${message}`, options);
   }
 }
@@ -105,6 +121,7 @@ export class SnapshotFormatError extends SyndDBError {
 /** A snapshot image exceeds the configured maxBytes. */
 export class SnapshotTooLargeError extends SnapshotFormatError {
   override name = 'SnapshotTooLargeError';
+  declare readonly code: 'SNAPSHOT_TOO_LARGE';
   readonly bytes: number;
   readonly maxBytes: number;
 

@@ -106,7 +106,7 @@ describe('applyChangeset', () => {
     })() as ChangesetConflictError;
     expect(err).toBeInstanceOf(ChangesetConflictError);
     expect(err.code).toBe('CHANGESET_CONFLICT');
-    expect([err.kind, err.table, err.op, err.primaryKey]).toEqual(['DATA', 't', 'UPDATE', [2]]);
+    expect([err.conflictKind, err.table, err.op, err.primaryKey]).toEqual(['DATA', 't', 'UPDATE', [2]]);
     expect(err.message).toContain('DATA');
     expect(err.message).toContain('UPDATE on table "t" with primary key (2)');
     expect(err.mismatchedColumns).toEqual(['v']);
@@ -269,7 +269,7 @@ describe('applyChangeset', () => {
         }
       })()!;
       expect(err).toBeInstanceOf(ChangesetConflictError);
-      expect(err.kind).toBe('FOREIGN_KEY');
+      expect(err.conflictKind).toBe('FOREIGN_KEY');
       applyChangeset(db, ok, { transaction: mode });
       if (mode === 'caller') db.exec('COMMIT');
       expect(dumpOurs(db, ['p', 'c'])).toEqual(dumpNative(nat, ['p', 'c']));

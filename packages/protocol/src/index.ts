@@ -55,10 +55,15 @@ export {
 export { buildSigStructure, messageSigningDigest } from './cose/sig-structure';
 export { signedMessageFromCose } from './cose/signed-message-from-cose';
 export {
+  ERROR_KINDS,
+  type ErrorKind,
   IntegerRangeError,
   InvalidLengthError,
   InvalidMessageTypeError,
+  isSyndDBError,
   SyndDBError,
+  type SyndDBErrorOptions,
+  walkErrorChain,
 } from './errors';
 export { keccak256, keccak256Implementation, keccak256Js } from './hash/keccak256';
 export { sha256 } from './hash/sha256';
