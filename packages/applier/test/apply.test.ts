@@ -106,7 +106,12 @@ describe('applyChangeset', () => {
     })() as ChangesetConflictError;
     expect(err).toBeInstanceOf(ChangesetConflictError);
     expect(err.code).toBe('CHANGESET_CONFLICT');
-    expect([err.conflictKind, err.table, err.op, err.primaryKey]).toEqual(['DATA', 't', 'UPDATE', [2]]);
+    expect([err.conflictKind, err.table, err.op, err.primaryKey]).toEqual([
+      'DATA',
+      't',
+      'UPDATE',
+      [2],
+    ]);
     expect(err.message).toContain('DATA');
     expect(err.message).toContain('UPDATE on table "t" with primary key (2)');
     expect(err.mismatchedColumns).toEqual(['v']);
