@@ -1,0 +1,15 @@
+// @synddb/test-support: what the workspace's tests share. Importing it registers vitest hooks
+// (the cleanup registry), so only test files and their helpers import it. The storage test
+// servers are in `@synddb/test-support/storage`.
+export { type Cleanup, type OnCleanupOptions, onCleanup } from './cleanup/on-cleanup';
+export { tempDir } from './cleanup/temp-dir';
+export { seededRandom } from './random/seeded-random';
+export {
+  TEST_SEED_ENV,
+  type TestRandom,
+  type TestSeedOptions,
+  testRandom,
+  testSeed,
+} from './random/test-seed';
+export { EventTimeoutError, type NextEventOptions, nextEvent } from './wait/next-event';
+export { type WaitForOptions, WaitTimeoutError, waitFor } from './wait/wait-for';
