@@ -1,5 +1,40 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_KINDS, isSyndDBError, SyndDBError, walkErrorChain } from './errors';
+import {
+  BatchFilenameError,
+  BatchRangeMismatchError,
+  BatchSignerMismatchError,
+  BatchStructureError,
+  ContentHashMismatchError,
+  EmptyBatchError,
+  InvalidBatchMessageError,
+  SequenceNotContiguousError,
+  UnsupportedBatchVersionError,
+} from './batch/errors';
+import {
+  CborDecodeError,
+  CborNestingDepthError,
+  CborNonMinimalError,
+  CborUnexpectedEndError,
+  CborUnsupportedItemError,
+  DuplicateMapKeyError,
+  TrailingBytesError,
+} from './cbor/errors';
+import { CoseStructureError, UnsupportedAlgorithmError } from './cose/errors';
+import {
+  ERROR_KINDS,
+  type ErrorKind,
+  IntegerRangeError,
+  InvalidLengthError,
+  InvalidMessageTypeError,
+  isSyndDBError,
+  SyndDBError,
+  walkErrorChain,
+} from './errors';
+import * as protocol from './index';
+import { HeaderMismatchError, SignedMessageJsonError } from './json/errors';
+import { PayloadDecodeError } from './payload/errors';
+import { DecompressionError, DecompressionLimitError, ZstdUnavailableError } from './zstd/errors';
 
 class StorageDown extends SyndDBError {
   override name = 'StorageDown';
@@ -110,10 +145,176 @@ describe('SyndDBError', () => {
     expect(isSyndDBError({ code: 'X', kind: 'gap' })).toBe(false);
   });
 
-  it('ERROR_KINDS describes every kind', () => {
-    for (const [kind, description] of Object.entries(ERROR_KINDS)) {
-      expect(kind).toMatch(/^[a-z]+$/);
-      expect(description.length).toBeGreaterThan(20);
-    }
+  it("ERROR_KINDS is the README's table of kinds", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(
+      readme.indexOf('<!-- error-kinds:start'),
+      readme.indexOf('<!-- error-kinds:end'),
+    );
+    const rows = [...table.matchAll(/^\| `(\w+)` +\| (.+?) +\|$/gm)].map((m) => [m[1], m[2]]);
+    expect(rows).toEqual(Object.entries(ERROR_KINDS));
   });
 });
+
+describe('every exported error class declares its code and kind', () => {
+  const cause = new CoseStructureError('COSE_Sign1 must be an array', 0);
+  const table: Record<string, { make: () => SyndDBError; code: string; kind: ErrorKind }> = {
+    IntegerRangeError: {
+      make: () => new IntegerRangeError('s', -1n, 'u64'),
+      code: 'INTEGER_RANGE',
+      kind: 'decode',
+    },
+    InvalidLengthError: {
+      make: () => new InvalidLengthError('h', 32, 31),
+      code: 'INVALID_LENGTH',
+      kind: 'decode',
+    },
+    InvalidMessageTypeError: {
+      make: () => new InvalidMessageTypeError(7),
+      code: 'INVALID_MESSAGE_TYPE',
+      kind: 'decode',
+    },
+    BatchStructureError: {
+      make: () => new BatchStructureError('no key s', 0),
+      code: 'BATCH_STRUCTURE',
+      kind: 'decode',
+    },
+    UnsupportedBatchVersionError: {
+      make: () => new UnsupportedBatchVersionError(2n),
+      code: 'BATCH_VERSION',
+      kind: 'decode',
+    },
+    EmptyBatchError: {
+      make: () => new EmptyBatchError(0n, 0n),
+      code: 'BATCH_EMPTY',
+      kind: 'decode',
+    },
+    ContentHashMismatchError: {
+      make: () => new ContentHashMismatchError('aa', 'bb'),
+      code: 'CONTENT_HASH_MISMATCH',
+      kind: 'verification',
+    },
+    BatchRangeMismatchError: {
+      make: () => new BatchRangeMismatchError('s differs', 's=1'),
+      code: 'BATCH_RANGE_MISMATCH',
+      kind: 'decode',
+    },
+    SequenceNotContiguousError: {
+      make: () => new SequenceNotContiguousError(1, 2n, 3n),
+      code: 'SEQUENCE_NOT_CONTIGUOUS',
+      kind: 'decode',
+    },
+    BatchSignerMismatchError: {
+      make: () => new BatchSignerMismatchError(1, 'aa', 'bb'),
+      code: 'BATCH_SIGNER_MISMATCH',
+      kind: 'verification',
+    },
+    InvalidBatchMessageError: {
+      make: () => new InvalidBatchMessageError(1, cause),
+      code: 'BATCH_MESSAGE_INVALID',
+      kind: 'decode',
+    },
+    BatchFilenameError: {
+      make: () => new BatchFilenameError('start -1 is outside the u64 range'),
+      code: 'BATCH_FILENAME',
+      kind: 'input',
+    },
+    CborDecodeError: {
+      make: () => new CborDecodeError('reserved additional information 28', 0),
+      code: 'CBOR_DECODE',
+      kind: 'decode',
+    },
+    CborUnexpectedEndError: {
+      make: () => new CborUnexpectedEndError(0, 2, 1),
+      code: 'CBOR_UNEXPECTED_END',
+      kind: 'decode',
+    },
+    TrailingBytesError: {
+      make: () => new TrailingBytesError(3, 1),
+      code: 'CBOR_TRAILING_BYTES',
+      kind: 'decode',
+    },
+    DuplicateMapKeyError: {
+      make: () => new DuplicateMapKeyError(0, 'int 1'),
+      code: 'CBOR_DUPLICATE_KEY',
+      kind: 'decode',
+    },
+    CborNestingDepthError: {
+      make: () => new CborNestingDepthError(0, 16),
+      code: 'CBOR_NESTING_DEPTH',
+      kind: 'decode',
+    },
+    CborNonMinimalError: {
+      make: () => new CborNonMinimalError(0),
+      code: 'CBOR_NON_MINIMAL',
+      kind: 'decode',
+    },
+    CborUnsupportedItemError: {
+      make: () => new CborUnsupportedItemError(0, 'tag'),
+      code: 'CBOR_UNSUPPORTED_ITEM',
+      kind: 'decode',
+    },
+    CoseStructureError: { make: () => cause, code: 'COSE_STRUCTURE', kind: 'decode' },
+    UnsupportedAlgorithmError: {
+      make: () => new UnsupportedAlgorithmError(-7),
+      code: 'COSE_UNSUPPORTED_ALG',
+      kind: 'decode',
+    },
+    SignedMessageJsonError: {
+      make: () => new SignedMessageJsonError('not an object'),
+      code: 'SIGNED_MESSAGE_JSON',
+      kind: 'decode',
+    },
+    HeaderMismatchError: {
+      make: () => new HeaderMismatchError('sequence', '1', '2'),
+      code: 'HEADER_MISMATCH',
+      kind: 'verification',
+    },
+    PayloadDecodeError: {
+      make: () => new PayloadDecodeError('not an array', 0),
+      code: 'PAYLOAD_DECODE',
+      kind: 'decode',
+    },
+    DecompressionError: {
+      make: () => new DecompressionError('invalid zstd data'),
+      code: 'DECOMPRESSION',
+      kind: 'decode',
+    },
+    DecompressionLimitError: {
+      make: () => new DecompressionLimitError(10, 'frame 0'),
+      code: 'DECOMPRESSION_LIMIT',
+      kind: 'decode',
+    },
+    ZstdUnavailableError: {
+      make: () => new ZstdUnavailableError('zstd compression'),
+      code: 'ZSTD_UNAVAILABLE',
+      kind: 'config',
+    },
+  };
+
+  it('the table lists every exported error class but the base', () => {
+    expect(Object.keys(table).sort()).toEqual(exportedErrorClasses(protocol).sort());
+  });
+
+  it.each(Object.entries(table))('%s', (name, row) => {
+    const error = row.make();
+    expect(error).toBeInstanceOf((protocol as Record<string, unknown>)[name] as typeof Error);
+    expect(error.name).toBe(name);
+    expect([error.code, error.kind]).toEqual([row.code, row.kind]);
+    expect(Object.keys(ERROR_KINDS)).toContain(error.kind);
+  });
+
+  it('a batch message error carries its cause in details', () => {
+    const error = new InvalidBatchMessageError(2, cause);
+    expect(error.shortMessage).toBe('message 2 of the batch is invalid (COSE_STRUCTURE)');
+    expect(error.details).toBe('COSE_Sign1 must be an array: offset 0');
+    expect(error.walk()).toBe(cause);
+  });
+});
+
+/** Names of the SyndDBError subclasses a module exports. */
+function exportedErrorClasses(module: object): string[] {
+  return Object.entries(module)
+    .filter(([, value]) => typeof value === 'function' && value.prototype instanceof SyndDBError)
+    .map(([name]) => name);
+}

@@ -28,6 +28,7 @@ export { type DecodeCborOptions, decodeCbor } from './cbor/decode-cbor';
 export { encodeCbor } from './cbor/encode-cbor';
 export {
   CborDecodeError,
+  type CborErrorCode,
   CborNestingDepthError,
   CborNonMinimalError,
   CborUnexpectedEndError,

@@ -69,10 +69,7 @@ export function parseSignedMessageJson(text: string): SignedMessage {
       return v;
     });
   } catch (cause) {
-    throw new SignedMessageJsonError('response is not valid JSON', {
-      details: String(cause),
-      cause,
-    });
+    throw new SignedMessageJsonError('response is not valid JSON', { cause });
   }
   return signedMessageFromJson(value);
 }

@@ -40,9 +40,7 @@ export function createZstdDecompressStream(options: ZstdDecompressStreamOptions 
     },
   });
   inner.on('error', (error) => {
-    wrapped.destroy(
-      new DecompressionError('invalid zstd data', { details: error.message, cause: error }),
-    );
+    wrapped.destroy(new DecompressionError('invalid zstd data', { cause: error }));
   });
   return compose(validatingTransform(validator), inner, wrapped, countingTransform(maxOutputBytes));
 }
@@ -113,7 +111,7 @@ function guard(fn: () => unknown, callback: TransformCallback): void {
     callback(
       error instanceof DecompressionError || error instanceof DecompressionLimitError
         ? error
-        : new DecompressionError('invalid zstd data', { details: String(error), cause: error }),
+        : new DecompressionError('invalid zstd data', { cause: error }),
     );
     return;
   }
