@@ -86,7 +86,7 @@ export async function startValidator(
   }
 
   const pubkey = await resolveSequencerPubkey(config, logger, options.signal);
-  const storage = createStorage(config, logger);
+  const storage = await createStorage(config, logger);
   const replica = openReplica(config.databasePath);
   // Batches are decompressed, decoded and verified on worker threads next to the applying
   // thread (auto: cores - 1), so applying is all the main thread does while catching up.

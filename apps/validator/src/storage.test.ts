@@ -30,19 +30,19 @@ describe('createStorage', () => {
     createStorage(resolveValidatorConfig({ sequencerPubkey: PUBKEY, ...input }), logger);
 
   it('picks http, gcs, fs, and the sequencer as fallback', async () => {
-    expect(storageFor({ sequencerUrl: 'http://127.0.0.1:9/' }).description).toBe(
+    expect((await storageFor({ sequencerUrl: 'http://127.0.0.1:9/' })).description).toBe(
       'http http://127.0.0.1:9',
     );
-    expect(storageFor({ sequencerUrl: 'http://127.0.0.1:9/' }).fetcher.kind).toBe('http');
-    const gcs = storageFor({ gcsBucket: 'b', gcsStorageEmulatorHost: '127.0.0.1:4443' });
+    expect((await storageFor({ sequencerUrl: 'http://127.0.0.1:9/' })).fetcher.kind).toBe('http');
+    const gcs = await storageFor({ gcsBucket: 'b', gcsStorageEmulatorHost: '127.0.0.1:4443' });
     expect(gcs.description).toBe('gcs gs://b/sequencer');
     expect(gcs.fetcher.kind).toBe('gcs');
-    const both = storageFor({ gcsBucket: 'b', sequencerUrl: 'http://127.0.0.1:9' });
+    const both = await storageFor({ gcsBucket: 'b', sequencerUrl: 'http://127.0.0.1:9' });
     expect(both.description).toBe('gcs gs://b/sequencer, fallback http http://127.0.0.1:9');
     expect(both.fetcher.kind).toBe('fallback');
-    const fs = storageFor({ storageDir: '/tmp/x', gcsPrefix: 'p' });
+    const fs = await storageFor({ storageDir: '/tmp/x', gcsPrefix: 'p' });
     expect(fs.description).toBe('fs /tmp/x (prefix p)');
-    const forced = storageFor({
+    const forced = await storageFor({
       fetcherType: 'http',
       gcsBucket: 'b',
       sequencerUrl: 'http://127.0.0.1:9',
@@ -50,17 +50,17 @@ describe('createStorage', () => {
     expect(forced.fetcher.kind).toBe('http');
   });
 
-  it('reports a fetcher configuration error as a config error', () => {
-    expect(() => storageFor({ gcsBucket: 'b', gcsStorageEmulatorHost: 'ftp://x' })).toThrow(
-      ValidatorConfigError,
-    );
+  it('reports a fetcher configuration error as a config error', async () => {
+    await expect(
+      storageFor({ gcsBucket: 'b', gcsStorageEmulatorHost: 'ftp://x' }),
+    ).rejects.toBeInstanceOf(ValidatorConfigError);
   });
 
   it('reads from a real devnet sequencer through the configured fetcher', async () => {
     const sequencer = createDevnetSequencer({ flushIntervalMs: 50 });
     sequencers.push(sequencer);
     const { url } = await sequencer.start({ port: 0 });
-    const storage = storageFor({ sequencerUrl: url });
+    const storage = await storageFor({ sequencerUrl: url });
     expect(await storage.fetcher.listBatches()).toEqual([]);
     expect(await storage.fetcher.getLatestSequence()).toBeNull();
   });

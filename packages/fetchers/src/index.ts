@@ -1,3 +1,4 @@
+// The main entry: every adapter but GCS, whose SDK only `@synddb/fetchers/gcs` loads.
 export { BatchIndex, type BatchIndexRefreshOptions } from './batch-index';
 export {
   BatchOverlapError,
@@ -21,14 +22,13 @@ export {
 } from './fallback/create-fallback-fetcher';
 export { createFsFetcher, type FsFetcherOptions } from './fs/create-fs-fetcher';
 export { writeBatchFile } from './fs/write-batch-file';
-export { createGcsFetcher, type GcsFetcherOptions } from './gcs/create-gcs-fetcher';
 export { createHttpFetcher, type HttpFetcherOptions } from './http/create-http-fetcher';
 export {
   type FetchSequencerStatusOptions,
   fetchSequencerStatus,
 } from './http/fetch-sequencer-status';
 export type { SequencerStatus } from './json/storage-responses';
-export { DEFAULT_GCS_PAGE_SIZE, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_JSON_BYTES } from './limits';
+export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_JSON_BYTES } from './limits';
 export {
   batchesFolder,
   batchInfoFromObjectName,

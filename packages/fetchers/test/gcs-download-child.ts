@@ -3,7 +3,7 @@
 // An unhandled error (the client's ERR_STREAM_UNABLE_TO_PIPE) ends this process with a non-zero
 // status, which is how the parent observes it: nothing here catches it.
 import { Storage } from '@google-cloud/storage';
-import { createGcsFetcher } from '../src/index';
+import { createGcsFetcher } from '../src/gcs';
 
 const [url, bucket, name, start, end] = process.argv.slice(2);
 if (url === undefined || bucket === undefined || name === undefined) {

@@ -5,10 +5,10 @@ import { type DevnetWithApp, startDevnetWithApp } from '@synddb/devnet';
 import {
   createFallbackFetcher,
   createFsFetcher,
-  createGcsFetcher,
   createHttpFetcher,
   type StorageFetcher,
 } from '@synddb/fetchers';
+import { createGcsFetcher } from '@synddb/fetchers/gcs';
 import {
   type Fault,
   type FaultRule,
