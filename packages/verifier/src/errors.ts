@@ -1,12 +1,18 @@
 import { SyndDBError } from '@synddb/protocol';
 
-/** A sequencer public key (config, JSON, wire) is malformed or not a point on secp256k1. */
+/** A sequencer public key given to us (an option, env, /status) is malformed or not a point on secp256k1. */
 export class InvalidPublicKeyError extends SyndDBError {
   override name = 'InvalidPublicKeyError';
+  declare readonly code: 'INVALID_PUBLIC_KEY';
+  override readonly kind = 'config';
   readonly reason: 'length' | 'hex' | 'not-on-curve';
 
-  constructor(reason: 'length' | 'hex' | 'not-on-curve', shortMessage: string, details?: string) {
-    super('INVALID_PUBLIC_KEY', shortMessage, { details });
+  constructor(
+    reason: 'length' | 'hex' | 'not-on-curve',
+    shortMessage: string,
+    options: { details?: string | undefined; cause?: unknown } = {},
+  ) {
+    super('INVALID_PUBLIC_KEY', shortMessage, options);
     this.reason = reason;
   }
 }
@@ -14,6 +20,8 @@ export class InvalidPublicKeyError extends SyndDBError {
 /** A private key given to the signer is malformed or outside [1, n-1]. */
 export class InvalidPrivateKeyError extends SyndDBError {
   override name = 'InvalidPrivateKeyError';
+  declare readonly code: 'INVALID_PRIVATE_KEY';
+  override readonly kind = 'config';
 
   constructor(shortMessage: string) {
     // Never echo the key itself into messages or logs.
@@ -24,6 +32,8 @@ export class InvalidPrivateKeyError extends SyndDBError {
 /** A message or batch is signed by a key other than the trusted sequencer key. */
 export class SignerMismatchError extends SyndDBError {
   override name = 'SignerMismatchError';
+  declare readonly code: 'SIGNER_MISMATCH';
+  override readonly kind = 'verification';
   readonly expected: string;
   readonly actual: string;
   /** Sequence of the offending message, when the mismatch is at message level. */
@@ -42,6 +52,8 @@ export class SignerMismatchError extends SyndDBError {
 /** The COSE signature of one message does not verify (or is high-S / out of range). */
 export class MessageSignatureError extends SyndDBError {
   override name = 'MessageSignatureError';
+  declare readonly code: 'MESSAGE_SIGNATURE_INVALID';
+  override readonly kind = 'verification';
   readonly sequence: bigint;
 
   constructor(sequence: bigint, details?: string) {
@@ -53,6 +65,8 @@ export class MessageSignatureError extends SyndDBError {
 /** The batch signature over keccak256(keccak256(be64(s) || be64(e) || h)) does not verify. */
 export class BatchSignatureError extends SyndDBError {
   override name = 'BatchSignatureError';
+  declare readonly code: 'BATCH_SIGNATURE_INVALID';
+  override readonly kind = 'verification';
   readonly startSequence: bigint;
   readonly endSequence: bigint;
 
@@ -73,6 +87,8 @@ export class BatchSignatureError extends SyndDBError {
  */
 export class NonNormalizedHeaderError extends SyndDBError {
   override name = 'NonNormalizedHeaderError';
+  declare readonly code: 'PROTECTED_HEADER_NOT_NORMALIZED';
+  override readonly kind = 'verification';
   readonly sequence: bigint;
 
   constructor(sequence: bigint) {
@@ -87,10 +103,11 @@ export class NonNormalizedHeaderError extends SyndDBError {
 /** A secp256k1 backend cannot be used in this process (e.g. the native addon failed to load). */
 export class BackendUnavailableError extends SyndDBError {
   override name = 'BackendUnavailableError';
+  declare readonly code: 'SECP256K1_BACKEND_UNAVAILABLE';
+  override readonly kind = 'config';
 
   constructor(backend: string, cause: unknown) {
     super('SECP256K1_BACKEND_UNAVAILABLE', `secp256k1 backend "${backend}" is unavailable`, {
-      details: cause instanceof Error ? cause.message : String(cause),
       cause,
     });
   }
@@ -99,19 +116,19 @@ export class BackendUnavailableError extends SyndDBError {
 /** The worker pool failed (worker crashed, closed while busy, bad reply). */
 export class VerifierPoolError extends SyndDBError {
   override name = 'VerifierPoolError';
+  declare readonly code: 'VERIFIER_POOL';
+  override readonly kind = 'internal';
 
   constructor(shortMessage: string, cause?: unknown) {
-    super('VERIFIER_POOL', shortMessage, {
-      details:
-        cause instanceof Error ? cause.message : cause === undefined ? undefined : String(cause),
-      cause,
-    });
+    super('VERIFIER_POOL', shortMessage, { cause });
   }
 }
 
 /** The signer was given unusable input (a digest of the wrong size, an empty batch without a range). */
 export class SignerInputError extends SyndDBError {
   override name = 'SignerInputError';
+  declare readonly code: 'SIGNER_INPUT';
+  override readonly kind = 'input';
 
   constructor(shortMessage: string) {
     super('SIGNER_INPUT', shortMessage);

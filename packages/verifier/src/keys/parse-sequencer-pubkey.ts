@@ -16,20 +16,21 @@ export function parseSequencerPubkey(input: string): Uint8Array {
     throw new InvalidPublicKeyError(
       'length',
       `sequencer public key must be ${PUBKEY_HEX_LENGTH} hex characters (64 bytes X||Y), got ${hex.length}`,
-      hex.length === 130 && hex.startsWith('04')
-        ? 'drop the leading 04 (SEC1 prefix): the key is X||Y only'
-        : hex.length === 66
-          ? 'a compressed 33-byte key is not accepted; use the 64-byte X||Y form'
-          : undefined,
+      {
+        details:
+          hex.length === 130 && hex.startsWith('04')
+            ? 'drop the leading 04 (SEC1 prefix): the key is X||Y only'
+            : hex.length === 66
+              ? 'a compressed 33-byte key is not accepted; use the 64-byte X||Y form'
+              : undefined,
+      },
     );
   }
   if (!HEX_PATTERN.test(hex)) {
     const index = [...hex].findIndex((c) => !/[0-9a-fA-F]/.test(c));
-    throw new InvalidPublicKeyError(
-      'hex',
-      'sequencer public key is not valid hex',
-      `invalid character ${JSON.stringify(hex[index])} at position ${index}`,
-    );
+    throw new InvalidPublicKeyError('hex', 'sequencer public key is not valid hex', {
+      details: `invalid character ${JSON.stringify(hex[index])} at position ${index}`,
+    });
   }
   const pubkey = new Uint8Array(64);
   for (let i = 0; i < 64; i++) pubkey[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
@@ -51,7 +52,7 @@ export function assertPointOnCurve(pubkey: Uint8Array): void {
     throw new InvalidPublicKeyError(
       'not-on-curve',
       'sequencer public key is not a point on secp256k1',
-      cause instanceof Error ? cause.message : undefined,
+      { cause },
     );
   }
 }
