@@ -1,8 +1,10 @@
-import { SyndDBError } from '@synddb/protocol';
+import { SyndDBError, walkErrorChain } from '@synddb/protocol';
 
 /** A fetcher was configured with an invalid option (bad URL, non-positive limit, ...). */
 export class FetcherConfigError extends SyndDBError {
   override name = 'FetcherConfigError';
+  declare readonly code: 'FETCHER_CONFIG';
+  override readonly kind = 'config';
 
   constructor(shortMessage: string, details?: string) {
     super('FETCHER_CONFIG', shortMessage, { details });
@@ -12,6 +14,8 @@ export class FetcherConfigError extends SyndDBError {
 /** A batch blob is larger than `maxBatchBytes` (announced by Content-Length/size, or counted while streaming). */
 export class BatchTooLargeError extends SyndDBError {
   override name = 'BatchTooLargeError';
+  declare readonly code: 'BATCH_TOO_LARGE';
+  override readonly kind = 'decode';
   readonly locator: string;
   readonly limit: number;
   /** The announced or counted size when known; a streamed download stops counting at limit + 1. */
@@ -30,6 +34,8 @@ export class BatchTooLargeError extends SyndDBError {
 /** A JSON response is larger than the fetcher's `maxJsonBytes`. */
 export class ResponseTooLargeError extends SyndDBError {
   override name = 'ResponseTooLargeError';
+  declare readonly code: 'RESPONSE_TOO_LARGE';
+  override readonly kind = 'decode';
   readonly url: string;
   readonly limit: number;
 
@@ -43,6 +49,8 @@ export class ResponseTooLargeError extends SyndDBError {
 /** A storage response parsed but does not have the documented shape (docs/protocol.md#storage). */
 export class InvalidResponseError extends SyndDBError {
   override name = 'InvalidResponseError';
+  declare readonly code: 'INVALID_RESPONSE';
+  override readonly kind = 'storage';
   readonly source: string;
 
   constructor(
@@ -62,6 +70,8 @@ export class InvalidResponseError extends SyndDBError {
  */
 export class HttpStatusError extends SyndDBError {
   override name = 'HttpStatusError';
+  declare readonly code: 'HTTP_STATUS';
+  override readonly kind = 'storage';
   readonly url: string;
   readonly status: number;
   readonly retryAfterMs: number | undefined;
@@ -88,6 +98,8 @@ export class HttpStatusError extends SyndDBError {
  */
 export class HttpTransportError extends SyndDBError {
   override name = 'HttpTransportError';
+  declare readonly code: 'HTTP_TRANSPORT';
+  override readonly kind = 'storage';
   readonly url: string;
   readonly attempts: number;
   readonly timedOut: boolean;
@@ -96,7 +108,7 @@ export class HttpTransportError extends SyndDBError {
     super(
       'HTTP_TRANSPORT',
       `GET ${url} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${timedOut ? ' (timeout)' : ''}`,
-      { details: cause instanceof Error ? cause.message : String(cause), cause },
+      { cause },
     );
     this.url = url;
     this.attempts = attempts;
@@ -111,6 +123,8 @@ export class HttpTransportError extends SyndDBError {
  */
 export class GcsRequestError extends SyndDBError {
   override name = 'GcsRequestError';
+  declare readonly code: 'GCS_REQUEST';
+  override readonly kind = 'storage';
   readonly operation: string;
   /** The HTTP status of the last attempt, when the server answered with one. */
   readonly status: number | undefined;
@@ -123,7 +137,6 @@ export class GcsRequestError extends SyndDBError {
       'GCS_REQUEST',
       `GCS ${operation} failed${status === undefined ? '' : ` (HTTP ${status})`}`,
       {
-        details: cause instanceof Error ? detailsOf(cause) : String(cause),
         cause,
       },
     );
@@ -136,13 +149,12 @@ export class GcsRequestError extends SyndDBError {
 /** Reading the local batch directory failed (other than "file not found"). */
 export class FsReadError extends SyndDBError {
   override name = 'FsReadError';
+  declare readonly code: 'FS_READ';
+  override readonly kind = 'storage';
   readonly path: string;
 
   constructor(path: string, cause: unknown) {
-    super('FS_READ', `cannot read ${path}`, {
-      details: cause instanceof Error ? cause.message : String(cause),
-      cause,
-    });
+    super('FS_READ', `cannot read ${path}`, { cause });
     this.path = path;
   }
 }
@@ -150,13 +162,12 @@ export class FsReadError extends SyndDBError {
 /** Writing a batch file failed. */
 export class FsWriteError extends SyndDBError {
   override name = 'FsWriteError';
+  declare readonly code: 'FS_WRITE';
+  override readonly kind = 'storage';
   readonly path: string;
 
   constructor(path: string, cause: unknown) {
-    super('FS_WRITE', `cannot write ${path}`, {
-      details: cause instanceof Error ? cause.message : String(cause),
-      cause,
-    });
+    super('FS_WRITE', `cannot write ${path}`, { cause });
     this.path = path;
   }
 }
@@ -164,6 +175,8 @@ export class FsWriteError extends SyndDBError {
 /** A batch locator (object name or file name) escapes the batch folder or is not a batch name. */
 export class InvalidBatchPathError extends SyndDBError {
   override name = 'InvalidBatchPathError';
+  declare readonly code: 'INVALID_BATCH_PATH';
+  override readonly kind = 'decode';
   readonly path: string;
 
   constructor(path: string, reason: string) {
@@ -179,6 +192,8 @@ export class InvalidBatchPathError extends SyndDBError {
  */
 export class BatchOverlapError extends SyndDBError {
   override name = 'BatchOverlapError';
+  declare readonly code: 'BATCH_OVERLAP';
+  override readonly kind = 'decode';
   readonly first: { start: bigint; end: bigint; path: string };
   readonly second: { start: bigint; end: bigint; path: string };
 
@@ -200,6 +215,8 @@ export class BatchOverlapError extends SyndDBError {
 /** A listing entry has end < start. */
 export class InvalidBatchRangeError extends SyndDBError {
   override name = 'InvalidBatchRangeError';
+  declare readonly code: 'INVALID_BATCH_RANGE';
+  override readonly kind = 'decode';
   readonly start: bigint;
   readonly end: bigint;
   readonly path: string;
@@ -219,6 +236,8 @@ export class InvalidBatchRangeError extends SyndDBError {
  */
 export class FallbackExhaustedError extends SyndDBError {
   override name = 'FallbackExhaustedError';
+  declare readonly code: 'FALLBACK_EXHAUSTED';
+  override readonly kind = 'storage';
   readonly operation: string;
   readonly errors: readonly { kind: string; error: unknown }[];
   readonly retryAfterMs: number | undefined;
@@ -247,17 +266,15 @@ export class FallbackExhaustedError extends SyndDBError {
  * least this long (within its cap) before retrying.
  */
 export function retryAfterOf(error: unknown): number | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
-    // An error that has the field decides, even when it is undefined (a fallback whose sources
-    // did not all ask to wait); only errors without it defer to their cause.
-    if ('retryAfterMs' in current) {
-      const value = current.retryAfterMs;
-      return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
+  // An error that has the field decides, even when it is undefined (a fallback whose sources
+  // did not all ask to wait); only errors without it defer to their cause.
+  const asked = walkErrorChain(
+    error,
+    (e): e is { retryAfterMs: unknown } =>
+      typeof e === 'object' && e !== null && 'retryAfterMs' in e,
+  );
+  const value = asked?.retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
 /** The HTTP status of an error: ours (`status`) or the GCS client's (`code`). */
@@ -268,13 +285,4 @@ function statusOf(error: unknown): number | undefined {
     if (typeof value === 'number' && value >= 100 && value <= 599) return value;
   }
   return undefined;
-}
-
-/** One line: a SyndDBError's short message and details, or any other error's message. */
-function detailsOf(error: Error): string {
-  const { shortMessage, details } = error as { shortMessage?: unknown; details?: unknown };
-  if (typeof shortMessage !== 'string') return error.message;
-  return typeof details === 'string' && details !== ''
-    ? `${shortMessage}: ${details}`
-    : shortMessage;
 }

@@ -17,9 +17,6 @@ export function parseJsonExact(text: string, source: string): unknown {
       return Number.isSafeInteger(value) ? BigInt(value) : Number.NaN;
     });
   } catch (cause) {
-    throw new InvalidResponseError(source, 'body is not valid JSON', {
-      details: cause instanceof Error ? cause.message : String(cause),
-      cause,
-    });
+    throw new InvalidResponseError(source, 'body is not valid JSON', { cause });
   }
 }
