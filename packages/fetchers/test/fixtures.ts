@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   decodeCoseSign1,
@@ -8,6 +6,16 @@ import {
   type SignedMessage,
   signedMessageFromCose,
 } from '@synddb/protocol';
+import { onCleanup } from '@synddb/test-support';
+import {
+  type GcsTestServer,
+  type GcsTestServerOptions,
+  type HttpFaultProxy,
+  startGcsTestServer,
+  startHttpFaultProxy,
+  startTestHttpServer,
+  type TestHttpServer,
+} from '@synddb/test-support/storage';
 
 interface WireFormat {
   keys: { anvil0: { pubkey64: string; address: string } };
@@ -42,49 +50,25 @@ export function v4Message(i: number): SignedMessage {
   return signedMessageFromCose(decodeCoseSign1(bytes(m.cose_sign1)));
 }
 
-export interface TestHttpServer {
-  url: string;
-  /** Requests seen, as `METHOD path`. */
-  hits: string[];
-  close(): Promise<void>;
-}
-
-/** A node:http server on 127.0.0.1 with an ephemeral port, for fetcher tests. */
-export async function startHttpServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+/** A loopback HTTP server answering with `handler`, closed after the test. */
+export async function httpServer(
+  handler: Parameters<typeof startTestHttpServer>[0],
 ): Promise<TestHttpServer> {
-  const hits: string[] = [];
-  const server = createServer((req, res) => {
-    hits.push(`${req.method} ${req.url}`);
-    Promise.resolve(handler(req, res)).catch((error: unknown) => {
-      res.destroy(error instanceof Error ? error : new Error(String(error)));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const server = await startTestHttpServer(handler);
+  onCleanup(() => server.close());
+  return server;
 }
 
-/**
- * Resolves once `predicate()` holds, checking every 10 ms; rejects after `timeoutMs` (a generous
- * bound, not a sleep: it returns as soon as the condition is met).
- */
-export async function eventually(
-  predicate: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** A GCS test server (fault seeds not printed unless asked), closed after the test. */
+export async function gcsServer(options: GcsTestServerOptions = {}): Promise<GcsTestServer> {
+  const server = await startGcsTestServer({ log: () => undefined, ...options });
+  onCleanup(() => server.close());
+  return server;
+}
+
+/** A fault proxy in front of `upstream`, closed after the test. */
+export async function faultProxy(upstream: string): Promise<HttpFaultProxy> {
+  const proxy = await startHttpFaultProxy({ upstream, log: () => undefined });
+  onCleanup(() => proxy.close());
+  return proxy;
 }

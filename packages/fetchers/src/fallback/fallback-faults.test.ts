@@ -1,11 +1,11 @@
 import { formatBatchFilename } from '@synddb/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@synddb/test-support';
+import type { GcsTestServer, HttpFaultProxy } from '@synddb/test-support/storage';
+import { describe, expect, it } from 'vitest';
 import { FAULT_FETCHER_OPTIONS, STORAGE_FAULTS } from '../../test/fault-cases';
-import { eventually, startHttpServer, V4_BLOB } from '../../test/fixtures';
+import { faultProxy, gcsServer, httpServer, V4_BLOB } from '../../test/fixtures';
 import { FallbackExhaustedError, GcsRequestError, HttpStatusError, retryAfterOf } from '../errors';
-import { type HttpFaultProxy, startHttpFaultProxy } from '../faults/start-http-fault-proxy';
 import { createGcsFetcher } from '../gcs/create-gcs-fetcher';
-import { type GcsTestServer, startGcsTestServer } from '../gcs/test-server';
 import { createHttpFetcher } from '../http/create-http-fetcher';
 import { createFallbackFetcher } from './create-fallback-fetcher';
 
@@ -13,17 +13,11 @@ const BUCKET = 'synddb-test';
 const NAME = `sequencer/batches/${formatBatchFilename(0, 2)}`;
 const INFO = { startSequence: 0n, endSequence: 2n, path: NAME };
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
 /** The v4 batch on a GCS test server and on a sequencer API behind a fault proxy. */
 async function twoStores(): Promise<{ gcs: GcsTestServer; http: HttpFaultProxy }> {
-  const gcs = await startGcsTestServer({ log: () => undefined });
-  closers.push(() => gcs.close());
+  const gcs = await gcsServer();
   await gcs.putObject(BUCKET, NAME, V4_BLOB);
-  const upstream = await startHttpServer((req, res) => {
+  const upstream = await httpServer((req, res) => {
     if (req.url === '/storage/batches')
       return res
         .writeHead(200, { 'content-type': 'application/json' })
@@ -31,9 +25,7 @@ async function twoStores(): Promise<{ gcs: GcsTestServer; http: HttpFaultProxy }
     if (req.url === '/storage/batches/0') return res.writeHead(200).end(V4_BLOB);
     return res.writeHead(404).end();
   });
-  closers.push(() => upstream.close());
-  const http = await startHttpFaultProxy({ upstream: upstream.url, log: () => undefined });
-  closers.push(() => http.close());
+  const http = await faultProxy(upstream.url);
   return { gcs, http };
 }
 
@@ -74,7 +66,7 @@ describe('createFallbackFetcher: injected faults', () => {
       const before = http.requests().length;
       expect(await fetcher.getBatch(INFO)).toEqual(V4_BLOB);
       expect(http.requests()).toHaveLength(before); // GCS answered
-      await eventually(
+      await waitFor(
         () => gcs.inFlight() === 0 && http.inFlight() === 0,
         'faulted responses to be released',
       );

@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import { type BatchInfo, formatBatchFilename, signedMessageToJson } from '@synddb/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpServer, type TestHttpServer, V4_BLOB, v4Message } from '../../test/fixtures';
+import { tempDir } from '@synddb/test-support';
+import { startGcsTestServer } from '@synddb/test-support/storage';
+import { describe, expect, it } from 'vitest';
+import { gcsServer, httpServer, V4_BLOB, v4Message } from '../../test/fixtures';
 import { BatchIndex } from '../batch-index';
 import {
   FallbackExhaustedError,
@@ -17,7 +16,6 @@ import {
 import { createFsFetcher } from '../fs/create-fs-fetcher';
 import { writeBatchFile } from '../fs/write-batch-file';
 import { createGcsFetcher } from '../gcs/create-gcs-fetcher';
-import { type GcsTestServer, startGcsTestServer } from '../gcs/test-server';
 import { createHttpFetcher } from '../http/create-http-fetcher';
 import type { StorageFetcher } from '../types';
 import { createFallbackFetcher } from './create-fallback-fetcher';
@@ -26,43 +24,29 @@ const BUCKET = 'synddb-test';
 const V4_NAME = `sequencer/batches/${formatBatchFilename(0, 2)}`;
 const V4_INFO: BatchInfo = { startSequence: 0n, endSequence: 2n, path: V4_NAME };
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
 /**
  * A sequencer storage API (docs/protocol.md#sequencer-storage-api) on loopback serving the v4 batch (sequences 0..2),
  * or answering every request with `failStatus` while it is set.
  */
 async function sequencerApi(options: { empty?: boolean } = {}) {
   const state = { failStatus: 0 };
-  const server: TestHttpServer = await startHttpServer(
-    (req: IncomingMessage, res: ServerResponse) => {
-      if (state.failStatus !== 0) return res.writeHead(state.failStatus).end('unavailable');
-      const json = (body: string) =>
-        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-      const url = req.url ?? '';
-      if (url === '/storage/batches')
-        return json(options.empty ? '[]' : '[{"start_sequence":0,"end_sequence":2}]');
-      if (url === '/storage/latest')
-        return json(options.empty ? '{"sequence":null}' : '{"sequence":2}');
-      if (url === '/storage/batches/0' && !options.empty)
-        return res.writeHead(200, { 'content-type': 'application/cbor+zstd' }).end(V4_BLOB);
-      const message = /^\/storage\/messages\/(\d+)$/.exec(url);
-      if (message && !options.empty && Number(message[1]) <= 2)
-        return json(signedMessageToJson(v4Message(Number(message[1]))));
-      return res.writeHead(404).end();
-    },
-  );
-  closers.push(() => server.close());
+  const server = await httpServer((req: IncomingMessage, res: ServerResponse) => {
+    if (state.failStatus !== 0) return res.writeHead(state.failStatus).end('unavailable');
+    const json = (body: string) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    const url = req.url ?? '';
+    if (url === '/storage/batches')
+      return json(options.empty ? '[]' : '[{"start_sequence":0,"end_sequence":2}]');
+    if (url === '/storage/latest')
+      return json(options.empty ? '{"sequence":null}' : '{"sequence":2}');
+    if (url === '/storage/batches/0' && !options.empty)
+      return res.writeHead(200, { 'content-type': 'application/cbor+zstd' }).end(V4_BLOB);
+    const message = /^\/storage\/messages\/(\d+)$/.exec(url);
+    if (message && !options.empty && Number(message[1]) <= 2)
+      return json(signedMessageToJson(v4Message(Number(message[1]))));
+    return res.writeHead(404).end();
+  });
   return { ...server, state };
-}
-
-async function gcsServer(): Promise<GcsTestServer> {
-  const server = await startGcsTestServer();
-  closers.push(() => server.close());
-  return server;
 }
 
 const httpFetcher = (url: string) =>
@@ -183,7 +167,6 @@ describe('createFallbackFetcher: GCS primary, sequencer HTTP fallback', () => {
     expect(await index.refresh(fetcher)).toBe(1);
     // GCS dies: the incremental refresh is answered by HTTP and adds nothing new.
     await gcs.close();
-    closers.length = 0;
     expect(await index.refresh(fetcher)).toBe(0);
     expect(index.entries()).toEqual([V4_INFO]);
     expect(await fetcher.getBatch(index.find(1n)!)).toEqual(V4_BLOB);
@@ -249,8 +232,7 @@ describe('createFallbackFetcher: cooldown', () => {
 
 describe('createFallbackFetcher: fs primary, HTTP fallback', () => {
   it('reads a local archive first and the sequencer for what it lacks', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'synddb-fallback-'));
-    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = tempDir('synddb-fallback-');
     const http = await sequencerApi();
     const fs = createFsFetcher({ directory: dir });
     const fetcher = createFallbackFetcher([fs, httpFetcher(http.url)]);
@@ -267,8 +249,7 @@ describe('createFallbackFetcher: fs primary, HTTP fallback', () => {
   });
 
   it('fails over from an unreachable sequencer to the archive', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'synddb-fallback-'));
-    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = tempDir('synddb-fallback-');
     await writeBatchFile(dir, 'sequencer', 0n, 2n, V4_BLOB);
     const http = await sequencerApi();
     const url = http.url;
@@ -284,8 +265,7 @@ describe('createFallbackFetcher: fs primary, HTTP fallback', () => {
 
 describe('createFallbackFetcher: calls and options', () => {
   it('stops on a caller abort instead of failing over', async () => {
-    const slow = await startHttpServer(() => undefined); // never answers
-    closers.push(() => slow.close());
+    const slow = await httpServer(() => undefined); // never answers
     const http = await sequencerApi();
     const failovers: string[] = [];
     const fetcher = createFallbackFetcher([httpFetcher(slow.url), httpFetcher(http.url)], {

@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBatchFilename } from '@synddb/protocol';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '@synddb/test-support';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { V4_BLOB, v4Message, wire } from '../../test/fixtures';
 import {
   BatchOverlapError,
@@ -14,11 +14,8 @@ import { createFsFetcher } from './create-fs-fetcher';
 import { writeBatchFile } from './write-batch-file';
 
 let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'synddb-fs-fetcher-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+beforeEach(() => {
+  dir = tempDir('synddb-fs-fetcher-');
 });
 
 const folder = () => join(dir, 'sequencer', 'batches');

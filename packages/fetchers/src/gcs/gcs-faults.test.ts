@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { formatBatchFilename } from '@synddb/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@synddb/test-support';
+import type { GcsTestServer } from '@synddb/test-support/storage';
+import { describe, expect, it } from 'vitest';
 import { FAULT_FETCHER_OPTIONS, STORAGE_FAULTS } from '../../test/fault-cases';
-import { eventually, startHttpServer, V4_BLOB } from '../../test/fixtures';
+import { gcsServer, httpServer, V4_BLOB } from '../../test/fixtures';
 import {
   GcsRequestError,
   HttpStatusError,
@@ -13,16 +15,10 @@ import {
 } from '../errors';
 import { crc32cBase64 } from './crc32c';
 import { createGcsFetcher, type GcsFetcherOptions } from './create-gcs-fetcher';
-import { type GcsTestServer, startGcsTestServer } from './test-server';
 
 const BUCKET = 'synddb-test';
 const NAME = `sequencer/batches/${formatBatchFilename(0, 2)}`;
 const child = fileURLToPath(new URL('../../test/gcs-download-child.ts', import.meta.url));
-
-const servers: GcsTestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 /** Runs the child against `url` until it exits on its own (or 60 s, then SIGKILL). */
 function runChild(url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -56,8 +52,7 @@ describe('GCS download through the real client, in its own process', () => {
   it.each([{ status: 500 }, { status: 503 }, { status: 429, retryAfter: 1 }])(
     'survives HTTP $status on the download and returns the right bytes',
     async (failure) => {
-      const server = await startGcsTestServer({ log: () => undefined });
-      servers.push(server);
+      const server = await gcsServer();
       await server.putObject(BUCKET, NAME, V4_BLOB);
       server.faults.set([{ on: 'download', fault: { kind: 'status', ...failure }, times: 2 }]);
 
@@ -74,8 +69,7 @@ describe('GCS download through the real client, in its own process', () => {
 const name = (start: number, end: number) => `sequencer/batches/${formatBatchFilename(start, end)}`;
 
 async function gcsWithBatches(): Promise<GcsTestServer> {
-  const server = await startGcsTestServer({ log: () => undefined });
-  servers.push(server);
+  const server = await gcsServer();
   await server.putObject(BUCKET, NAME, V4_BLOB);
   for (const start of [3, 6, 9]) {
     await server.putObject(BUCKET, name(start, start + 2), new Uint8Array([start]));
@@ -109,7 +103,7 @@ describe('createGcsFetcher: injected faults', () => {
       expect(await fetcher.getBatch(list[3]!)).toEqual(new Uint8Array([9]));
       expect(server.faults.count({ operation: 'list' })).toBe(2);
       expect(server.faults.count({ operation: 'download' })).toBe(2);
-      await eventually(() => server.inFlight() === 0, 'faulted responses to be released');
+      await waitFor(() => server.inFlight() === 0, 'faulted responses to be released');
     },
   );
 
@@ -137,7 +131,7 @@ describe('createGcsFetcher: injected faults', () => {
     expect(cause).toBeInstanceOf(HttpTransportError);
     expect(cause.timedOut).toBe(true);
     expect(cause.attempts).toBe(2);
-    await eventually(() => server.inFlight() === 0, 'stalled responses to be released');
+    await waitFor(() => server.inFlight() === 0, 'stalled responses to be released');
   });
 
   it('waits for a Retry-After within retryMaxDelayMs, then succeeds', async () => {
@@ -171,7 +165,7 @@ describe('createGcsFetcher: injected faults', () => {
   it('retries a body whose crc32c does not match x-goog-hash', async () => {
     let calls = 0;
     const good = crc32cBase64(V4_BLOB);
-    const http = await startHttpServer((_req, res) => {
+    const http = await httpServer((_req, res) => {
       calls++;
       const body = Buffer.from(V4_BLOB);
       if (calls === 1) body[body.length >> 1]! ^= 0x01; // damaged in transit
@@ -182,7 +176,6 @@ describe('createGcsFetcher: injected faults', () => {
         })
         .end(body);
     });
-    servers.push({ close: () => http.close() } as GcsTestServer);
     const fetcher = createGcsFetcher({
       bucket: BUCKET,
       emulatorHost: http.url,
@@ -194,10 +187,9 @@ describe('createGcsFetcher: injected faults', () => {
   });
 
   it('fails with the checksum error when every attempt is damaged', async () => {
-    const http = await startHttpServer((_req, res) =>
+    const http = await httpServer((_req, res) =>
       res.writeHead(200, { 'x-goog-hash': 'crc32c=AAAAAA==' }).end(Buffer.from(V4_BLOB)),
     );
-    servers.push({ close: () => http.close() } as GcsTestServer);
     const error = await createGcsFetcher({
       bucket: BUCKET,
       emulatorHost: http.url,
@@ -231,6 +223,6 @@ describe('createGcsFetcher: injected faults', () => {
     }
     expect(server.faults.seed).toBe(20261130);
     expect(server.faults.count()).toBeGreaterThan(0);
-    await eventually(() => server.inFlight() === 0, 'faulted responses to be released');
+    await waitFor(() => server.inFlight() === 0, 'faulted responses to be released');
   });
 });

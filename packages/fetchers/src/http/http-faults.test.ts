@@ -1,22 +1,18 @@
 import type { ServerResponse } from 'node:http';
 import { signedMessageToJson } from '@synddb/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@synddb/test-support';
+import type { HttpFaultProxy } from '@synddb/test-support/storage';
+import { describe, expect, it } from 'vitest';
 import { FAULT_FETCHER_OPTIONS, STORAGE_FAULTS } from '../../test/fault-cases';
-import { eventually, startHttpServer, V4_BLOB, v4Message } from '../../test/fixtures';
+import { faultProxy, httpServer, V4_BLOB, v4Message } from '../../test/fixtures';
 import { HttpStatusError, HttpTransportError, retryAfterOf } from '../errors';
-import { type HttpFaultProxy, startHttpFaultProxy } from '../faults/start-http-fault-proxy';
 import { createHttpFetcher, type HttpFetcherOptions } from './create-http-fetcher';
-
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
 
 /** A sequencer storage API serving the v4 batch (sequences 0..2), behind a fault proxy. */
 async function faultySequencer(): Promise<HttpFaultProxy> {
   const json = (res: ServerResponse, body: string) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  const upstream = await startHttpServer((req, res) => {
+  const upstream = await httpServer((req, res) => {
     const url = req.url ?? '';
     if (url === '/storage/batches') return json(res, '[{"start_sequence":0,"end_sequence":2}]');
     if (url === '/storage/latest') return json(res, '{"sequence":2}');
@@ -26,10 +22,7 @@ async function faultySequencer(): Promise<HttpFaultProxy> {
     if (message) return json(res, signedMessageToJson(v4Message(Number(message[1]))));
     return res.writeHead(404).end();
   });
-  closers.push(() => upstream.close());
-  const proxy = await startHttpFaultProxy({ upstream: upstream.url, log: () => undefined });
-  closers.push(() => proxy.close());
-  return proxy;
+  return faultProxy(upstream.url);
 }
 
 const fetcherFor = (proxy: HttpFaultProxy, options: Partial<HttpFetcherOptions> = {}) =>
@@ -51,7 +44,7 @@ describe('createHttpFetcher: injected faults', () => {
       expect(await fetcher.getMessage(1n)).toEqual(v4Message(1));
       expect(await fetcher.getLatestSequence()).toBe(2n);
       expect(proxy.faults.count()).toBe(4);
-      await eventually(() => proxy.inFlight() === 0, 'faulted responses to be released');
+      await waitFor(() => proxy.inFlight() === 0, 'faulted responses to be released');
     },
   );
 
@@ -100,6 +93,6 @@ describe('createHttpFetcher: injected faults', () => {
     expect(error).toBeInstanceOf(HttpTransportError);
     expect((error as HttpTransportError).timedOut).toBe(true);
     expect((error as HttpTransportError).attempts).toBe(2);
-    await eventually(() => proxy.inFlight() === 0, 'slow responses to be released');
+    await waitFor(() => proxy.inFlight() === 0, 'slow responses to be released');
   });
 });

@@ -1,13 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { SignedMessageJsonError, signedMessageToJson } from '@synddb/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  startHttpServer,
-  type TestHttpServer,
-  V4_BLOB,
-  v4Message,
-  wire,
-} from '../../test/fixtures';
+import { describe, expect, it } from 'vitest';
+import { httpServer as serve, V4_BLOB, v4Message, wire } from '../../test/fixtures';
 import {
   BatchTooLargeError,
   FetcherConfigError,
@@ -20,23 +14,12 @@ import { fullJitterDelay } from './backoff';
 import { createHttpFetcher, type HttpFetcherOptions } from './create-http-fetcher';
 import { fetchSequencerStatus } from './fetch-sequencer-status';
 
-const servers: TestHttpServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(handler: Parameters<typeof startHttpServer>[0]): Promise<TestHttpServer> {
-  const server = await startHttpServer(handler);
-  servers.push(server);
-  return server;
-}
-
 function json(res: ServerResponse, text: string, status = 200): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 }
 
 /** Fast retries for tests; everything else default. */
-function fetcherFor(server: TestHttpServer, options: Partial<HttpFetcherOptions> = {}) {
+function fetcherFor(server: { url: string }, options: Partial<HttpFetcherOptions> = {}) {
   return createHttpFetcher({
     baseUrl: server.url,
     retryBaseDelayMs: 1,
@@ -268,7 +251,6 @@ describe('createHttpFetcher: getBatch', () => {
     const server = await serve(() => undefined);
     const url = server.url;
     await server.close();
-    servers.length = 0;
     const error = await createHttpFetcher({ baseUrl: url, maxRetries: 2, retryBaseDelayMs: 1 })
       .getBatch(info(0n))
       .catch((e: unknown) => e);
