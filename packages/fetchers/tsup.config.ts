@@ -5,5 +5,5 @@ import { packageBuild } from '../../tsup.shared';
 // and CJS) puts the modules both use (errors, BatchIndex, the transport) in shared chunks: one
 // copy per process, so `instanceof GcsRequestError` holds whichever entry threw it.
 export default defineConfig(
-  packageBuild({ entry: ['src/index.ts', 'src/gcs.ts', 'src/testing.ts'], splitting: true }),
+  packageBuild({ entry: ['src/index.ts', 'src/gcs.ts'], splitting: true }),
 );
