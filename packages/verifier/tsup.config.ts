@@ -1,6 +1,9 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared';
 
-// The pool worker is plain JS loaded by URL next to the bundle (`new URL('./worker.mjs', import.meta.url)`),
-// so it is copied, not bundled.
-export default defineConfig(packageBuild({ onSuccess: 'cp src/pool/worker.mjs dist/worker.mjs' }));
+// The pool worker is its own entry: the pool loads `./verify-worker.js` next to the bundle.
+export default defineConfig(
+  packageBuild({
+    entry: { index: 'src/index.ts', 'verify-worker': 'src/pool/verify-worker.ts' },
+  }),
+);

@@ -3,6 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { defaultBackend } from '../backend/default-backend';
 import { DIGEST_BYTES, hasCanonicalLowSScalars, PUBKEY_BYTES } from '../backend/signature-rules';
 import { VerifierPoolError } from '../errors';
+import { DIGEST_OFFSET, PUBKEY_OFFSET, RECORD_BYTES } from './verify-record';
+import type { VerifyReply, VerifyRequest } from './verify-worker';
 
 /** One signature to check: r||s over a 32-byte digest under a 64-byte X||Y key. */
 export interface SignatureCheck {
@@ -28,11 +30,10 @@ export interface CreateVerifierPoolOptions {
   backend?: 'native' | 'noble';
   /** Below this many items a call is split into fewer chunks (per-message cost of a round trip). */
   minItemsPerWorker?: number;
-  /** Location of worker.mjs, for bundlers that move it. Default: next to this module. */
+  /** Location of the worker module, for bundlers that move it. Default: next to this module. */
   workerUrl?: URL;
 }
 
-const RECORD_BYTES = 64 + DIGEST_BYTES + PUBKEY_BYTES;
 const DEFAULT_MIN_ITEMS_PER_WORKER = 16;
 
 interface Pending {
@@ -44,8 +45,6 @@ interface PoolWorker {
   worker: Worker;
   pending: Map<number, Pending>;
 }
-
-type WorkerReply = { id: number; results: Uint8Array } | { id: number; error: string };
 
 /**
  * A pool of worker threads verifying secp256k1 signatures in parallel. Digests are computed by
@@ -59,14 +58,19 @@ export function createVerifierPool(options: CreateVerifierPoolOptions = {}): Ver
   }
   const backend = options.backend ?? defaultBackend().name;
   const minItemsPerWorker = Math.max(1, options.minItemsPerWorker ?? DEFAULT_MIN_ITEMS_PER_WORKER);
-  const workerUrl = options.workerUrl ?? new URL('./worker.mjs', import.meta.url);
+  const here = import.meta.url;
+  // Run from TypeScript sources (tests, `source` condition): load the worker through tsx.
+  const fromSource = here.endsWith('.ts');
+  const workerUrl =
+    options.workerUrl ?? new URL(fromSource ? './verify-worker.ts' : './verify-worker.js', here);
+  const execArgv = fromSource ? ['--conditions=source', '--import', 'tsx'] : [];
   let nextId = 0;
   let closed = false;
 
   const spawn = (): PoolWorker => {
-    const entry: PoolWorker = { worker: new Worker(workerUrl), pending: new Map() };
+    const entry: PoolWorker = { worker: new Worker(workerUrl, { execArgv }), pending: new Map() };
     entry.worker.unref();
-    entry.worker.on('message', (reply: WorkerReply) => {
+    entry.worker.on('message', (reply: VerifyReply) => {
       const task = entry.pending.get(reply.id);
       if (task === undefined) return;
       entry.pending.delete(reply.id);
@@ -99,7 +103,8 @@ export function createVerifierPool(options: CreateVerifierPoolOptions = {}): Ver
       const id = nextId++;
       entry.pending.set(id, { resolve, reject });
       entry.worker.ref();
-      entry.worker.postMessage({ id, backend, count, buffer }, [buffer]);
+      const request: VerifyRequest = { id, backend, count, buffer };
+      entry.worker.postMessage(request, [buffer]);
     });
 
   return {
@@ -132,8 +137,8 @@ export function createVerifierPool(options: CreateVerifierPoolOptions = {}): Ver
         indices.forEach((itemIndex, k) => {
           const item = items[itemIndex]!;
           bytes.set(item.signature, k * RECORD_BYTES);
-          bytes.set(item.digest, k * RECORD_BYTES + 64);
-          bytes.set(item.pubkey, k * RECORD_BYTES + 96);
+          bytes.set(item.digest, k * RECORD_BYTES + DIGEST_OFFSET);
+          bytes.set(item.pubkey, k * RECORD_BYTES + PUBKEY_OFFSET);
         });
         const entry = leastBusy(workers);
         runs.push(
