@@ -1,15 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir, testRandom } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
-import {
-  dumpReplica,
-  dumpSource,
-  openReplica,
-  publishedHead,
-  startDevnet,
-  tempDirectory,
-} from './support';
+import { dumpReplica, dumpSource, openReplica, publishedHead, startDevnet } from './support';
 
 const RUNS = Number(process.env.SYNDDB_CRASH_RUNS ?? 20);
 const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -71,16 +65,15 @@ describe('crash safety', () => {
     const devnet = await startDevnet({ batchMaxMessages: 25 });
     await devnet.app.runWorkload({ transactions: 600, seed: 21, snapshotEvery: 150 });
     const head = publishedHead(devnet);
-    const path = join(tempDirectory(), 'replica.db');
+    const path = join(tempDir('synddb-sync-crash-'), 'replica.db');
+    // When each kill lands: seeded, printed, replayable with SYNDDB_TEST_SEED.
+    const killDelay = testRandom('crash test kill delays (ms after the first commit)');
     const args = [devnet.url, devnet.sequencer.pubkeyHex, path, head.toString()];
 
     let committed = -1n;
     let kills = 0;
     for (let i = 0; i < RUNS; i++) {
-      const run = await runChild(
-        [...args, String(1 + (i % 8) * 5)],
-        Math.floor(Math.random() * 40),
-      );
+      const run = await runChild([...args, String(1 + (i % 8) * 5)], killDelay.int(40));
       expect(run.halted).toEqual([]);
       // what a killed run reported as committed is still there after the restart
       expect(run.start).toBeGreaterThanOrEqual(committed);

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DevnetWithApp, startDevnetWithApp } from '@synddb/devnet';
 import {
@@ -9,27 +7,20 @@ import {
   type StorageFetcher,
 } from '@synddb/fetchers';
 import { createGcsFetcher } from '@synddb/fetchers/gcs';
+import { formatBatchFilename } from '@synddb/protocol';
+import { nextEvent, onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import {
-  type Fault,
   type FaultRule,
   type GcsTestServer,
   type HttpFaultProxy,
   startGcsTestServer,
   startHttpFaultProxy,
-} from '@synddb/fetchers/testing';
-import { formatBatchFilename } from '@synddb/protocol';
+  storageFaults,
+} from '@synddb/test-support/storage';
 import { parseSequencerPubkey } from '@synddb/verifier';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvents } from '../src/index';
-import {
-  dumpReplica,
-  dumpSource,
-  nextEvent,
-  startEngine,
-  type TableDump,
-  waitFor,
-  waitForSequence,
-} from './support';
+import { dumpReplica, dumpSource, startEngine, type TableDump, waitForSequence } from './support';
 
 const BUCKET = 'devnet';
 /**
@@ -41,19 +32,8 @@ const BUCKET = 'devnet';
 const TIMEOUT_MS = 1000;
 const RELAXED_TIMEOUT_MS = 10_000;
 
-/** Every way storage fails; each is injected on listings and downloads. */
-const FAULTS: readonly { name: string; fault: Fault }[] = [
-  { name: 'HTTP 500', fault: { kind: 'status', status: 500 } },
-  { name: 'HTTP 502', fault: { kind: 'status', status: 502 } },
-  { name: 'HTTP 503', fault: { kind: 'status', status: 503 } },
-  { name: 'HTTP 429 (Retry-After: 0)', fault: { kind: 'status', status: 429, retryAfter: 0 } },
-  { name: 'a reset before the headers', fault: { kind: 'reset' } },
-  { name: 'a reset mid-body', fault: { kind: 'reset-mid-body' } },
-  { name: 'a truncated body', fault: { kind: 'truncate' } },
-  { name: 'a slow body', fault: { kind: 'slow-body', intervalMs: 150 } },
-  { name: 'a stalled body', fault: { kind: 'stall' } },
-  { name: 'no answer', fault: { kind: 'hang' } },
-];
+/** Every way storage fails (slow bodies take 20 x 150 ms); each is injected on listings and downloads. */
+const FAULTS = storageFaults({ slowBodyIntervalMs: 150 });
 
 type Kind = 'http' | 'gcs' | 'fallback';
 const KINDS: readonly Kind[] = ['http', 'gcs', 'fallback'];
@@ -70,15 +50,14 @@ let batches: { startSequence: bigint; endSequence: bigint }[];
 let bucketDirectory: string;
 let gcs: GcsTestServer;
 let proxy: HttpFaultProxy;
-const suiteCleanups: (() => Promise<void> | void)[] = [];
 
+// Registered in beforeAll, so these cleanups run after the file.
 beforeAll(async () => {
-  const directory = mkdtempSync(join(tmpdir(), 'synddb-sync-faults-'));
-  suiteCleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+  const directory = tempDir('synddb-sync-faults-');
   bucketDirectory = join(directory, 'bucket');
   devnet = await startDevnetWithApp({
     directory,
-    onCleanup: (cleanup) => suiteCleanups.push(cleanup),
+    onCleanup,
     sequencer: { storage: { gcsDirectory: bucketDirectory } },
   });
   pubkey = parseSequencerPubkey(devnet.sequencer.pubkeyHex);
@@ -89,13 +68,9 @@ beforeAll(async () => {
   if (batches.length < 4) throw new Error('expected several batches');
   source = dumpSource(devnet.app.db);
   gcs = await startGcsTestServer({ backing: { directory: bucketDirectory, bucket: BUCKET } });
-  suiteCleanups.push(() => gcs.close());
+  onCleanup(() => gcs.close());
   proxy = await startHttpFaultProxy({ upstream: devnet.url });
-  suiteCleanups.push(() => proxy.close());
-});
-
-afterAll(async () => {
-  while (suiteCleanups.length > 0) await suiteCleanups.pop()?.();
+  onCleanup(() => proxy.close());
 });
 
 afterEach(() => {
@@ -169,7 +144,10 @@ describe.each(KINDS)('sync through a faulty %s store', (kind) => {
       expect(retries.every((r) => r.kind === 'storage')).toBe(true);
       // Every fault was served (a fallback may leave some of its HTTP source's unused).
       expect(served[0]!()).toBe(3);
-      await waitFor(() => servers.every((s) => s.inFlight() === 0), 10_000, 'released requests');
+      await waitFor(() => servers.every((s) => s.inFlight() === 0), {
+        timeoutMs: 10_000,
+        what: 'released requests',
+      });
     },
   );
 
@@ -180,7 +158,7 @@ describe.each(KINDS)('sync through a faulty %s store', (kind) => {
     ]);
     const { engine, db } = startEngine({ fetcher: fetcherOf(kind), pubkey, gapRetryCount: 3 });
     const retries = record(engine, 'retrying');
-    const [reason] = await nextEvent(engine, 'halted', 30_000);
+    const [reason] = await nextEvent(engine, 'halted', { timeoutMs: 30_000 });
     expect(reason).toMatchObject({ kind: 'storage', sequence: middle.startSequence, retries: 0 });
     expect(reason.code).toBe(
       kind === 'http' ? 'HTTP_STATUS' : kind === 'gcs' ? 'GCS_REQUEST' : 'FALLBACK_EXHAUSTED',
@@ -193,10 +171,13 @@ describe.each(KINDS)('sync through a faulty %s store', (kind) => {
       halt: { code: reason.code, sequence: middle.startSequence },
     });
     // It keeps retrying while halted, and applies nothing of the batch.
-    await waitFor(() => (engine.status().halt?.retries ?? 0) >= 2, 15_000, 'retries while halted');
+    await waitFor(() => (engine.status().halt?.retries ?? 0) >= 2, {
+      timeoutMs: 15_000,
+      what: 'retries while halted',
+    });
     expect(engine.status().lastSequence).toBe(middle.startSequence - 1n);
 
-    const resumed = nextEvent(engine, 'resumed', 30_000);
+    const resumed = nextEvent(engine, 'resumed', { timeoutMs: 30_000 });
     gcs.faults.clear();
     proxy.faults.clear();
     const [info] = await resumed;
@@ -210,19 +191,25 @@ describe.each(KINDS)('sync through a faulty %s store', (kind) => {
   it('reports failing listings while caught up as a halt, and clears it once listings answer', async () => {
     const { engine, db } = startEngine({ fetcher: fetcherOf(kind), pubkey });
     await waitForSequence(engine, head, 30_000);
-    await waitFor(() => engine.status().state === 'caught_up', 10_000, 'caught up');
-    const halted = nextEvent(engine, 'halted', 30_000);
+    await waitFor(() => engine.status().state === 'caught_up', {
+      timeoutMs: 10_000,
+      what: 'caught up',
+    });
+    const halted = nextEvent(engine, 'halted', { timeoutMs: 30_000 });
     setFaults(kind, () => [{ on: 'list', fault: { kind: 'reset' } }]);
     const [reason] = await halted;
     expect(reason).toMatchObject({ kind: 'storage', sequence: head + 1n });
     expect(engine.status().state).toBe('halted');
 
-    const resumed = nextEvent(engine, 'resumed', 30_000);
+    const resumed = nextEvent(engine, 'resumed', { timeoutMs: 30_000 });
     gcs.faults.clear();
     proxy.faults.clear();
     const [info] = await resumed;
     expect(info).toMatchObject({ sequence: head + 1n, previous: { code: reason.code } });
-    await waitFor(() => engine.status().state === 'caught_up', 10_000, 'caught up again');
+    await waitFor(() => engine.status().state === 'caught_up', {
+      timeoutMs: 10_000,
+      what: 'caught up again',
+    });
     expect(engine.status().halt).toBeNull();
     expect(dumpReplica(db)).toEqual(source);
   });
@@ -274,8 +261,11 @@ describe('the engine and its fetchers under faults', () => {
       });
       const retries = record(engine, 'retrying');
       // All four downloads start together; the stalled one stays open until something closes it.
-      await waitFor(() => stalls() === 1, 30_000, 'the stall');
-      await waitFor(() => server.inFlight() === 0, 2000, 'the stalled download to be aborted');
+      await waitFor(() => stalls() === 1, { timeoutMs: 30_000, what: 'the stall' });
+      await waitFor(() => server.inFlight() === 0, {
+        timeoutMs: 2000,
+        what: 'the stalled download to be aborted',
+      });
       expect(retries[0]?.sequence).toBe(failing!.startSequence);
       gcs.faults.clear();
       proxy.faults.clear();
@@ -296,10 +286,10 @@ describe('one retry rule for every store', () => {
           kind === 'fs' ? createFsFetcher({ directory: bucketDirectory }) : fetcherOf(kind);
         const { engine, db } = startEngine({ fetcher, pubkey, gapRetryCount: 3 });
         const retries = record(engine, 'retrying');
-        const [reason] = await nextEvent(engine, 'halted', 30_000);
+        const [reason] = await nextEvent(engine, 'halted', { timeoutMs: 30_000 });
         expect(reason).toMatchObject({ code: 'SEQUENCE_GAP', sequence: middle.startSequence });
         expect(retries.map((r) => r.halted)).toEqual([false, false, false, true]);
-        const resumed = nextEvent(engine, 'resumed', 30_000);
+        const resumed = nextEvent(engine, 'resumed', { timeoutMs: 30_000 });
         devnet.sequencer.storage.restoreAll();
         await resumed;
         await waitForSequence(engine, head, 30_000);
@@ -354,10 +344,9 @@ describe('sync through a seeded mix of every fault', () => {
     expect(dumpReplica(db)).toEqual(source);
     expect(served()).toBeGreaterThanOrEqual(2);
     expect(proxy.requests().some((r) => r.operation === 'download')).toBe(true);
-    await waitFor(
-      () => gcs.inFlight() === 0 && proxy.inFlight() === 0,
-      10_000,
-      'released requests',
-    );
+    await waitFor(() => gcs.inFlight() === 0 && proxy.inFlight() === 0, {
+      timeoutMs: 10_000,
+      what: 'released requests',
+    });
   });
 });

@@ -1,11 +1,11 @@
 import { rebuildBatchBlob } from '@synddb/devnet';
+import { nextEvent, onCleanup } from '@synddb/test-support';
 import { createSequencerSigner } from '@synddb/verifier';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createPreparePool, prepareBlob, RemoteError } from '../src/index';
 import {
   dumpReplica,
   dumpSource,
-  nextEvent,
   publishedHead,
   startDevnet,
   startEngine,
@@ -13,7 +13,7 @@ import {
 } from './support';
 
 const pool = createPreparePool({ size: 2 });
-afterAll(() => pool.close());
+onCleanup(() => pool.close()); // after the file: every test shares the pool
 
 describe('prepare workers', () => {
   it('replicate the devnet through worker threads, row by row', async () => {

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
@@ -9,26 +7,10 @@ import {
   startDevnetWithApp,
 } from '@synddb/devnet';
 import { createHttpFetcher, type StorageFetcher } from '@synddb/fetchers';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { afterEach } from 'vitest';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../src/index';
-import type { SyncEvents } from '../src/types';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-export function onCleanup(cleanup: () => Promise<void> | void): void {
-  cleanups.push(cleanup);
-}
-
-export function tempDirectory(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'synddb-sync-test-'));
-  onCleanup(() => rmSync(directory, { recursive: true, force: true }));
-  return directory;
-}
 
 export interface Devnet {
   sequencer: DevnetSequencer;
@@ -40,7 +22,7 @@ export interface Devnet {
 
 /** A devnet sequencer on 127.0.0.1 and the sample app writing through it (schema snapshot sent). */
 export async function startDevnet(options: DevnetSequencerOptions = {}): Promise<Devnet> {
-  const dir = tempDirectory();
+  const dir = tempDir('synddb-sync-test-');
   const devnet = await startDevnetWithApp({ directory: dir, onCleanup, sequencer: options });
   return { ...devnet, pubkey: parseSequencerPubkey(devnet.sequencer.pubkeyHex), dir };
 }
@@ -66,7 +48,7 @@ export function startEngine(
     url?: string;
     pubkey: Uint8Array;
   },
-  path = join(tempDirectory(), 'replica.db'),
+  path = join(tempDir('synddb-sync-test-'), 'replica.db'),
 ): TestEngine {
   const db = openReplica(path);
   const fetcher =
@@ -92,45 +74,21 @@ export function startEngine(
   return { engine, db, path };
 }
 
-/** Resolves when `predicate()` holds, polling; rejects after `timeoutMs`. */
-export async function waitFor(
-  predicate: () => boolean,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Waits until the engine has applied `sequence` (and reports caught up when `caughtUp`). */
 export async function waitForSequence(
   engine: SyncEngine,
   sequence: bigint,
   timeoutMs = 20_000,
 ): Promise<void> {
-  await waitFor(
-    () => (engine.status().lastSequence ?? -1n) >= sequence,
+  await waitFor(() => (engine.status().lastSequence ?? -1n) >= sequence, {
     timeoutMs,
-    `sequence ${sequence} (status ${JSON.stringify(engine.status(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))})`,
-  );
+    what: () => `sequence ${sequence} (status ${statusText(engine)})`,
+  });
 }
 
-export function nextEvent<K extends keyof SyncEvents>(
-  engine: SyncEngine,
-  name: K,
-  timeoutMs = 15_000,
-): Promise<SyncEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${String(name)} event`)), timeoutMs);
-    // biome-ignore lint/suspicious/noExplicitAny: EventEmitter generic listener
-    engine.once(name, ((...args: any[]) => {
-      clearTimeout(timer);
-      resolve(args as SyncEvents[K]);
-    }) as never);
-  });
+/** The engine's status as JSON (bigints as strings), for failure messages. */
+export function statusText(engine: SyncEngine): string {
+  return JSON.stringify(engine.status(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 /** The last sequence the devnet has published (after a flush). */

@@ -1,17 +1,17 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFsFetcher } from '@synddb/fetchers';
+import { formatBatchFilename } from '@synddb/protocol';
+import { nextEvent, tempDir, waitFor } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { type AppliedMessage, createSyncEngine, type SyncProgress } from '../src/index';
 import {
   dumpReplica,
   dumpSource,
-  nextEvent,
   openReplica,
   publishedHead,
   startDevnet,
   startEngine,
-  tempDirectory,
-  waitFor,
   waitForSequence,
 } from './support';
 
@@ -27,7 +27,10 @@ describe('sync engine against the devnet sequencer', () => {
     const snapshots: bigint[] = [];
     engine.on('snapshot', (info) => snapshots.push(info.sequence));
     await waitForSequence(engine, head);
-    await waitFor(() => engine.status().state === 'caught_up', 5000, 'caught_up');
+    await waitFor(() => engine.status().state === 'caught_up', {
+      timeoutMs: 5000,
+      what: 'caught_up',
+    });
 
     expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
     const status = engine.status();
@@ -78,13 +81,16 @@ describe('sync engine against the devnet sequencer', () => {
     const devnet = await startDevnet();
     await devnet.app.runWorkload({ transactions: 200, seed: 3, snapshotEvery: 70 });
     const head = publishedHead(devnet);
-    const path = join(tempDirectory(), 'replica.db');
+    const path = join(tempDir('synddb-sync-test-'), 'replica.db');
 
     const first = startEngine(
       { url: devnet.url, pubkey: devnet.pubkey, maxMessagesPerTransaction: 7 },
       path,
     );
-    await waitFor(() => (first.engine.status().lastSequence ?? -1n) >= 40n, 15_000, 'progress');
+    await waitFor(() => (first.engine.status().lastSequence ?? -1n) >= 40n, {
+      timeoutMs: 15_000,
+      what: 'progress',
+    });
     await first.engine.stop();
     const stoppedAt = first.engine.status().lastSequence;
     first.db.close();
@@ -133,11 +139,17 @@ describe('sync engine against the devnet sequencer', () => {
   });
 
   it('syncs from a GCS-layout directory', async () => {
-    const bucket = tempDirectory();
+    const bucket = tempDir('synddb-sync-bucket-');
     const devnet = await startDevnet({ storage: { gcsDirectory: bucket, prefix: 'seq' } });
     await devnet.app.runWorkload({ transactions: 60, seed: 6, snapshotEvery: 25 });
     const head = publishedHead(devnet);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // directory writes are asynchronous
+    // The mirror writes each batch file before the flush returns: the last one is there already.
+    const last = devnet.sequencer.storage.list().at(-1)!;
+    expect(
+      existsSync(
+        join(bucket, 'seq', 'batches', formatBatchFilename(last.startSequence, last.endSequence)),
+      ),
+    ).toBe(true);
     const { engine, db } = startEngine({
       fetcher: createFsFetcher({ directory: bucket, prefix: 'seq' }),
       pubkey: devnet.pubkey,
@@ -219,7 +231,7 @@ describe('sync engine against the devnet sequencer', () => {
         createSyncEngine({
           db,
           databasePath: ':memory:',
-          fetcher: createFsFetcher({ directory: tempDirectory() }),
+          fetcher: createFsFetcher({ directory: tempDir('synddb-sync-test-') }),
           sequencerPubkeys: [],
         }),
       ).toThrow(/trusted/);
