@@ -1,47 +1,74 @@
+import { isSyndDBError, walkErrorChain } from '@synddb/protocol';
 import type { HaltKind } from './types';
 
+/** What the engine does with a failed step of one kind (README: failures and retries). */
+export interface HaltRule {
+  /**
+   * Retried `gapRetryCount` times before the halt is reported; otherwise reported at once. Either
+   * way the step keeps being retried after the backoff.
+   */
+  retriedBeforeHalt: boolean;
+  /**
+   * The halt also ends when storage answers with nothing to apply (a caught-up validator whose
+   * storage came back); every halt ends when messages commit.
+   */
+  endsWhenStorageAnswers: boolean;
+  /** Counted as a signature failure (`signatureFailure` event). */
+  signatureFailure: boolean;
+}
+
+const AT_ONCE: HaltRule = {
+  retriedBeforeHalt: false,
+  endsWhenStorageAnswers: false,
+  signatureFailure: false,
+};
+const TRANSIENT: HaltRule = {
+  retriedBeforeHalt: true,
+  endsWhenStorageAnswers: true,
+  signatureFailure: false,
+};
+
 /**
- * Maps an error to a coarse halt kind by its stable `code`. Storage-level faults (network, missing
- * batches) are transient and retried before the engine reports a halt; everything else halts at once.
+ * The engine's rule for every error kind: storage faults and gaps may be transient and are
+ * retried before they are reported; everything else is reported at once. This table, not the
+ * error codes, decides.
+ */
+export const HALT_RULES: Readonly<Record<HaltKind, HaltRule>> = {
+  storage: TRANSIENT,
+  gap: TRANSIENT,
+  verification: { ...AT_ONCE, signatureFailure: true },
+  decode: AT_ONCE,
+  conflict: AT_ONCE,
+  schema: AT_ONCE,
+  state: AT_ONCE,
+  config: AT_ONCE,
+  input: AT_ONCE,
+  unavailable: AT_ONCE,
+  aborted: AT_ONCE,
+  internal: AT_ONCE,
+};
+
+/**
+ * The halt reason of a failed step: `code`, `kind` and short message of the first SyndDBError on
+ * its cause chain (the error itself first); `INTERNAL` / `internal` when there is none.
  */
 export function classifyError(error: unknown): { code: string; kind: HaltKind; message: string } {
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-      ? error.code
-      : 'INTERNAL';
-  const message =
-    error instanceof Error ? (error as Error & { shortMessage?: string }).message : String(error);
-  return { code, kind: kindOf(code, error), message: message.split('\n')[0] ?? message };
-}
-
-const VERIFICATION = /SIGNATURE|SIGNER|PUBKEY|PUBLIC_KEY|HEADER_MISMATCH|CONTENT_HASH|UNTRUSTED/;
-const DECODE =
-  /CBOR|COSE|DECOMPRESS|ZSTD|PAYLOAD|TRAILING|DUPLICATE|INTEGER|MESSAGE_TYPE|ALGORITHM|BATCH_|SEQUENCE_NOT|CHANGESET_DECODE|CHANGESET_FORMAT|SNAPSHOT_INVALID|SNAPSHOT_FORMAT|LISTING|INVALID_LENGTH|STRUCTURE|TOO_LARGE|RANGE_MISMATCH|UNEXPECTED_SEQUENCE/;
-
-function kindOf(code: string, error: unknown): HaltKind {
-  if (code === 'SEQUENCE_GAP') return 'gap';
-  if (code === 'SCHEMA_MISMATCH') return 'schema';
-  if (code.includes('CONFLICT')) return 'conflict';
-  if (VERIFICATION.test(code)) return 'verification';
-  if (
-    code === 'BATCH_UNAVAILABLE' ||
-    code.startsWith('HTTP') ||
-    code === 'INVALID_RESPONSE' ||
-    code === 'FALLBACK_EXHAUSTED' ||
-    code.startsWith('FETCH') ||
-    code.startsWith('GCS') ||
-    code.startsWith('FS_') ||
-    code.includes('TIMEOUT') ||
-    code.includes('SIZE_LIMIT')
-  ) {
-    return 'storage';
+  const found = walkErrorChain(error, isSyndDBError);
+  if (found !== null) {
+    return { code: found.code, kind: found.kind, message: firstLine(found.shortMessage) };
   }
-  if (DECODE.test(code)) return 'decode';
-  if (error instanceof TypeError && /fetch failed/.test(error.message)) return 'storage';
-  return 'internal';
+  return {
+    code: 'INTERNAL',
+    kind: 'internal',
+    message: firstLine(error instanceof Error ? error.message : String(error)),
+  };
 }
 
-/** Transient kinds are retried `gapRetryCount` times before the engine reports a halt. */
+/** Whether failures of this kind are retried before a halt is reported (storage, gap). */
 export function isTransient(kind: HaltKind): boolean {
-  return kind === 'gap' || kind === 'storage';
+  return HALT_RULES[kind].retriedBeforeHalt;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
 }

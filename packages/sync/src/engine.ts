@@ -6,6 +6,7 @@ import { openStateStore, type StateStore } from '@synddb/state-store';
 import type { Secp256k1Backend, VerifierPool } from '@synddb/verifier';
 import type { Database } from 'better-sqlite3';
 import { applyMessage, type WithdrawalHandler } from './apply-message';
+import { HALT_RULES } from './classify';
 import { SequenceGapError } from './errors';
 import { FailureTracker } from './failure-tracker';
 import {
@@ -518,8 +519,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     this.#dropPending();
     const sequence = this.state.nextSequence(this.#o.startSequence);
     const { retry, newHalt } = this.#failures.fail(error, sequence);
-    if (retry.kind === 'verification')
+    if (HALT_RULES[retry.kind].signatureFailure) {
       this.emit('signatureFailure', { sequence, code: retry.code });
+    }
     if (newHalt !== null) {
       this.#state = 'halted';
       this.emit('halted', { ...newHalt });

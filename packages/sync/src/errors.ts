@@ -3,6 +3,8 @@ import { bytesToHex, equalBytes, SyndDBError } from '@synddb/protocol';
 /** Storage lists batches after `expected` but none containing it. */
 export class SequenceGapError extends SyndDBError {
   override name = 'SequenceGapError';
+  declare readonly code: 'SEQUENCE_GAP';
+  override readonly kind = 'gap';
   readonly start: bigint;
   readonly end: bigint;
   constructor(start: bigint, end: bigint, attempts: number) {
@@ -17,6 +19,8 @@ export class SequenceGapError extends SyndDBError {
 /** The batch index lists a batch that storage then does not serve. */
 export class BatchUnavailableError extends SyndDBError {
   override name = 'BatchUnavailableError';
+  declare readonly code: 'BATCH_UNAVAILABLE';
+  override readonly kind = 'storage';
   constructor(path: string, start: bigint) {
     super('BATCH_UNAVAILABLE', `Batch starting at ${start} is listed but could not be downloaded`, {
       details: `path ${path}`,
@@ -27,6 +31,8 @@ export class BatchUnavailableError extends SyndDBError {
 /** A batch's content does not cover the range its listing (file name) claims. */
 export class BatchListingMismatchError extends SyndDBError {
   override name = 'BatchListingMismatchError';
+  declare readonly code: 'BATCH_LISTING_MISMATCH';
+  override readonly kind = 'decode';
   constructor(listed: { start: bigint; end: bigint }, actual: { start: bigint; end: bigint }) {
     super('BATCH_LISTING_MISMATCH', 'Batch content does not match its listed range', {
       details: `listed ${listed.start}..${listed.end}, content ${actual.start}..${actual.end}`,
@@ -37,6 +43,8 @@ export class BatchListingMismatchError extends SyndDBError {
 /** The batch is signed by a key that is not among the trusted sequencer keys. */
 export class UntrustedSignerError extends SyndDBError {
   override name = 'UntrustedSignerError';
+  declare readonly code: 'UNTRUSTED_SIGNER';
+  override readonly kind = 'verification';
   constructor(pubkeyHex: string) {
     super('UNTRUSTED_SIGNER', 'Batch is signed by a key that is not a trusted sequencer key', {
       details: `batch pubkey 0x${pubkeyHex}`,
@@ -47,6 +55,8 @@ export class UntrustedSignerError extends SyndDBError {
 /** A message's sequence is not the one the engine must apply next. */
 export class UnexpectedSequenceError extends SyndDBError {
   override name = 'UnexpectedSequenceError';
+  declare readonly code: 'UNEXPECTED_SEQUENCE';
+  override readonly kind = 'decode';
   constructor(expected: bigint, actual: bigint) {
     super('UNEXPECTED_SEQUENCE', 'Storage returned a different sequence than requested', {
       details: `expected ${expected}, got ${actual}`,

@@ -1,5 +1,5 @@
+import { ChangesetConflictError } from '@synddb/applier';
 import { GcsRequestError, HttpStatusError } from '@synddb/fetchers';
-import { SyndDBError } from '@synddb/protocol';
 import { describe, expect, it } from 'vitest';
 import { SequenceGapError } from './errors';
 import { FailureTracker } from './failure-tracker';
@@ -18,7 +18,7 @@ function tracker(gapRetryCount = 2) {
 }
 
 const unavailable = () => new GcsRequestError('download gs://b/x', new HttpStatusError('u', 503));
-const conflict = () => new SyndDBError('CHANGESET_CONFLICT', 'conflict on accounts');
+const conflict = () => new ChangesetConflictError('DATA', 'accounts', 'UPDATE', [1n]);
 
 describe('FailureTracker', () => {
   it('reports a storage error as a halt after gapRetryCount retries, with a growing delay', () => {

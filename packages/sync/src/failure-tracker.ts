@@ -1,5 +1,5 @@
 import { retryAfterOf } from '@synddb/fetchers';
-import { classifyError, isTransient } from './classify';
+import { classifyError, HALT_RULES, isTransient } from './classify';
 import { retryDelay } from './retry-delay';
 import type { HaltReason, SyncRetry } from './types';
 
@@ -18,8 +18,9 @@ export interface FailureTrackerSettings {
  *
  * - every failure is retried after a bounded, jittered, growing delay (`retryDelay`), at least
  *   storage's Retry-After within `maxRetryAfterMs`;
- * - storage errors and gaps are reported as a halt only once `gapRetryCount` retries have failed
- *   too, anything else at once;
+ * - the failure's kind (of the first SyndDBError on its cause chain) decides the rest, by
+ *   `HALT_RULES`: storage errors and gaps are reported as a halt only once `gapRetryCount`
+ *   retries have failed too, anything else at once;
  * - a reported halt keeps being retried; progress (a commit) ends it, and so does storage
  *   answering with nothing to apply when the halt was a storage error or a gap.
  */
@@ -101,7 +102,7 @@ export class FailureTracker {
     this.#failures = 0;
     this.#transientFailures = 0;
     const previous = this.#halt;
-    if (previous === null || !isTransient(previous.kind)) return null;
+    if (previous === null || !HALT_RULES[previous.kind].endsWhenStorageAnswers) return null;
     this.#halt = null;
     return previous;
   }

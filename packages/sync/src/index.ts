@@ -1,5 +1,5 @@
 export type { ApplyContext, WithdrawalHandler } from './apply-message';
-export { classifyError, isTransient } from './classify';
+export { classifyError, HALT_RULES, type HaltRule, isTransient } from './classify';
 export type { SyncEngine, SyncEngineOptions } from './engine';
 export { createSyncEngine } from './engine';
 export {

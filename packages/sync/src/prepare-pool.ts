@@ -38,8 +38,11 @@ export interface CreatePreparePoolOptions {
   niceness?: number;
 }
 
+/** The prepare pool failed: a bad size, a worker that crashed or exited, use after `close()`. */
 export class PreparePoolError extends SyndDBError {
   override name = 'PreparePoolError';
+  declare readonly code: 'PREPARE_POOL';
+  override readonly kind = 'internal';
   constructor(message: string, cause?: unknown) {
     super('PREPARE_POOL', message, { cause });
   }

@@ -1,13 +1,16 @@
-import type { MessageType } from '@synddb/protocol';
+import type { ErrorKind, MessageType } from '@synddb/protocol';
 
 /** Where the engine is in its life cycle. */
 export type SyncState = 'starting' | 'syncing' | 'caught_up' | 'halted' | 'stopped';
 
 /** Why the engine stopped advancing. It keeps retrying and resumes by itself when the cause is gone. */
 export interface HaltReason {
-  /** Stable error code (`SyndDBError.code`), e.g. `BATCH_SIGNATURE`, `CHANGESET_CONFLICT`, `SEQUENCE_GAP`. */
+  /**
+   * Stable error code of the first SyndDBError on the failure's cause chain, e.g.
+   * `BATCH_SIGNATURE_INVALID`, `CHANGESET_CONFLICT`, `SEQUENCE_GAP`; `INTERNAL` for other errors.
+   */
   code: string;
-  /** Coarse class for metrics: verification | decode | conflict | schema | gap | storage | internal. */
+  /** That error's kind, which decides the engine's rule (`HALT_RULES`); the metrics' `reason`. */
   kind: HaltKind;
   message: string;
   /** The sequence that could not be applied. */
@@ -18,14 +21,8 @@ export interface HaltReason {
   retries: number;
 }
 
-export type HaltKind =
-  | 'verification'
-  | 'decode'
-  | 'conflict'
-  | 'schema'
-  | 'gap'
-  | 'storage'
-  | 'internal';
+/** The kind of the error that halted the engine: every `ErrorKind` of @synddb/protocol. */
+export type HaltKind = ErrorKind;
 
 export interface SyncStatus {
   state: SyncState;
