@@ -7,6 +7,8 @@ import { SyndDBError } from '@synddb/protocol';
  */
 export class BridgeSignerKeyError extends SyndDBError {
   override name = 'BridgeSignerKeyError';
+  declare readonly code: 'BRIDGE_SIGNER_KEY';
+  override readonly kind = 'config';
   constructor(shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
     super('BRIDGE_SIGNER_KEY', shortMessage, options);
   }
@@ -18,6 +20,8 @@ export class BridgeSignerKeyError extends SyndDBError {
  */
 export class BridgeSignerInputError extends SyndDBError {
   override name = 'BridgeSignerInputError';
+  declare readonly code: 'BRIDGE_SIGNER_INPUT';
+  override readonly kind = 'input';
   constructor(shortMessage: string, details?: string) {
     super('BRIDGE_SIGNER_INPUT', shortMessage, { details });
   }
@@ -29,6 +33,8 @@ export class BridgeSignerInputError extends SyndDBError {
  */
 export class BridgeSignatureError extends SyndDBError {
   override name = 'BridgeSignatureError';
+  declare readonly code: 'BRIDGE_SIGNATURE';
+  override readonly kind = 'verification';
   constructor(shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
     super('BRIDGE_SIGNATURE', shortMessage, options);
   }
@@ -37,6 +43,8 @@ export class BridgeSignatureError extends SyndDBError {
 /** An outbox entry read from storage is not a signable withdrawal (its message id is malformed). */
 export class OutboxEntryError extends SyndDBError {
   override name = 'OutboxEntryError';
+  declare readonly code: 'BRIDGE_OUTBOX_ENTRY';
+  override readonly kind = 'state';
   constructor(shortMessage: string, details?: string) {
     super('BRIDGE_OUTBOX_ENTRY', shortMessage, { details });
   }
