@@ -14,6 +14,8 @@ export interface ConfigProblem {
 /** The configuration is invalid; the CLI prints `message` and exits with code 2. */
 export class ValidatorConfigError extends SyndDBError {
   override name = 'ValidatorConfigError';
+  declare readonly code: 'VALIDATOR_CONFIG';
+  override readonly kind = 'config';
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[]) {
@@ -25,15 +27,16 @@ export class ValidatorConfigError extends SyndDBError {
   }
 }
 
-/** Startup failed after the configuration was accepted (pubkey discovery, database, bind). */
+/**
+ * Startup failed after the configuration was accepted (pubkey discovery, database, bind): the
+ * setup cannot be used as configured. `cause` says why (`walk()` finds the innermost error);
+ * `details` default to its text.
+ */
 export class ValidatorStartupError extends SyndDBError {
   override name = 'ValidatorStartupError';
-  /** `details` defaults to the cause's message. */
+  declare readonly code: 'VALIDATOR_STARTUP';
+  override readonly kind = 'config';
   constructor(shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
-    const { cause } = options;
-    const details =
-      options.details ??
-      (cause === undefined ? undefined : cause instanceof Error ? cause.message : String(cause));
-    super('VALIDATOR_STARTUP', shortMessage, { cause, details });
+    super('VALIDATOR_STARTUP', shortMessage, options);
   }
 }
