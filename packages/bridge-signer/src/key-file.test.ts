@@ -1,32 +1,56 @@
-import { execFile } from 'node:child_process';
-import {
-  chmodSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { onCleanup, tempDir } from '@synddb/test-support';
 import { ethers } from 'ethers';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BridgeSignerKeyError } from './errors';
 import { loadOrCreateSignerKey } from './key-file';
 
-const run = promisify(execFile);
 const posix = process.platform !== 'win32';
 let dir: string;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bridge-signer-key-'));
+  dir = tempDir('bridge-signer-key-');
 });
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+
+type Child = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/** Starts the fixture; resolves once it is ready (loaded, waiting for `go`). */
+function startKeyChild(keyFile: string): Promise<{ child: Child; output: Promise<string> }> {
+  const fixture = fileURLToPath(new URL('../test/fixtures/load-or-create-key.ts', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', fixture, keyFile],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  onCleanup(() => {
+    child.kill('SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const output = new Promise<string>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`key child exited ${code}: ${stderr}`)),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.startsWith('ready\n')) {
+        stdout = stdout.slice('ready\n'.length);
+        resolve({ child, output });
+      }
+    });
+    output.catch(reject);
+  });
+}
 
 function keyError(fn: () => unknown): BridgeSignerKeyError {
   try {
@@ -138,26 +162,12 @@ describe('loadOrCreateSignerKey', () => {
   });
 
   it('concurrent creation by several processes yields one key', async () => {
-    const fixture = fileURLToPath(
-      new URL('../test/fixtures/load-or-create-key.ts', import.meta.url),
-    );
     const keyFile = join(dir, 'race.key');
-    const startAt = String(Date.now() + 1500);
-    const results = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        run(process.execPath, [
-          '--conditions=source',
-          '--import',
-          'tsx',
-          fixture,
-          keyFile,
-          startAt,
-        ]),
-      ),
-    );
-    const outcomes = results.map(
-      (r) => JSON.parse(r.stdout) as { address: string; created: boolean },
-    );
+    // Every child is started and waiting before any may go: they race for the file.
+    const children = await Promise.all(Array.from({ length: 4 }, () => startKeyChild(keyFile)));
+    for (const { child } of children) child.stdin.end('go\n');
+    const results = await Promise.all(children.map(({ output }) => output));
+    const outcomes = results.map((r) => JSON.parse(r) as { address: string; created: boolean });
     expect(outcomes.filter((o) => o.created)).toHaveLength(1);
     expect(new Set(outcomes.map((o) => o.address)).size).toBe(1);
     const text = readFileSync(keyFile, 'utf8');

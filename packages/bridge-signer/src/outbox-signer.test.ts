@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesToHex, type WithdrawalRequest } from '@synddb/protocol';
 import { openStateStore, type StateStore } from '@synddb/state-store';
+import { onCleanup, tempDir } from '@synddb/test-support';
 import Database from 'better-sqlite3';
 import { ethers } from 'ethers';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BridgeSignerInputError } from './errors';
 import { createOutboxSigner, type OutboxErrorEvent, type OutboxSignedEvent } from './outbox-signer';
 import { type BridgeSignerKey, signerKeyFromHex } from './signer-key';
@@ -52,16 +51,15 @@ function applyOther(sequence: number, kind: string, messageId: string): void {
 }
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bridge-signer-outbox-'));
+  dir = tempDir('bridge-signer-outbox-');
   dbFile = join(dir, 'replica.db');
   db = new Database(dbFile);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE withdrawals (seq INTEGER PRIMARY KEY)');
+  onCleanup(() => {
+    if (db.open) db.close();
+  });
   state = openStateStore(db, { now: () => NOW });
-});
-afterEach(() => {
-  if (db.open) db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('withdrawalOutboxEntry', () => {

@@ -8,7 +8,8 @@ import {
   type SignedBatch,
   SyndDBError,
 } from '@synddb/protocol';
-import { afterAll, describe, expect, it } from 'vitest';
+import { onCleanup } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../test/backends';
 import { ANVIL0_PUBKEY, flipBit, hex, ONES_PUBKEY, wire } from '../../test/wire-format-fixture';
 import type { Secp256k1Backend } from '../backend/types';
@@ -26,11 +27,6 @@ import { type VerifyBatchOptions, verifyBatch } from './verify-batch';
 const anvil0 = createSequencerSigner(wire.keys.anvil0.privkey);
 const ones = createSequencerSigner(wire.keys.ones.privkey);
 
-const pools: VerifierPool[] = [];
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.close()));
-});
-
 type Mode = readonly [string, Secp256k1Backend, () => VerifierPool | undefined];
 const MODES: Mode[] = BACKENDS.flatMap(([name, backend]): Mode[] => [
   [`${name}, single thread`, backend, () => undefined],
@@ -39,7 +35,7 @@ const MODES: Mode[] = BACKENDS.flatMap(([name, backend]): Mode[] => [
     backend,
     () => {
       const pool = createVerifierPool({ size: 2, backend: name, minItemsPerWorker: 1 });
-      pools.push(pool);
+      onCleanup(() => pool.close());
       return pool;
     },
   ],
@@ -273,7 +269,7 @@ describe('verifyBatch call shape', () => {
     expect(sync).not.toBeInstanceOf(Promise);
     expect(sync.messages).toHaveLength(1);
     const pool = createVerifierPool({ size: 1 });
-    pools.push(pool);
+    onCleanup(() => pool.close());
     const pending = verifyBatch(batch, { expectedPubkey: ONES_PUBKEY, pool });
     // Even an envelope failure arrives as a rejection, not a synchronous throw.
     expect(pending).toBeInstanceOf(Promise);

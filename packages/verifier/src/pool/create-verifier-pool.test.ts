@@ -1,20 +1,18 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { onCleanup } from '@synddb/test-support';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../test/backends';
 import { ANVIL0_PUBKEY, flipBit, hex, wire } from '../../test/wire-format-fixture';
 import { VerifierPoolError } from '../errors';
 import { createVerifierPool, type SignatureCheck, type VerifierPool } from './create-verifier-pool';
 
-const pools: VerifierPool[] = [];
+/** A pool closed after the test. */
 function pool(options: Parameters<typeof createVerifierPool>[0]): VerifierPool {
   const created = createVerifierPool(options);
-  pools.push(created);
+  onCleanup(() => created.close());
   return created;
 }
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.close()));
-});
 
 const V1: SignatureCheck = {
   signature: hex(wire.v1_cose_message.signature),
