@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { tempDir } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { digestDatabase } from './db-digest';
-import { tempDirectory } from './test-support';
 
 function makeDb(path: string, rows: [number, unknown][]): DatabaseSync {
   const db = new DatabaseSync(path);
@@ -14,7 +14,7 @@ function makeDb(path: string, rows: [number, unknown][]): DatabaseSync {
 
 describe('digestDatabase', () => {
   it('is independent of insertion order and stable across connections', () => {
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-digest-');
     const a = makeDb(join(dir, 'a.db'), [
       [1, 'x'],
       [2, 3n],
@@ -30,7 +30,7 @@ describe('digestDatabase', () => {
   });
 
   it('distinguishes storage classes and 64-bit integers exactly', () => {
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-digest-');
     const values: unknown[] = [
       1n,
       1.0 + Number.EPSILON,
@@ -50,7 +50,7 @@ describe('digestDatabase', () => {
   });
 
   it('names the table that differs and skips reserved _synddb_ tables by default', () => {
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-digest-');
     const a = makeDb(join(dir, 'a.db'), [[1, 'x']]);
     const b = makeDb(join(dir, 'b.db'), [[1, 'x']]);
     b.exec(

@@ -67,5 +67,11 @@ export {
   type DevnetWithApp,
   type StartDevnetWithAppOptions,
   startDevnetWithApp,
-  TEST_SEQUENCER_KEY,
 } from './testing/start-devnet-with-app';
+export {
+  type RegisterCleanup,
+  type StartedSequencer,
+  type StartTestSequencerOptions,
+  startTestSequencer,
+  TEST_SEQUENCER_KEY,
+} from './testing/start-test-sequencer';

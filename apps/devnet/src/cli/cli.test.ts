@@ -1,6 +1,6 @@
 import { join } from 'node:path';
+import { onCleanup, tempDir } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
-import { onCleanup, tempDirectory } from '../test-support';
 import { CLI_OPTIONS, cliHelp, parseCliArgs } from './parse-cli-args';
 import { runDevnet } from './run-devnet';
 
@@ -87,7 +87,7 @@ describe('parseCliArgs', () => {
 
 describe('runDevnet', () => {
   it('starts the sequencer and the sample app, whose traffic reaches storage', async () => {
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-cli-');
     const lines: string[] = [];
     const devnet = await runDevnet(
       {

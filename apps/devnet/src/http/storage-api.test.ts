@@ -9,16 +9,11 @@ import {
   parseBatchFilename,
   parseSignedMessageJson,
 } from '@synddb/protocol';
+import { tempDir } from '@synddb/test-support';
 import { createSequencerSigner, verifyBatch } from '@synddb/verifier';
 import { describe, expect, it } from 'vitest';
 import { rebuildBatchBlob } from '../faults/rebuild-batch-blob';
-import {
-  ANVIL0_KEY,
-  ANVIL0_PUBKEY,
-  postCbor,
-  startSequencer,
-  tempDirectory,
-} from '../test-support';
+import { ANVIL0_KEY, ANVIL0_PUBKEY, postCbor, startSequencer } from '../test-support';
 
 const PUBKEY = hexToBytes(ANVIL0_PUBKEY)!;
 const OTHER_KEY = '11'.repeat(32);
@@ -159,7 +154,7 @@ describe('storage API (docs/protocol.md#sequencer-storage-api, e2e cases 7, 9-16
   });
 
   it('writes every batch as a GCS-layout file with the served bytes', async () => {
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-storage-');
     const seq = await sequencerWithBatches({ storage: { gcsDirectory: dir, prefix: 'sequencer' } });
     const batchesDir = join(dir, 'sequencer', 'batches');
     expect(seq.batchesDirectory).toBe(batchesDir);
@@ -180,7 +175,7 @@ describe('storage API (docs/protocol.md#sequencer-storage-api, e2e cases 7, 9-16
 
 describe('storage fault injection', () => {
   it('tampers, hides, replaces and restores, in HTTP and on disk alike', async () => {
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-storage-');
     const seq = await sequencerWithBatches({ storage: { gcsDirectory: dir } });
     const batchesDir = join(dir, 'sequencer', 'batches');
     const original = seq.storage.get(3n)!.blob;

@@ -10,11 +10,12 @@ import {
   MessageType,
   zstdDecompress,
 } from '@synddb/protocol';
+import { onCleanup, tempDir } from '@synddb/test-support';
 import { verifyBatch } from '@synddb/verifier';
 import { describe, expect, it } from 'vitest';
 import { digestDatabase } from '../db-digest';
 import type { DevnetSequencer } from '../sequencer/create-devnet-sequencer';
-import { ANVIL0_PUBKEY, onCleanup, startSequencer, tempDirectory } from '../test-support';
+import { ANVIL0_PUBKEY, startSequencer } from '../test-support';
 import { createSampleApp, type SampleApp } from './create-sample-app';
 
 const PUBKEY = hexToBytes(ANVIL0_PUBKEY)!;
@@ -73,7 +74,7 @@ function replicate(seq: DevnetSequencer, dir: string) {
 describe('sample app', () => {
   it('sends a snapshot first, then real changesets the replica can apply row for row', async () => {
     const seq = await startSequencer({ batchMaxMessages: 10, flushIntervalMs: 60_000 });
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-app-');
     const app = sampleApp(seq.url, join(dir, 'app.db'));
     const first = await app.start();
     expect(first.sequence).toBe(0);
@@ -117,7 +118,7 @@ describe('sample app', () => {
 
   it('runs a deterministic workload that replicates exactly, with snapshots and withdrawals', async () => {
     const seq = await startSequencer({ batchMaxMessages: 16, flushIntervalMs: 60_000 });
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-app-');
     const app = sampleApp(seq.url, join(dir, 'app.db'), { changesetsPerRequest: 3 });
     await app.start();
     const summary = await app.runWorkload({ transactions: 150, seed: 42, snapshotEvery: 60 });
@@ -152,7 +153,7 @@ describe('sample app', () => {
 
   it('changes the schema during a workload (ADD COLUMN, CREATE TABLE) and still replicates exactly', async () => {
     const seq = await startSequencer({ batchMaxMessages: 16, flushIntervalMs: 60_000 });
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-app-');
     const app = sampleApp(seq.url, join(dir, 'app.db'));
     await app.start();
     const summary = await app.runWorkload({
@@ -184,7 +185,7 @@ describe('sample app', () => {
 
   it('sends a snapshot after DDL and keeps changesets on the new schema replicable', async () => {
     const seq = await startSequencer({ flushIntervalMs: 60_000 });
-    const dir = tempDirectory();
+    const dir = tempDir('synddb-devnet-app-');
     const app = sampleApp(seq.url, join(dir, 'app.db'));
     await app.start();
     const a = await app.openAccount('A', 10n);
@@ -207,7 +208,7 @@ describe('sample app', () => {
 
   it('rejects invalid business operations without sending anything', async () => {
     const seq = await startSequencer({ flushIntervalMs: 60_000 });
-    const app = sampleApp(seq.url, join(tempDirectory(), 'app.db'));
+    const app = sampleApp(seq.url, join(tempDir('synddb-devnet-app-'), 'app.db'));
     await app.start();
     const a = await app.openAccount('A', 10n);
     const b = await app.openAccount('B', 0n);
@@ -220,7 +221,7 @@ describe('sample app', () => {
 
   it('reports a sequencer refusal as a typed error and retries the queued changesets', async () => {
     const seq = await startSequencer({ flushIntervalMs: 60_000, maxBodyBytes: 64 * 1024 });
-    const app = sampleApp(seq.url, join(tempDirectory(), 'app.db'));
+    const app = sampleApp(seq.url, join(tempDir('synddb-devnet-app-'), 'app.db'));
     await app.start();
     const a = await app.openAccount('A', 10n);
     await expect(app.setLabel(a, 'note', 'x'.repeat(100_000))).rejects.toMatchObject({

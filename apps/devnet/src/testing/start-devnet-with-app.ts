@@ -1,14 +1,7 @@
 import { join } from 'node:path';
 import { createSampleApp, type SampleApp } from '../sample-app/create-sample-app';
-import {
-  createDevnetSequencer,
-  type DevnetSequencer,
-  type DevnetSequencerOptions,
-} from '../sequencer/create-devnet-sequencer';
-
-/** Anvil account 0, the sequencer key of the upstream tests (docs/protocol.md#test-keys). */
-export const TEST_SEQUENCER_KEY =
-  'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+import type { DevnetSequencer, DevnetSequencerOptions } from '../sequencer/create-devnet-sequencer';
+import { type RegisterCleanup, startTestSequencer } from './start-test-sequencer';
 
 export interface DevnetWithApp {
   sequencer: DevnetSequencer;
@@ -21,8 +14,8 @@ export interface DevnetWithApp {
 export interface StartDevnetWithAppOptions {
   /** Where the sample app's database goes. */
   directory: string;
-  /** Receives the teardown steps (stop the sequencer, close the app), e.g. a test's cleanup list. */
-  onCleanup: (cleanup: () => Promise<void> | void) => void;
+  /** Receives the teardown steps (stop the sequencer, close the app), e.g. `onCleanup`. */
+  onCleanup: RegisterCleanup;
   /** Overrides of the test defaults (Anvil #0 key, 10-message batches, 50 ms flush). */
   sequencer?: DevnetSequencerOptions;
   /** Default 7, so the same workload seed gives the same rows. */
@@ -36,15 +29,14 @@ export interface StartDevnetWithAppOptions {
 export async function startDevnetWithApp(
   options: StartDevnetWithAppOptions,
 ): Promise<DevnetWithApp> {
-  const sequencer = createDevnetSequencer({
-    privateKey: TEST_SEQUENCER_KEY,
+  const sequencer = await startTestSequencer({
     batchMaxMessages: 10,
     flushIntervalMs: 50,
     onError: () => {},
     ...options.sequencer,
+    onCleanup: options.onCleanup,
   });
-  const { url } = await sequencer.start({ port: 0 });
-  options.onCleanup(() => sequencer.stop());
+  const { url } = sequencer;
   const app = createSampleApp({
     sequencerUrl: url,
     dbPath: join(options.directory, 'source.db'),
