@@ -75,6 +75,13 @@ export {
   signedMessageToJson,
 } from './json/signed-message-json';
 export {
+  isMessageType,
+  MESSAGE_TYPE_NAMES,
+  type MessageTypeName,
+  messageTypeFromName,
+  messageTypeName,
+} from './message-type-names';
+export {
   decodeChangesetBatchRequest,
   encodeChangesetBatchRequest,
 } from './payload/changeset-batch-request';

@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchIndex, type StorageFetcher } from '@synddb/fetchers';
-import { type BatchInfo, MessageType } from '@synddb/protocol';
+import {
+  type BatchInfo,
+  MessageType,
+  type MessageTypeName,
+  messageTypeName,
+} from '@synddb/protocol';
 import { openStateStore, type StateStore } from '@synddb/state-store';
 import type { Secp256k1Backend, VerifierPool } from '@synddb/verifier';
 import type { Database } from 'better-sqlite3';
@@ -454,10 +459,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   #afterCommit(applied: AppliedMessage[], started: number): void {
     this.#messagesApplied += applied.length;
     const previous = this.#failures.progressed();
-    const byType: Record<string, number> = {};
+    const byType: Partial<Record<MessageTypeName, number>> = {};
     for (const m of applied) {
-      const name =
-        m.messageType === 0 ? 'changeset' : m.messageType === 1 ? 'withdrawal' : 'snapshot';
+      const name = messageTypeName(m.messageType);
       byType[name] = (byType[name] ?? 0) + 1;
     }
     this.emit('messagesCommitted', {

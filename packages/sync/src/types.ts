@@ -1,4 +1,4 @@
-import type { ErrorKind, MessageType } from '@synddb/protocol';
+import type { ErrorKind, MessageType, MessageTypeName } from '@synddb/protocol';
 
 /** Where the engine is in its life cycle. */
 export type SyncState = 'starting' | 'syncing' | 'caught_up' | 'halted' | 'stopped';
@@ -71,7 +71,10 @@ export interface SyncEvents {
   /** Timings for metrics. */
   batchFetched: [info: { startSequence: bigint; bytes: number; seconds: number }];
   batchVerified: [info: { startSequence: bigint; messages: number; seconds: number }];
-  messagesCommitted: [info: { count: number; seconds: number; byType: Record<string, number> }];
+  /** `byType`: messages per type name (`MESSAGE_TYPE_NAMES` of @synddb/protocol). */
+  messagesCommitted: [
+    info: { count: number; seconds: number; byType: Partial<Record<MessageTypeName, number>> },
+  ];
   signatureFailure: [info: { sequence: bigint; code: string }];
   /**
    * A step failed and will be retried after `delayMs` (every failure, before and after a halt is

@@ -4,7 +4,8 @@ import { encodeCbor } from '../cbor/encode-cbor';
 import { CborDecodeError } from '../cbor/errors';
 import type { CborMapEntry, CborValue } from '../cbor/value';
 import { IntegerRangeError, InvalidMessageTypeError, SyndDBError } from '../errors';
-import type { MessageType, ProtectedHeader } from '../types';
+import { isMessageType } from '../message-type-names';
+import type { ProtectedHeader } from '../types';
 import { CoseStructureError, UnsupportedAlgorithmError } from './errors';
 import {
   ALG_ES256K,
@@ -25,9 +26,7 @@ export function encodeProtectedHeader(header: ProtectedHeader): Uint8Array {
   checkU64('sequence', header.sequence);
   checkU64('timestamp', header.timestamp);
   if (header.alg !== ALG_ES256K) throw new UnsupportedAlgorithmError(header.alg);
-  if (header.messageType !== 0 && header.messageType !== 1 && header.messageType !== 2) {
-    throw new InvalidMessageTypeError(header.messageType);
-  }
+  if (!isMessageType(header.messageType)) throw new InvalidMessageTypeError(header.messageType);
   return new CborWriter()
     .mapHeader(4)
     .int(COSE_LABEL_ALG)
@@ -94,14 +93,16 @@ function headerFromTree(tree: CborValue): ProtectedHeader {
       typeValue.start,
     );
   }
-  if (typeValue.value !== 0n && typeValue.value !== 1n && typeValue.value !== 2n) {
+  // Exact: only 0n, 1n and 2n convert to 0, 1 and 2.
+  const messageType = Number(typeValue.value);
+  if (!isMessageType(messageType)) {
     throw new InvalidMessageTypeError(typeValue.value, 'protected header label -65539');
   }
   return {
     alg: ALG_ES256K,
     sequence,
     timestamp,
-    messageType: Number(typeValue.value) as MessageType,
+    messageType,
   };
 }
 

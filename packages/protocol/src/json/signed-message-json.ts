@@ -1,9 +1,9 @@
 import { bytesToHex, hexToBytes } from '../bytes/hex';
 import { decodeProtectedHeader } from '../cose/protected-header';
 import { IntegerRangeError, InvalidMessageTypeError } from '../errors';
+import { isMessageType, MESSAGE_TYPE_NAMES, messageTypeFromName } from '../message-type-names';
 import type { SignedMessage } from '../types';
 import { HeaderMismatchError, SignedMessageJsonError } from './errors';
-import { MESSAGE_TYPE_NAMES, messageTypeFromName } from './message-type-names';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -82,8 +82,8 @@ export function signedMessageToJson(m: SignedMessage): string {
   ] as const) {
     if (v < 0n || v > U64_MAX) throw new IntegerRangeError(field, v, '[0, 2^64-1]');
   }
+  if (!isMessageType(m.messageType)) throw new InvalidMessageTypeError(m.messageType);
   const name = MESSAGE_TYPE_NAMES[m.messageType];
-  if (name === undefined) throw new InvalidMessageTypeError(m.messageType);
   return (
     `{"sequence":${m.sequence},"timestamp":${m.timestamp},"message_type":{"type":"${name}"},` +
     `"payload":[${m.payload.join(',')}],"message_hash":"0x${bytesToHex(m.messageHash)}",` +
