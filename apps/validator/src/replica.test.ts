@@ -1,23 +1,13 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import { ValidatorStartupError } from './errors';
 import { openReplica } from './replica';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'validator-replica-'));
-  dirs.push(d);
-  return d;
-};
-
 describe('openReplica', () => {
   it('creates the directory and opens WAL, synchronous=NORMAL and a read-only reader', () => {
-    const path = join(tempDir(), 'nested', 'deeper', 'replica.db');
+    const path = join(tempDir('validator-replica-'), 'nested', 'deeper', 'replica.db');
     const replica = openReplica(path);
     try {
       expect(existsSync(path)).toBe(true);
@@ -43,7 +33,7 @@ describe('openReplica', () => {
   });
 
   it('fails with ValidatorStartupError when the path is unusable', () => {
-    const dir = tempDir();
+    const dir = tempDir('validator-replica-');
     // A directory where the file should be.
     expect(() => openReplica(dir)).toThrow(ValidatorStartupError);
   });

@@ -1,17 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDevnetSequencer, type DevnetSequencer } from '@synddb/devnet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type StartedSequencer, startTestSequencer } from '@synddb/devnet';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import { listOptions } from './config/parse-config';
 import { type CliProcess, runCli } from './run-cli';
 import type { ValidatorHandle } from './start-validator';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
 
 function fakeProcess(argv: string[], env: Record<string, string> = {}) {
   const out: string[] = [];
@@ -48,16 +42,12 @@ function fakeProcess(argv: string[], env: Record<string, string> = {}) {
 }
 
 function tempDb() {
-  const dir = mkdtempSync(join(tmpdir(), 'validator-cli-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'data', 'replica.db');
+  return join(tempDir('validator-cli-'), 'data', 'replica.db');
 }
 
-async function devnet(): Promise<{ sequencer: DevnetSequencer; url: string }> {
-  const sequencer = createDevnetSequencer({ flushIntervalMs: 50 });
-  const { url } = await sequencer.start({ port: 0 });
-  cleanups.push(() => sequencer.stop());
-  return { sequencer, url };
+async function devnet(): Promise<{ sequencer: StartedSequencer; url: string }> {
+  const sequencer = await startTestSequencer({ flushIntervalMs: 50, onCleanup });
+  return { sequencer, url: sequencer.url };
 }
 
 describe('runCli', () => {
@@ -106,7 +96,7 @@ describe('runCli', () => {
     const { url, sequencer } = await devnet();
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    onCleanup(() => new Promise<void>((r) => blocker.close(() => r())));
     const port = (blocker.address() as { port: number }).port;
     const p = fakeProcess(['--bind-address', `127.0.0.1:${port}`, '--log-json'], {
       SEQUENCER_URL: url,
@@ -131,7 +121,7 @@ describe('runCli', () => {
     const health = await fetch(`${handle.url}/health`);
     expect(health.status).toBe(200);
     // An empty sequencer: caught up at once, so ready.
-    await waitFor(async () => (await fetch(`${handle.url}/ready`)).status === 200);
+    await waitFor(async () => (await fetch(`${handle.url}/ready`)).status === 200, 'ready');
     p.signal('SIGTERM');
     p.signal('SIGINT');
     expect(await exit).toBe(0);
@@ -153,12 +143,3 @@ describe('runCli', () => {
     );
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('condition not met in time');
-}

@@ -1,5 +1,6 @@
-import { createDevnetSequencer, type DevnetSequencer } from '@synddb/devnet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { startTestSequencer } from '@synddb/devnet';
+import { onCleanup } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import type { ValidatorConfigInput } from './config/config-schema';
 import { resolveValidatorConfig } from './config/parse-config';
 import { ValidatorConfigError, ValidatorStartupError } from './errors';
@@ -8,11 +9,6 @@ import { createStorage, resolveSequencerPubkey } from './storage';
 
 const PUBKEY =
   '8318535b54105d4a7aae60c08fc45f9687181b4fdfc625bd1a753fa7397fed753547f11ca8696646f2f3acb08e31016afac23e630c5d11f59f61fef57b0d2aa5';
-
-const sequencers: DevnetSequencer[] = [];
-afterEach(async () => {
-  await Promise.all(sequencers.splice(0).map((s) => s.stop()));
-});
 
 function captureLogger() {
   const lines: Record<string, unknown>[] = [];
@@ -57,9 +53,7 @@ describe('createStorage', () => {
   });
 
   it('reads from a real devnet sequencer through the configured fetcher', async () => {
-    const sequencer = createDevnetSequencer({ flushIntervalMs: 50 });
-    sequencers.push(sequencer);
-    const { url } = await sequencer.start({ port: 0 });
+    const { url } = await startTestSequencer({ flushIntervalMs: 50, onCleanup });
     const storage = await storageFor({ sequencerUrl: url });
     expect(await storage.fetcher.listBatches()).toEqual([]);
     expect(await storage.fetcher.getLatestSequence()).toBeNull();
@@ -79,9 +73,8 @@ describe('resolveSequencerPubkey', () => {
   });
 
   it('discovers the key from /status with a loud warning (trust on first use)', async () => {
-    const sequencer = createDevnetSequencer();
-    sequencers.push(sequencer);
-    const { url } = await sequencer.start({ port: 0 });
+    const sequencer = await startTestSequencer({ onCleanup });
+    const { url } = sequencer;
     const { logger, lines } = captureLogger();
     const key = await resolveSequencerPubkey(resolveValidatorConfig({ sequencerUrl: url }), logger);
     const hex = Buffer.from(key).toString('hex');
@@ -100,8 +93,8 @@ describe('resolveSequencerPubkey', () => {
   });
 
   it('fails with ValidatorStartupError when discovery fails', async () => {
-    const sequencer = createDevnetSequencer();
-    const { url } = await sequencer.start({ port: 0 });
+    const sequencer = await startTestSequencer({ onCleanup });
+    const { url } = sequencer;
     await sequencer.stop(); // nothing listens there any more
     const { logger } = captureLogger();
     const config = resolveValidatorConfig({

@@ -4,20 +4,15 @@
  * served by the signature API, verifiable with an independent implementation (ethers), kept
  * across restarts with the same key, and signed after a crash that left it queued.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevnetWithApp } from '@synddb/devnet';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import Database from 'better-sqlite3';
 import { getBytes, hashMessage, recoverAddress, Signature, SigningKey } from 'ethers';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
@@ -28,15 +23,6 @@ interface MessageSignature {
   signed_at: number;
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`condition not met in ${timeoutMs} ms: ${what}`);
-}
-
 async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
   const response = await fetch(url);
   return { status: response.status, body: (await response.json()) as T };
@@ -44,11 +30,10 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
 
 describe('bridge signer mode', { timeout: 60_000 }, () => {
   it('signs every withdrawal after it commits, serves the signatures, keeps them and its key across restarts', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'validator-bridge-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir('validator-bridge-');
     const { sequencer, url, app } = await startDevnetWithApp({
       directory: dir,
-      onCleanup: (c) => cleanups.push(c),
+      onCleanup,
       sequencer: { batchMaxMessages: 5 },
       idSeed: 11,
     });
@@ -96,7 +81,7 @@ describe('bridge signer mode', { timeout: 60_000 }, () => {
     const start = async (): Promise<ValidatorHandle> => {
       const v = await startValidator(config, { logger });
       let stopped = false;
-      cleanups.push(async () => {
+      onCleanup(async () => {
         if (!stopped) await v.stop();
       });
       const stop = v.stop.bind(v);
@@ -205,9 +190,7 @@ describe('bridge signer mode', { timeout: 60_000 }, () => {
   });
 
   it('refuses a key file that others can read, and a malformed key, with a clear startup error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'validator-bridge-key-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir('validator-bridge-key-');
     const keyFile = join(dir, 'open.key');
     writeFileSync(keyFile, `0x${'11'.repeat(32)}\n`, { mode: 0o644 });
     const base = {

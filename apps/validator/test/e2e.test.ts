@@ -2,46 +2,21 @@
  * End to end: the devnet sequencer and sample app in-process, a validator synced to it, the
  * replica compared with the app's own database. Needs working @synddb/sync and @synddb/applier.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createDevnetSequencer,
-  createSampleApp,
-  type DevnetSequencer,
-  digestDatabase,
-  type SampleApp,
-} from '@synddb/devnet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type DevnetWithApp, digestDatabase, startDevnetWithApp } from '@synddb/devnet';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import { type CliProcess, runCli } from '../src/run-cli';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-interface Devnet {
-  sequencer: DevnetSequencer;
-  app: SampleApp;
-  url: string;
-  dir: string;
-}
-
-async function startDevnet(options: { gcsDirectory?: boolean } = {}): Promise<Devnet> {
-  const dir = mkdtempSync(join(tmpdir(), 'validator-e2e-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const sequencer = createDevnetSequencer({
-    batchMaxMessages: 10,
-    flushIntervalMs: 100,
-    ...(options.gcsDirectory ? { storage: { gcsDirectory: join(dir, 'bucket') } } : {}),
+/** The devnet sequencer and sample app, optionally mirroring batches to `{directory}/bucket`. */
+async function startDevnet(options: { gcsDirectory?: boolean } = {}): Promise<DevnetWithApp> {
+  const directory = tempDir('validator-e2e-');
+  return startDevnetWithApp({
+    directory,
+    onCleanup,
+    sequencer: options.gcsDirectory ? { storage: { gcsDirectory: join(directory, 'bucket') } } : {},
   });
-  const { url } = await sequencer.start({ port: 0 });
-  cleanups.push(() => sequencer.stop());
-  const app = createSampleApp({ sequencerUrl: url, dbPath: join(dir, 'app.db'), idSeed: 7 });
-  cleanups.push(() => app.close());
-  await app.start();
-  return { sequencer, app, url, dir };
 }
 
 /** The highest sequence the sequencer assigned (its `/status` reports the next one). */
@@ -50,27 +25,13 @@ async function sequencerHead(url: string): Promise<number> {
   return status.current_sequence - 1;
 }
 
-async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  describe: () => string = () => '',
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`condition not met in ${timeoutMs} ms ${describe()}`);
-}
-
 const statusText = (validator: ValidatorHandle) => () =>
   JSON.stringify(validator.status(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 
 async function waitUntilCaughtUp(validator: ValidatorHandle, head: number): Promise<void> {
-  await waitFor(
-    () => validator.status().lastSequence === BigInt(head) && validator.syncedOnce,
-    statusText(validator),
-  );
+  await waitFor(() => validator.status().lastSequence === BigInt(head) && validator.syncedOnce, {
+    what: () => `sequence ${head} (status ${statusText(validator)()})`,
+  });
 }
 
 const quietLogger = () => {
@@ -89,7 +50,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
     const head = await sequencerHead(devnet.url);
     expect(head).toBeGreaterThan(100);
 
-    const databasePath = join(devnet.dir, 'replica', 'validator.db');
+    const databasePath = join(devnet.directory, 'replica', 'validator.db');
     const { createLogger } = await import('../src/logger');
     const log = quietLogger();
     const validator = await startValidator(
@@ -106,7 +67,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
       { logger: createLogger({ json: true, level: 'debug', write: log.write }) },
     );
     let stopped = false;
-    cleanups.push(async () => {
+    onCleanup(async () => {
       if (!stopped) await validator.stop();
     });
     await waitUntilCaughtUp(validator, head);
@@ -157,7 +118,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
     const devnet = await startDevnet();
     await devnet.app.runWorkload({ transactions: 40, seed: 3, snapshotEvery: 0 });
     devnet.sequencer.flush();
-    const databasePath = join(devnet.dir, 'replica.db');
+    const databasePath = join(devnet.directory, 'replica.db');
     const { createLogger } = await import('../src/logger');
     const config = {
       sequencerUrl: devnet.url,
@@ -174,9 +135,9 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
     await first.stop();
 
     const second = await startValidator(config, { logger });
-    cleanups.push(() => second.stop());
+    onCleanup(() => second.stop());
     const head = await sequencerHead(devnet.url);
-    await waitFor(() => second.syncedOnce, statusText(second));
+    await waitFor(() => second.syncedOnce, { what: statusText(second) });
     expect(second.status().lastSequence).toBe(BigInt(head));
     expect(second.status().messagesApplied).toBe(0);
 
@@ -194,7 +155,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
     await devnet.app.runWorkload({ transactions: 30, seed: 9, snapshotEvery: 10 });
     devnet.sequencer.flush();
     const head = await sequencerHead(devnet.url);
-    const databasePath = join(devnet.dir, 'cli', 'replica.db');
+    const databasePath = join(devnet.directory, 'cli', 'replica.db');
 
     const out: string[] = [];
     const listeners = new Set<(s: 'SIGINT' | 'SIGTERM') => void>();
@@ -203,7 +164,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
       onStarted = r;
     });
     const proc: CliProcess = {
-      argv: ['--storage-dir', join(devnet.dir, 'bucket'), '--bind-address', '127.0.0.1:0'],
+      argv: ['--storage-dir', join(devnet.directory, 'bucket'), '--bind-address', '127.0.0.1:0'],
       env: {
         SEQUENCER_URL: devnet.url,
         SEQUENCER_PUBKEY: devnet.sequencer.pubkeyHex,

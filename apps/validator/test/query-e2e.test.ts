@@ -3,18 +3,12 @@
  * full speed: every answer is one consistent snapshot (the bank's books balance at every
  * sequence), never a busy error; min_sequence waits, then 504s; writes are refused.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDevnetSequencer, createSampleApp } from '@synddb/devnet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { startDevnetWithApp } from '@synddb/devnet';
+import { onCleanup, tempDir } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger';
 import { startValidator } from '../src/start-validator';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
 
 const ACCOUNTS = 8;
 const INITIAL = 1000n;
@@ -32,14 +26,13 @@ const BOOKS_SQL = `
 
 describe('read queries while the validator syncs', { timeout: 90_000 }, () => {
   it('answers consistent snapshots at full apply speed, waits for min_sequence, refuses writes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'validator-query-e2e-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const sequencer = createDevnetSequencer({ batchMaxMessages: 20, flushIntervalMs: 50 });
-    const { url } = await sequencer.start({ port: 0 });
-    cleanups.push(() => sequencer.stop());
-    const app = createSampleApp({ sequencerUrl: url, dbPath: join(dir, 'app.db'), idSeed: 3 });
-    cleanups.push(() => app.close());
-    await app.start();
+    const dir = tempDir('validator-query-e2e-');
+    const { sequencer, url, app } = await startDevnetWithApp({
+      directory: dir,
+      onCleanup,
+      sequencer: { batchMaxMessages: 20 },
+      idSeed: 3,
+    });
     const ids: number[] = [];
     for (let i = 0; i < ACCOUNTS; i++) ids.push(await app.openAccount(`owner${i}`, INITIAL));
     for (let i = 0; i < TRANSFERS; i++) {
@@ -69,7 +62,7 @@ describe('read queries while the validator syncs', { timeout: 90_000 }, () => {
       },
       { logger: createLogger({ json: true, level: 'warn', write: (l) => lines.push(l) }) },
     );
-    cleanups.push(() => validator.stop());
+    onCleanup(() => validator.stop());
     expect(validator.query).not.toBeNull();
 
     const post = async (path: string, body: unknown) => {

@@ -4,31 +4,29 @@
  * asserting what the reference never checks: the replicated *content*, row by row, on both
  * validators.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
   captureChangeset,
-  createDevnetSequencer,
-  createSampleApp,
   createSequencerClient,
+  type DevnetSequencer,
   readDatabaseImage,
+  startDevnetWithApp,
 } from '@synddb/devnet';
 import { decodeBatchBlob } from '@synddb/protocol';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import type { Database } from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 const MAX_SYNC_DIFF = 0; // the reference allows 5; here both validators must be exactly at head
 
 let dir: string;
-let sequencer: ReturnType<typeof createDevnetSequencer>;
+let sequencer: DevnetSequencer;
 let url: string;
 let v1: ValidatorHandle;
 let v2: ValidatorHandle;
-const cleanups: (() => Promise<void> | void)[] = [];
 const client = () => createSequencerClient(url);
 
 async function json<T>(path: string): Promise<T> {
@@ -44,13 +42,6 @@ const current = async () =>
 const lastOf = async (v: ValidatorHandle) =>
   (await json<{ last_sequence: number | null }>(`${v.url}/status`)).last_sequence ?? 0;
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 async function bothAt(sequence: number): Promise<void> {
   sequencer.flush();
   for (const v of [v1, v2]) {
@@ -90,16 +81,18 @@ async function snapshot(messageId: string, clientSequence: number, image: Uint8A
   });
 }
 
+// Everything started here is cleaned up after the file (registered outside a test).
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'reference-e2e-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  sequencer = createDevnetSequencer({ batchMaxMessages: 10, flushIntervalMs: 100 });
-  ({ url } = await sequencer.start({ port: 0 }));
-  cleanups.push(() => sequencer.stop());
+  dir = tempDir('reference-e2e-');
   // the customer app: real changesets pushed to the sequencer
-  const app = createSampleApp({ sequencerUrl: url, dbPath: join(dir, 'app.db'), idSeed: 3 });
-  cleanups.push(() => app.close());
-  await app.start();
+  const devnet = await startDevnetWithApp({
+    directory: dir,
+    onCleanup,
+    sequencer: { flushIntervalMs: 100 },
+    idSeed: 3,
+  });
+  ({ sequencer, url } = devnet);
+  const { app } = devnet;
   await app.runWorkload({ transactions: 150, seed: 5, snapshotEvery: 60 });
 
   const quiet = createLogger({ json: true, level: 'error', write: () => {} });
@@ -116,14 +109,12 @@ beforeAll(async () => {
     );
   v1 = await start('validator');
   v2 = await start('validator2');
-  cleanups.push(
-    () => v1.stop(),
-    () => v2.stop(),
-  );
+  onCleanup(() => v1.stop());
+  onCleanup(() => v2.stop());
   const head = (await current()) - 1;
   await bothAt(head);
   // before the cases: both replicas equal the customer app's database
-  const source = new DatabaseSync(join(dir, 'app.db'), { readOnly: true });
+  const source = new DatabaseSync(app.dbPath, { readOnly: true });
   for (const table of ['accounts', 'transfers', 'account_labels', 'withdrawals']) {
     const query = source.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`);
     query.setReadBigInts(true);
@@ -136,10 +127,6 @@ beforeAll(async () => {
   }
   source.close();
 }, 60_000);
-
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
 
 describe('reference e2e cases (docs/compatibility.md#reference-e2e-cases), with content checks', {
   timeout: 30_000,
