@@ -18,10 +18,3 @@ export interface CborMapEntry {
   key: CborMapKey;
   value: CborValue;
 }
-
-export type CborKind = CborValue['kind'];
-
-/** Human description of a key for error messages. */
-export function describeMapKey(key: CborMapKey): string {
-  return key.kind === 'text' ? JSON.stringify(key.value) : key.value.toString();
-}
