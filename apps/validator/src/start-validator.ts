@@ -2,16 +2,20 @@ import { availableParallelism } from 'node:os';
 import {
   attachSubscriptions,
   bindSyncMetrics,
-  createQueryService,
   createValidatorApi,
   createValidatorMetrics,
-  type QueryService,
   type ServedApi,
   type Subscriptions,
-  sequenceSourceFromEngine,
   serveValidatorApi,
   type ValidatorMetrics,
 } from '@synddb/http-api';
+import {
+  createQueryService,
+  hasSqliteAuthorizer,
+  type QueryMetrics,
+  type QueryService,
+  sequenceSourceFromEngine,
+} from '@synddb/query';
 import {
   createPreparePool,
   createSyncEngine,
@@ -74,6 +78,7 @@ export async function startValidator(
   const logger = options.logger ?? createLogger({ json: config.logJson, level: config.logLevel });
   warnAboutIgnoredOptions(config, logger);
 
+  // One registry for every component: sync, bridge signing, queries, WebSocket, HTTP.
   const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
   // The key is loaded before anything is opened: a bad key file fails fast, nothing to close.
   let bridge: BridgeSigning | undefined;
@@ -270,7 +275,7 @@ async function shutdown(
 async function startQueryService(
   config: ValidatorConfig,
   engine: SyncEngine,
-  metrics: ValidatorMetrics,
+  metrics: QueryMetrics,
   logger: Logger,
 ): Promise<QueryService | undefined> {
   if (config.queryWorkers === 0) return undefined;
@@ -294,7 +299,7 @@ async function startQueryService(
       timeoutMs: config.queryTimeout,
       minSequenceMaxWaitMs: config.minSequenceMaxWait,
       sequence: sequenceSourceFromEngine(engine),
-      registry: metrics.registry,
+      metrics,
       onWorkerExit: (info) => logger.warn('query worker replaced', { ...info }),
     });
     await service.ready();
@@ -302,18 +307,6 @@ async function startQueryService(
   } catch (cause) {
     await service?.close();
     throw new ValidatorStartupError('cannot start the query workers', { cause });
-  }
-}
-
-/** Whether this Node's node:sqlite can enforce read-only queries (setAuthorizer, Node >= 24.10). */
-async function hasSqliteAuthorizer(): Promise<boolean> {
-  try {
-    const { DatabaseSync } = await import('node:sqlite');
-    return (
-      typeof (DatabaseSync.prototype as { setAuthorizer?: unknown }).setAuthorizer === 'function'
-    );
-  } catch {
-    return false;
   }
 }
 

@@ -12,12 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import {
-  createQueryService,
-  createValidatorApi,
-  createValidatorMetrics,
-  serveValidatorApi,
-} from '../src/index';
+import { createQueryService } from '@synddb/query';
+import { createValidatorApi, createValidatorMetrics, serveValidatorApi } from '../src/index';
 
 const { values } = parseArgs({
   allowPositionals: true,
@@ -73,7 +69,7 @@ const query = createQueryService({
   databasePath: path,
   workers: WORKERS,
   timeoutMs: 5000,
-  registry: metrics.registry,
+  metrics,
 });
 await query.ready();
 const app = createValidatorApi({

@@ -13,35 +13,12 @@ export {
   type RateLimiterOptions,
 } from './limits/rate-limiter';
 export {
-  bindSyncMetrics,
-  type SyncEventSource,
-  type SyncEventsLike,
-} from './metrics/bind-sync-metrics';
-export {
   type CreateValidatorMetricsOptions,
   createValidatorMetrics,
-  DURATION_BUCKETS,
-  MESSAGE_TYPES,
-  QUERY_LATENCY_BUCKETS,
   type ValidatorMetrics,
-  WS_CHANNELS,
-  WS_DROP_REASONS,
 } from './metrics/create-validator-metrics';
 export { buildOpenApiDocument, type OpenApiOptions } from './openapi/openapi-document';
-export {
-  isQueryErrorCode,
-  QUERY_ERROR_KINDS,
-  QueryError,
-  type QueryErrorCode,
-} from './query/query-errors';
-export {
-  createQueryPool,
-  type QueryPool,
-  type QueryPoolOptions,
-  type WorkerRequest,
-  type WorkerResult,
-} from './query/query-pool';
-export { registerQueryRoutes, SEQUENCE_HEADER } from './query/query-routes';
+export { registerQueryRoutes, SEQUENCE_HEADER, sequenceHeader } from './query/query-routes';
 export {
   errorResponseSchema,
   MAX_PARAMS,
@@ -54,20 +31,6 @@ export {
   queryResponseSchema,
   sequenceInputSchema,
 } from './query/query-schemas';
-export {
-  createQueryService,
-  QUERY_LATENCY_METRIC,
-  type QueryInput,
-  type QueryLimits,
-  type QueryResult,
-  type QueryService,
-  type QueryServiceOptions,
-  queryLatencyHistogram,
-  queryResultJson,
-  type SequenceSource,
-  sequenceHeader,
-  sequenceSourceFromEngine,
-} from './query/query-service';
 export {
   handleJsonRpc,
   MAX_RPC_BATCH,
@@ -92,6 +55,7 @@ export {
   type SignatureApiOptions,
 } from './signature-api/create-signature-api';
 export { normalizeMessageId } from './signature-api/normalize-message-id';
+export { createSigningMetrics, type SigningMetrics } from './signature-api/signing-metrics';
 export { jsonInteger, jsonIntegerOrNull } from './status/json-integer';
 export {
   evaluateReadiness,
@@ -99,18 +63,21 @@ export {
   type JsonInteger,
   type Readiness,
   type StatusJson,
+  type StatusProvider,
   statusToJson,
 } from './status/status-json';
-export type {
-  HaltReasonLike,
-  SkippedGapLike,
-  StatusProvider,
-  SyncStateLike,
-  ValidatorStatusLike,
-} from './status/status-types';
+export { bindSyncMetrics, type SyncEventSource } from './sync-metrics/bind-sync-metrics';
+export {
+  createSyncMetrics,
+  DURATION_BUCKETS,
+  MESSAGE_TYPES,
+  type SyncMetrics,
+} from './sync-metrics/sync-metrics';
 export {
   type CreateValidatorApiOptions,
   createValidatorApi,
   type ResponseInfo,
+  type ValidatorApiMetrics,
 } from './validator-api/create-validator-api';
+export { createHttpMetrics, type HttpMetrics } from './validator-api/http-metrics';
 export * from './ws/index';

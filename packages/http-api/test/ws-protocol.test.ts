@@ -4,10 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { DatabaseSync } from 'node:sqlite';
+import type { MessageType } from '@synddb/protocol';
+import type { AppliedMessage } from '@synddb/sync';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
-  type AppliedMessageLike,
   type AttachSubscriptionsOptions,
   attachSubscriptions,
   createValidatorApi,
@@ -19,7 +20,7 @@ import {
 import { onCleanup, TestClient, waitFor } from './support';
 
 class FakeEngine extends EventEmitter {
-  applied(...messages: AppliedMessageLike[]) {
+  applied(...messages: AppliedMessage[]) {
     this.emit('applied', messages);
   }
 }
@@ -74,9 +75,9 @@ function changeset(db: DatabaseSync, sql: string): Uint8Array {
 
 const message = (
   sequence: bigint,
-  messageType: number,
+  messageType: MessageType,
   changesets: Uint8Array[] = [],
-): AppliedMessageLike => ({
+): AppliedMessage => ({
   sequence,
   timestamp: 1_700_000_000n + sequence,
   messageType,
@@ -155,7 +156,10 @@ describe('WebSocket subscription protocol', () => {
     expect(
       await metric(metrics, 'synddb_ws_clients_dropped_total', { reason: 'heartbeat_timeout' }),
     ).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // three more heartbeats, each answered: the healthy client stays
+    let pings = 0;
+    healthy.ws.on('ping', () => pings++);
+    await waitFor(() => pings >= 3, 'three more heartbeats');
     expect(healthy.ws.readyState).toBe(WebSocket.OPEN);
     expect(await healthy.request({ op: 'ping', id: 1 })).toEqual({ op: 'pong', id: 1 });
   });

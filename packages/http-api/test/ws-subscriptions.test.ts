@@ -3,9 +3,9 @@
  * replica file, the validator API on 127.0.0.1 with subscriptions attached, `ws` clients.
  */
 import { summarizeChangeset } from '@synddb/applier';
+import type { AppliedMessage } from '@synddb/sync';
 import { describe, expect, it } from 'vitest';
 import {
-  type AppliedMessageLike,
   attachSubscriptions,
   bindSyncMetrics,
   createValidatorApi,
@@ -49,7 +49,7 @@ interface Served {
   metrics: ValidatorMetrics;
   wsUrl: string;
   subscriptions: ReturnType<typeof attachSubscriptions>;
-  applied: AppliedMessageLike[];
+  applied: AppliedMessage[];
 }
 
 async function serve(options: Partial<Parameters<typeof attachSubscriptions>[1]> = {}) {
@@ -58,7 +58,7 @@ async function serve(options: Partial<Parameters<typeof attachSubscriptions>[1]>
   const metrics = createValidatorMetrics();
   const unbind = bindSyncMetrics(replica.engine, metrics);
   onCleanup(unbind);
-  const applied: AppliedMessageLike[] = [];
+  const applied: AppliedMessage[] = [];
   replica.engine.on('applied', (messages) => applied.push(...messages));
   const app = createValidatorApi({ status: () => replica.engine.status(), metrics });
   const server = await serveValidatorApi(app, { bindAddress: '127.0.0.1:0' });

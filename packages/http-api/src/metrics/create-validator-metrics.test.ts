@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createValidatorMetrics, DURATION_BUCKETS } from './create-validator-metrics';
+import { DURATION_BUCKETS } from '../sync-metrics/sync-metrics';
+import { createValidatorMetrics } from './create-validator-metrics';
 
 /** docs/compatibility.md#metrics and the plan's names: name → [type, labels]. */
 const EXPECTED: Record<string, [string, string[]]> = {

@@ -1,16 +1,15 @@
+import { QueryError, type QueryInput, type QueryService, queryResultJson } from '@synddb/query';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { HttpApiError } from '../errors';
-import { QueryError } from './query-errors';
 import { queryGetSchema, queryRequestSchema, sequenceInputSchema } from './query-schemas';
-import {
-  type QueryInput,
-  type QueryService,
-  queryResultJson,
-  sequenceHeader,
-} from './query-service';
 
+/** The response header with the replica sequence an answer reflects. */
 export const SEQUENCE_HEADER = 'X-SyndDB-Sequence';
+
+/** `X-SyndDB-Sequence` value: the decimal sequence, or `none` before anything was applied. */
+export const sequenceHeader = (sequence: bigint | null) =>
+  sequence === null ? 'none' : sequence.toString();
 
 // biome-ignore lint/suspicious/noExplicitAny: any hono env
 type AnyHono = Hono<any>;
@@ -18,7 +17,7 @@ type AnyHono = Hono<any>;
 const invalid = (error: z.ZodError) =>
   new HttpApiError(400, 'INVALID_REQUEST', `invalid request: ${z.prettifyError(error)}`);
 
-/** `GET /query` and `POST /query` on `app`. */
+/** `GET /query` and `POST /query` on `app`, answered by `service` (`@synddb/query`). */
 export function registerQueryRoutes(app: AnyHono, service: QueryService): void {
   const answer = async (c: Context, input: QueryInput) => {
     try {

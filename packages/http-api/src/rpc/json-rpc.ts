@@ -1,7 +1,6 @@
+import { QueryError, type QueryResult, type QueryService, queryResultJson } from '@synddb/query';
 import { z } from 'zod';
-import { QueryError } from '../query/query-errors';
 import { queryParamsSchema, queryRequestSchema } from '../query/query-schemas';
-import { type QueryResult, type QueryService, queryResultJson } from '../query/query-service';
 
 /** JSON-RPC 2.0 error codes (spec §5.1) and this server's own (-32000..-32099). */
 export const RPC_ERRORS = {

@@ -1,5 +1,5 @@
+import type { QueryService } from '@synddb/query';
 import type { Hono } from 'hono';
-import type { QueryService } from '../query/query-service';
 import { handleJsonRpc } from './json-rpc';
 
 // biome-ignore lint/suspicious/noExplicitAny: any hono env

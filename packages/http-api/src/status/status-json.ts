@@ -1,5 +1,11 @@
+import type { SyncStatus } from '@synddb/sync';
 import { jsonInteger, jsonIntegerOrNull } from './json-integer';
-import type { ValidatorStatusLike } from './status-types';
+
+/**
+ * The sync status the API serves (`SyncEngine#status` of `@synddb/sync`); called on every
+ * `/status`, `/ready`, `/health` and `/metrics` request.
+ */
+export type StatusProvider = () => SyncStatus;
 
 export type JsonInteger = number | string;
 
@@ -11,7 +17,7 @@ export interface StatusJson {
   /** Unix seconds of the last commit, 0 if never. */
   last_sync_time: number;
   next_sequence: JsonInteger;
-  state: ValidatorStatusLike['state'];
+  state: SyncStatus['state'];
   head_sequence: JsonInteger | null;
   lag_sequences: JsonInteger;
   lag_seconds: number;
@@ -45,7 +51,7 @@ export interface Readiness {
  * start, and is at most `maxLag` sequences behind the head it knows of.
  */
 export function evaluateReadiness(
-  status: ValidatorStatusLike,
+  status: SyncStatus,
   options: { maxLag: bigint | undefined; syncedOnce: boolean },
 ): Readiness {
   const reasons: string[] = [];
@@ -67,12 +73,12 @@ export function evaluateReadiness(
   return { ready: reasons.length === 0, reasons };
 }
 
-export function isRunning(status: ValidatorStatusLike): boolean {
+export function isRunning(status: SyncStatus): boolean {
   return status.state !== 'stopped' && status.state !== 'halted' && status.halt === null;
 }
 
 export function statusToJson(
-  status: ValidatorStatusLike,
+  status: SyncStatus,
   extra: { syncedOnce: boolean; ready: boolean },
 ): StatusJson {
   return {

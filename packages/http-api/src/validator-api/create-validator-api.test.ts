@@ -1,12 +1,12 @@
+import type { SyncStatus } from '@synddb/sync';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createValidatorMetrics } from '../metrics/create-validator-metrics';
 import { type ServedApi, serveValidatorApi } from '../serve/serve-validator-api';
-import type { ValidatorStatusLike } from '../status/status-types';
 import { createValidatorApi } from './create-validator-api';
 
 /** A status source that a test drives by assigning fields, as the sync engine would. */
 class StatusBoard {
-  current: ValidatorStatusLike = {
+  current: SyncStatus = {
     state: 'starting',
     lastSequence: null,
     lastTimestamp: null,
@@ -20,7 +20,7 @@ class StatusBoard {
     messagesApplied: 0,
   };
   readonly provider = () => this.current;
-  set(patch: Partial<ValidatorStatusLike>) {
+  set(patch: Partial<SyncStatus>) {
     this.current = { ...this.current, ...patch };
   }
 }

@@ -1,17 +1,31 @@
+import type { QueryService } from '@synddb/query';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { HttpApiConfigError } from '../errors';
 import { installJsonErrorHandlers } from '../json-error-handlers';
 import { bodyLimitMiddleware, corsMiddleware, rateLimitMiddleware } from '../limits/http-limits';
 import { createRateLimiter, type RateLimiter } from '../limits/rate-limiter';
-import type { ValidatorMetrics } from '../metrics/create-validator-metrics';
 import { buildOpenApiDocument } from '../openapi/openapi-document';
 import { registerQueryRoutes } from '../query/query-routes';
-import type { QueryService } from '../query/query-service';
 import { registerRpcRoute } from '../rpc/rpc-route';
-import { evaluateReadiness, isRunning, statusToJson } from '../status/status-json';
-import type { StatusProvider } from '../status/status-types';
+import {
+  evaluateReadiness,
+  isRunning,
+  type StatusProvider,
+  statusToJson,
+} from '../status/status-json';
+import type { SyncMetrics } from '../sync-metrics/sync-metrics';
+import type { HttpMetrics } from './http-metrics';
+
+/**
+ * The metrics the validator API uses: it records HTTP requests, refreshes the status gauges and
+ * serves `registry` on `/metrics`. The validator's `createValidatorMetrics()` fits.
+ */
+export interface ValidatorApiMetrics extends HttpMetrics, Pick<SyncMetrics, 'observeStatus'> {
+  readonly registry: Registry;
+}
 
 export interface ResponseInfo {
   method: string;
@@ -24,7 +38,7 @@ export interface ResponseInfo {
 export interface CreateValidatorApiOptions {
   /** Current sync status; called on every request that reports it. */
   status: StatusProvider;
-  metrics: ValidatorMetrics;
+  metrics: ValidatorApiMetrics;
   /** `/ready` answers 503 when the replica is more than this many sequences behind. Default: no limit. */
   maxLag?: bigint | number | undefined;
   /**
@@ -35,7 +49,10 @@ export interface CreateValidatorApiOptions {
   syncedOnce?: (() => boolean) | undefined;
   /** Called after every response, e.g. for access logs. */
   onResponse?: ((info: ResponseInfo) => void) | undefined;
-  /** Serves `GET/POST /query` and the JSON-RPC `synddb_query` method. Default: no queries. */
+  /**
+   * Serves `GET/POST /query` and the JSON-RPC `synddb_query` method (`createQueryService` of
+   * `@synddb/query`). Default: no queries.
+   */
   query?: QueryService | undefined;
   /**
    * Per-client token bucket on every route except /health, /healthz, /ready and /metrics

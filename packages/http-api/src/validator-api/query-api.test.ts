@@ -2,14 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { createQueryService, type QueryService } from '@synddb/query';
+import type { SyncStatus } from '@synddb/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRateLimiter } from '../limits/rate-limiter';
 import { createValidatorMetrics } from '../metrics/create-validator-metrics';
-import { createQueryService, type QueryService } from '../query/query-service';
 import { type ServedApi, serveValidatorApi } from '../serve/serve-validator-api';
-import type { ValidatorStatusLike } from '../status/status-types';
 import { type CreateValidatorApiOptions, createValidatorApi } from './create-validator-api';
 
-const status: ValidatorStatusLike = {
+const status: SyncStatus = {
   state: 'caught_up',
   lastSequence: 7n,
   lastTimestamp: 1n,
@@ -45,7 +46,7 @@ beforeAll(async () => {
     workers: 1,
     timeoutMs: 5000, // the timeout case below passes its own limit
     maxRows: 10,
-    registry: metrics.registry,
+    metrics,
   });
   await service.ready();
 });
@@ -245,7 +246,9 @@ describe('POST /rpc', () => {
 
 describe('limits, CORS and /openapi.json', () => {
   it('rate limits per client with 429 and Retry-After, never the probes', async () => {
-    const { url, post } = await start({ rateLimit: { ratePerSecond: 1, burst: 3 } });
+    let now = 0;
+    const rateLimit = createRateLimiter({ ratePerSecond: 1, burst: 3, now: () => now });
+    const { url, post } = await start({ rateLimit });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await post('/query', { sql: 'SELECT 1' })).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
@@ -256,8 +259,12 @@ describe('limits, CORS and /openapi.json', () => {
     for (const probe of ['/health', '/ready', '/metrics']) {
       expect((await fetch(`${url}${probe}`)).status).toBe(200);
     }
-    await new Promise((r) => setTimeout(r, 1050));
+    now += 500; // half a token at 1 per second: still limited
+    expect((await post('/query', { sql: 'SELECT 1' })).status).toBe(429);
+    now += 1500; // two tokens
     expect((await post('/query', { sql: 'SELECT 1' })).status).toBe(200);
+    expect((await post('/query', { sql: 'SELECT 1' })).status).toBe(200);
+    expect((await post('/query', { sql: 'SELECT 1' })).status).toBe(429);
   });
 
   it('refuses bodies over the limit with 413 (declared or chunked)', async () => {

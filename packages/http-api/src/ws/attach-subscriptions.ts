@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { AppliedMessage } from '@synddb/sync';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { HttpApiConfigError } from '../errors';
-import type { ValidatorMetrics } from '../metrics/create-validator-metrics';
 import { jsonInteger } from '../status/json-integer';
 import {
   type Channel,
@@ -16,26 +16,19 @@ import {
 import {
   type ColumnNamesLookup,
   type ReplicaSchemaSource,
-  type RowChange,
-  rowChanges,
   SchemaCache,
   type SchemaView,
 } from './row-changes';
+import { RowFrameCache } from './row-frames';
+import type { WsMetrics } from './ws-metrics';
 
 /** Message type numbers of the wire format: 0 changeset, 1 withdrawal, 2 snapshot. */
 const TYPE_NAMES = ['changeset', 'withdrawal', 'snapshot'] as const;
 
-/** One applied message, structurally `AppliedMessage` of `@synddb/sync`. */
-export interface AppliedMessageLike {
-  sequence: bigint;
-  timestamp: bigint;
-  messageType: number;
-  changesets: readonly Uint8Array[];
-}
-
 /**
- * What `attachSubscriptions` listens to: a `SyncEngine` fits. `applied` carries committed
- * messages in sequence order; `snapshot` announces a replica swap (drops the schema cache).
+ * What `attachSubscriptions` listens to: a `SyncEngine` of `@synddb/sync` fits. `applied` carries
+ * committed messages (`AppliedMessage[]`) in sequence order; `snapshot` announces a replica swap
+ * (drops the schema cache).
  */
 export interface SubscriptionEventSource {
   // biome-ignore lint/suspicious/noExplicitAny: Node's EventEmitter<T> listener signature
@@ -100,7 +93,8 @@ export interface AttachSubscriptionsOptions {
   maxErrors?: number | undefined;
   /** How long a closing client gets to answer the close frame before it is terminated. Default 2 s. */
   closeGraceMs?: number | undefined;
-  metrics?: ValidatorMetrics | undefined;
+  /** Where the `synddb_ws_*` metrics are recorded (`createWsMetrics`, or the validator's). */
+  metrics?: WsMetrics | undefined;
   logger?: SubscriptionLogger | undefined;
 }
 
@@ -127,7 +121,7 @@ export interface Subscriptions {
 
 /** One applied message waiting to be sent to one client. */
 interface QueueEntry {
-  message: AppliedMessageLike;
+  message: AppliedMessage;
   /** The schema as it was when the message was applied (rows only). */
   schema: SchemaView | undefined;
   sequences: boolean;
@@ -154,16 +148,8 @@ interface Client {
   killTimer: NodeJS.Timeout | undefined;
 }
 
-interface RowFrame {
-  table: string;
-  text: string;
-}
-
 /** Per-entry overhead counted against `maxBufferedBytes`. */
 const ENTRY_BYTES = 64;
-/** Decoded frames of recent messages, shared by clients at the same position. */
-const FRAME_CACHE_ENTRIES = 256;
-const FRAME_CACHE_BYTES = 32 * 1024 * 1024;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1) {
   if (value === undefined) return fallback;
@@ -259,60 +245,13 @@ export function attachSubscriptions(
 
   // ---- frames -------------------------------------------------------------------------------
 
-  const frameCache = new Map<
-    AppliedMessageLike,
-    { values: boolean; frames: RowFrame[] | Error; bytes: number }[]
-  >();
-  let frameCacheBytes = 0;
-
-  const rowJson = (sequence: number | string, change: RowChange, values: boolean) =>
-    JSON.stringify({
-      channel: 'rows',
-      sequence,
-      table: change.table,
-      op: change.op,
-      pk: change.pk,
-      ...(values && change.old !== undefined ? { old: change.old } : {}),
-      ...(values && change.new !== undefined ? { new: change.new } : {}),
+  const rowFrames = new RowFrameCache((message, error) => {
+    metrics?.wsDecodeFailures.inc();
+    logger?.warn?.('cannot decode an applied changeset for row subscribers', {
+      sequence: String(message.sequence),
+      error: error.message,
     });
-
-  /** The row frames of a changeset message (or the decode error), cached for other clients. */
-  const rowFrames = (entry: QueueEntry, values: boolean): RowFrame[] | Error => {
-    const cached = frameCache.get(entry.message)?.find((c) => c.values === values);
-    if (cached !== undefined) return cached.frames;
-    const sequence = jsonInteger(entry.message.sequence);
-    const schema = entry.schema ?? schemaCache.current();
-    let frames: RowFrame[] | Error = [];
-    let bytes = 0;
-    try {
-      for (const changeset of entry.message.changesets) {
-        for (const change of rowChanges(changeset, schema)) {
-          const text = rowJson(sequence, change, values);
-          bytes += text.length;
-          frames.push({ table: change.table, text });
-        }
-      }
-    } catch (error) {
-      frames = error instanceof Error ? error : new Error(String(error));
-      metrics?.wsDecodeFailures.inc();
-      logger?.warn?.('cannot decode an applied changeset for row subscribers', {
-        sequence: String(entry.message.sequence),
-        error: frames.message,
-      });
-    }
-    const list = frameCache.get(entry.message) ?? [];
-    list.push({ values, frames, bytes });
-    frameCache.delete(entry.message);
-    frameCache.set(entry.message, list);
-    frameCacheBytes += bytes;
-    for (const [key, old] of frameCache) {
-      if (frameCache.size <= FRAME_CACHE_ENTRIES && frameCacheBytes <= FRAME_CACHE_BYTES) break;
-      if (key === entry.message) break;
-      frameCache.delete(key);
-      for (const c of old) frameCacheBytes -= c.bytes;
-    }
-    return frames;
-  };
+  });
 
   /** Sends one entry's frames; returns the number of frames sent. */
   const sendEntry = (client: Client, entry: QueueEntry, onFlushed: () => void): number => {
@@ -336,7 +275,11 @@ export function attachSubscriptions(
       if (type === 'snapshot') {
         out.push(['rows', JSON.stringify({ channel: 'rows', sequence, op: 'SNAPSHOT' })]);
       } else if (type === 'changeset') {
-        const frames = rowFrames(entry, rows.values);
+        const frames = rowFrames.frames(
+          message,
+          entry.schema ?? schemaCache.current(),
+          rows.values,
+        );
         if (frames instanceof Error) {
           sendError(client, 'DECODE_FAILED', `cannot decode a changeset of sequence ${sequence}`);
         } else {
@@ -391,7 +334,7 @@ export function attachSubscriptions(
 
   // ---- engine events ----------------------------------------------------------------------
 
-  const onApplied = (messages: readonly AppliedMessageLike[]) => {
+  const onApplied = (messages: readonly AppliedMessage[]) => {
     if (clients.size === 0) return;
     let anyRows = false;
     for (const client of clients.values()) {

@@ -1,5 +1,4 @@
 export {
-  type AppliedMessageLike,
   type AttachSubscriptionsOptions,
   attachSubscriptions,
   type SubscriptionClientInfo,
@@ -24,3 +23,5 @@ export {
   rowChanges,
   SchemaCache,
 } from './row-changes';
+export { type RowFrame, RowFrameCache } from './row-frames';
+export { createWsMetrics, WS_CHANNELS, WS_DROP_REASONS, type WsMetrics } from './ws-metrics';

@@ -1,29 +1,12 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HttpApiConfigError } from '../errors';
-import { QueryError } from './query-errors';
-
-/** One statement as the worker runs it. */
-export interface WorkerRequest {
-  sql: string;
-  params: readonly unknown[] | Record<string, unknown> | null;
-  /** Decimal; the worker answers `behind` when its snapshot is older. */
-  minSequence: string | null;
-  maxRows: number;
-  maxBytes: number;
-}
-
-export type WorkerResult =
-  | {
-      ok: true;
-      columns: string[];
-      /** The rows as JSON text (an array of arrays), ready to splice into a response. */
-      rowsJson: string;
-      rowCount: number;
-      sequence: string | null;
-    }
-  | { ok: false; code: string; message: string; sequence: string | null }
-  | { behind: true; sequence: string | null };
+import { QueryConfigError, QueryError } from './errors';
+import type {
+  WorkerMessage,
+  WorkerRequest,
+  WorkerRequestMessage,
+  WorkerResult,
+} from './worker-protocol';
 
 export interface QueryPoolOptions {
   /** The replica file (read-only access; must exist). */
@@ -34,7 +17,10 @@ export interface QueryPoolOptions {
   busyTimeoutMs?: number | undefined;
   /** Requests waiting for a worker beyond this many are refused (`QUERY_BUSY`). Default 256. */
   maxQueue?: number | undefined;
-  /** Location of query-worker.mjs, for bundlers that move it. Default: next to this module. */
+  /**
+   * Location of the worker module, for bundlers that move it. Default: `query-worker.js` next to
+   * this module (`query-worker.ts` through tsx when running from TypeScript sources).
+   */
   workerUrl?: URL | undefined;
   /** Called when a worker is killed or dies (for logs). */
   onWorkerExit?: ((info: { reason: 'timeout' | 'crash'; detail: string }) => void) | undefined;
@@ -88,7 +74,18 @@ const PIPELINE_DEPTH = 8;
 /** A worker whose oldest query has run this long gets no more (it may be a slow statement). */
 const PIPELINE_STALL_MS = 100;
 
-type WorkerMessage = { ready: true } | { fatal: string } | (WorkerResult & { id: number });
+/**
+ * Where the worker module is and how to start it. Built (`dist/`): `query-worker.js` next to this
+ * bundle, for the ESM and the CJS build alike. From TypeScript sources (tests, the `source`
+ * condition): `query-worker.ts` through tsx, with the `source` condition for workspace imports.
+ */
+export function queryWorkerLocation(workerUrl?: URL): { path: string; execArgv: string[] } {
+  const here = import.meta.url;
+  const fromSource = here.endsWith('.ts');
+  const url = workerUrl ?? new URL(fromSource ? './query-worker.ts' : './query-worker.js', here);
+  const execArgv = fromSource ? ['--conditions=source', '--import', 'tsx'] : [];
+  return { path: fileURLToPath(url), execArgv };
+}
 
 /**
  * Worker processes (not threads) run the queries: better-sqlite3 and node:sqlite are synchronous
@@ -99,12 +96,10 @@ type WorkerMessage = { ready: true } | { fatal: string } | (WorkerResult & { id:
 export function createQueryPool(options: QueryPoolOptions): QueryPool {
   const { size } = options;
   if (!Number.isSafeInteger(size) || size < 1 || size > 64) {
-    throw new HttpApiConfigError(`query workers must be an integer in [1, 64], got ${size}`);
+    throw new QueryConfigError(`query workers must be an integer in [1, 64], got ${size}`);
   }
   const maxQueue = options.maxQueue ?? 256;
-  const workerPath = fileURLToPath(
-    options.workerUrl ?? new URL('./query-worker.mjs', import.meta.url),
-  );
+  const worker = queryWorkerLocation(options.workerUrl);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const slots: Slot[] = [];
   const queue: Task[] = [];
@@ -125,8 +120,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
 
   const spawn = (): Slot => {
     spawned++;
-    const child = fork(workerPath, [options.databasePath, String(busyTimeoutMs)], {
-      execArgv: ['--disable-warning=ExperimentalWarning'],
+    const child = fork(worker.path, [options.databasePath, String(busyTimeoutMs)], {
+      execArgv: ['--disable-warning=ExperimentalWarning', ...worker.execArgv],
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -236,7 +231,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       task.worker = target;
       task.sentAt = performance.now();
       target.child.channel?.ref();
-      target.child.send({ id: task.id, ...task.request }, (error) => {
+      const message: WorkerRequestMessage = { id: task.id, ...task.request };
+      target.child.send(message, (error) => {
         if (error && target.tasks.has(task.id) && !target.dying) {
           target.dying = true;
           target.child.kill('SIGKILL');

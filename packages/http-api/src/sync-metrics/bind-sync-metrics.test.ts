@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
+import type { HaltReason, SyncEvents, SyncRetry, SyncStatus } from '@synddb/sync';
 import { describe, expect, it } from 'vitest';
-import type { ValidatorStatusLike } from '../status/status-types';
-import { bindSyncMetrics, type SyncEventsLike } from './bind-sync-metrics';
-import { createValidatorMetrics, type ValidatorMetrics } from './create-validator-metrics';
+import { createValidatorMetrics, type ValidatorMetrics } from '../metrics/create-validator-metrics';
+import { bindSyncMetrics } from './bind-sync-metrics';
 
 async function value(metrics: ValidatorMetrics, name: string, labels: Record<string, string> = {}) {
   const metric = metrics.registry.getSingleMetric(name);
@@ -17,8 +17,8 @@ async function value(metrics: ValidatorMetrics, name: string, labels: Record<str
   return hit?.value;
 }
 
-class FakeEngine extends EventEmitter<SyncEventsLike> {
-  current: ValidatorStatusLike = {
+class FakeEngine extends EventEmitter<SyncEvents> {
+  current: SyncStatus = {
     state: 'syncing',
     lastSequence: null,
     lastTimestamp: null,
@@ -45,11 +45,16 @@ describe('bindSyncMetrics', () => {
     engine.emit('prefetchDepth', 3);
     engine.current = { ...engine.current, lastSequence: 2n, nextSequence: 3n, lagSequences: 18n };
     engine.emit('applied', [
-      { sequence: 0n, messageType: 2, changesets: [] },
-      { sequence: 1n, messageType: 0, changesets: [new Uint8Array(1), new Uint8Array(2)] },
-      { sequence: 2n, messageType: 1, changesets: [] },
+      { sequence: 0n, timestamp: 1n, messageType: 2, changesets: [] },
+      {
+        sequence: 1n,
+        timestamp: 1n,
+        messageType: 0,
+        changesets: [new Uint8Array(1), new Uint8Array(2)],
+      },
+      { sequence: 2n, timestamp: 1n, messageType: 1, changesets: [] },
     ]);
-    engine.emit('snapshot', { sequence: 0n, bytes: 4096 });
+    engine.emit('snapshot', { sequence: 0n, timestamp: 1n, bytes: 4096 });
     engine.emit('messagesCommitted', {
       count: 3,
       seconds: 0.004,
@@ -57,7 +62,7 @@ describe('bindSyncMetrics', () => {
     });
     engine.emit('messagesCommitted', { count: 1, seconds: 0.002, byType: { changeset: 1 } });
     engine.emit('signatureFailure', { sequence: 3n, code: 'MESSAGE_SIGNATURE' });
-    const gapHalt = {
+    const gapHalt: HaltReason = {
       code: 'SEQUENCE_GAP',
       kind: 'gap',
       message: 'gap',
@@ -65,8 +70,18 @@ describe('bindSyncMetrics', () => {
       since: 0,
       retries: 0,
     };
-    engine.emit('retrying', { code: 'STORAGE_UNAVAILABLE', kind: 'storage' });
-    engine.emit('retrying', { code: 'STORAGE_UNAVAILABLE', kind: 'storage' });
+    const retry: SyncRetry = {
+      sequence: 3n,
+      attempt: 1,
+      delayMs: 10,
+      code: 'STORAGE_UNAVAILABLE',
+      kind: 'storage',
+      message: 'unavailable',
+      retryAfterMs: undefined,
+      halted: false,
+    };
+    engine.emit('retrying', retry);
+    engine.emit('retrying', { ...retry, attempt: 2 });
     expect(
       await value(metrics, 'synddb_sync_retries_total', {
         reason: 'storage',
@@ -76,7 +91,7 @@ describe('bindSyncMetrics', () => {
     engine.emit('halted', gapHalt);
     expect(await value(metrics, 'synddb_sync_halted')).toBe(1);
     engine.emit('gapSkipped', { start: 3n, end: 5n, reason: 'skip' });
-    engine.emit('resumed', { sequence: 5n, haltedFor: 10 });
+    engine.emit('resumed', { sequence: 5n, haltedFor: 10, previous: gapHalt });
     engine.emit('halted', {
       ...gapHalt,
       code: 'UNEXPECTED_SEQUENCE',
@@ -135,7 +150,7 @@ describe('bindSyncMetrics', () => {
 
     unbind();
     expect(engine.listenerCount('applied')).toBe(0);
-    engine.emit('snapshot', { sequence: 9n, bytes: 1 });
+    engine.emit('snapshot', { sequence: 9n, timestamp: 1n, bytes: 1 });
     expect(await value(metrics, 'synddb_snapshots_applied_total')).toBe(1);
   });
 });

@@ -1,51 +1,47 @@
-import type { HaltReasonLike, ValidatorStatusLike } from '../status/status-types';
-import type { ValidatorMetrics } from './create-validator-metrics';
+import type { SyncEvents, SyncStatus } from '@synddb/sync';
+import type { SyncMetrics } from './sync-metrics';
 
 /** Message type numbers of the wire format: 0 changeset, 1 withdrawal, 2 snapshot. */
 const TYPE_NAMES = ['changeset', 'withdrawal', 'snapshot'] as const;
 
-/**
- * The events `bindSyncMetrics` listens to: structurally the `SyncEvents` of `@synddb/sync`, so a
- * `SyncEngine` can be passed as is.
- */
-export interface SyncEventsLike {
-  applied: [
-    messages: readonly { sequence: bigint; messageType: number; changesets: readonly unknown[] }[],
-  ];
-  snapshot: [info: { sequence: bigint; bytes: number }];
-  halted: [reason: HaltReasonLike];
-  resumed: [info: { sequence: bigint; haltedFor: number }];
-  retrying: [info: { code: string; kind: string }];
-  gapSkipped: [gap: { start: bigint; end: bigint; reason: string }];
-  batchFetched: [info: { startSequence: bigint; bytes: number; seconds: number }];
-  batchVerified: [info: { startSequence: bigint; messages: number; seconds: number }];
-  messagesCommitted: [info: { count: number; seconds: number; byType: Record<string, number> }];
-  signatureFailure: [info: { sequence: bigint; code: string }];
-  prefetchDepth: [depth: number];
-  error: [error: Error];
-}
+/** The engine events `bindSyncMetrics` records. */
+const RECORDED = [
+  'applied',
+  'snapshot',
+  'halted',
+  'resumed',
+  'retrying',
+  'gapSkipped',
+  'batchFetched',
+  'batchVerified',
+  'messagesCommitted',
+  'signatureFailure',
+  'prefetchDepth',
+  'error',
+] as const satisfies readonly (keyof SyncEvents)[];
 
-type Listener<K extends keyof SyncEventsLike> = (...args: SyncEventsLike[K]) => void;
+type RecordedEvent = (typeof RECORDED)[number];
+type Listener<K extends RecordedEvent> = (...args: SyncEvents[K]) => void;
 
 /**
- * An emitter of `SyncEventsLike` events, e.g. a `SyncEngine`. The listener parameter is loose so
- * that Node's generic `EventEmitter<T>.on` signature is assignable; payloads are as declared in
- * `SyncEventsLike`.
+ * What `bindSyncMetrics` listens to: a `SyncEngine` of `@synddb/sync` (or any emitter of its
+ * `SyncEvents`). The listener parameter is loose so that Node's generic `EventEmitter<T>.on`
+ * signature is assignable; payloads are as declared in `SyncEvents`.
  */
 export interface SyncEventSource {
   // biome-ignore lint/suspicious/noExplicitAny: see above
-  on(event: keyof SyncEventsLike, listener: (...args: any[]) => void): unknown;
+  on(event: RecordedEvent, listener: (...args: any[]) => void): unknown;
   // biome-ignore lint/suspicious/noExplicitAny: see above
-  off(event: keyof SyncEventsLike, listener: (...args: any[]) => void): unknown;
+  off(event: RecordedEvent, listener: (...args: any[]) => void): unknown;
   /** When present, the status-derived gauges are refreshed after every commit. */
-  status?: () => ValidatorStatusLike;
+  status?: () => SyncStatus;
 }
 
 /**
  * Records every sync engine event into `metrics` (batch and single-message mode alike). Returns a
  * function that removes the listeners.
  */
-export function bindSyncMetrics(engine: SyncEventSource, metrics: ValidatorMetrics): () => void {
+export function bindSyncMetrics(engine: SyncEventSource, metrics: SyncMetrics): () => void {
   // A gap that halts and is later skipped is one gap, not two.
   let lastGapStart: bigint | null = null;
   const countGap = (start: bigint) => {
@@ -57,7 +53,7 @@ export function bindSyncMetrics(engine: SyncEventSource, metrics: ValidatorMetri
     if (engine.status !== undefined) metrics.observeStatus(engine.status());
   };
 
-  const listeners: { [K in keyof SyncEventsLike]: Listener<K> } = {
+  const listeners: { [K in RecordedEvent]: Listener<K> } = {
     applied: (messages) => {
       for (const m of messages) {
         const type = TYPE_NAMES[m.messageType] ?? 'unknown';
@@ -125,9 +121,8 @@ export function bindSyncMetrics(engine: SyncEventSource, metrics: ValidatorMetri
     },
   };
 
-  const keys = Object.keys(listeners) as (keyof SyncEventsLike)[];
-  for (const key of keys) engine.on(key, listeners[key]);
+  for (const key of RECORDED) engine.on(key, listeners[key]);
   return () => {
-    for (const key of keys) engine.off(key, listeners[key]);
+    for (const key of RECORDED) engine.off(key, listeners[key]);
   };
 }

@@ -3,15 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryError } from './query-errors';
-import { createQueryService, type QueryService, type SequenceSource } from './query-service';
+import { QueryConfigError, QueryError } from './errors';
+import { QUERY_LATENCY_METRIC } from './query-metrics';
+import { createQueryService, type QueryService } from './query-service';
+import type { SequenceSource } from './sequence-source';
 
 // The replica is written here with node:sqlite; the workers (other processes) read it.
 let dir: string;
 let path: string;
 let writer: DatabaseSync;
 let service: QueryService;
+const registry = new Registry();
 const applied = new EventEmitter();
 let cursor = 41n;
 const source: SequenceSource = {
@@ -61,6 +65,7 @@ beforeAll(async () => {
     maxBytes: 4096,
     minSequenceMaxWaitMs: 300,
     sequence: source,
+    registry,
   });
   await service.ready();
 });
@@ -249,11 +254,19 @@ describe('createQueryService', () => {
   });
 
   it('waits for min_sequence, then answers from a snapshot at or beyond it', async () => {
-    setTimeout(() => setCursor(45n), 100);
-    const started = performance.now();
-    const r = await service.query({ sql: 'SELECT 1', minSequence: 45n });
+    const listening = applied.listenerCount('applied');
+    let answered = false;
+    const waiting = service.query({ sql: 'SELECT 1', minSequence: 45n }).finally(() => {
+      answered = true;
+    });
+    // The query waits for the engine's next commit (it subscribed), not for a timer.
+    expect(applied.listenerCount('applied')).toBe(listening + 1);
+    await service.query({ sql: 'SELECT 1' }); // a round trip to a worker: still waiting
+    expect(answered).toBe(false);
+    setCursor(45n);
+    const r = await waiting;
     expect(r.sequence).toBe(45n);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(90);
+    expect(applied.listenerCount('applied')).toBe(listening);
     const now = await service.query({ sql: 'SELECT 1', minSequence: 10n });
     expect(now.sequence).toBe(45n);
   });
@@ -312,9 +325,28 @@ describe('createQueryService', () => {
     expect(seen.size).toBeGreaterThan(10);
   });
 
+  it('records every query in synddb_query_latency_seconds by endpoint and outcome', async () => {
+    await service.query({ sql: 'SELECT 1' }, 'synddb_query');
+    await service.query({ sql: 'SELECT * FROM nope' }, 'synddb_query').catch(() => {});
+    const text = await registry.metrics();
+    const count = (labels: string) => {
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`${QUERY_LATENCY_METRIC}_count{${labels}}`));
+      return line === undefined ? 0 : Number(line.split(' ').at(-1));
+    };
+    expect(count('endpoint="synddb_query",outcome="ok"')).toBe(1);
+    expect(count('endpoint="synddb_query",outcome="client_error"')).toBe(1);
+    // the earlier tests, on the default endpoint
+    expect(count('endpoint="/query",outcome="ok"')).toBeGreaterThan(100);
+    expect(count('endpoint="/query",outcome="client_error"')).toBeGreaterThan(40);
+    expect(count('endpoint="/query",outcome="timeout"')).toBeGreaterThanOrEqual(4);
+  });
+
   it('validates its options', () => {
     expect(() => createQueryService({ databasePath: path, workers: 0 })).toThrow(/workers/);
     expect(() => createQueryService({ databasePath: path, maxBytes: 1 })).toThrow(/maxBytes/);
+    expect(() => createQueryService({ databasePath: path, workers: 0 })).toThrow(QueryConfigError);
   });
 
   it('reports a replica that cannot be opened as QUERY_UNAVAILABLE', async () => {

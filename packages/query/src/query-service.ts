@@ -1,0 +1,198 @@
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { isQueryErrorCode, QueryConfigError, QueryError, type QueryErrorCode } from './errors';
+import { createQueryMetrics, type QueryMetrics, type QueryOutcome } from './query-metrics';
+import { createQueryPool, type QueryPool } from './query-pool';
+import { type SequenceSource, waitForSequence } from './sequence-source';
+import type { WorkerRequest, WorkerResult } from './worker-protocol';
+
+export interface QueryServiceOptions {
+  /** The replica file. Workers open it read-only; it must exist. */
+  databasePath: string;
+  /** Worker processes (each with its own read-only connection). Default 2. */
+  workers?: number | undefined;
+  /** Most rows in one result. Default 10 000. */
+  maxRows?: number | undefined;
+  /** Largest result (bytes of the JSON rows). Default 8 MiB. */
+  maxBytes?: number | undefined;
+  /** Time limit of a statement (queue wait included), ms. Requests may ask for less. Default 5000. */
+  timeoutMs?: number | undefined;
+  /** Longest wait for `min_sequence`, ms. Default 10 000. */
+  minSequenceMaxWaitMs?: number | undefined;
+  /** Replica position for `min_sequence` waits; without it the service polls. */
+  sequence?: SequenceSource | undefined;
+  /** Where `synddb_query_latency_seconds` is recorded (e.g. the validator's metrics). */
+  metrics?: QueryMetrics | undefined;
+  /** Alternatively: registers the query metrics here (reused if they exist). */
+  registry?: Registry | undefined;
+  /** Requests waiting for a worker beyond this many get `QUERY_BUSY`. Default 256. */
+  maxQueue?: number | undefined;
+  /** SQLite busy timeout of worker connections. Default 5000 ms. */
+  busyTimeoutMs?: number | undefined;
+  /** Location of the worker module, for bundlers that move it (see `queryWorkerLocation`). */
+  workerUrl?: URL | undefined;
+  /** Called when a worker is killed (time limit) or dies, e.g. for logs. */
+  onWorkerExit?: ((info: { reason: 'timeout' | 'crash'; detail: string }) => void) | undefined;
+}
+
+export interface QueryInput {
+  /** Exactly one read statement. */
+  sql: string;
+  /** Values for `?`/`?NNN` (array) or `:name`/`@name`/`$name` (object, keys without the prefix). */
+  params?: readonly unknown[] | Record<string, unknown> | undefined;
+  /** Answer only from a replica at or beyond this sequence (wait for it, bounded). */
+  minSequence?: bigint | undefined;
+  /** Time limit of this query, ms; the service's `timeoutMs` caps it. */
+  timeoutMs?: number | undefined;
+}
+
+export interface QueryResult {
+  columns: string[];
+  /** JSON text of the rows (array of arrays). */
+  rowsJson: string;
+  rowCount: number;
+  /** The replica sequence the rows reflect; null when nothing was applied yet. */
+  sequence: bigint | null;
+}
+
+export interface QueryLimits {
+  maxRows: number;
+  maxBytes: number;
+  timeoutMs: number;
+  minSequenceMaxWaitMs: number;
+  workers: number;
+}
+
+export interface QueryService {
+  readonly limits: QueryLimits;
+  readonly pool: QueryPool;
+  /** Resolves when every worker has opened the replica; rejects with `QUERY_UNAVAILABLE`. */
+  ready(): Promise<void>;
+  /**
+   * Runs one read statement; rejects with `QueryError`. `endpoint` labels the latency metric
+   * (default `/query`; keep it bounded).
+   */
+  query(input: QueryInput, endpoint?: string): Promise<QueryResult>;
+  /** Kills the workers; queued and running queries reject with `QUERY_UNAVAILABLE`. */
+  close(): Promise<void>;
+}
+
+const limitsSchema = z.object({
+  workers: z.number().int().min(1).max(64),
+  maxRows: z.number().int().min(1).max(10_000_000),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 ** 3),
+  timeoutMs: z.number().int().min(1).max(3_600_000),
+  minSequenceMaxWaitMs: z.number().int().min(0).max(3_600_000),
+});
+
+/** The latency metric's `outcome` of a failed query. */
+export function queryOutcome(error: unknown): QueryOutcome {
+  if (!(error instanceof QueryError)) return 'server_error';
+  if (error.code === 'QUERY_TIMEOUT' || error.code === 'MIN_SEQUENCE_TIMEOUT') return 'timeout';
+  return error.status >= 500 ? 'server_error' : 'client_error';
+}
+
+const toSequence = (decimal: string | null) => (decimal === null ? null : BigInt(decimal));
+
+function minSequenceTimeout(min: bigint, seen: bigint | null): QueryError {
+  return new QueryError(
+    'MIN_SEQUENCE_TIMEOUT',
+    `the replica did not reach sequence ${min} in time (at ${seen ?? 'none'})`,
+    { sequence: seen },
+  );
+}
+
+/**
+ * Read queries on the replica: a pool of worker processes with read-only, authorizer-guarded
+ * connections, limits on rows, bytes and time, and `min_sequence` waits. Needs Node >= 24.10
+ * (node:sqlite's authorizer; see `hasSqliteAuthorizer`).
+ */
+export function createQueryService(options: QueryServiceOptions): QueryService {
+  const parsed = limitsSchema.safeParse({
+    workers: options.workers ?? 2,
+    maxRows: options.maxRows ?? 10_000,
+    maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
+    timeoutMs: options.timeoutMs ?? 5000,
+    minSequenceMaxWaitMs: options.minSequenceMaxWaitMs ?? 10_000,
+  });
+  if (!parsed.success) {
+    throw new QueryConfigError('invalid query service options', z.prettifyError(parsed.error));
+  }
+  const limits: QueryLimits = parsed.data;
+  const metrics =
+    options.metrics ?? (options.registry ? createQueryMetrics(options.registry) : undefined);
+  const pool = createQueryPool({
+    databasePath: options.databasePath,
+    size: limits.workers,
+    busyTimeoutMs: options.busyTimeoutMs,
+    maxQueue: options.maxQueue,
+    workerUrl: options.workerUrl,
+    onWorkerExit: options.onWorkerExit,
+  });
+  const source = options.sequence;
+
+  const run = async (input: QueryInput): Promise<QueryResult> => {
+    const started = performance.now();
+    const timeoutMs = Math.min(input.timeoutMs ?? limits.timeoutMs, limits.timeoutMs);
+    const min = input.minSequence;
+    const waitDeadline =
+      started + Math.min(limits.minSequenceMaxWaitMs, input.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const request: WorkerRequest = {
+      sql: input.sql,
+      params: input.params ?? null,
+      minSequence: min === undefined ? null : min.toString(),
+      maxRows: limits.maxRows,
+      maxBytes: limits.maxBytes,
+    };
+    for (;;) {
+      if (
+        min !== undefined &&
+        source !== undefined &&
+        !(await waitForSequence(source, min, waitDeadline))
+      ) {
+        throw minSequenceTimeout(min, source.lastSequence());
+      }
+      const result: WorkerResult = await pool.run(request, performance.now() + timeoutMs);
+      if ('behind' in result) {
+        const remaining = waitDeadline - performance.now();
+        if (remaining <= 0) throw minSequenceTimeout(min ?? 0n, toSequence(result.sequence));
+        // The source said reached (or there is none): give the commit a moment to be visible.
+        await new Promise((r) => setTimeout(r, Math.min(source === undefined ? 25 : 5, remaining)));
+        continue;
+      }
+      if (!result.ok) {
+        const code: QueryErrorCode = isQueryErrorCode(result.code) ? result.code : 'QUERY_INTERNAL';
+        throw new QueryError(code, result.message, { sequence: toSequence(result.sequence) });
+      }
+      return {
+        columns: result.columns,
+        rowsJson: result.rowsJson,
+        rowCount: result.rowCount,
+        sequence: toSequence(result.sequence),
+      };
+    }
+  };
+
+  return {
+    limits,
+    pool,
+    ready: () => pool.ready(),
+    async query(input, endpoint = '/query') {
+      const started = performance.now();
+      let outcome: QueryOutcome = 'ok';
+      try {
+        return await run(input);
+      } catch (error) {
+        outcome = queryOutcome(error);
+        throw error;
+      } finally {
+        metrics?.queryLatency.observe({ endpoint, outcome }, (performance.now() - started) / 1000);
+      }
+    },
+    close: () => pool.close(),
+  };
+}
