@@ -3,7 +3,7 @@
  * callers decide on (the sync engine's retries and halts, HTTP statuses, exit codes) instead of
  * matching `code`s. The `code` says exactly what failed; the kind says what to do about it.
  * These texts are the README's table (packages/protocol/README.md#error-kinds); what the sync
- * engine does with each kind is in packages/sync/README.md#halts-and-retries.
+ * engine does with each kind is in packages/sync/README.md#failures-and-retries.
  */
 export const ERROR_KINDS = {
   storage:
