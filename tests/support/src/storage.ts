@@ -10,14 +10,7 @@ export {
   type FaultSetOptions,
 } from './faults/create-fault-injector';
 export { type FaultResponse, faultBeforeResponse, sendWithFault } from './faults/deliver-fault';
-export type {
-  Fault,
-  FaultKind,
-  FaultOperation,
-  FaultRequest,
-  FaultRule,
-  ServedFault,
-} from './faults/fault-types';
+export type * from './faults/fault-types';
 export {
   classifySequencerRequest,
   FaultProxyConfigError,
