@@ -3,7 +3,7 @@ import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { onCleanup, tempDir } from '@synddb/test-support';
+import { onCleanup, tempDir, thrown } from '@synddb/test-support';
 import { ethers } from 'ethers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BridgeSignerKeyError } from './errors';
@@ -52,15 +52,7 @@ function startKeyChild(keyFile: string): Promise<{ child: Child; output: Promise
   });
 }
 
-function keyError(fn: () => unknown): BridgeSignerKeyError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(BridgeSignerKeyError);
-    return error as BridgeSignerKeyError;
-  }
-  throw new Error('expected BridgeSignerKeyError');
-}
+const keyError = (fn: () => unknown): BridgeSignerKeyError => thrown(fn, BridgeSignerKeyError);
 
 describe('loadOrCreateSignerKey', () => {
   it('creates a 0600 key file with one line 0x<64 hex> and reloads the same key', () => {

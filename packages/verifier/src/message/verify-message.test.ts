@@ -5,6 +5,7 @@ import {
   messageSigningDigest,
   SyndDBError,
 } from '@synddb/protocol';
+import { thrown } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../test/backends';
 import { ANVIL0_PUBKEY, flipBit, hex, ONES_PUBKEY, wire } from '../../test/wire-format-fixture';
@@ -30,15 +31,6 @@ const V1_FIELDS = (() => {
     signature: range(cose.signature),
   };
 })();
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe.each(BACKENDS)('verifyMessage (%s)', (_name, backend) => {
   const options = { expectedPubkey: ANVIL0_PUBKEY, backend };

@@ -6,6 +6,7 @@ import {
   SyndDBError,
   signedMessageFromCose,
 } from '@synddb/protocol';
+import { thrown } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../test/backends';
 import { ANVIL0_PUBKEY, flipBit, hex, ONES_PUBKEY, wire } from '../../test/wire-format-fixture';
@@ -17,15 +18,7 @@ const v1: SignedMessage = signedMessageFromCose(
   decodeCoseSign1(hex(wire.v1_cose_message.cose_sign1)),
 );
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SyndDBError);
-    return (error as SyndDBError).code;
-  }
-  throw new Error('expected a throw');
-}
+const codeOf = (fn: () => unknown): string => thrown(fn, SyndDBError).code;
 
 describe.each(BACKENDS)('verifySignedMessage (%s)', (_name, backend) => {
   const options = { expectedPubkey: ANVIL0_PUBKEY, backend };
