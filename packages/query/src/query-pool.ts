@@ -28,7 +28,10 @@ export interface QueryPoolOptions {
 
 export interface QueryPool {
   readonly size: number;
-  /** Resolves once every worker has opened the replica; rejects with `QUERY_UNAVAILABLE` if one cannot. */
+  /**
+   * Resolves once every worker has opened the replica (replacements of killed workers included);
+   * rejects with `QUERY_UNAVAILABLE` if one cannot, or once the pool is closed.
+   */
   ready(): Promise<void>;
   /**
    * Runs one statement. Rejects with `QUERY_TIMEOUT` when `deadline` (a `performance.now()` time)
@@ -110,10 +113,14 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   const readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
 
   const settleReady = () => {
-    if (fatal !== undefined) {
-      const error = new QueryError('QUERY_UNAVAILABLE', `query worker cannot start: ${fatal}`);
+    if (fatal !== undefined || closed) {
+      const error = new QueryError(
+        'QUERY_UNAVAILABLE',
+        closed ? 'the query service is closed' : `query worker cannot start: ${fatal}`,
+      );
       for (const w of readyWaiters.splice(0)) w.reject(error);
-    } else if (slots.every((s) => s.ready)) {
+    } else if (slots.every((s) => s.ready && !s.dying && !s.exited)) {
+      // A worker killed at its time limit counts again once its replacement has opened the replica.
       for (const w of readyWaiters.splice(0)) w.resolve();
     }
   };
@@ -309,6 +316,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (closed) return;
       closed = true;
       failQueue();
+      settleReady();
       const exits = slots.map(
         (slot) =>
           new Promise<void>((resolve) => {

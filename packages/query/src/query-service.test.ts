@@ -228,11 +228,12 @@ describe('createQueryService', () => {
       })
       .catch((e: QueryError) => e);
     expect((quick as QueryError).code).toBe('QUERY_TIMEOUT');
+    await service.ready(); // the replacements have opened the replica
+    expect(service.pool.spawned).toBeGreaterThanOrEqual(spawned + 1);
     const after = await Promise.all(
       [1, 2, 3, 4].map((i) => service.query({ sql: 'SELECT ?', params: [i] })),
     );
     expect(after.map((r) => JSON.parse(r.rowsJson)[0][0])).toEqual([1, 2, 3, 4]);
-    expect(service.pool.spawned).toBeGreaterThanOrEqual(spawned + 1);
   });
 
   it('re-runs queries that waited behind a statement killed at its time limit', async () => {
@@ -359,5 +360,16 @@ describe('createQueryService', () => {
     } finally {
       await missing.close();
     }
+  });
+
+  it('answers QUERY_UNAVAILABLE once closed, also to ready()', async () => {
+    const closing = createQueryService({ databasePath: path, workers: 1 });
+    const starting = closing.ready();
+    await closing.close();
+    await expect(starting).rejects.toMatchObject({ code: 'QUERY_UNAVAILABLE' });
+    await expect(closing.ready()).rejects.toMatchObject({ code: 'QUERY_UNAVAILABLE' });
+    await expect(closing.query({ sql: 'SELECT 1' })).rejects.toMatchObject({
+      code: 'QUERY_UNAVAILABLE',
+    });
   });
 });

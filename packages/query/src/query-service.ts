@@ -66,7 +66,10 @@ export interface QueryLimits {
 export interface QueryService {
   readonly limits: QueryLimits;
   readonly pool: QueryPool;
-  /** Resolves when every worker has opened the replica; rejects with `QUERY_UNAVAILABLE`. */
+  /**
+   * Resolves when every worker (a killed worker's replacement included) has opened the replica;
+   * rejects with `QUERY_UNAVAILABLE` when one cannot, or once closed.
+   */
   ready(): Promise<void>;
   /**
    * Runs one read statement; rejects with `QueryError`. `endpoint` labels the latency metric

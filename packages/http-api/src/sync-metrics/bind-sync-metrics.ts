@@ -1,8 +1,6 @@
+import { MESSAGE_TYPE_NAMES } from '@synddb/protocol';
 import type { SyncEvents, SyncStatus } from '@synddb/sync';
 import type { SyncMetrics } from './sync-metrics';
-
-/** Message type numbers of the wire format: 0 changeset, 1 withdrawal, 2 snapshot. */
-const TYPE_NAMES = ['changeset', 'withdrawal', 'snapshot'] as const;
 
 /** The engine events `bindSyncMetrics` records. */
 const RECORDED = [
@@ -56,7 +54,7 @@ export function bindSyncMetrics(engine: SyncEventSource, metrics: SyncMetrics): 
   const listeners: { [K in RecordedEvent]: Listener<K> } = {
     applied: (messages) => {
       for (const m of messages) {
-        const type = TYPE_NAMES[m.messageType] ?? 'unknown';
+        const type = MESSAGE_TYPE_NAMES[m.messageType] ?? 'unknown';
         metrics.messagesApplied.inc({ type });
         metrics.messagesSynced.inc({ type });
         if (type === 'changeset') metrics.changesetsApplied.inc(m.changesets.length);

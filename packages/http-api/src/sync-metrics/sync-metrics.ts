@@ -1,3 +1,4 @@
+import { MESSAGE_TYPE_NAMES } from '@synddb/protocol';
 import type { SyncStatus } from '@synddb/sync';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -8,7 +9,8 @@ export const DURATION_BUCKETS = [
   0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ] as const;
 
-export const MESSAGE_TYPES = ['changeset', 'withdrawal', 'snapshot'] as const;
+/** The `type` label values (`MESSAGE_TYPE_NAMES` of `@synddb/protocol`). */
+export const MESSAGE_TYPES = MESSAGE_TYPE_NAMES;
 
 /**
  * The sync pipeline's metrics, recorded from the engine's events by `bindSyncMetrics` and from

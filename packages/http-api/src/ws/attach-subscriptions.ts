@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { MESSAGE_TYPE_NAMES, MessageType } from '@synddb/protocol';
 import type { AppliedMessage } from '@synddb/sync';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { HttpApiConfigError } from '../errors';
@@ -21,9 +22,6 @@ import {
 } from './row-changes';
 import { RowFrameCache } from './row-frames';
 import type { WsMetrics } from './ws-metrics';
-
-/** Message type numbers of the wire format: 0 changeset, 1 withdrawal, 2 snapshot. */
-const TYPE_NAMES = ['changeset', 'withdrawal', 'snapshot'] as const;
 
 /**
  * What `attachSubscriptions` listens to: a `SyncEngine` of `@synddb/sync` fits. `applied` carries
@@ -258,7 +256,7 @@ export function attachSubscriptions(
     const out: [Channel, string][] = [];
     const { message } = entry;
     const sequence = jsonInteger(message.sequence);
-    const type = TYPE_NAMES[message.messageType] ?? 'unknown';
+    const type = MESSAGE_TYPE_NAMES[message.messageType] ?? 'unknown';
     if (entry.sequences && client.sequences) {
       out.push([
         'sequences',
@@ -342,11 +340,11 @@ export function attachSubscriptions(
     }
     let view: SchemaView | undefined;
     for (const message of messages) {
-      const isSnapshot = message.messageType === 2;
+      const isSnapshot = message.messageType === MessageType.Snapshot;
       if (isSnapshot) {
         schemaCache.invalidate();
         view = undefined;
-      } else if (anyRows && message.messageType === 0) {
+      } else if (anyRows && message.messageType === MessageType.Changeset) {
         view ??= schemaCache.current();
       }
       let bytes = ENTRY_BYTES;
@@ -355,7 +353,7 @@ export function attachSubscriptions(
         if (client.closing || (!client.sequences && client.rows === null)) continue;
         const entry: QueueEntry = {
           message,
-          schema: message.messageType === 0 ? view : undefined,
+          schema: message.messageType === MessageType.Changeset ? view : undefined,
           sequences: client.sequences,
           rows: client.rows !== null,
           bytes: client.rows !== null ? bytes : ENTRY_BYTES,
