@@ -6,16 +6,15 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * The packages as consumers get them: every publishable package is packed with the release
@@ -235,7 +234,7 @@ describe('packed packages installed outside the workspace', () => {
   let packed: PackedPackage[];
 
   beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'synddb-packed-'));
+    tmp = tempDir('synddb-packed-'); // removed after the file
     release = join(tmp, 'release');
     consumer = join(tmp, 'consumer');
     validatorOnly = join(tmp, 'validator-only');
@@ -282,15 +281,11 @@ describe('packed packages installed outside the workspace', () => {
         240_000,
       ),
     ]);
-    for (const file of ['consumer.mjs', 'consumer.cjs', 'scenarios.cjs']) {
+    for (const file of ['consumer.mjs', 'consumer.cjs', 'scenarios.cjs', 'dump-database.cjs']) {
       copyFileSync(join(fixtures, 'consumer', file), join(consumer, file));
     }
     copyFileSync(join(fixtures, 'golden-cose-message.json'), join(consumer, 'golden.json'));
   }, 300_000);
-
-  afterAll(() => {
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-  });
 
   it('packs every publishable package, with workspace ranges rewritten to versions', () => {
     const publishable = ['packages', 'apps']
@@ -332,7 +327,8 @@ describe('packed packages installed outside the workspace', () => {
           if (!subpath.endsWith('.json')) specs.push(`${p.name}${subpath.slice(1)}`);
         }
       }
-      expect(specs).toContain('@synddb/fetchers/testing');
+      // The test servers are not published: they live in the private @synddb/test-support.
+      expect(specs.filter((spec) => spec.includes('testing'))).toEqual([]);
       const out = (await scenario(consumer, script, ['load', ...specs])) as {
         format: string;
         entries: Record<string, { file: string; exports: string[] }>;
@@ -467,11 +463,8 @@ describe('packed packages installed outside the workspace', () => {
 
     beforeAll(async () => {
       devnet = await startDevnet(mkdtempSync(join(tmp, 'devnet-')), 60);
+      onCleanup(() => devnet.stop());
     }, 90_000);
-
-    afterAll(async () => {
-      await devnet?.stop();
-    });
 
     it.each([
       ['consumer.mjs', 'esm'],
@@ -569,13 +562,13 @@ describe('packed packages installed outside the workspace', () => {
           child.stdout!.on('data', check);
           void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
         });
-        const deadline = Date.now() + 30_000;
-        let status: Record<string, unknown> = {};
-        while (Date.now() < deadline) {
-          status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
-          if (status.last_sequence === Number(devnet.head) && status.synced_once) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        const status = await waitFor(
+          async () => {
+            const s = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
+            return s.last_sequence === Number(devnet.head) && s.synced_once ? s : undefined;
+          },
+          { what: () => `the validator at ${devnet.head}:\n${output}`, timeoutMs: 30_000 },
+        );
         expect(status, output).toMatchObject({
           last_sequence: Number(devnet.head),
           synced_once: true,

@@ -1,14 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { tempDir } from '@synddb/test-support';
+import { expect, it } from 'vitest';
 import { ROOT } from '../support/processes';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /**
  * Runs scripts/start.ts (what `npm start` ends in, after the build) in its own process group,
@@ -19,8 +12,7 @@ function runStart(
   env: Record<string, string>,
   act: (output: string, groupPid: number) => boolean,
 ): Promise<{ code: number | null; output: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'synddb-start-'));
-  dirs.push(dataDir);
+  const dataDir = tempDir('synddb-start-');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
       cwd: ROOT,

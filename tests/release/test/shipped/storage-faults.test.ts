@@ -6,26 +6,19 @@
  * its retries, heal by itself, and end with the replica equal to the source.
  */
 import { join } from 'node:path';
-import { type FaultRule, startGcsTestServer, startHttpFaultProxy } from '@synddb/fetchers/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { onCleanup, tempDir, testSeed, waitFor } from '@synddb/test-support';
 import {
-  type Devnet,
-  killAll,
-  startDevnet,
-  startValidator,
-  tempDirectory,
-  waitFor,
-} from '../support/processes';
+  type FaultRule,
+  startGcsTestServer,
+  startHttpFaultProxy,
+} from '@synddb/test-support/storage';
+import { describe, expect, it } from 'vitest';
+import { type Devnet, startDevnet, startValidator } from '../support/processes';
 import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
 import { caughtUp, expectEveryWithdrawalSigned, validatorArgs } from '../support/validator-checks';
 
-const cleanups: (() => void | Promise<void>)[] = [];
-afterEach(async () => {
-  await killAll();
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const seed = Number(process.env.SYNDDB_FAULT_SEED ?? Date.now() % 1_000_000);
+/** The devnet's workload and the fault draws: printed, replayed with SYNDDB_TEST_SEED. */
+const seed = testSeed('storage faults (devnet workload and fault draws)');
 
 /**
  * Every kind of fault, each on a share of listings and downloads (about one request in five
@@ -84,18 +77,16 @@ async function devnetWithGcsLayout(directory: string): Promise<Devnet> {
 }
 
 describe('the built validator against failing storage', () => {
-  it(`replicates over GCS through every kind of fault, halts only when they outlast its retries, and heals (fault seed ${seed})`, async () => {
-    console.log(`storage faults: seed ${seed} (SYNDDB_FAULT_SEED=${seed} repeats the draws)`);
-    const dir = tempDirectory('synddb-dist-gcs-');
-    cleanups.push(dir.remove);
-    const devnet = await devnetWithGcsLayout(dir.path);
+  it(`replicates over GCS through every kind of fault, halts only when they outlast its retries, and heals (seed ${seed})`, async () => {
+    const dir = tempDir('synddb-dist-gcs-');
+    const devnet = await devnetWithGcsLayout(dir);
     const gcs = await startGcsTestServer({
-      backing: { directory: join(dir.path, 'bucket'), bucket: 'devnet' },
+      backing: { directory: join(dir, 'bucket'), bucket: 'devnet' },
     });
-    cleanups.push(() => gcs.close());
+    onCleanup(() => gcs.close());
     gcs.faults.set(MIXED_FAULTS, { seed });
 
-    const replica = join(dir.path, 'replica.db');
+    const replica = join(dir, 'replica.db');
     const validator = await startValidator(
       validatorArgs(devnet, replica, {
         storage: [
@@ -113,11 +104,10 @@ describe('the built validator against failing storage', () => {
     await devnet.appDone();
     const head = await devnet.flushedHead();
     // the batcher's last file reaches the bucket directory as the flush answers
-    await waitFor(
-      async () => (await validator.status()).head_sequence === Number(head),
-      'the GCS head listed',
-      60_000,
-    );
+    await waitFor(async () => (await validator.status()).head_sequence === Number(head), {
+      what: 'the GCS head listed',
+      timeoutMs: 60_000,
+    });
 
     // Storage down for good: every listing and download fails until further notice.
     gcs.faults.set([{ on: ['list', 'download'], fault: { kind: 'status', status: 503 } }]);
@@ -126,21 +116,20 @@ describe('the built validator against failing storage', () => {
         const s = await validator.status();
         return s.halt !== null && s.halt.kind === 'storage' ? s.halt : undefined;
       },
-      'a storage halt reported in /status',
-      60_000,
+      { what: 'a storage halt reported in /status', timeoutMs: 60_000 },
     );
     expect(halted.code).toBeTruthy();
     expect(validator.child.exitCode).toBeNull();
 
     // Storage back, still flaky: the halt heals by itself and the replica reaches the head.
-    gcs.faults.set(MIXED_FAULTS, { seed: seed + 1 });
+    gcs.faults.set(MIXED_FAULTS, { seed: (seed + 1) >>> 0 });
     await caughtUp(validator, head, { allowHalts: true });
     // flaky storage may halt it again at the head (a listing that fails past the retries)
     gcs.faults.clear();
-    await waitFor(
-      async () => (await validator.status()).halt === null,
-      'no halt once storage is sound',
-    );
+    await waitFor(async () => (await validator.status()).halt === null, {
+      what: 'no halt once storage is sound',
+      timeoutMs: 60_000,
+    });
     await expectEveryWithdrawalSigned(validator, devnet.appDb);
 
     const metrics = await (await fetch(`${validator.url}/metrics`)).text();
@@ -161,13 +150,12 @@ describe('the built validator against failing storage', () => {
   });
 
   it('replicates over the sequencer HTTP API behind a fault proxy, through every kind of fault', async () => {
-    const dir = tempDirectory('synddb-dist-http-faults-');
-    cleanups.push(dir.remove);
-    const devnet = await devnetWithGcsLayout(dir.path);
+    const dir = tempDir('synddb-dist-http-faults-');
+    const devnet = await devnetWithGcsLayout(dir);
     const proxy = await startHttpFaultProxy({ upstream: devnet.url });
-    cleanups.push(() => proxy.close());
-    proxy.faults.set(MIXED_FAULTS, { seed: seed + 2 });
-    const replica = join(dir.path, 'replica.db');
+    onCleanup(() => proxy.close());
+    proxy.faults.set(MIXED_FAULTS, { seed: (seed + 2) >>> 0 });
+    const replica = join(dir, 'replica.db');
     const validator = await startValidator(
       validatorArgs(devnet, replica, {
         storage: ['--sequencer-url', proxy.url],
@@ -180,10 +168,10 @@ describe('the built validator against failing storage', () => {
     await caughtUp(validator, head, { allowHalts: true });
     expect(proxy.faults.count({})).toBeGreaterThan(0);
     proxy.faults.clear();
-    await waitFor(
-      async () => (await validator.status()).halt === null,
-      'no halt once storage is sound',
-    );
+    await waitFor(async () => (await validator.status()).halt === null, {
+      what: 'no halt once storage is sound',
+      timeoutMs: 60_000,
+    });
     validator.kill('SIGTERM');
     expect(await validator.exited).toEqual({ code: 0, signal: null });
     expect(validator.lines.join('\n')).not.toMatch(/unexpected failure|Unhandled|Assertion failed/);

@@ -4,14 +4,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { seededRandom } from '@synddb/fetchers/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir, testRandom } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import {
-  killAll,
+  type RunningProcess,
   startDevnet,
   startValidator,
   tail,
-  tempDirectory,
   VALIDATOR_BIN,
 } from '../support/processes';
 import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
@@ -22,16 +21,11 @@ import {
   validatorArgs,
 } from '../support/validator-checks';
 
-const cleanups: (() => void | Promise<void>)[] = [];
-afterEach(async () => {
-  await killAll();
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function directory(prefix: string): string {
-  const dir = tempDirectory(prefix);
-  cleanups.push(dir.remove);
-  return dir.path;
+/** Rejects as soon as `process` exits: race it with a wait that needs the process alive. */
+function exitsEarly(process: RunningProcess): Promise<never> {
+  return process.exited.then((exit) => {
+    throw new Error(`${process.name} exited: ${JSON.stringify(exit)}\n${tail(process.lines)}`);
+  });
 }
 
 describe('the built synddb-validator binary', () => {
@@ -51,7 +45,7 @@ describe('the built synddb-validator binary', () => {
   });
 
   it('keeps running after start-up (it used to exit at once with status 0 when verify threads >= 1)', async () => {
-    const dir = directory('synddb-dist-start-');
+    const dir = tempDir('synddb-dist-start-');
     const devnet = await startDevnet({
       directory: dir,
       args: ['--transactions', '5', '--rate', '100'],
@@ -60,8 +54,10 @@ describe('the built synddb-validator binary', () => {
       validatorArgs(devnet, join(dir, 'replica.db'), { extra: ['--verify-threads', '2'] }),
     );
     expect(validator.lines.join('\n')).toMatch(/verifyThreads=2/);
-    // still serving well after start-up
-    await new Promise((r) => setTimeout(r, 1500));
+    // still serving well after start-up: it syncs the whole stream, through its verify threads
+    await devnet.appDone();
+    const head = await devnet.flushedHead();
+    await Promise.race([caughtUp(validator, head), exitsEarly(validator)]);
     expect(validator.child.exitCode).toBeNull();
     expect((await fetch(`${validator.url}/health`)).status).toBe(200);
     validator.kill('SIGTERM');
@@ -69,7 +65,7 @@ describe('the built synddb-validator binary', () => {
   });
 
   it('replicates snapshots, schema changes and withdrawals to the end, answers queries, signs, exits 0 on SIGTERM', async () => {
-    const dir = directory('synddb-dist-sync-');
+    const dir = tempDir('synddb-dist-sync-');
     const devnet = await startDevnet({
       directory: dir,
       args: [
@@ -146,10 +142,9 @@ describe('the built synddb-validator binary', () => {
   });
 
   it('resumes after SIGKILL at random moments with the replica equal to the source and every withdrawal signed once', async () => {
-    const seed = Number(process.env.SYNDDB_KILL_SEED ?? Date.now() % 1_000_000);
-    console.log(`SIGKILL moments: seed ${seed} (SYNDDB_KILL_SEED=${seed} repeats them)`);
-    const random = seededRandom(seed);
-    const dir = directory('synddb-dist-kill-');
+    // The kill moments and the devnet's workload: printed, replayed with SYNDDB_TEST_SEED.
+    const random = testRandom('SIGKILL moments and devnet workload');
+    const dir = tempDir('synddb-dist-kill-');
     const devnet = await startDevnet({
       directory: dir,
       args: [
@@ -158,7 +153,7 @@ describe('the built synddb-validator binary', () => {
         '--rate',
         '5000',
         '--seed',
-        String(seed % 1000),
+        String(random.seed % 1000),
         '--snapshot-every',
         '400',
         '--schema-change-every',
@@ -179,7 +174,8 @@ describe('the built synddb-validator binary', () => {
     let killedMidway = 0;
     for (let round = 0; round < kills; round++) {
       const validator = await startValidator(args);
-      await new Promise((r) => setTimeout(r, 50 + Math.floor(random() * 700)));
+      // a random moment on purpose: the kill must be safe wherever it lands
+      await new Promise((r) => setTimeout(r, 50 + random.int(700)));
       const before = await validator.status().catch(() => null);
       validator.kill('SIGKILL');
       const exit = await validator.exited;

@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect, it } from 'vitest';
-import { killAll, startDevnet, startValidator, tail, tempDirectory } from '../support/processes';
+import { tempDir } from '@synddb/test-support';
+import { expect, it } from 'vitest';
+import { startDevnet, startValidator, tail } from '../support/processes';
 import { dumpDatabase, integrityCheck } from '../support/sqlite-dump';
 import {
   caughtUp,
@@ -20,12 +21,6 @@ import {
 const minutes = Number(process.env.SYNDDB_SOAK_MINUTES ?? 2);
 const rate = Number(process.env.SYNDDB_SOAK_RATE ?? 100);
 const forceGc = fileURLToPath(new URL('./force-gc.mjs', import.meta.url));
-
-const dir = tempDirectory('synddb-soak-');
-afterEach(async () => {
-  await killAll();
-  dir.remove();
-});
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -40,8 +35,9 @@ function median(values: number[]): number {
 
 it(`runs ${minutes} min under forced GC: no abort, no error log, flat RSS, replica equal to the source`, async () => {
   const transactions = Math.ceil(rate * minutes * 60);
+  const dir = tempDir('synddb-soak-');
   const devnet = await startDevnet({
-    directory: dir.path,
+    directory: dir,
     args: [
       '--transactions',
       String(transactions),
@@ -59,7 +55,7 @@ it(`runs ${minutes} min under forced GC: no abort, no error log, flat RSS, repli
       '5',
     ],
   });
-  const replica = join(dir.path, 'replica.db');
+  const replica = join(dir, 'replica.db');
   const validator = await startValidator(validatorArgs(devnet, replica), {
     nodeArgs: ['--expose-gc', '--import', forceGc],
     env: { SYNDDB_SOAK_GC_MS: '50' },

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { onCleanup } from '@synddb/test-support';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const VALIDATOR_BIN = join(ROOT, 'apps/validator/dist/cli.js');
@@ -22,16 +21,10 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-const running = new Set<RunningProcess>();
-
-/** Kills (SIGKILL) every process a test left running. Call it from afterEach/afterAll. */
-export async function killAll(): Promise<void> {
-  const left = [...running];
-  for (const p of left) p.kill('SIGKILL');
-  await Promise.all(left.map((p) => p.exited));
-}
-
-/** Starts `node <args>`; its lines are kept (and echoed when SYNDDB_RELEASE_ECHO=1). */
+/**
+ * Starts `node <args>`; its lines are kept (and echoed when SYNDDB_RELEASE_ECHO=1). A process
+ * still running after the test (or the file, when started outside a test) is killed (SIGKILL).
+ */
 export function startProcess(
   name: string,
   args: string[],
@@ -98,8 +91,10 @@ export function startProcess(
       });
     },
   };
-  running.add(handle);
-  void exited.then(() => running.delete(handle));
+  onCleanup(async () => {
+    handle.kill('SIGKILL');
+    await exited;
+  });
   return handle;
 }
 
@@ -184,34 +179,4 @@ export async function startValidator(
       return (await (await fetch(`${url}/status`)).json()) as ValidatorStatus;
     },
   });
-}
-
-/** Polls `check` until it returns a value other than undefined/false. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `not within ${timeoutMs} ms: ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A fresh directory under the OS temp dir, removed by the returned function. */
-export function tempDirectory(prefix: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }

@@ -1,6 +1,7 @@
+import { waitFor } from '@synddb/test-support';
 import { getBytes, hashMessage, recoverAddress } from 'ethers';
 import { expect } from 'vitest';
-import { type Devnet, type Validator, waitFor } from './processes';
+import type { Devnet, Validator } from './processes';
 import { queryOne } from './sqlite-dump';
 
 export interface ValidatorArgsOptions {
@@ -62,8 +63,7 @@ export async function caughtUp(
       }
       return s.last_sequence !== null && BigInt(s.last_sequence) === head;
     },
-    `validator at sequence ${head}`,
-    options.timeoutMs ?? 120_000,
+    { what: `validator at sequence ${head}`, timeoutMs: options.timeoutMs ?? 120_000 },
   );
 }
 
@@ -90,10 +90,13 @@ export async function expectEveryWithdrawalSigned(
   expect(info.chain_id).toBe(31337);
   const withdrawals = queryOne<{ n: number }>(appDb, 'SELECT count(*) AS n FROM withdrawals').n;
   expect(withdrawals).toBeGreaterThan(0);
-  const signatures = await waitFor(async () => {
-    const all = await allSignatures(url);
-    return all.length === withdrawals ? all : undefined;
-  }, `${withdrawals} withdrawals signed`);
+  const signatures = await waitFor(
+    async () => {
+      const all = await allSignatures(url);
+      return all.length === withdrawals ? all : undefined;
+    },
+    { what: `${withdrawals} withdrawals signed`, timeoutMs: 60_000 },
+  );
   expect(new Set(signatures.map((s) => s.message_id)).size).toBe(withdrawals);
   for (const s of signatures) {
     // what the Bridge recovers: EIP-191 over the raw 32-byte message id
