@@ -1,14 +1,11 @@
-export { applyChangeset, applyPatchset } from './apply';
-export {
-  type ChangesetEntry,
-  concatChangesets,
-  type DecodeOptions,
-  decodeChangeset,
-  encodeChangeset,
-  invertChangeset,
-  iterateChangeset,
-  summarizeChangeset,
-} from './codec';
+export { applyChangeset } from './apply/apply-changeset';
+export { applyPatchset } from './apply/apply-patchset';
+export { concatChangesets } from './codec/concat-changesets';
+export { decodeChangeset } from './codec/decode-changeset';
+export { encodeChangeset } from './codec/encode-changeset';
+export { invertChangeset } from './codec/invert-changeset';
+export { iterateChangeset } from './codec/iterate-changeset';
+export { summarizeChangeset } from './codec/summarize-changeset';
 export {
   ChangesetConflictError,
   ChangesetFormatError,
@@ -21,13 +18,15 @@ export {
   type RestoreSnapshotResult,
   restoreSnapshot,
   type SnapshotImage,
-} from './snapshot';
+} from './snapshot/restore-snapshot';
 export type {
   ApplyOptions,
   ApplyResult,
+  ApplyStats,
   ChangeOp,
   Changeset,
   ChangesetChange,
+  ChangesetEntry,
   ChangesetSummary,
   ChangesetTable,
   ChangesetTableSummary,
@@ -35,6 +34,7 @@ export type {
   ConflictAction,
   ConflictInfo,
   ConflictKind,
+  DecodeOptions,
   SqlValue,
 } from './types';
 export { ValueType } from './types';

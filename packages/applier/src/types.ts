@@ -56,6 +56,17 @@ export interface Changeset {
   tables: ChangesetTable[];
 }
 
+export interface DecodeOptions {
+  /** Expect a patchset ('P' headers). Default: taken from the first table header. */
+  patchset?: boolean;
+}
+
+/** One change as yielded by iterateChangeset, with its table. */
+export interface ChangesetEntry {
+  table: ChangesetTable;
+  change: ChangesetChange;
+}
+
 /** Everything a conflict handler learns about a conflict. */
 export interface ConflictInfo {
   kind: ConflictKind;
@@ -92,6 +103,32 @@ export interface ApplyOptions {
   filter?: ((table: string) => boolean) | undefined;
   /** Default true: missing tables or differing column counts throw SchemaMismatchError. */
   checkSchema?: boolean | undefined;
+  /**
+   * Counters of the execution paths the apply takes (for tests and profiling): the apply adds
+   * its counts to this object's fields, so one object can sum several applies. Without it,
+   * nothing is counted.
+   */
+  stats?: ApplyStats | undefined;
+}
+
+/** What ApplyOptions.stats counts. Start every field at 0. */
+export interface ApplyStats {
+  /** Chunks applied on the sorted path: grouped by operation, in key order, in one savepoint. */
+  sortedChunks: number;
+  /** Of those, chunks rolled back and replayed row by row (a statement's row count was off). */
+  sortedChunkFallbacks: number;
+  /** Multi-row statements of the run path (consecutive changes of one operation). */
+  runBatches: number;
+  /** Of those, statements undone and replayed row by row. */
+  runBatchFallbacks: number;
+  /** Changes applied one statement each (replays, retries and what no multi-row path takes). */
+  rowByRow: number;
+  /** UPDATEs decoded straight into a multi-row statement's parameters (readUpdateInto). */
+  updatesIntoSlots: number;
+  /** Optimistic runs with immediate foreign keys redone with deferred keys. */
+  foreignKeyRestarts: number;
+  /** PRAGMA defer_foreign_keys writes (each expires every prepared statement of the connection). */
+  deferPragmaWrites: number;
 }
 
 export interface ApplyResult {

@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { pathStats } from '../src/apply';
 import {
   applyChangeset,
   applyPatchset,
@@ -16,6 +15,7 @@ import {
   applyNative,
   dumpNative,
   dumpOurs,
+  newApplyStats,
   openNative,
   openOurs,
   record,
@@ -438,20 +438,19 @@ describe('applyChangeset', () => {
     const nat = openNative(tmp.path(`nat${n++}.db`));
     nat.exec(schema);
     for (const cs of [cs0, cs1]) {
-      const chunks = pathStats.partitionChunks;
-      const fallbacks = pathStats.partitionFallbacks;
-      applyChangeset(db, cs);
+      const stats = newApplyStats();
+      applyChangeset(db, cs, { stats });
       expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-      expect(pathStats.partitionChunks).toBe(chunks + 1);
-      expect(pathStats.partitionFallbacks).toBe(fallbacks);
+      expect(stats.sortedChunks).toBe(1);
+      expect(stats.sortedChunkFallbacks).toBe(0);
     }
     // undo cs1 on both, then apply the merged section
     for (const d of [db, nat]) d.exec('DELETE FROM p; ');
     applyChangeset(db, cs0);
     expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
-    const chunks = pathStats.partitionChunks;
-    expect(applyChangeset(db, merged)).toMatchObject({ omitted: 0 });
-    expect(pathStats.partitionChunks).toBe(chunks); // not sorted: one key appears twice
+    const stats = newApplyStats();
+    expect(applyChangeset(db, merged, { stats })).toMatchObject({ omitted: 0 });
+    expect(stats.sortedChunks).toBe(0); // not sorted: one key appears twice
     expect(applyNative(nat, merged, () => 'abort')).toBe(true);
     expect(dumpOurs(db, ['p'])).toEqual(dumpNative(nat, ['p']));
   });
@@ -477,20 +476,19 @@ describe('applyChangeset', () => {
     const nat = openNative(tmp.path(`nat${n++}.db`));
     nat.exec(schema);
     for (const cs of [cs0, cs1]) {
-      const chunks = pathStats.partitionChunks;
-      const fallbacks = pathStats.partitionFallbacks;
-      applyChangeset(db, cs);
+      const stats = newApplyStats();
+      applyChangeset(db, cs, { stats });
       expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-      expect(pathStats.partitionChunks).toBe(chunks + 1);
-      expect(pathStats.partitionFallbacks).toBe(fallbacks);
+      expect(stats.sortedChunks).toBe(1);
+      expect(stats.sortedChunkFallbacks).toBe(0);
       expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
     }
     for (const d of [db, nat]) d.exec('DELETE FROM s');
     applyChangeset(db, cs0);
     expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
-    const chunks = pathStats.partitionChunks;
-    applyChangeset(db, merged);
-    expect(pathStats.partitionChunks).toBe(chunks); // one key appears twice: not sorted
+    const stats = newApplyStats();
+    applyChangeset(db, merged, { stats });
+    expect(stats.sortedChunks).toBe(0); // one key appears twice: not sorted
     expect(applyNative(nat, merged, () => 'abort')).toBe(true);
     expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
   });

@@ -1,7 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pathStats } from '../src/apply';
 import {
   applyChangeset,
   applyPatchset,
@@ -16,6 +15,7 @@ import {
   applyNative,
   dumpNative,
   dumpOurs,
+  newApplyStats,
   openNative,
   openOurs,
   record,
@@ -133,6 +133,7 @@ let counter = 0;
 describe('differential against node:sqlite applyChangeset', () => {
   it('produces the same rows, the same conflicts and the same abort decisions', () => {
     const stats = { conflicts: 0, aborted: 0, bigChangesets: 0, patchsets: 0 };
+    const paths = newApplyStats();
     fc.assert(
       fc.property(
         fc.array(op, { minLength: 5, maxLength: 40 }),
@@ -175,6 +176,7 @@ describe('differential against node:sqlite applyChangeset', () => {
               let ourOk = true;
               try {
                 (patchset ? applyPatchset : applyChangeset)(ours, cs, {
+                  stats: paths,
                   onConflict: (info) => {
                     ourLog.push(info.kind);
                     return policy(info.kind);
@@ -205,18 +207,18 @@ describe('differential against node:sqlite applyChangeset', () => {
       ),
       { numRuns: Number(process.env.DIFF_RUNS ?? 80) },
     );
-    console.log('differential stats', stats, pathStats);
+    console.log('differential stats', stats, paths);
     // the workload must actually reach conflicts, aborts, patchsets and the multi-row paths
     expect(stats.conflicts).toBeGreaterThan(5);
     expect(stats.aborted).toBeGreaterThan(0); // 3–10 per 80 runs observed: > 2 would flake
     expect(stats.patchsets).toBeGreaterThan(5);
     expect(stats.bigChangesets).toBeGreaterThan(5);
     // and every execution path: partitioned chunks (with and without fallback), runs, row by row
-    expect(pathStats.partitionChunks).toBeGreaterThan(pathStats.partitionFallbacks);
-    expect(pathStats.partitionFallbacks).toBeGreaterThan(0);
-    expect(pathStats.runBatches).toBeGreaterThan(0);
-    expect(pathStats.updateFastRows).toBeGreaterThan(0);
-    expect(pathStats.rows).toBeGreaterThan(0);
+    expect(paths.sortedChunks).toBeGreaterThan(paths.sortedChunkFallbacks);
+    expect(paths.sortedChunkFallbacks).toBeGreaterThan(0);
+    expect(paths.runBatches).toBeGreaterThan(0);
+    expect(paths.updatesIntoSlots).toBeGreaterThan(0);
+    expect(paths.rowByRow).toBeGreaterThan(0);
   }, 600_000);
 
   it('invert(cs) undoes cs, and applying cs reproduces the source', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, DatabaseSync } from 'node:sqlite';
 import Database from 'better-sqlite3';
-import type { ConflictAction, ConflictKind } from '../src/index';
+import type { ApplyStats, ConflictAction, ConflictKind } from '../src/index';
 
 export function tempDir(prefix = 'applier-'): {
   dir: string;
@@ -30,6 +30,20 @@ export function openOurs(path: string, Driver: typeof Database = Database): Data
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   return db;
+}
+
+/** Zeroed counters for ApplyOptions.stats. */
+export function newApplyStats(): ApplyStats {
+  return {
+    sortedChunks: 0,
+    sortedChunkFallbacks: 0,
+    runBatches: 0,
+    runBatchFallbacks: 0,
+    rowByRow: 0,
+    updatesIntoSlots: 0,
+    foreignKeyRestarts: 0,
+    deferPragmaWrites: 0,
+  };
 }
 
 /** Records the changeset of `ops` run against the node:sqlite database `db`. */

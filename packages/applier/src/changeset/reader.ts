@@ -1,9 +1,7 @@
-import { ChangesetFormatError } from './errors';
-import { type ColumnValue, ValueType } from './types';
+import { ChangesetFormatError } from '../errors';
+import { type ColumnValue, ValueType } from '../types';
 
-/** Maximum number of columns a table header may declare (SQLite's own bound). */
-export const MAX_COLUMNS = 65536;
-
+/** Operation bytes of a change and marker bytes of a table header. */
 export const OP_INSERT = 0x12;
 export const OP_UPDATE = 0x17;
 export const OP_DELETE = 0x09;
@@ -63,8 +61,12 @@ export class Reader {
   readonly end: number;
   readonly ab: ArrayBufferLike;
   readonly byteOffset: number;
-  /** Wire type of the last value read by readValue. */
-  lastType = 0;
+  /**
+   * The input is a plain Uint8Array: a BLOB value is then made as a view of its ArrayBuffer
+   * directly, which is what subarray returns for it without subarray's constructor lookup. Any
+   * other class (a Buffer) gets subarray, so a BLOB keeps the input's class.
+   */
+  readonly plain: boolean;
 
   constructor(buf: Uint8Array) {
     if (!(buf instanceof Uint8Array)) throw new TypeError('changeset must be a Uint8Array');
@@ -74,6 +76,7 @@ export class Reader {
     this.end = buf.byteLength;
     this.ab = buf.buffer;
     this.byteOffset = buf.byteOffset;
+    this.plain = Object.getPrototypeOf(buf) === Uint8Array.prototype;
   }
 
   fail(message: string, offset = this.pos): never {
@@ -148,8 +151,15 @@ export class Reader {
     return this.view.getBigInt64(p);
   }
 
+  /** A view of the n bytes at start (a BLOB value). */
+  blob(start: number, n: number): Uint8Array {
+    return this.plain
+      ? new Uint8Array(this.ab, this.byteOffset + start, n)
+      : this.buf.subarray(start, start + n);
+  }
+
   /**
-   * Reads one value. Sets lastType. intAsBigint: return INTEGERs as bigint (needed to bind them
+   * Reads one value. intAsBigint: return INTEGERs as bigint (needed to bind them
    * as integers with better-sqlite3, which binds every JS number as REAL).
    */
   value(intAsBigint: boolean): ColumnValue {
@@ -157,7 +167,6 @@ export class Reader {
     if (p >= this.end) this.fail('truncated record');
     const t = this.buf[p]!;
     this.pos = p + 1;
-    this.lastType = t;
     switch (t) {
       case ValueType.Undefined:
         return undefined;
@@ -179,7 +188,7 @@ export class Reader {
         const n = this.length();
         const s = this.pos;
         this.pos = s + n;
-        return this.buf.subarray(s, s + n);
+        return this.blob(s, n);
       }
       case ValueType.Null:
         return null;
@@ -198,60 +207,10 @@ export class Reader {
       if (this.end - this.pos < 8) this.fail('truncated numeric value');
       this.pos += 8;
     } else if (t === ValueType.Text || t === ValueType.Blob) {
-      {
-        const len = this.length();
-        this.pos += len;
-      }
+      const len = this.length();
+      this.pos += len;
     } else if (t !== ValueType.Undefined && t !== ValueType.Null) {
       this.fail(`unknown value type 0x${t.toString(16)}`, p);
     }
   }
-}
-
-/** Parsed table header. */
-export interface TableHeader {
-  patchset: boolean;
-  name: string;
-  columnCount: number;
-  /** PK flag bytes as in the header. */
-  pkFlags: Uint8Array;
-  /** Offset of the header's first byte. */
-  offset: number;
-}
-
-/** Reads a table header at the cursor (the cursor sits on 'T' or 'P'). */
-export function readTableHeader(r: Reader, expectPatchset: boolean | undefined): TableHeader {
-  const offset = r.pos;
-  const marker = r.buf[offset];
-  if (marker !== TABLE_CHANGESET && marker !== TABLE_PATCHSET) {
-    r.fail(`expected a table header ('T' or 'P'), got 0x${(marker ?? 0).toString(16)}`, offset);
-  }
-  const patchset = marker === TABLE_PATCHSET;
-  if (expectPatchset !== undefined && patchset !== expectPatchset) {
-    r.fail(patchset ? 'patchset table in a changeset' : 'changeset table in a patchset', offset);
-  }
-  r.pos = offset + 1;
-  const colStart = r.pos;
-  const columnCount = r.varint();
-  if (columnCount < 1 || columnCount > MAX_COLUMNS)
-    r.fail(`column count ${columnCount} out of range`, colStart);
-  if (r.end - r.pos < columnCount) r.fail('truncated primary-key flags');
-  const pkFlags = r.buf.slice(r.pos, r.pos + columnCount);
-  r.pos += columnCount;
-  let anyPk = false;
-  for (let i = 0; i < columnCount; i++) if (pkFlags[i] !== 0) anyPk = true;
-  if (!anyPk) r.fail('table header has no primary-key column', offset);
-  const nameStart = r.pos;
-  const nul = r.buf.indexOf(0, nameStart);
-  if (nul < 0) r.fail('unterminated table name', nameStart);
-  const name = r.text(nameStart, nul);
-  r.pos = nul + 1;
-  return { patchset, name, columnCount, pkFlags, offset };
-}
-
-/** Primary-key column indexes ordered by PK position (the flag byte), ties by column order. */
-export function pkColumnOrder(pkFlags: Uint8Array | readonly number[]): number[] {
-  const idx: number[] = [];
-  for (let i = 0; i < pkFlags.length; i++) if (pkFlags[i] !== 0) idx.push(i);
-  return idx.sort((a, b) => pkFlags[a]! - pkFlags[b]! || a - b);
 }

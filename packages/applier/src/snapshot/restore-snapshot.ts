@@ -3,7 +3,8 @@ import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { SnapshotFormatError, SnapshotTooLargeError } from './errors';
+import { SnapshotFormatError, SnapshotTooLargeError } from '../errors';
+import { quoteIdent } from '../quote-ident';
 
 export interface RestoreSnapshotOptions {
   /** Directory for the temporary copy of the image. Default: the database's directory, or os.tmpdir(). */
@@ -27,10 +28,6 @@ export type SnapshotImage = Uint8Array | AsyncIterable<Uint8Array> | NodeJS.Read
 
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const ALIAS = 'synddb_snapshot';
-
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 async function spool(image: SnapshotImage, path: string, maxBytes: number): Promise<number> {
   const fh = await open(path, 'wx+', 0o600);
@@ -94,7 +91,6 @@ function quickCheck(db: Database.Database, path: string): void {
     if (e instanceof SnapshotFormatError) throw e;
     throw new SnapshotFormatError('not a readable SQLite database', {
       cause: e,
-      details: String(e),
     });
   } finally {
     check?.close();
@@ -182,7 +178,7 @@ function swap(
           .prepare('SELECT count(*) FROM main.sqlite_master WHERE type = ? AND name = ?')
           .pluck()
           .get(kind, o.name) as number;
-        if (exists) db.exec(`DROP ${kind.toUpperCase()} main.${quote(o.name)}`);
+        if (exists) db.exec(`DROP ${kind.toUpperCase()} main.${quoteIdent(o.name)}`);
       }
     }
     // Tables: virtual tables first (they create their shadow tables), then ordinary tables.
@@ -200,7 +196,7 @@ function swap(
         .pluck()
         .get(o.name) as number;
       if (exists)
-        db.exec(`DELETE FROM main.${quote(o.name)}`); // a shadow table made by a virtual table
+        db.exec(`DELETE FROM main.${quoteIdent(o.name)}`); // a shadow table made by a virtual table
       else createFromImage(db, o);
       copy.push(o.name);
     }
@@ -212,7 +208,7 @@ function swap(
           )
           .pluck()
           .all(name) as string[]
-      ).map(quote);
+      ).map(quoteIdent);
       const withoutRowid =
         (db
           .prepare(`SELECT wr FROM pragma_table_list(?) WHERE schema = '${ALIAS}'`)
@@ -224,7 +220,7 @@ function swap(
         : ['rowid', '_rowid_', 'oid'].find((r) => !lower.has(r));
       const list = rowid ? [rowid, ...cols] : cols;
       db.exec(
-        `INSERT INTO main.${quote(name)} (${list.join(', ')}) SELECT ${list.join(', ')} FROM ${ALIAS}.${quote(name)}`,
+        `INSERT INTO main.${quoteIdent(name)} (${list.join(', ')}) SELECT ${list.join(', ')} FROM ${ALIAS}.${quoteIdent(name)}`,
       );
       tables++;
     }
@@ -285,7 +281,6 @@ function createFromImage(db: Database.Database, o: MasterRow): void {
   } catch (e) {
     throw new SnapshotFormatError(`cannot create ${o.type} "${o.name}" from the image`, {
       cause: e,
-      details: String(e),
     });
   }
   stmt.run();
