@@ -364,9 +364,10 @@ describe('createQueryService', () => {
 
   it('answers QUERY_UNAVAILABLE once closed, also to ready()', async () => {
     const closing = createQueryService({ databasePath: path, workers: 1 });
-    const starting = closing.ready();
+    // The handler is attached before close() rejects the pending ready().
+    const starting = expect(closing.ready()).rejects.toMatchObject({ code: 'QUERY_UNAVAILABLE' });
     await closing.close();
-    await expect(starting).rejects.toMatchObject({ code: 'QUERY_UNAVAILABLE' });
+    await starting;
     await expect(closing.ready()).rejects.toMatchObject({ code: 'QUERY_UNAVAILABLE' });
     await expect(closing.query({ sql: 'SELECT 1' })).rejects.toMatchObject({
       code: 'QUERY_UNAVAILABLE',

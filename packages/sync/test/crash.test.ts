@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, testRandom } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
-import { dumpReplica, dumpSource, openReplica, publishedHead, startDevnet } from './support';
+import { devnetWithWorkload, dumpReplica, dumpSource, openReplica } from './support';
 
 const RUNS = Number(process.env.SYNDDB_CRASH_RUNS ?? 20);
 const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -62,9 +62,10 @@ function runChild(args: string[], killAfterMs: number | null): Promise<ChildRun>
 
 describe('crash safety', () => {
   it(`kill -9 during apply, ${RUNS} times, then an identical replica and no halt`, async () => {
-    const devnet = await startDevnet({ batchMaxMessages: 25 });
-    await devnet.app.runWorkload({ transactions: 600, seed: 21, snapshotEvery: 150 });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload(
+      { transactions: 600, seed: 21, snapshotEvery: 150 },
+      { batchMaxMessages: 25 },
+    );
     const path = join(tempDir('synddb-sync-crash-'), 'replica.db');
     // When each kill lands: seeded, printed, replayable with SYNDDB_TEST_SEED.
     const killDelay = testRandom('crash test kill delays (ms after the first commit)');

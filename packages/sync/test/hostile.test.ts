@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { HaltReason } from '../src/index';
 import {
   type Devnet,
+  devnetWithWorkload,
   dumpReplica,
   dumpSource,
   publishedHead,
@@ -21,9 +22,11 @@ async function devnetWithHistory(): Promise<{
   head: bigint;
   middle: { start: bigint; end: bigint };
 }> {
-  const devnet = await startDevnet();
-  await devnet.app.runWorkload({ transactions: 100, seed: 11, snapshotEvery: 0 });
-  const head = publishedHead(devnet);
+  const { devnet, head } = await devnetWithWorkload({
+    transactions: 100,
+    seed: 11,
+    snapshotEvery: 0,
+  });
   const batches = devnet.sequencer.storage.list();
   const middle = batches[Math.floor(batches.length / 2)];
   if (middle === undefined || batches.length < 4) throw new Error('expected several batches');

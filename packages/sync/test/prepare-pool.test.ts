@@ -4,8 +4,10 @@ import { createSequencerSigner } from '@synddb/verifier';
 import { describe, expect, it } from 'vitest';
 import { createPreparePool, prepareBlob, RemoteError } from '../src/index';
 import {
+  devnetWithWorkload,
   dumpReplica,
   dumpSource,
+  expectReplicates,
   publishedHead,
   startDevnet,
   startEngine,
@@ -17,16 +19,12 @@ onCleanup(() => pool.close()); // after the file: every test shares the pool
 
 describe('prepare workers', () => {
   it('replicate the devnet through worker threads, row by row', async () => {
-    const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 120, seed: 31, snapshotEvery: 50 });
-    const head = publishedHead(devnet);
-    const { engine, db } = startEngine({
-      url: devnet.url,
-      pubkey: devnet.pubkey,
-      preparePool: pool,
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 120,
+      seed: 31,
+      snapshotEvery: 50,
     });
-    await waitForSequence(engine, head);
-    expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
+    const { engine } = await expectReplicates(devnet, head, { preparePool: pool });
     expect(engine.status().halt).toBeNull();
   });
 
@@ -43,9 +41,11 @@ describe('prepare workers', () => {
   });
 
   it('reject with the same error code as in-thread, and the engine halts and recovers', async () => {
-    const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 60, seed: 33, snapshotEvery: 0 });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 60,
+      seed: 33,
+      snapshotEvery: 0,
+    });
     const batches = devnet.sequencer.storage.list();
     const middle = batches[Math.floor(batches.length / 2)]!;
     const forged = rebuildBatchBlob(middle.blob, {

@@ -5,11 +5,13 @@ import {
   type DevnetSequencerOptions,
   type SampleApp,
   startDevnetWithApp,
+  type WorkloadOptions,
 } from '@synddb/devnet';
 import { createHttpFetcher, type StorageFetcher } from '@synddb/fetchers';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { expect } from 'vitest';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../src/index';
 
 export interface Devnet {
@@ -89,6 +91,31 @@ export async function waitForSequence(
 /** The engine's status as JSON (bigints as strings), for failure messages. */
 export function statusText(engine: SyncEngine): string {
   return JSON.stringify(engine.status(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** A devnet whose sample app has run `workload`, all of it published: the devnet and its head. */
+export async function devnetWithWorkload(
+  workload: WorkloadOptions,
+  sequencer: DevnetSequencerOptions = {},
+): Promise<{ devnet: Devnet; head: bigint }> {
+  const devnet = await startDevnet(sequencer);
+  await devnet.app.runWorkload(workload);
+  return { devnet, head: publishedHead(devnet) };
+}
+
+/**
+ * Syncs a fresh replica from the devnet's HTTP API (engine `options` on top of the test
+ * defaults) up to `head`, and checks it equals the source row by row.
+ */
+export async function expectReplicates(
+  devnet: Devnet,
+  head: bigint,
+  options: Partial<SyncEngineOptions> = {},
+): Promise<TestEngine> {
+  const replica = startEngine({ url: devnet.url, pubkey: devnet.pubkey, ...options });
+  await waitForSequence(replica.engine, head);
+  expect(dumpReplica(replica.db)).toEqual(dumpSource(devnet.app.db));
+  return replica;
 }
 
 /** The last sequence the devnet has published (after a flush). */

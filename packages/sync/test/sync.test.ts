@@ -6,8 +6,10 @@ import { nextEvent, tempDir, waitFor } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { type AppliedMessage, createSyncEngine, type SyncProgress } from '../src/index';
 import {
+  devnetWithWorkload,
   dumpReplica,
   dumpSource,
+  expectReplicates,
   openReplica,
   publishedHead,
   startDevnet,
@@ -17,9 +19,11 @@ import {
 
 describe('sync engine against the devnet sequencer', () => {
   it('replicates snapshots, changesets and withdrawals row by row', async () => {
-    const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 150, seed: 1, snapshotEvery: 60 });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 150,
+      seed: 1,
+      snapshotEvery: 60,
+    });
 
     const { engine, db } = startEngine({ url: devnet.url, pubkey: devnet.pubkey });
     const applied: AppliedMessage[] = [];
@@ -78,9 +82,11 @@ describe('sync engine against the devnet sequencer', () => {
   });
 
   it('resumes exactly after a restart mid-sync', async () => {
-    const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 200, seed: 3, snapshotEvery: 70 });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 200,
+      seed: 3,
+      snapshotEvery: 70,
+    });
     const path = join(tempDir('synddb-sync-test-'), 'replica.db');
 
     const first = startEngine(
@@ -106,9 +112,11 @@ describe('sync engine against the devnet sequencer', () => {
   });
 
   it('starts a fresh replica at START_SEQUENCE on a snapshot', async () => {
-    const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 120, seed: 4, snapshotEvery: 50 });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 120,
+      seed: 4,
+      snapshotEvery: 50,
+    });
     const snapshot = devnet.app.sent.filter((m) => m.kind === 'snapshot')[1];
     if (snapshot === undefined) throw new Error('expected a second snapshot');
     const start = BigInt(snapshot.sequence);
@@ -126,23 +134,20 @@ describe('sync engine against the devnet sequencer', () => {
   });
 
   it('syncs in single-message mode (BATCH_SYNC_ENABLED=false)', async () => {
-    const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 40, seed: 5, snapshotEvery: 25 });
-    const head = publishedHead(devnet);
-    const { engine, db } = startEngine({
-      url: devnet.url,
-      pubkey: devnet.pubkey,
-      batchSync: false,
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 40,
+      seed: 5,
+      snapshotEvery: 25,
     });
-    await waitForSequence(engine, head);
-    expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
+    await expectReplicates(devnet, head, { batchSync: false });
   });
 
   it('syncs from a GCS-layout directory', async () => {
     const bucket = tempDir('synddb-sync-bucket-');
-    const devnet = await startDevnet({ storage: { gcsDirectory: bucket, prefix: 'seq' } });
-    await devnet.app.runWorkload({ transactions: 60, seed: 6, snapshotEvery: 25 });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload(
+      { transactions: 60, seed: 6, snapshotEvery: 25 },
+      { storage: { gcsDirectory: bucket, prefix: 'seq' } },
+    );
     // The mirror writes each batch file before the flush returns: the last one is there already.
     const last = devnet.sequencer.storage.list().at(-1)!;
     expect(
@@ -159,14 +164,15 @@ describe('sync engine against the devnet sequencer', () => {
   });
 
   it('reports catch-up progress and commits many messages per transaction when behind', async () => {
-    const devnet = await startDevnet({ batchMaxMessages: 50 });
-    await devnet.app.runWorkload({
-      transactions: 300,
-      seed: 8,
-      snapshotEvery: 0,
-      withdrawals: false,
-    });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload(
+      {
+        transactions: 300,
+        seed: 8,
+        snapshotEvery: 0,
+        withdrawals: false,
+      },
+      { batchMaxMessages: 50 },
+    );
     const commits: number[] = [];
     const progress: SyncProgress[] = [];
     const { engine } = startEngine({
@@ -184,14 +190,15 @@ describe('sync engine against the devnet sequencer', () => {
   });
 
   it('lets other I/O run between commits while catching up', async () => {
-    const devnet = await startDevnet({ batchMaxMessages: 50 });
-    await devnet.app.runWorkload({
-      transactions: 400,
-      seed: 10,
-      snapshotEvery: 0,
-      withdrawals: false,
-    });
-    const head = publishedHead(devnet);
+    const { devnet, head } = await devnetWithWorkload(
+      {
+        transactions: 400,
+        seed: 10,
+        snapshotEvery: 0,
+        withdrawals: false,
+      },
+      { batchMaxMessages: 50 },
+    );
     let ticks = 0;
     let commitsBeforeHead = 0;
     const timer = setInterval(() => {
