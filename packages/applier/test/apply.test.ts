@@ -1,45 +1,25 @@
-import { afterAll, describe, expect, it } from 'vitest';
+// applyChangeset: results, conflicts and their handler, transactions, foreign keys, patchsets,
+// malformed input. Schema checks: apply-schema.test.ts; multi-row statements: apply-multi-row.test.ts.
+import { describe, expect, it } from 'vitest';
 import {
   applyChangeset,
   applyPatchset,
   ChangesetConflictError,
   ChangesetFormatError,
-  type ConflictAction,
   type ConflictInfo,
-  type ConflictKind,
-  decodeChangeset,
-  encodeChangeset,
   SchemaMismatchError,
 } from '../src/index';
 import {
   applyNative,
   dumpNative,
   dumpOurs,
-  newApplyStats,
   openNative,
-  openOurs,
   record,
   recordPatchset,
-  tempDir,
+  testDatabases,
 } from './helpers';
 
-const tmp = tempDir('applier-apply-');
-afterAll(() => tmp.cleanup());
-let n = 0;
-
-const SCHEMA =
-  'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w); CREATE TABLE u(a TEXT PRIMARY KEY, b);';
-
-function source(schema = SCHEMA) {
-  const src = openNative(tmp.path(`src${n++}.db`));
-  src.exec(schema);
-  return src;
-}
-function ours(schema = SCHEMA) {
-  const db = openOurs(tmp.path(`ours${n++}.db`));
-  db.exec(schema);
-  return db;
-}
+const { file, source, ours } = testDatabases('applier-apply-');
 
 describe('applyChangeset', () => {
   it('returns counts and leaves an empty changeset alone', () => {
@@ -146,84 +126,6 @@ describe('applyChangeset', () => {
     expect(() => applyChangeset(db, cs2, { onConflict: () => 'replace' })).toThrow(TypeError); // REPLACE on NOTFOUND
   });
 
-  it('checks the schema: missing table, column count, primary key', () => {
-    const src = source();
-    const cs = record(src, (d) =>
-      d.exec(`INSERT INTO t VALUES (1,'a',1); INSERT INTO u VALUES ('k', 1)`),
-    );
-    const missing = ours('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);');
-    const e1 = (() => {
-      try {
-        applyChangeset(missing, cs);
-      } catch (e) {
-        return e as SchemaMismatchError;
-      }
-    })()!;
-    expect(e1).toBeInstanceOf(SchemaMismatchError);
-    expect([e1.code, e1.table, e1.expectedColumns, e1.actualColumns, e1.missing]).toEqual([
-      'SCHEMA_MISMATCH',
-      'u',
-      2,
-      undefined,
-      true,
-    ]);
-    expect(dumpOurs(missing, ['t']).t).toEqual([]); // rolled back
-    const wider = ours(
-      'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w, extra); CREATE TABLE u(a TEXT PRIMARY KEY, b);',
-    );
-    expect(() => applyChangeset(wider, cs)).toThrow(/has 4 columns, the changeset has 3/);
-    const otherPk = ours(
-      'CREATE TABLE t(id INTEGER, v TEXT PRIMARY KEY, w); CREATE TABLE u(a TEXT PRIMARY KEY, b);',
-    );
-    expect(() => applyChangeset(otherPk, cs)).toThrow(SchemaMismatchError);
-
-    // checkSchema: false behaves like sqlite3changeset_apply: such tables are skipped
-    const nat = openNative(tmp.path(`nat${n++}.db`));
-    nat.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w, extra);');
-    expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-    const lax = ours('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w, extra);');
-    applyChangeset(lax, cs, { checkSchema: false });
-    expect(dumpOurs(lax, ['t'])).toEqual(dumpNative(nat, ['t']));
-    // filter skips tables without looking at them
-    applyChangeset(missing, cs, { filter: (name) => name !== 'u' });
-    expect(dumpOurs(missing, ['t']).t).toEqual(['I1|T"a"|I1']);
-    // skipped groups holding TEXT and BLOB values are stepped over correctly
-    const blobs = source(
-      'CREATE TABLE b(id INTEGER PRIMARY KEY, x BLOB, y TEXT); CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);',
-    );
-    const cs3 = record(blobs, (d) => {
-      d.prepare('INSERT INTO b VALUES (?, ?, ?)').run(
-        1,
-        new Uint8Array(300).fill(7),
-        'é'.repeat(200),
-      );
-      d.exec(`INSERT INTO t VALUES (2, 'two', x'00ff')`);
-    });
-    const target = ours('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);');
-    applyChangeset(target, cs3, { filter: (name) => name === 't' });
-    expect(dumpOurs(target, ['t']).t).toEqual(['I2|T"two"|B00ff']);
-  });
-
-  it('sees schema changes made between applies, on this connection or another', () => {
-    const src = source();
-    const cs1 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1)`));
-    const cs2 = record(src, (d) => d.exec(`INSERT INTO t VALUES (2,'b',2)`));
-    const cs3 = record(src, (d) => d.exec(`INSERT INTO t VALUES (3,'c',3)`));
-    const path = tmp.path(`ours${n++}.db`);
-    const db = openOurs(path);
-    db.exec(SCHEMA);
-    const other = openOurs(path);
-    applyChangeset(db, cs1);
-    other.exec('ALTER TABLE t ADD COLUMN extra');
-    expect(() => applyChangeset(db, cs2)).toThrow(/has 4 columns, the changeset has 3/);
-    other.exec('DROP TABLE t; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);');
-    applyChangeset(db, cs2);
-    db.exec('DROP TABLE t; CREATE TABLE t(id INTEGER, v TEXT PRIMARY KEY, w);');
-    expect(() => applyChangeset(db, cs3)).toThrow(SchemaMismatchError);
-    other.close();
-    expect(dumpOurs(db, ['t']).t).toEqual([]);
-  });
-
   it("transaction: 'caller' applies inside the caller's transaction and rolls back only its own work", () => {
     const src = source();
     const cs0 = record(src, (d) => d.exec(`INSERT INTO t VALUES (1,'a',1)`));
@@ -253,7 +155,7 @@ describe('applyChangeset', () => {
     src.exec('PRAGMA foreign_keys = OFF');
     const orphan = record(src, (d) => d.exec('INSERT INTO c VALUES (1, 99)'));
     const ok = record(src, (d) => d.exec('INSERT INTO c VALUES (2, 7); INSERT INTO p VALUES (7)')); // child first
-    const nat = openNative(tmp.path(`nat${n++}.db`));
+    const nat = openNative(file('nat'));
     nat.exec(schema);
     const natLog: string[] = [];
     // native reports the FOREIGN_KEY conflict, then fails with "constraint failed" on abort
@@ -280,264 +182,6 @@ describe('applyChangeset', () => {
       expect(dumpOurs(db, ['p', 'c'])).toEqual(dumpNative(nat, ['p', 'c']));
       expect(db.pragma('defer_foreign_keys', { simple: true })).toBe(0);
     }
-  });
-
-  it('applies wide tables (multi-row statements of 150 columns) like native', () => {
-    for (const width of [8, 150]) {
-      const cols = Array.from({ length: width }, (_, i) => `c${i}`);
-      const schema = `CREATE TABLE w(id INTEGER PRIMARY KEY, ${cols.join(', ')});`;
-      const src = source(schema);
-      const row = (id: number, salt: string) =>
-        `(${id}, ${cols.map((_, i) => (i % 3 === 0 ? `'${salt}${i}'` : i % 3 === 1 ? `${id * i}` : 'NULL')).join(', ')})`;
-      const fill = Array.from({ length: 300 }, (_, i) => row(i + 1, 'a')).join(',');
-      const cs0 = record(src, (d) => d.exec(`INSERT INTO w VALUES ${fill}`));
-      const cs1 = record(src, (d) =>
-        d.exec(`DELETE FROM w WHERE id <= 150; UPDATE w SET c0 = 'u', c1 = c1 + 1 WHERE id > 200`),
-      );
-      const nat = openNative(tmp.path(`nat${n++}.db`));
-      nat.exec(schema);
-      const db = ours(schema);
-      for (const cs of [cs0, cs1]) {
-        expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-        applyChangeset(db, cs);
-      }
-      expect(dumpOurs(db, ['w'])).toEqual(dumpNative(nat, ['w']));
-      // drift on one row: the whole delete batch falls back and reports it as native does
-      const cs2 = record(src, (d) => d.exec('DELETE FROM w WHERE id > 150'));
-      db.prepare(`UPDATE w SET c2 = 'drift' WHERE id = 170`).run();
-      nat.exec(`UPDATE w SET c2 = 'drift' WHERE id = 170`);
-      const natLog: ConflictKind[] = [];
-      expect(applyNative(nat, cs2, () => 'omit', natLog)).toBe(true);
-      const log: ConflictKind[] = [];
-      applyChangeset(db, cs2, {
-        onConflict: (i) => {
-          log.push(i.kind);
-          return 'omit';
-        },
-      });
-      expect(log).toEqual(natLog);
-      expect(log).toEqual(['DATA']);
-      expect(dumpOurs(db, ['w'])).toEqual(dumpNative(nat, ['w']));
-      expect(dumpOurs(db, ['w']).w).toHaveLength(1);
-    }
-  });
-
-  it('applies TEXT of every short length, ASCII or not, exactly (JS and utf8Slice decoders)', () => {
-    // lengths 0..40 cross ASCII_TEXT_MAX; NUL, DEL, 2-4 byte UTF-8 and U+FFFD itself included
-    const texts: string[] = [];
-    const alphabet = ['a', 'Z', '0', ' ', '\u0000', '\u007f', 'é', '日', '😀', '\uFFFD'];
-    for (let len = 0; len <= 40; len++) {
-      texts.push('x'.repeat(len));
-      for (let k = 0; k < alphabet.length; k++) {
-        let s = '';
-        for (let i = 0; i < len; i++) s += i === len - 1 ? alphabet[k] : alphabet[(i + k) % 4];
-        texts.push(s);
-      }
-    }
-    const schema = 'CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT, k TEXT);';
-    const src = source(schema);
-    const cs0 = record(src, (d) => {
-      const ins = d.prepare('INSERT INTO s VALUES (?, ?, ?)');
-      for (const [i, t] of texts.entries()) ins.run(i, t, t.slice(0, 3));
-    });
-    const cs1 = record(src, (d) => {
-      d.exec("UPDATE s SET v = v || 'é' WHERE id % 3 = 0; DELETE FROM s WHERE id % 3 = 1");
-    });
-    const db = ours(schema);
-    const nat = openNative(tmp.path(`nat${n++}.db`));
-    nat.exec(schema);
-    for (const cs of [cs0, cs1]) {
-      expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-      applyChangeset(db, cs);
-      expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
-    }
-    const rows = db.prepare('SELECT id, v FROM s WHERE id % 3 = 2 ORDER BY id').all() as {
-      id: number;
-      v: string;
-    }[];
-    expect(rows.length).toBeGreaterThan(100);
-    for (const r of rows) expect(r.v).toBe(texts[r.id]);
-  });
-
-  it('long UPDATE and DELETE runs: drift deep inside a savepoint group is reported like native', () => {
-    // 2,500-change runs span several 16-statement groups; drifted rows sit in the middle of a
-    // later group, so the whole group is rolled back and replayed row by row
-    const schema = 'CREATE TABLE g(id INTEGER PRIMARY KEY, v TEXT, w REAL);';
-    const src = source(schema);
-    const cs0 = record(src, (d) => {
-      const ins = d.prepare('INSERT INTO g VALUES (?, ?, ?)');
-      for (let i = 1; i <= 2500; i++) ins.run(i, `v${i}`, i / 4);
-    });
-    const csUpdate = record(src, (d) => d.exec("UPDATE g SET v = v || '!'"));
-    const csDelete = record(src, (d) => d.exec('DELETE FROM g'));
-    const drift =
-      'UPDATE g SET v = NULL WHERE id IN (1777, 1901, 2450); DELETE FROM g WHERE id = 1800';
-    for (const policy of ['omit', 'abort'] as const) {
-      const db = ours(schema);
-      const nat = openNative(tmp.path(`nat${n++}.db`));
-      nat.exec(schema);
-      expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
-      applyChangeset(db, cs0);
-      for (const cs of [csUpdate, csDelete]) {
-        db.exec(drift);
-        nat.exec(drift);
-        const natLog: ConflictKind[] = [];
-        const natOk = applyNative(nat, cs, () => policy, natLog);
-        const log: ConflictInfo[] = [];
-        let threw = false;
-        try {
-          const r = applyChangeset(db, cs, {
-            onConflict: (i) => {
-              log.push(i);
-              return policy;
-            },
-          });
-          expect(r.updated + r.deleted + r.omitted).toBe(2500);
-        } catch (e) {
-          expect(e).toBeInstanceOf(ChangesetConflictError);
-          threw = true;
-        }
-        expect(threw).toBe(!natOk);
-        expect(log.map((i) => i.kind)).toEqual(natLog);
-        expect(dumpOurs(db, ['g'])).toEqual(dumpNative(nat, ['g']));
-        // changeset order is the session's hash order: compare the set of conflicting keys
-        const keys = log.map((i) => i.primaryKey[0] as number).sort((a, b) => a - b);
-        if (policy === 'omit') expect(keys).toEqual([1777, 1800, 1901, 2450]);
-        else expect(keys).toHaveLength(1);
-      }
-    }
-  });
-
-  it('composite keys sharing their first column: sorted runs only when every key is distinct', () => {
-    // (k, x) with k shared by two rows: the sorted path compares keys exactly within each k. A
-    // section that changes one key twice (two recorded changesets merged under one header) must
-    // be applied in changeset order, row by row, like native.
-    const schema = 'CREATE TABLE p(k INTEGER, x TEXT, v, PRIMARY KEY (k, x)) WITHOUT ROWID;';
-    const src = source(schema);
-    const cs0 = record(src, (d) => {
-      const ins = d.prepare('INSERT INTO p VALUES (?, ?, ?)');
-      for (let i = 0; i < 80; i++) ins.run(i >> 1, i & 1 ? 'b' : 'a', i);
-    });
-    const cs1 = record(src, (d) => {
-      const ins = d.prepare('INSERT INTO p VALUES (?, ?, ?)');
-      for (let i = 200; i < 260; i++) ins.run(i >> 1, i & 1 ? 'b' : 'a', i);
-      d.exec(
-        "UPDATE p SET v = v * 2 WHERE k < 20; DELETE FROM p WHERE k BETWEEN 30 AND 34 AND x = 'a'",
-      );
-    });
-    const cs2 = record(src, (d) =>
-      d.exec(
-        "UPDATE p SET v = -v WHERE k BETWEEN 100 AND 110 AND x = 'b'; DELETE FROM p WHERE k = 120",
-      ),
-    );
-    const d1 = decodeChangeset(cs1);
-    const d2 = decodeChangeset(cs2);
-    d1.tables[0]!.changes.push(...d2.tables[0]!.changes);
-    const merged = encodeChangeset(d1);
-    const db = ours(schema);
-    const nat = openNative(tmp.path(`nat${n++}.db`));
-    nat.exec(schema);
-    for (const cs of [cs0, cs1]) {
-      const stats = newApplyStats();
-      applyChangeset(db, cs, { stats });
-      expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-      expect(stats.sortedChunks).toBe(1);
-      expect(stats.sortedChunkFallbacks).toBe(0);
-    }
-    // undo cs1 on both, then apply the merged section
-    for (const d of [db, nat]) d.exec('DELETE FROM p; ');
-    applyChangeset(db, cs0);
-    expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
-    const stats = newApplyStats();
-    expect(applyChangeset(db, merged, { stats })).toMatchObject({ omitted: 0 });
-    expect(stats.sortedChunks).toBe(0); // not sorted: one key appears twice
-    expect(applyNative(nat, merged, () => 'abort')).toBe(true);
-    expect(dumpOurs(db, ['p'])).toEqual(dumpNative(nat, ['p']));
-  });
-
-  it('sparse integer keys: sorted runs like native, and a key changed twice goes row by row', () => {
-    const schema = 'CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT);';
-    const src = source(schema);
-    const key = (i: number) => i * 1_000_003 - 40_000_000;
-    const cs0 = record(src, (d) => {
-      const ins = d.prepare('INSERT INTO s VALUES (?, ?)');
-      for (let i = 0; i < 100; i++) ins.run(key(i), `v${i}`);
-    });
-    const cs1 = record(src, (d) => {
-      d.exec("UPDATE s SET v = v || '!' WHERE id % 3 = 0; DELETE FROM s WHERE id % 7 = 1");
-      const ins = d.prepare('INSERT INTO s VALUES (?, ?)');
-      for (let i = 100; i < 160; i++) ins.run(key(i), `v${i}`);
-    });
-    const cs2 = record(src, (d) => d.exec("UPDATE s SET v = 'again' WHERE id % 3 = 0"));
-    const d1 = decodeChangeset(cs1);
-    d1.tables[0]!.changes.push(...decodeChangeset(cs2).tables[0]!.changes);
-    const merged = encodeChangeset(d1);
-    const db = ours(schema);
-    const nat = openNative(tmp.path(`nat${n++}.db`));
-    nat.exec(schema);
-    for (const cs of [cs0, cs1]) {
-      const stats = newApplyStats();
-      applyChangeset(db, cs, { stats });
-      expect(applyNative(nat, cs, () => 'abort')).toBe(true);
-      expect(stats.sortedChunks).toBe(1);
-      expect(stats.sortedChunkFallbacks).toBe(0);
-      expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
-    }
-    for (const d of [db, nat]) d.exec('DELETE FROM s');
-    applyChangeset(db, cs0);
-    expect(applyNative(nat, cs0, () => 'abort')).toBe(true);
-    const stats = newApplyStats();
-    applyChangeset(db, merged, { stats });
-    expect(stats.sortedChunks).toBe(0); // one key appears twice: not sorted
-    expect(applyNative(nat, merged, () => 'abort')).toBe(true);
-    expect(dumpOurs(db, ['s'])).toEqual(dumpNative(nat, ['s']));
-  });
-
-  it('NULLs in multi-row statements: stored, matched with IS, refused by NOT NULL, like native', () => {
-    // multi-row statements bind NULL as NaN (which SQLite stores as NULL)
-    const schema = 'CREATE TABLE z(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d);';
-    const replica = 'CREATE TABLE z(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d NOT NULL);';
-    const src = source(schema);
-    const val = (i: number, k: number) => (i % (k + 2) === 0 ? null : i * k);
-    const cs0 = record(src, (d) => {
-      const ins = d.prepare('INSERT INTO z VALUES (?, ?, ?, ?, ?)');
-      for (let i = 1; i <= 300; i++) {
-        const a = val(i, 1);
-        const b = val(i, 2);
-        ins.run(
-          i,
-          a === null ? null : `t${a}`,
-          b === null ? null : Buffer.from([b & 255]),
-          val(i, 3),
-          val(i, 4),
-        );
-      }
-    });
-    const cs1 = record(src, (d) =>
-      d.exec(
-        'UPDATE z SET c = NULL, a = CASE WHEN a IS NULL THEN id END WHERE id % 4 = 1; DELETE FROM z WHERE id % 4 = 2; UPDATE z SET d = NULL WHERE id % 8 = 3',
-      ),
-    );
-    const db = ours(replica);
-    const nat = openNative(tmp.path(`nat${n++}.db`));
-    nat.exec(replica);
-    const kinds: ConflictKind[] = [];
-    for (const cs of [cs0, cs1]) {
-      const natLog: ConflictKind[] = [];
-      expect(applyNative(nat, cs, () => 'omit', natLog)).toBe(true);
-      kinds.push(...natLog);
-      const log: ConflictInfo[] = [];
-      applyChangeset(db, cs, {
-        onConflict: (i) => {
-          log.push(i);
-          return 'omit';
-        },
-      });
-      expect(log.map((i) => i.kind)).toEqual(natLog);
-      for (const i of log) for (const v of i.newValues ?? []) expect(Number.isNaN(v)).toBe(false);
-      expect(dumpOurs(db, ['z'])).toEqual(dumpNative(nat, ['z']));
-    }
-    expect(kinds).toContain('CONSTRAINT'); // rows with d NULL, refused by the replica
   });
 
   it('applies patchsets like native', () => {
@@ -625,122 +269,5 @@ describe('applyChangeset on mutated input (fuzz)', () => {
       ),
       { numRuns: 400 },
     );
-  });
-});
-
-describe('non-constraint SQLite errors inside multi-row statements', () => {
-  it('fail at the same change as native (row-by-row replay of the failed batch)', async () => {
-    const { SqliteError } = (await import('better-sqlite3')).default;
-    const srcSchema = 'CREATE TABLE m(id INT PRIMARY KEY, v)'; // not a rowid alias: accepts text keys
-    const replicaSchema = 'CREATE TABLE m(id INTEGER PRIMARY KEY, v)'; // rowid alias: text key → SQLITE_MISMATCH
-    const outcomes = new Set<string>();
-    for (let variant = 0; variant < 6; variant++) {
-      const src = source(srcSchema);
-      const cs = record(src, (d) => {
-        const ins = d.prepare('INSERT INTO m VALUES (?, ?)');
-        for (let i = 0; i < 60; i++) ins.run(i, i);
-        ins.run(`key${variant}`, 'text key');
-      });
-      const nat = openNative(tmp.path(`mm${n++}.db`));
-      nat.exec(replicaSchema);
-      nat.exec(`INSERT INTO m VALUES (${variant * 11}, 'existing')`);
-      const natLog: string[] = [];
-      let natErr = '';
-      try {
-        applyNative(nat, cs, () => 'abort', natLog as never);
-      } catch (e) {
-        natErr = String(e);
-      }
-      const db = ours(replicaSchema);
-      db.exec(`INSERT INTO m VALUES (${variant * 11}, 'existing')`);
-      const ourLog: string[] = [];
-      let ourErr: unknown;
-      try {
-        applyChangeset(db, cs, {
-          onConflict: (i) => {
-            ourLog.push(i.kind);
-            return 'abort';
-          },
-        });
-      } catch (e) {
-        ourErr = e;
-      }
-      expect(ourLog).toEqual(natLog);
-      outcomes.add(natLog.length > 0 ? 'conflict' : 'mismatch');
-      if (natLog.length > 0) expect(ourErr).toBeInstanceOf(ChangesetConflictError);
-      else {
-        expect(natErr).toMatch(/mismatch/);
-        expect(ourErr).toBeInstanceOf(SqliteError);
-      }
-      expect(dumpOurs(db, ['m']).m).toEqual([`I${variant * 11}|T"existing"`]);
-    }
-    expect([...outcomes].sort()).toEqual(['conflict', 'mismatch']);
-  });
-});
-
-describe('sqlite_stat1 (ANALYZE results recorded by sessions)', () => {
-  it('is applied like sqlite3changeset_apply: skipped when absent, keyed by (tbl, idx IS)', () => {
-    const schema =
-      'CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE INDEX tv ON t(v); CREATE TABLE plain(id INTEGER PRIMARY KEY);';
-    const src = source(schema);
-    src.exec('INSERT INTO t VALUES (1, 1), (2, 2); INSERT INTO plain VALUES (1)');
-    const cs1 = record(src, (d) => d.exec('ANALYZE')); // inserts, idx NULL for "plain"
-    const cs2 = record(src, (d) =>
-      d.exec('INSERT INTO t VALUES (3, 3), (4, 3); INSERT INTO plain VALUES (2); ANALYZE'),
-    );
-    const policies: Record<string, (k: ConflictKind) => ConflictAction> = {
-      default: (k) => (k === 'CONFLICT' ? 'omit' : 'abort'),
-      omit: () => 'omit',
-      replace: (k) => (k === 'DATA' || k === 'CONFLICT' ? 'replace' : 'omit'),
-    };
-    const kindsSeen = new Set<string>();
-    for (const withStat of [false, true]) {
-      for (const [name, policy] of Object.entries(policies)) {
-        const setup = `${schema} INSERT INTO t VALUES (1, 1), (2, 2); INSERT INTO plain VALUES (1); ${withStat ? "ANALYZE; UPDATE sqlite_stat1 SET stat = stat || ' 9' WHERE idx IS NULL;" : ''}`;
-        const nat = openNative(tmp.path(`st${n++}.db`));
-        nat.exec(setup);
-        const db = ours('');
-        db.exec(setup);
-        for (const cs of [cs1, cs2, cs1]) {
-          const natLog: string[] = [];
-          let natOk = true;
-          try {
-            natOk = applyNative(nat, cs, policy, natLog as never);
-          } catch {
-            natOk = false;
-          }
-          const ourLog: string[] = [];
-          let ourOk = true;
-          try {
-            applyChangeset(db, cs, {
-              onConflict: (i) => {
-                ourLog.push(i.kind);
-                return policy(i.kind);
-              },
-            });
-          } catch (e) {
-            if (!(e instanceof ChangesetConflictError)) throw e;
-            ourOk = false;
-          }
-          expect({ withStat, name, ok: ourOk, log: ourLog }).toEqual({
-            withStat,
-            name,
-            ok: natOk,
-            log: natLog,
-          });
-          for (const k of natLog) kindsSeen.add(k);
-          const tables = withStat ? ['t', 'plain', 'sqlite_stat1'] : ['t', 'plain'];
-          expect(dumpOurs(db, tables)).toEqual(dumpNative(nat, tables));
-        }
-        if (!withStat)
-          expect(
-            db
-              .prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'`)
-              .pluck()
-              .get(),
-          ).toBe(0);
-      }
-    }
-    expect([...kindsSeen].sort()).toEqual(['CONFLICT', 'DATA']);
   });
 });

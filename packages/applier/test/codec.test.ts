@@ -1,5 +1,7 @@
+import { join } from 'node:path';
+import { tempDir } from '@synddb/test-support';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type Changeset,
   type ChangesetChange,
@@ -13,10 +15,9 @@ import {
   summarizeChangeset,
   ValueType,
 } from '../src/index';
-import { dumpNative, openNative, record, recordPatchset, tempDir } from './helpers';
+import { dumpNative, openNative, record, recordPatchset } from './helpers';
 
-const tmp = tempDir('applier-codec-');
-afterAll(() => tmp.cleanup());
+const dir = tempDir('applier-codec-', { scope: 'file' });
 
 let dbNo = 0;
 function sample(): { cs: Uint8Array; ps: Uint8Array; cs0: Uint8Array } {
@@ -36,8 +37,8 @@ function sample(): { cs: Uint8Array; ps: Uint8Array; cs0: Uint8Array } {
     d.prepare('INSERT INTO k VALUES (?,?)').run(3, -(2n ** 63n));
     d.exec(`UPDATE k SET v = 5 WHERE id = 2`);
   };
-  const a = openNative(tmp.path(`a${dbNo++}.db`));
-  const b = openNative(tmp.path(`b${dbNo++}.db`));
+  const a = openNative(join(dir, `a${dbNo++}.db`));
+  const b = openNative(join(dir, `b${dbNo++}.db`));
   const cs0 = setup(a);
   setup(b);
   const cs = record(a, ops);
@@ -245,7 +246,7 @@ describe('encodeChangeset', () => {
 
 describe('concatChangesets', () => {
   it('has the combined effect of its inputs', () => {
-    const db = openNative(tmp.path('concat-src.db'));
+    const db = openNative(join(dir, 'concat-src.db'));
     db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v)');
     const a = record(db, (d) => d.exec('INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)'));
     const b = record(db, (d) =>
@@ -259,7 +260,7 @@ describe('concatChangesets', () => {
       ),
     );
     const all = concatChangesets(a, b, c);
-    const target = openNative(tmp.path('concat-dst.db'));
+    const target = openNative(join(dir, 'concat-dst.db'));
     target.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v)');
     expect(target.applyChangeset(all)).toBe(true);
     expect(dumpNative(target, ['t'])).toEqual(dumpNative(db, ['t']));

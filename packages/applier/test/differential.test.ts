@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { tempDir } from '@synddb/test-support';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   applyChangeset,
   applyPatchset,
@@ -20,11 +22,9 @@ import {
   openOurs,
   record,
   recordPatchset,
-  tempDir,
 } from './helpers';
 
-const tmp = tempDir('applier-diff-');
-afterAll(() => tmp.cleanup());
+const dir = tempDir('applier-diff-', { scope: 'file' });
 
 const SCHEMA = `
 CREATE TABLE t1(id INTEGER PRIMARY KEY, a TEXT, b REAL, c BLOB, d);
@@ -143,13 +143,13 @@ describe('differential against node:sqlite applyChangeset', () => {
         fc.boolean(),
         (ops0, ops1, drift, policyName, usePatchset) => {
           const id = counter++;
-          const src = openNative(tmp.path(`src${id}.db`));
+          const src = openNative(join(dir, `src${id}.db`));
           src.exec(SCHEMA_SOURCE);
-          const srcB = openNative(tmp.path(`srcb${id}.db`));
+          const srcB = openNative(join(dir, `srcb${id}.db`));
           srcB.exec(SCHEMA_SOURCE);
-          const ours = openOurs(tmp.path(`ours${id}.db`));
+          const ours = openOurs(join(dir, `ours${id}.db`));
           ours.exec(SCHEMA_REPLICA);
-          const nat = openNative(tmp.path(`nat${id}.db`));
+          const nat = openNative(join(dir, `nat${id}.db`));
           nat.exec(SCHEMA_REPLICA);
           try {
             const cs0 = record(src, (db) => run(db, ops0));
@@ -235,9 +235,9 @@ describe('differential against node:sqlite applyChangeset', () => {
         fc.array(op, { maxLength: 25 }),
         (ops0, ops1) => {
           const id = counter++;
-          const src = openNative(tmp.path(`isrc${id}.db`));
+          const src = openNative(join(dir, `isrc${id}.db`));
           src.exec(SCHEMA_SOURCE);
-          const ours = openOurs(tmp.path(`iours${id}.db`));
+          const ours = openOurs(join(dir, `iours${id}.db`));
           ours.exec(SCHEMA_SOURCE);
           try {
             const cs0 = record(src, (db) => run(db, ops0));

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { tempDir } from '@synddb/test-support';
 import type Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ApplyStats,
   applyChangeset,
@@ -15,11 +17,9 @@ import {
   openNative,
   openOurs,
   record,
-  tempDir,
 } from './helpers';
 
-const tmp = tempDir('applier-fk-');
-afterAll(() => tmp.cleanup());
+const dir = tempDir('applier-fk-', { scope: 'file' });
 let n = 0;
 
 const SCHEMA = `
@@ -57,7 +57,7 @@ const POLICIES: Record<string, (kind: ConflictKind) => ConflictAction> = {
 };
 
 function recordScenario(schema: string, sql: string): Uint8Array {
-  const src = openNative(tmp.path(`src${n++}.db`));
+  const src = openNative(join(dir, `src${n++}.db`));
   src.exec('PRAGMA foreign_keys = OFF');
   src.exec(schema + BASE);
   const cs = record(src, (d) => d.exec(sql));
@@ -66,7 +66,7 @@ function recordScenario(schema: string, sql: string): Uint8Array {
 }
 
 function runNative(schema: string, cs: Uint8Array, policy: (k: ConflictKind) => ConflictAction) {
-  const db: DatabaseSync = openNative(tmp.path(`nat${n++}.db`));
+  const db: DatabaseSync = openNative(join(dir, `nat${n++}.db`));
   db.exec(schema + BASE + DRIFT);
   const log: ConflictKind[] = [];
   let ok: boolean;
@@ -87,7 +87,7 @@ function runOurs(
   mode: 'own' | 'caller',
   stats: ApplyStats,
 ) {
-  const db: Database.Database = openOurs(tmp.path(`ours${n++}.db`));
+  const db: Database.Database = openOurs(join(dir, `ours${n++}.db`));
   db.exec(schema + BASE + DRIFT);
   const log: ConflictKind[] = [];
   let ok = true;
@@ -151,13 +151,13 @@ describe('foreign keys', () => {
   it('does not report violations that predate the apply, like native (when no change needs deferral)', () => {
     const cs = recordScenario(SCHEMA, SCENARIOS.clean!);
     const orphan = `PRAGMA foreign_keys = OFF; INSERT INTO c VALUES (50, 500, 'old orphan'); PRAGMA foreign_keys = ON;`;
-    const nat = openNative(tmp.path(`nat${n++}.db`));
+    const nat = openNative(join(dir, `nat${n++}.db`));
     nat.exec(SCHEMA + BASE + orphan);
     const natLog: ConflictKind[] = [];
     expect(applyNative(nat, cs, () => 'abort', natLog)).toBe(true);
     expect(natLog).toEqual([]);
     for (const mode of ['own', 'caller'] as const) {
-      const db = openOurs(tmp.path(`ours${n++}.db`));
+      const db = openOurs(join(dir, `ours${n++}.db`));
       db.exec(SCHEMA + BASE + orphan);
       if (mode === 'caller') db.exec('BEGIN');
       expect(applyChangeset(db, cs, { transaction: mode })).toMatchObject({
@@ -175,7 +175,7 @@ describe('foreign keys', () => {
     const clean = recordScenario(SCHEMA, SCENARIOS.clean!);
     const childFirst = recordScenario(SCHEMA, SCENARIOS.childFirst!);
     const orphan = recordScenario(SCHEMA, SCENARIOS.orphan!);
-    const db = openOurs(tmp.path(`ours${n++}.db`));
+    const db = openOurs(join(dir, `ours${n++}.db`));
     db.exec(SCHEMA + BASE);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     const mine = db.prepare('UPDATE plain SET x = x + 1 WHERE k = ?');

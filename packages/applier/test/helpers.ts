@@ -1,22 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, DatabaseSync } from 'node:sqlite';
+import { tempDir } from '@synddb/test-support';
 import Database from 'better-sqlite3';
 import type { ApplyStats, ConflictAction, ConflictKind } from '../src/index';
-
-export function tempDir(prefix = 'applier-'): {
-  dir: string;
-  path: (name: string) => string;
-  cleanup: () => void;
-} {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return {
-    dir,
-    path: (name) => join(dir, name),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
 
 export function openNative(path: string): DatabaseSync {
   const db = new DatabaseSync(path, { readBigInts: true });
@@ -30,6 +16,39 @@ export function openOurs(path: string, Driver: typeof Database = Database): Data
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   return db;
+}
+
+/** The apply tests' default schema: a rowid table and a table keyed by TEXT. */
+export const APPLY_SCHEMA =
+  'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w); CREATE TABLE u(a TEXT PRIMARY KEY, b);';
+
+export interface TestDatabases {
+  /** A new database path in the file's temp directory: `{dir}/{name}{n}.db`. */
+  file(name: string): string;
+  /** A node:sqlite database to record changesets on, with `schema` (default APPLY_SCHEMA). */
+  source(schema?: string): DatabaseSync;
+  /** A better-sqlite3 replica to apply to, with `schema` (default APPLY_SCHEMA). */
+  ours(schema?: string): Database.Database;
+}
+
+/** Databases for one test file, each in a new file of a temp directory removed after the file. */
+export function testDatabases(prefix: string): TestDatabases {
+  const dir = tempDir(prefix, { scope: 'file' });
+  let n = 0;
+  const file = (name: string) => join(dir, `${name}${n++}.db`);
+  return {
+    file,
+    source(schema = APPLY_SCHEMA) {
+      const db = openNative(file('src'));
+      db.exec(schema);
+      return db;
+    },
+    ours(schema = APPLY_SCHEMA) {
+      const db = openOurs(file('ours'));
+      db.exec(schema);
+      return db;
+    },
+  };
 }
 
 /** Zeroed counters for ApplyOptions.stats. */

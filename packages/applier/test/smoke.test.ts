@@ -1,23 +1,16 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { tempDir } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
 import { applyChangeset, decodeChangeset, encodeChangeset } from '../src/index';
-import {
-  applyNative,
-  dumpNative,
-  dumpOurs,
-  openNative,
-  openOurs,
-  record,
-  tempDir,
-} from './helpers';
+import { applyNative, dumpNative, dumpOurs, openNative, openOurs, record } from './helpers';
 
-const tmp = tempDir();
-afterAll(() => tmp.cleanup());
+const dir = tempDir('applier-', { scope: 'file' });
 
 describe('smoke', () => {
   it('applies inserts/updates/deletes like native', () => {
     const schema =
       'CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b REAL, c BLOB, d); CREATE TABLE u(x TEXT, k INTEGER, v, PRIMARY KEY(k, x)) WITHOUT ROWID;';
-    const src = openNative(tmp.path('s.db'));
+    const src = openNative(join(dir, 's.db'));
     src.exec(schema);
     const cs0 = record(src, (db) => {
       const ins = db.prepare('INSERT INTO t VALUES (?,?,?,?,?)');
@@ -32,9 +25,9 @@ describe('smoke', () => {
       db.exec("UPDATE u SET v = 7 WHERE x = 'b'");
     });
     for (const cs of [cs0, cs1]) expect(encodeChangeset(decodeChangeset(cs))).toEqual(cs);
-    const ours = openOurs(tmp.path('o.db'));
+    const ours = openOurs(join(dir, 'o.db'));
     ours.exec(schema);
-    const nat = openNative(tmp.path('n.db'));
+    const nat = openNative(join(dir, 'n.db'));
     nat.exec(schema);
     for (const cs of [cs0, cs1]) {
       applyChangeset(ours, cs);

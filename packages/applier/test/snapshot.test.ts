@@ -1,19 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { tempDir } from '@synddb/test-support';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { restoreSnapshot, SnapshotFormatError, SnapshotTooLargeError } from '../src/index';
-import { dumpOurs, openOurs, tempDir } from './helpers';
+import { dumpOurs, openOurs } from './helpers';
 
-const tmp = tempDir('applier-snap-');
-afterAll(() => tmp.cleanup());
+const dir = tempDir('applier-snap-', { scope: 'file' });
 let n = 0;
 
 /** Builds a database file with better-sqlite3 and returns its bytes (journal_mode DELETE or WAL). */
 function makeImage(tag: string, rows: number, wal = false): Uint8Array {
-  const path = tmp.path(`img${n++}.db`);
+  const path = join(dir, `img${n++}.db`);
   const db = new Database(path);
   if (wal) db.pragma('journal_mode = WAL');
   db.exec(`
@@ -45,7 +46,7 @@ function makeImage(tag: string, rows: number, wal = false): Uint8Array {
 }
 
 function replica(): Database.Database {
-  const db = openOurs(tmp.path(`rep${n++}.db`));
+  const db = openOurs(join(dir, `rep${n++}.db`));
   db.exec(`
     CREATE TABLE t(id INTEGER PRIMARY KEY, tag TEXT, extra BLOB);
     CREATE TABLE gone(a PRIMARY KEY);
@@ -86,7 +87,7 @@ describe('restoreSnapshot', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(7);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(readdirSync(tmp.dir).filter((f) => f.startsWith('.synddb-snapshot'))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.synddb-snapshot'))).toEqual([]);
     src.close();
     db.close();
   });
@@ -162,7 +163,7 @@ describe('restoreSnapshot', () => {
       SnapshotTooLargeError,
     );
     expect(dumpOurs(db, ['t', 'gone'])).toEqual(before);
-    expect(readdirSync(tmp.dir).filter((f) => f.startsWith('.synddb-snapshot'))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.synddb-snapshot'))).toEqual([]);
     db.exec('BEGIN');
     await expect(restoreSnapshot(db, image)).rejects.toBeInstanceOf(TypeError);
     db.exec('ROLLBACK');
@@ -170,7 +171,7 @@ describe('restoreSnapshot', () => {
   });
 
   it('refuses schema SQL that smuggles extra statements', async () => {
-    const path = tmp.path(`evil${n++}.db`);
+    const path = join(dir, `evil${n++}.db`);
     const evil = new Database(path);
     evil.exec('CREATE TABLE t(a); INSERT INTO t VALUES (1);');
     evil.unsafeMode(true);
@@ -192,7 +193,7 @@ describe('restoreSnapshot', () => {
   });
 
   it('a reader on another connection sees the old or the new content, never a mix', async () => {
-    const path = tmp.path(`concurrent${n++}.db`);
+    const path = join(dir, `concurrent${n++}.db`);
     const db = openOurs(path);
     const a = makeImage('A', 3000);
     const b = makeImage('B', 1500);

@@ -1,28 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DevnetSequencer, type SampleApp, startDevnetWithApp } from '@synddb/devnet';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '@synddb/sync';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-export function onCleanup(cleanup: () => Promise<void> | void): void {
-  cleanups.push(cleanup);
-}
-
-export function tempDirectory(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'synddb-http-api-test-'));
-  onCleanup(() => rmSync(directory, { recursive: true, force: true }));
-  return directory;
-}
 
 export interface Devnet {
   sequencer: DevnetSequencer;
@@ -33,7 +16,7 @@ export interface Devnet {
 
 /** The devnet sequencer on 127.0.0.1 and the sample app (its schema snapshot already sent). */
 export async function startDevnet(): Promise<Devnet> {
-  const dir = tempDirectory();
+  const dir = tempDir('synddb-http-api-test-');
   const devnet = await startDevnetWithApp({ directory: dir, onCleanup });
   return { ...devnet, dir };
 }
@@ -78,18 +61,6 @@ export function publishedHead(devnet: Devnet): bigint {
   const latest = devnet.sequencer.storage.latest();
   if (latest === null) throw new Error('nothing published');
   return BigInt(latest);
-}
-
-export async function waitFor(
-  predicate: () => boolean,
-  what = 'condition',
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export type Frame = Record<string, unknown>;

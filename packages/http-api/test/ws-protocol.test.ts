@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { DatabaseSync } from 'node:sqlite';
 import type { MessageType } from '@synddb/protocol';
 import type { AppliedMessage } from '@synddb/sync';
+import { onCleanup, waitFor } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
@@ -17,7 +18,7 @@ import {
   serveValidatorApi,
   type ValidatorMetrics,
 } from '../src/index';
-import { onCleanup, TestClient, waitFor } from './support';
+import { TestClient } from './support';
 
 class FakeEngine extends EventEmitter {
   applied(...messages: AppliedMessage[]) {

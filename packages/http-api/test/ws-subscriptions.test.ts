@@ -4,6 +4,7 @@
  */
 import { summarizeChangeset } from '@synddb/applier';
 import type { AppliedMessage } from '@synddb/sync';
+import { onCleanup, waitFor } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import {
   attachSubscriptions,
@@ -18,12 +19,10 @@ import {
   createReplica,
   type Devnet,
   type Frame,
-  onCleanup,
   publishedHead,
   type Replica,
   startDevnet,
   TestClient,
-  waitFor,
 } from './support';
 
 async function metric(

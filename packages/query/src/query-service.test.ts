@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { onCleanup, tempDir } from '@synddb/test-support';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryConfigError, QueryError } from './errors';
 import { QUERY_LATENCY_METRIC } from './query-metrics';
 import { createQueryService, type QueryService } from './query-service';
@@ -33,9 +32,10 @@ function setCursor(sequence: bigint) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'query-service-'));
+  dir = tempDir('query-service-', { scope: 'file' });
   path = join(dir, 'replica.db');
   writer = new DatabaseSync(path);
+  onCleanup(() => writer.close(), { scope: 'file' });
   writer.exec(`
     PRAGMA journal_mode = WAL;
     CREATE TABLE _synddb_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_sequence INTEGER NOT NULL,
@@ -67,13 +67,8 @@ beforeAll(async () => {
     sequence: source,
     registry,
   });
+  onCleanup(() => service.close(), { scope: 'file' });
   await service.ready();
-});
-
-afterAll(async () => {
-  await service?.close();
-  writer?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const refusal = async (sql: string, params?: unknown[]) => {

@@ -1,13 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createQueryService, type QueryService } from '@synddb/query';
 import type { SyncStatus } from '@synddb/sync';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { onCleanup, tempDir } from '@synddb/test-support';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter } from '../limits/rate-limiter';
 import { createValidatorMetrics } from '../metrics/create-validator-metrics';
-import { type ServedApi, serveValidatorApi } from '../serve/serve-validator-api';
+import { serveValidatorApi } from '../serve/serve-validator-api';
 import { type CreateValidatorApiOptions, createValidatorApi } from './create-validator-api';
 
 const status: SyncStatus = {
@@ -24,14 +23,11 @@ const status: SyncStatus = {
   messagesApplied: 8,
 };
 
-let dir: string;
 let service: QueryService;
 const metrics = createValidatorMetrics();
-const servers: ServedApi[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'query-api-'));
-  const path = join(dir, 'replica.db');
+  const path = join(tempDir('query-api-', { scope: 'file' }), 'replica.db');
   const db = new DatabaseSync(path);
   db.exec(`
     PRAGMA journal_mode = WAL;
@@ -48,22 +44,14 @@ beforeAll(async () => {
     maxRows: 10,
     metrics,
   });
+  onCleanup(() => service.close(), { scope: 'file' });
   await service.ready();
-});
-
-afterAll(async () => {
-  await service?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
 async function start(options: Partial<CreateValidatorApiOptions> = {}) {
   const app = createValidatorApi({ status: () => status, metrics, query: service, ...options });
   const served = await serveValidatorApi(app, { bindAddress: '127.0.0.1:0' });
-  servers.push(served);
+  onCleanup(() => served.close());
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${served.url}${path}`, {
       method: 'POST',
