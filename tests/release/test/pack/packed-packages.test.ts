@@ -1,3 +1,13 @@
+// Why one file: every check here, the install/import/types checks and the runs of the packed
+// validator alike, stands on one fixture that takes minutes to build: every publishable package
+// packed by scripts/pack-packages.mjs and installed with npm into two fresh projects outside the
+// workspace (the full consumer, whose scripts also start the validator, and the validator-only
+// install the Docker image makes). Vitest runs each file in its own worker with its own module
+// state, one file at a time here (fileParallelism: false), so two files would pack and install
+// everything twice; sharing it across files would take a cross-process cache or a globalSetup,
+// more machinery than the length it saves. The file reads in order instead: process helpers, the
+// fixture (beforeAll), the ESM and CommonJS consumer checks (load, decode, sign, apply), the
+// packed validator against the devnet sequencer, then the bin, types and dependency checks.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   copyFileSync,
