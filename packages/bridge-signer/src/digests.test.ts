@@ -1,8 +1,11 @@
 import { bytesToHex, keccak256 } from '@synddb/protocol';
+import { thrown } from '@synddb/test-support';
 import { ethers } from 'ethers';
 import { describe, expect, it } from 'vitest';
+import vectors from '../test/fixtures/withdrawal-message-id.json' with { type: 'json' };
 import { eip191Digest, withdrawalDigest } from './eip191-digest';
-import { BridgeSignerInputError } from './errors';
+import { BridgeSignerInputError, WithdrawalMessageIdError } from './errors';
+import { tryWithdrawalMessageId } from './try-withdrawal-message-id';
 import { withdrawalMessageHash } from './withdrawal-message-hash';
 import { withdrawalMessageId } from './withdrawal-message-id';
 
@@ -82,49 +85,65 @@ describe('withdrawalMessageHash', () => {
   });
 });
 
-describe('withdrawalMessageId (the sequencer rule)', () => {
+describe('withdrawalMessageId (the sequencer rule, REFERENCE §1.12.2)', () => {
   const full = 'ab'.repeat(32);
+  const text = (s: string) => hex(keccak256(utf8.encode(s)));
 
-  it('takes 64 hex characters as the id, with or without 0x/0X', () => {
-    expect(hex(withdrawalMessageId(full))).toBe(`0x${full}`);
-    expect(hex(withdrawalMessageId(`0x${full}`))).toBe(`0x${full}`);
-    expect(hex(withdrawalMessageId(`0X${full}`))).toBe(`0x${full}`);
+  // Copied from ../shared/vectors/withdrawal-message-id.json (cross-checked against the
+  // sequencer's sign_bridge_withdrawal); null: the sequencer refuses the request.
+  it.each(vectors.cases)('vector: $name', ({ request_id, message_id }) => {
+    if (message_id === null) {
+      expect(tryWithdrawalMessageId(request_id)).toBeNull();
+      const error = thrown(() => withdrawalMessageId(request_id), WithdrawalMessageIdError);
+      expect([error.code, error.kind]).toEqual(['BRIDGE_MESSAGE_ID', 'input']);
+    } else {
+      expect(hex(tryWithdrawalMessageId(request_id)!)).toBe(message_id);
+      expect(hex(withdrawalMessageId(request_id))).toBe(message_id);
+    }
   });
 
-  it('accepts uppercase hex digits', () => {
+  it('has all 22 vectors', () => {
+    expect(vectors.cases).toHaveLength(22);
+  });
+
+  it('takes 64 hex digits as the id, with or without a lower-case 0x, in either case', () => {
+    expect(hex(withdrawalMessageId(full))).toBe(`0x${full}`);
+    expect(hex(withdrawalMessageId(`0x${full}`))).toBe(`0x${full}`);
     expect(hex(withdrawalMessageId(full.toUpperCase()))).toBe(`0x${full}`);
     expect(hex(withdrawalMessageId(`0x${'AbCd'.repeat(16)}`))).toBe(`0x${'abcd'.repeat(16)}`);
   });
 
-  it('left-pads shorter even-length hex with zeros', () => {
-    expect(hex(withdrawalMessageId('0x1234'))).toBe(`0x${'0'.repeat(60)}1234`);
-    expect(hex(withdrawalMessageId('1234'))).toBe(`0x${'0'.repeat(60)}1234`);
-    expect(hex(withdrawalMessageId('00'))).toBe(`0x${'0'.repeat(64)}`);
+  it('does not strip 0X: the whole string is hashed as text', () => {
+    expect(hex(withdrawalMessageId(`0X${full}`))).toBe(text(`0X${full}`));
+    expect(hex(withdrawalMessageId('0X12'))).toBe(text('0X12'));
   });
 
-  it('hashes odd-length, non-hex, too long and empty-hex strings as UTF-8 text', () => {
-    const text = (s: string) => hex(keccak256(utf8.encode(s)));
-    for (const s of [
-      'abc',
-      '0x123',
-      'req-1',
-      `${full}00`,
-      `0x${full}00`,
-      '0x',
-      '',
-      'g0',
-      'ab cd',
-      'é',
-    ]) {
+  it('left-pads shorter even-length hex and keeps the first 32 bytes of longer hex', () => {
+    expect(hex(withdrawalMessageId('0x1234'))).toBe(`0x${'0'.repeat(60)}1234`);
+    expect(hex(withdrawalMessageId('00'))).toBe(`0x${'0'.repeat(64)}`);
+    expect(hex(withdrawalMessageId(`${full}00`))).toBe(`0x${full}`);
+    expect(hex(withdrawalMessageId(`0x${full}1234`))).toBe(`0x${full}`);
+    expect(hex(withdrawalMessageId('c'.repeat(10_000)))).toBe(`0x${'c'.repeat(64)}`);
+  });
+
+  it('refuses odd-length hex, however long', () => {
+    for (const s of ['a', 'abc', '0x1', '0x123', `${full}0`, 'f'.repeat(10_001)]) {
+      expect(tryWithdrawalMessageId(s)).toBeNull();
+      expect(() => withdrawalMessageId(s)).toThrow(WithdrawalMessageIdError);
+    }
+  });
+
+  it('hashes non-hex and empty strings as UTF-8 text, prefix included', () => {
+    for (const s of ['req-1', '0x', '', 'g0', 'ab cd', ' 0x12', 'é', '0x0x12']) {
       expect(hex(withdrawalMessageId(s))).toBe(text(s));
     }
-    // The Rust validator's rule would take neither of these as-is; the sequencer pads both.
+    // The Rust validator's rule would take neither of these as-is; the sequencer does.
     expect(hex(withdrawalMessageId('ff'))).not.toBe(text('ff'));
     expect(hex(withdrawalMessageId(full))).not.toBe(text(full));
   });
 
   it('is always 32 bytes', () => {
-    for (const s of ['', 'x', full, `0x${full}`, 'a'.repeat(10_000)]) {
+    for (const s of ['', 'x', full, `0x${full}`, 'a'.repeat(10_000), 'z'.repeat(10_000)]) {
       expect(withdrawalMessageId(s)).toHaveLength(32);
     }
   });

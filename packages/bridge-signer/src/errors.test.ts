@@ -1,10 +1,16 @@
 import { type ErrorKind, SyndDBError } from '@synddb/protocol';
 import { describe, expect, it } from 'vitest';
 import {
+  BridgeChainConfigError,
+  BridgeChainResponseError,
   BridgeSignatureError,
   BridgeSignerInputError,
   BridgeSignerKeyError,
   OutboxEntryError,
+  WithdrawalLedgerError,
+  WithdrawalMessageIdError,
+  WithdrawalPolicyConfigError,
+  WithdrawalPolicyError,
 } from './errors';
 import * as bridgeSigner from './index';
 
@@ -29,6 +35,36 @@ describe('every exported error class declares its code and kind', () => {
       make: () => new OutboxEntryError('message id is not 0x + 64 hex'),
       code: 'BRIDGE_OUTBOX_ENTRY',
       kind: 'state',
+    },
+    WithdrawalMessageIdError: {
+      make: () => new WithdrawalMessageIdError('request_id is odd-length hex'),
+      code: 'BRIDGE_MESSAGE_ID',
+      kind: 'input',
+    },
+    WithdrawalLedgerError: {
+      make: () => new WithdrawalLedgerError('bridge signer schema is newer'),
+      code: 'BRIDGE_LEDGER',
+      kind: 'state',
+    },
+    WithdrawalPolicyError: {
+      make: () => new WithdrawalPolicyError('validator threw'),
+      code: 'BRIDGE_POLICY',
+      kind: 'internal',
+    },
+    BridgeChainConfigError: {
+      make: () => new BridgeChainConfigError('RPC endpoint on another chain'),
+      code: 'BRIDGE_CHAIN_CONFIG',
+      kind: 'config',
+    },
+    BridgeChainResponseError: {
+      make: () => new BridgeChainResponseError('malformed MessageHandled log'),
+      code: 'BRIDGE_CHAIN_RESPONSE',
+      kind: 'decode',
+    },
+    WithdrawalPolicyConfigError: {
+      make: () => new WithdrawalPolicyConfigError('malformed policy file'),
+      code: 'BRIDGE_POLICY_CONFIG',
+      kind: 'config',
     },
   };
 

@@ -1,10 +1,27 @@
 export { addressFromPublicKey, checksumAddress, recoverSignerAddress } from './address';
+export {
+  type AdmitWithdrawalParameters,
+  type AdmitWithdrawalReturnType,
+  admitWithdrawal,
+} from './admit-withdrawal';
+export {
+  type BridgeCompletionFollower,
+  type FollowBridgeCompletionsOptions,
+  followBridgeCompletions,
+  MESSAGE_HANDLED_TOPIC,
+} from './chain/follow-bridge-completions';
 export { eip191Digest, withdrawalDigest } from './eip191-digest';
 export {
+  BridgeChainConfigError,
+  BridgeChainResponseError,
   BridgeSignatureError,
   BridgeSignerInputError,
   BridgeSignerKeyError,
   OutboxEntryError,
+  WithdrawalLedgerError,
+  WithdrawalMessageIdError,
+  WithdrawalPolicyConfigError,
+  WithdrawalPolicyError,
 } from './errors';
 export {
   type LoadOrCreateSignerKeyOptions,
@@ -12,16 +29,48 @@ export {
   loadOrCreateSignerKey,
 } from './key-file';
 export {
+  LEDGER_SCHEMA_KEY,
+  LEDGER_SCHEMA_VERSION,
+  migrateLedgerSchema,
+} from './ledger/ledger-migrations';
+export {
+  ALL_RECIPIENTS,
+  type BridgeCompletion,
+  type ChainCursor,
+  type NewWithdrawalRecord,
+  WithdrawalLedger,
+  type WithdrawalRecord,
+  type WithdrawalStatus,
+  withdrawalDay,
+} from './ledger/withdrawal-ledger';
+export {
   type CreateOutboxSignerOptions,
   createOutboxSigner,
   type OutboxErrorEvent,
   type OutboxSignedEvent,
   type OutboxSigner,
 } from './outbox-signer';
+export {
+  globalDailyCap,
+  maxWithdrawalAmount,
+  recipientAllowList,
+  recipientDailyLimit,
+  recipientDenyList,
+} from './policy/built-in-validators';
+export {
+  accept,
+  refuse,
+  type Withdrawal,
+  type WithdrawalContext,
+  type WithdrawalDecision,
+  type WithdrawalValidator,
+} from './policy/withdrawal-validator';
+export { type WithdrawalPolicyOptions, withdrawalValidators } from './policy/withdrawal-validators';
 export { signRecoverable } from './sign-recoverable';
 export { type SignedWithdrawal, signWithdrawal } from './sign-withdrawal';
 export { type BridgeSignerKey, generateSignerKey, signerKeyFromHex } from './signer-key';
 export { type MessageSignature, toMessageSignature } from './to-message-signature';
+export { ODD_LENGTH_HEX_REASON, tryWithdrawalMessageId } from './try-withdrawal-message-id';
 export { withdrawalMessageHash } from './withdrawal-message-hash';
 export { withdrawalMessageId } from './withdrawal-message-id';
 export {

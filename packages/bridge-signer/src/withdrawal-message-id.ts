@@ -1,27 +1,22 @@
-import { hexToBytes, keccak256 } from '@synddb/protocol';
-
-const utf8 = new TextEncoder();
+import { WithdrawalMessageIdError } from './errors';
+import { ODD_LENGTH_HEX_REASON, tryWithdrawalMessageId } from './try-withdrawal-message-id';
 
 /**
- * The sequencer's message id for a withdrawal `request_id`
- * (docs/protocol.md#withdrawal-message-id): up to 64 hex characters (optional `0x`/`0X`, even
- * length, either case) are the id, left-padded with zeros to 32 bytes; any other string is
- * keccak256 of its UTF-8 bytes.
+ * The sequencer's message id for a withdrawal `request_id` (docs/protocol.md#withdrawal-message-id),
+ * the id the Bridge knows the withdrawal by: see {@link tryWithdrawalMessageId} for the rule. A
+ * `request_id` the sequencer refuses (odd-length hex) has no id and throws
+ * `WithdrawalMessageIdError`.
  *
  * The Rust validator uses a different rule (only `0x` + exactly 64 hex is taken as-is,
- * docs/defects-fixed.md#message-id-rule), so its ids diverge from the sequencer's for short or
- * unprefixed hex. Validators here use the sequencer's rule, so both sides sign the same id.
+ * docs/defects-fixed.md#message-id-rule), so its ids diverge from the sequencer's for short,
+ * long, unprefixed or `0X`-prefixed hex. Validators here use the sequencer's rule.
  */
 export function withdrawalMessageId(requestId: string): Uint8Array {
-  const hex =
-    requestId.startsWith('0x') || requestId.startsWith('0X') ? requestId.slice(2) : requestId;
-  if (hex.length > 0 && hex.length <= 64) {
-    const bytes = hexToBytes(hex);
-    if (bytes !== null) {
-      const id = new Uint8Array(32);
-      id.set(bytes, 32 - bytes.length);
-      return id;
-    }
+  const id = tryWithdrawalMessageId(requestId);
+  if (id === null) {
+    throw new WithdrawalMessageIdError(ODD_LENGTH_HEX_REASON, {
+      details: `request_id ${JSON.stringify(requestId.slice(0, 80))}${requestId.length > 80 ? '…' : ''} (${requestId.length} characters)`,
+    });
   }
-  return keccak256(utf8.encode(requestId));
+  return id;
 }
