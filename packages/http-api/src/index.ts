@@ -51,10 +51,23 @@ export {
 export {
   createSignatureApi,
   DEFAULT_SIGNATURE_MAX_LIST,
+  MAX_REQUEST_ID_LOOKUP,
   type MessageSignature,
   type SignatureApiOptions,
 } from './signature-api/create-signature-api';
 export { normalizeMessageId } from './signature-api/normalize-message-id';
+export {
+  buildSignatureOpenApiDocument,
+  type SignatureOpenApiOptions,
+} from './signature-api/signature-openapi';
+export {
+  messageSignatureSchema,
+  type PendingWithdrawalJson,
+  pendingWithdrawalsSchema,
+  refusedWithdrawalsSchema,
+  type WithdrawalSignatureJson,
+  withdrawalSignatureSchema,
+} from './signature-api/signature-schemas';
 export { createSigningMetrics, type SigningMetrics } from './signature-api/signing-metrics';
 export { jsonInteger, jsonIntegerOrNull } from './status/json-integer';
 export {

@@ -2,6 +2,13 @@ import { type Context, Hono } from 'hono';
 import { HttpApiConfigError, HttpApiError } from '../errors';
 import { installJsonErrorHandlers } from '../json-error-handlers';
 import { normalizeMessageId } from './normalize-message-id';
+import { buildSignatureOpenApiDocument } from './signature-openapi';
+import {
+  type PendingWithdrawalJson,
+  pendingWithdrawalsSchema,
+  type WithdrawalSignatureJson,
+  withdrawalSignatureSchema,
+} from './signature-schemas';
 
 /** A signed withdrawal (docs/compatibility.md#messagesignature-json). */
 export interface MessageSignature {
@@ -26,6 +33,31 @@ export interface SignatureApiOptions {
   count: () => number;
   /** Most entries one /pending or /signatures response carries (default 10_000); `?offset=N&limit=M` pages. */
   maxList?: number;
+  /**
+   * `GET /signatures/withdrawal/{id}`: the withdrawals whose request id is `requestId` or whose
+   * message id is `messageId` (normalized; null when the id is not one), oldest first, at most
+   * `limit`. Absent: the route answers 404 `NOT_ENABLED`.
+   */
+  withdrawals?: (
+    requestId: string,
+    messageId: string | null,
+    limit: number,
+  ) => WithdrawalSignatureJson[];
+  /** `GET /signatures/pending`: signed withdrawals not yet completed on-chain, oldest first. */
+  pendingWithdrawals?: {
+    list: (limit: number, offset: number) => PendingWithdrawalJson[];
+    count: () => number;
+  };
+  /** `GET /signatures/refused`: refused and unsignable withdrawals, oldest first. */
+  refusedWithdrawals?: {
+    list: (limit: number, offset: number) => WithdrawalSignatureJson[];
+    count: () => number;
+  };
+  /**
+   * `GET /signatures/state/{sequence}`: the state attestations of a sequence. Absent (state
+   * attestations are not implemented yet): 404 `STATE_ATTESTATIONS_DISABLED`.
+   */
+  stateAttestations?: (sequence: bigint) => Record<string, unknown>[];
   /** Called after every response, e.g. for access logs. */
   onResponse?: (r: { method: string; path: string; status: number; ms: number }) => void;
 }
@@ -36,14 +68,22 @@ const ADDRESS = /^0x[0-9a-f]{40}$/;
 const U64_MAX = (1n << 64n) - 1n;
 const JSON_TYPE = { 'content-type': 'application/json' };
 const SIGNATURE_PREFIX = '/signature/';
+const WITHDRAWAL_PREFIX = '/signatures/withdrawal/';
+/** Longest request id (decoded) the withdrawal look-up accepts. */
+export const MAX_REQUEST_ID_LOOKUP = 1024;
+/** Most withdrawals one `/signatures/withdrawal/{id}` answer lists. */
+const MAX_WITHDRAWALS_PER_ID = 100;
+const U64_TEXT = /^(0|[1-9][0-9]{0,19})$/;
 
 /**
  * The bridge signer's signature API (docs/compatibility.md#signature-api), served on its own port
  * (`BRIDGE_SIGNATURE_ENDPOINT`, default `0.0.0.0:8081`) with `serveValidatorApi`: `/health`,
- * `/info`, `/pending`, `/signature/{message_id}` and `/signatures`. The relayer calls
+ * `/info`, `/pending`, `/signature/{message_id}` and `/signatures` (the reference's), and the
+ * plan's `/signatures/withdrawal/{request_id or message_id}`, `/signatures/pending`,
+ * `/signatures/state/{sequence}`, plus `/signatures/refused` and `/openapi.json`. The relayer calls
  * `GET /signature/{message_id}` (docs/compatibility.md#relayer-interface). Unlike the reference
- * the id lookup is case-insensitive, and the two list routes page with `?offset=N&limit=M` (at
- * most `maxList` entries each).
+ * the id lookup is case-insensitive, and the list routes page with `?offset=N&limit=M` (at most
+ * `maxList` entries each).
  */
 export function createSignatureApi(options: SignatureApiOptions): Hono {
   const maxList = options.maxList ?? DEFAULT_SIGNATURE_MAX_LIST;
@@ -90,7 +130,67 @@ export function createSignatureApi(options: SignatureApiOptions): Hono {
     return signature === null ? c.json(null, 404) : c.json(pick(signature));
   });
 
-  for (const path of ['/health', '/info', '/pending', '/signatures', `${SIGNATURE_PREFIX}*`]) {
+  app.get('/signatures/pending', (c) => {
+    const source = enabled(options.pendingWithdrawals, 'withdrawal tracking');
+    const { limit, offset } = page(c, maxList);
+    const items = limit === 0 ? [] : source.list(limit, offset).slice(0, limit);
+    return c.json({ count: source.count(), withdrawals: items.map(pickPending) });
+  });
+
+  app.get('/signatures/refused', (c) => {
+    const source = enabled(options.refusedWithdrawals, 'withdrawal tracking');
+    const { limit, offset } = page(c, maxList);
+    const items = limit === 0 ? [] : source.list(limit, offset).slice(0, limit);
+    return c.json({ count: source.count(), withdrawals: items.map(pickWithdrawal) });
+  });
+
+  app.get(`${WITHDRAWAL_PREFIX}*`, (c) => {
+    const find = enabled(options.withdrawals, 'withdrawal tracking');
+    const id = pathRest(c.req.url, WITHDRAWAL_PREFIX, MAX_REQUEST_ID_LOOKUP);
+    if (id === null || id === '') return c.json([], 404);
+    const found = find(id, normalizeMessageId(id), MAX_WITHDRAWALS_PER_ID)
+      .slice(0, MAX_WITHDRAWALS_PER_ID)
+      .map(pickWithdrawal);
+    return c.json(found, found.length === 0 ? 404 : 200);
+  });
+
+  app.get('/signatures/state/:sequence', (c) => {
+    const text = c.req.param('sequence');
+    if (!U64_TEXT.test(text) || BigInt(text) >= 2n ** 64n) {
+      throw new HttpApiError(400, 'INVALID_REQUEST', 'invalid request: sequence must be a u64');
+    }
+    if (options.stateAttestations === undefined) {
+      throw new HttpApiError(
+        404,
+        'STATE_ATTESTATIONS_DISABLED',
+        'state attestations are not enabled on this validator',
+      );
+    }
+    const attestations = options.stateAttestations(BigInt(text));
+    return c.json(attestations, attestations.length === 0 ? 404 : 200);
+  });
+
+  app.get('/openapi.json', (c) =>
+    c.json(
+      buildSignatureOpenApiDocument({
+        withdrawals: options.withdrawals !== undefined,
+        stateAttestations: options.stateAttestations !== undefined,
+      }),
+    ),
+  );
+
+  for (const path of [
+    '/health',
+    '/info',
+    '/pending',
+    '/signatures',
+    `${SIGNATURE_PREFIX}*`,
+    '/signatures/pending',
+    '/signatures/refused',
+    `${WITHDRAWAL_PREFIX}*`,
+    '/signatures/state/:sequence',
+    '/openapi.json',
+  ]) {
     app.all(path, (c) =>
       c.json({ error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' }, 405, {
         allow: 'GET, HEAD',
@@ -104,18 +204,52 @@ export function createSignatureApi(options: SignatureApiOptions): Hono {
 
 /** The id segment(s) of the request URL, percent-decoded exactly once ('' when malformed). */
 function rawId(url: string): string {
+  // A valid id is 64-66 characters.
+  return pathRest(url, SIGNATURE_PREFIX, 66) ?? '';
+}
+
+/**
+ * What follows `prefix` in the request path, percent-decoded exactly once; null when malformed or
+ * longer than `maxLength` characters (checked before decoding: 3 times that when all encoded).
+ */
+function pathRest(url: string, prefix: string, maxLength: number): string | null {
   const start = url.indexOf('/', url.indexOf('//') + 2);
   const end = url.indexOf('?', start);
   const path = url.slice(start, end < 0 ? undefined : end);
-  if (!path.startsWith(SIGNATURE_PREFIX)) return '';
-  const raw = path.slice(SIGNATURE_PREFIX.length);
-  // A valid id is 64-66 characters, or 3 times that when every character is percent-encoded.
-  if (raw.length > 3 * 66) return '';
+  if (!path.startsWith(prefix)) return null;
+  const raw = path.slice(prefix.length);
+  if (raw.length > 3 * maxLength) return null;
   try {
-    return decodeURIComponent(raw);
+    const decoded = decodeURIComponent(raw);
+    return decoded.length > maxLength ? null : decoded;
   } catch {
-    return '';
+    return null;
   }
+}
+
+function enabled<T>(source: T | undefined, what: string): T {
+  if (source === undefined) {
+    throw new HttpApiError(404, 'NOT_ENABLED', `${what} is not enabled on this signature API`);
+  }
+  return source;
+}
+
+const WITHDRAWAL_KEYS = Object.keys(
+  withdrawalSignatureSchema.shape,
+) as (keyof WithdrawalSignatureJson)[];
+const PENDING_KEYS = Object.keys(
+  pendingWithdrawalsSchema.shape.withdrawals.element.shape,
+) as (keyof PendingWithdrawalJson)[];
+
+/** Only the documented fields, in the documented order. */
+function pickWithdrawal(w: WithdrawalSignatureJson): WithdrawalSignatureJson {
+  return Object.fromEntries(
+    WITHDRAWAL_KEYS.map((k) => [k, w[k] ?? null]),
+  ) as WithdrawalSignatureJson;
+}
+
+function pickPending(w: PendingWithdrawalJson): PendingWithdrawalJson {
+  return Object.fromEntries(PENDING_KEYS.map((k) => [k, w[k]])) as PendingWithdrawalJson;
 }
 
 /** Only the documented fields, whatever else the store's objects carry. */

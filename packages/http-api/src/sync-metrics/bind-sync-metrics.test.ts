@@ -107,7 +107,8 @@ describe('bindSyncMetrics', () => {
     ).toBe(1);
     expect(await value(metrics, 'synddb_changesets_applied_total')).toBe(2);
     expect(await value(metrics, 'synddb_snapshots_applied_total')).toBe(1);
-    expect(await value(metrics, 'synddb_withdrawals_processed_total')).toBe(1);
+    // synddb_withdrawals_processed_total counts completions on the Bridge (bridge signer mode)
+    expect(await value(metrics, 'synddb_withdrawals_processed_total')).toBe(0);
     expect(await value(metrics, 'synddb_validator_withdrawals_processed_total')).toBe(1);
     expect(await value(metrics, 'synddb_validator_last_sequence')).toBe(2);
     expect(await value(metrics, 'synddb_sync_lag_sequences')).toBe(18);

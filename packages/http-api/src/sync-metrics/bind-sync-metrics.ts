@@ -58,10 +58,7 @@ export function bindSyncMetrics(engine: SyncEventSource, metrics: SyncMetrics): 
         metrics.messagesApplied.inc({ type });
         metrics.messagesSynced.inc({ type });
         if (type === 'changeset') metrics.changesetsApplied.inc(m.changesets.length);
-        if (type === 'withdrawal') {
-          metrics.withdrawalsProcessed.inc();
-          metrics.validatorWithdrawalsProcessed.inc();
-        }
+        if (type === 'withdrawal') metrics.validatorWithdrawalsProcessed.inc();
       }
       const last = messages[messages.length - 1];
       if (last !== undefined) metrics.lastSequence.set(Number(last.sequence));

@@ -73,8 +73,6 @@ export interface SyncMetrics {
   readonly snapshotsApplied: Counter;
   /** `synddb_signature_verification_failures_total{code}` */
   readonly signatureVerificationFailures: Counter<'code'>;
-  /** `synddb_withdrawals_processed_total` */
-  readonly withdrawalsProcessed: Counter;
   /** `synddb_gaps_skipped_total` */
   readonly gapsSkipped: Counter;
   /** `synddb_batch_fetch_duration_seconds` */
@@ -179,10 +177,6 @@ export function createSyncMetrics(registry: Registry): SyncMetrics {
       'synddb_signature_verification_failures_total',
       'Signature verification failures, by error code',
       ['code'],
-    ),
-    withdrawalsProcessed: counter(
-      'synddb_withdrawals_processed_total',
-      'Withdrawal messages applied',
     ),
     gapsSkipped: counter('synddb_gaps_skipped_total', 'Sequence gaps skipped by operator choice'),
     batchFetchSeconds: histogram(
