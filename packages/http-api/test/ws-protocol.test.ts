@@ -2,6 +2,7 @@
  * Protocol edges of the WebSocket subscriptions against a real server and `ws` clients, driven by
  * a stand-in engine that emits real changesets (node:sqlite sessions).
  */
+
 import { EventEmitter } from 'node:events';
 import { DatabaseSync } from 'node:sqlite';
 import type { MessageType } from '@synddb/protocol';
@@ -19,6 +20,7 @@ import {
   type ValidatorMetrics,
 } from '../src/index';
 import { TestClient } from './support';
+import { testSyncStatus } from './sync-status';
 
 class FakeEngine extends EventEmitter {
   applied(...messages: AppliedMessage[]) {
@@ -42,19 +44,7 @@ async function serve(options: Partial<AttachSubscriptionsOptions> = {}) {
   const engine = new FakeEngine();
   const metrics = createValidatorMetrics();
   const app = createValidatorApi({
-    status: () => ({
-      state: 'caught_up',
-      lastSequence: null,
-      lastTimestamp: null,
-      lastAppliedAt: null,
-      nextSequence: 0n,
-      headSequence: null,
-      lagSequences: 0n,
-      lagSeconds: 0,
-      halt: null,
-      skippedGaps: [],
-      messagesApplied: 0,
-    }),
+    status: () => testSyncStatus({ state: 'caught_up' }),
     metrics,
   });
   const server = await serveValidatorApi(app, { bindAddress: '127.0.0.1:0' });

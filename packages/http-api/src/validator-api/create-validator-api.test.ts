@@ -1,34 +1,19 @@
 import type { SyncStatus } from '@synddb/sync';
-import { afterEach, describe, expect, it } from 'vitest';
+import { onCleanup } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
+import { testSyncStatus } from '../../test/sync-status';
 import { createValidatorMetrics } from '../metrics/create-validator-metrics';
-import { type ServedApi, serveValidatorApi } from '../serve/serve-validator-api';
+import { serveValidatorApi } from '../serve/serve-validator-api';
 import { createValidatorApi } from './create-validator-api';
 
 /** A status source that a test drives by assigning fields, as the sync engine would. */
 class StatusBoard {
-  current: SyncStatus = {
-    state: 'starting',
-    lastSequence: null,
-    lastTimestamp: null,
-    lastAppliedAt: null,
-    nextSequence: 0n,
-    headSequence: null,
-    lagSequences: 0n,
-    lagSeconds: 0,
-    halt: null,
-    skippedGaps: [],
-    messagesApplied: 0,
-  };
+  current: SyncStatus = testSyncStatus();
   readonly provider = () => this.current;
   set(patch: Partial<SyncStatus>) {
     this.current = { ...this.current, ...patch };
   }
 }
-
-const servers: ServedApi[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 async function start(options: { maxLag?: number; syncedOnce?: () => boolean } = {}) {
   const board = new StatusBoard();
@@ -42,7 +27,7 @@ async function start(options: { maxLag?: number; syncedOnce?: () => boolean } = 
     onResponse: (r) => responses.push(r),
   });
   const served = await serveValidatorApi(app, { bindAddress: '127.0.0.1:0' });
-  servers.push(served);
+  onCleanup(() => served.close());
   const get = async (path: string, init?: RequestInit) => {
     const res = await fetch(`${served.url}${path}`, init);
     const text = await res.text();
