@@ -263,7 +263,7 @@ describe('WebSocket subscriptions on a syncing validator', { timeout: 60_000 }, 
       sentTypes('changesets'),
     );
     expect(await metric(metrics, 'synddb_snapshots_applied_total')).toBe(sentTypes('snapshot'));
-    expect(await metric(metrics, 'synddb_withdrawals_processed_total')).toBe(
+    expect(await metric(metrics, 'synddb_validator_withdrawals_processed_total')).toBe(
       sentTypes('withdrawal'),
     );
     expect(await metric(metrics, 'synddb_changesets_applied_total')).toBeGreaterThan(0);
