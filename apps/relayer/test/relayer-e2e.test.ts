@@ -9,6 +9,7 @@
  * 10% of requests still lands everything exactly once.
  */
 import { join } from 'node:path';
+import { createSampleApp } from '@synddb/devnet';
 import { ANVIL_KEYS } from '@synddb/test-contracts';
 import { onCleanup, waitFor } from '@synddb/test-support';
 import { parseEther, id as topicOf, Wallet } from 'ethers';
@@ -276,5 +277,45 @@ describe('synddb-relayer end to end', { timeout: 120_000 }, () => {
     for (const body of bodies) expect(counts.get(body.message_id)).toBe(1);
     expect(proxy.stats().dropped).toBeGreaterThan(0);
     expect(await revertedRelayerTransactions(env, relayer)).toBe(0);
+  });
+
+  it("takes the devnet sample app's withdrawals (synddb-devnet --relayer-url) and lands them", async () => {
+    const env = await startRelayerEnvironment();
+    const relayer = await relayerFor(env);
+    const refused: string[] = [];
+    const app = createSampleApp({
+      sequencerUrl: env.devnet.url,
+      dbPath: join(env.directory, 'posting-app.db'),
+      relayerUrl: relayer.url,
+      onRelayerError: (id, error) => refused.push(`${id}: ${error}`),
+    });
+    onCleanup(() => app.close());
+    await app.start();
+    const account = await app.openAccount('carol', 1_000_000n);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const receipt = await app.requestWithdrawal(
+        account,
+        Wallet.createRandom().address,
+        10n + BigInt(i),
+      );
+      ids.push(receipt.bridge_signature.message_id);
+    }
+    env.devnet.sequencer.flush();
+    expect(refused).toEqual([]);
+    await waitFor(
+      async () => {
+        for (const id of ids) {
+          const j = (await (await fetch(`${relayer.url}/withdrawals/${id}`)).json()) as {
+            state: string;
+          };
+          if (j.state !== 'confirmed') return false;
+        }
+        return true;
+      },
+      { what: "the sample app's withdrawals confirmed", timeoutMs: 30_000, intervalMs: 100 },
+    );
+    const counts = await handledCounts(env);
+    for (const id of ids) expect(counts.get(id)).toBe(1);
   });
 });

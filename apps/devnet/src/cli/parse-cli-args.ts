@@ -23,6 +23,8 @@ export interface DevnetCliConfig {
   snapshotEvery: number;
   schemaChangeEvery: number;
   changesetsPerRequest: number;
+  /** A synddb-relayer the sample app posts its withdrawals to. */
+  relayerUrl: string | undefined;
 }
 
 interface OptionSpec {
@@ -132,6 +134,12 @@ export const CLI_OPTIONS = {
     default: '1',
     description: 'Changesets the sample app bundles into one POST /changesets.',
   },
+  'relayer-url': {
+    type: 'string',
+    value: 'URL',
+    description:
+      "Sample app posts each withdrawal to this synddb-relayer's /submit-withdrawal (not waiting for the chain).",
+  },
   help: { type: 'boolean', short: 'h', description: 'Show this help.' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -200,7 +208,19 @@ export function parseCliArgs(args: readonly string[]): DevnetCliConfig {
     snapshotEvery: integer('snapshot-every', 0),
     schemaChangeEvery: integer('schema-change-every', 0),
     changesetsPerRequest: integer('changesets-per-request', 1),
+    relayerUrl: relayerUrl(text('relayer-url')),
   };
+}
+
+function relayerUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return value.replace(/\/+$/, '');
+  } catch {
+    // below
+  }
+  throw new DevnetConfigError(`--relayer-url must be an http(s) URL, got ${JSON.stringify(value)}`);
 }
 
 /** The `--help` text. */

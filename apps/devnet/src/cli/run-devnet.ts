@@ -54,7 +54,15 @@ export async function runDevnet(
       changesetsPerRequest: config.changesetsPerRequest,
       // Ids (and the random bytes stored in rows) follow the seed too: a run is reproducible.
       idSeed: config.seed,
+      ...(config.relayerUrl === undefined
+        ? {}
+        : {
+            relayerUrl: config.relayerUrl,
+            onRelayerError: (messageId: string, error: string) =>
+              log(`relayer refused ${messageId}: ${error}`),
+          }),
     });
+    if (config.relayerUrl !== undefined) log(`relayer         ${config.relayerUrl}`);
     app = sampleApp;
     log(`sample app db   ${dbPath}`);
     await sampleApp.start();

@@ -25,6 +25,13 @@ export interface SampleAppOptions {
   clock?: () => number;
   /** Seed for generated ids (batch_id, message_id, withdrawal request ids). Default random. */
   idSeed?: number;
+  /**
+   * A synddb-relayer's base URL: every sequenced withdrawal is also posted to its
+   * `/submit-withdrawal` (without waiting for the chain, as the reference's price-oracle app does).
+   */
+  relayerUrl?: string;
+  /** Told about each withdrawal the relayer did not accept (the app goes on). */
+  onRelayerError?: (messageId: string, error: string) => void;
 }
 
 /** One request the app sent, in send order, with the sequence the sequencer assigned. */
@@ -284,6 +291,13 @@ export function createSampleApp(options: SampleAppOptions): SampleApp {
           data: new TextEncoder().encode(`withdraw:${accountId}`),
         });
         sent.push({ kind: 'withdrawal', sequence: receipt.sequence, requestId });
+        if (options.relayerUrl !== undefined) {
+          await postToRelayer(options, receipt, {
+            recipient,
+            amount,
+            data: new TextEncoder().encode(`withdraw:${accountId}`),
+          });
+        }
         await record(() => {
           db.prepare(
             "UPDATE withdrawals SET status = 'sequenced', sequence = ? WHERE request_id = ?",
@@ -316,4 +330,43 @@ export function createSampleApp(options: SampleAppOptions): SampleApp {
     close: () => db.close(),
   };
   return app;
+}
+
+/**
+ * Posts a sequenced withdrawal to a relayer's `/submit-withdrawal?wait=false` in the reference's
+ * snake_case shape, with the sequencer's `bridge_signature`; failures are reported, not thrown.
+ */
+async function postToRelayer(
+  options: SampleAppOptions,
+  receipt: WithdrawalReceiptJson,
+  withdrawal: { recipient: string; amount: bigint; data: Uint8Array },
+): Promise<void> {
+  const bridge = receipt.bridge_signature;
+  try {
+    const response = await fetch(
+      `${options.relayerUrl!.replace(/\/+$/, '')}/submit-withdrawal?wait=false`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          message_id: bridge.message_id,
+          target_address: withdrawal.recipient,
+          payload: `0x${Buffer.from(withdrawal.data).toString('hex')}`,
+          native_token_amount: withdrawal.amount.toString(),
+          sequencer_signature: bridge.signature,
+          sequence: bridge.sequence,
+          timestamp: bridge.timestamp,
+        }),
+        signal: AbortSignal.timeout(5000),
+      },
+    );
+    if (response.status !== 202 && response.status !== 200) {
+      options.onRelayerError?.(
+        bridge.message_id,
+        `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`,
+      );
+    }
+  } catch (error) {
+    options.onRelayerError?.(bridge.message_id, (error as Error).message);
+  }
 }
