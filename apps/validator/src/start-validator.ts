@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import {
   attachSubscriptions,
   bindSyncMetrics,
@@ -38,6 +39,11 @@ export interface StartValidatorOptions {
   logger?: Logger;
   /** Aborts startup (pubkey discovery). */
   signal?: AbortSignal;
+  /**
+   * Bridge signer mode: withdrawal validators of your own, run after the built-in policies inside
+   * the apply transaction (synchronous and deterministic: see `WithdrawalValidator`).
+   */
+  withdrawalValidators?: readonly WithdrawalValidator[];
 }
 
 export interface ValidatorHandle {
@@ -84,10 +90,18 @@ export async function startValidator(
   let bridge: BridgeSigning | undefined;
   try {
     if (config.bridgeSigner) {
-      bridge = createBridgeSigning(config, resolveBridgeSignerKey(config, logger), metrics, logger);
+      bridge = createBridgeSigning(
+        config,
+        resolveBridgeSignerKey(config, logger),
+        metrics,
+        logger,
+        options.withdrawalValidators,
+      );
     }
   } catch (cause) {
-    throw new ValidatorStartupError('cannot load the bridge signer key', { cause });
+    throw new ValidatorStartupError('cannot load the bridge signer key or withdrawal policies', {
+      cause,
+    });
   }
 
   const pubkey = await resolveSequencerPubkey(config, logger, options.signal);

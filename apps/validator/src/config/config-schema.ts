@@ -37,6 +37,57 @@ const evmAddress = () =>
     return v.toLowerCase();
   });
 
+const U256_MAX = (1n << 256n) - 1n;
+
+/** An exact uint256 amount (decimal digits, no sign, no leading zeros), as bigint. */
+const u256 = () =>
+  z.union([z.string(), z.bigint()]).transform((v, ctx): bigint => {
+    const text = String(v).trim();
+    if (!/^(0|[1-9][0-9]{0,77})$/.test(text) || BigInt(text) > U256_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected a uint256 amount: decimal digits without sign or leading zeros',
+      });
+      return z.NEVER;
+    }
+    return BigInt(text);
+  });
+
+/** A comma-separated list of EVM addresses, kept lowercase. */
+const addressList = () =>
+  list().transform((items, ctx): string[] => {
+    for (const item of items) {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(item)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected EVM addresses (0x + 40 hex digits), got ${JSON.stringify(item.slice(0, 60))}`,
+        });
+        return z.NEVER;
+      }
+    }
+    return items.map((item) => item.toLowerCase());
+  });
+
+/** A JSON-RPC URL: http(s), query allowed (some providers carry the key there); never logged whole. */
+const rpcUrl = () =>
+  text().transform((v, ctx): string => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected an http(s) URL' });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected an http(s) URL, got scheme ${url.protocol}`,
+      });
+      return z.NEVER;
+    }
+    return v;
+  });
+
 const pubkey = () =>
   z.string().transform((v, ctx): Uint8Array => {
     try {
@@ -59,6 +110,8 @@ const G = {
   query: 'Read queries',
   logging: 'Logging',
   bridge: 'Bridge signer',
+  policy: 'Withdrawal policies (bridge signer)',
+  chain: 'Bridge completion on-chain (bridge signer)',
   compat: 'Reference options not used by this validator',
 };
 
@@ -382,7 +435,7 @@ export const configShape = {
     env: 'BRIDGE_SIGNER',
     group: G.bridge,
     describe:
-      'Bridge signer mode: sign every synced withdrawal (EIP-191 over its message id) after its data commits, keep the signatures in the replica, and serve them on BRIDGE_SIGNATURE_ENDPOINT. Needs BRIDGE_CHAIN_ID, and BRIDGE_CONTRACT_ADDRESS unless the chain id is 31337.',
+      "Bridge signer mode: sign every synced withdrawal that no withdrawal policy refuses (EIP-191 over the sequencer's message id) after its data commits, keep decisions and signatures in the replica, and serve them on BRIDGE_SIGNATURE_ENDPOINT. Needs BRIDGE_CHAIN_ID, and BRIDGE_CONTRACT_ADDRESS unless the chain id is 31337.",
   }),
   bridgeAddress: optional('bridgeAddress', evmAddress(), {
     env: 'BRIDGE_CONTRACT_ADDRESS',
@@ -401,7 +454,7 @@ export const configShape = {
     value: 'ADDR',
     group: G.bridge,
     describe:
-      'Signature API bind address (/health, /info, /pending, /signature/{id}, /signatures).',
+      'Signature API bind address (/health, /info, /pending, /signature/{id}, /signatures; /signatures/withdrawal/{id}, /signatures/pending, /signatures/refused, /signatures/state/{sequence}, /openapi.json).',
   }),
   bridgeSignerKeyFile: optional('bridgeSignerKeyFile', text(), {
     env: 'BRIDGE_SIGNER_KEY_FILE',
@@ -416,6 +469,79 @@ export const configShape = {
     group: G.bridge,
     describe:
       'Signing key as 64 hex chars (0x optional), instead of a key file. Never logged; prefer the key file (environments leak).',
+  }),
+  withdrawalPolicyFile: optional('withdrawalPolicyFile', text(), {
+    env: 'WITHDRAWAL_POLICY_FILE',
+    value: 'PATH',
+    group: G.policy,
+    describe:
+      'JSON file of withdrawal policies, read at start: {"max_withdrawal","recipient_daily_limit","global_daily_cap"} (decimal strings) and {"allow_recipients","deny_recipients"} (address arrays), all optional. A policy set here and by its flag is refused.',
+  }),
+  withdrawalMaxAmount: optional('withdrawalMaxAmount', u256(), {
+    env: 'WITHDRAWAL_MAX_AMOUNT',
+    value: 'AMOUNT',
+    group: G.policy,
+    describe: 'Refuse (never sign) a withdrawal whose amount is above this uint256.',
+  }),
+  withdrawalRecipientDailyLimit: optional('withdrawalRecipientDailyLimit', u256(), {
+    env: 'WITHDRAWAL_RECIPIENT_DAILY_LIMIT',
+    value: 'AMOUNT',
+    group: G.policy,
+    describe:
+      "Refuse a withdrawal that would bring its recipient's accepted total for the day above this. The day is the UTC day of the message's sequencer timestamp and the total comes from the replica, so every validator and every restart decides the same.",
+  }),
+  withdrawalDailyCap: optional('withdrawalDailyCap', u256(), {
+    env: 'WITHDRAWAL_DAILY_CAP',
+    value: 'AMOUNT',
+    group: G.policy,
+    describe:
+      'Refuse a withdrawal that would bring the accepted total of all withdrawals for the day (UTC day of the message timestamps) above this.',
+  }),
+  withdrawalAllowRecipients: optional('withdrawalAllowRecipients', addressList(), {
+    env: 'WITHDRAWAL_ALLOW_RECIPIENTS',
+    value: 'ADDRESSES',
+    group: G.policy,
+    describe: 'Comma-separated addresses: refuse withdrawals to any other recipient.',
+  }),
+  withdrawalDenyRecipients: optional('withdrawalDenyRecipients', addressList(), {
+    env: 'WITHDRAWAL_DENY_RECIPIENTS',
+    value: 'ADDRESSES',
+    group: G.policy,
+    describe: 'Comma-separated addresses: refuse withdrawals to these recipients.',
+  }),
+  bridgeRpcUrl: optional('bridgeRpcUrl', rpcUrl(), {
+    env: 'BRIDGE_RPC_URL',
+    value: 'URL',
+    group: G.chain,
+    describe:
+      "JSON-RPC endpoint of the Bridge's chain. When set, the Bridge's MessageHandled events are followed and signed withdrawals are marked completed (they leave /pending, /signatures and /signatures/pending). Needs BRIDGE_CONTRACT_ADDRESS; the endpoint's chain id must be BRIDGE_CHAIN_ID.",
+  }),
+  bridgeConfirmations: withDefault('bridgeConfirmations', integer(0, 10_000), '12', {
+    env: 'BRIDGE_CONFIRMATIONS',
+    value: 'BLOCKS',
+    group: G.chain,
+    describe:
+      'Blocks behind the head before an event counts (reorg safety): only blocks up to head minus this are read.',
+  }),
+  bridgeStartBlock: optional('bridgeStartBlock', u64(), {
+    env: 'BRIDGE_START_BLOCK',
+    value: 'BLOCK',
+    group: G.chain,
+    describe:
+      "First block to read on the first start (e.g. the Bridge's deployment block). Default: the confirmed head at the first start. Afterwards the block cursor kept in the replica decides.",
+  }),
+  bridgePollInterval: withDefault('bridgePollInterval', duration(), '2s', {
+    env: 'BRIDGE_POLL_INTERVAL',
+    value: 'DURATION',
+    group: G.chain,
+    describe: 'Delay between polls of the chain (and after a failed one).',
+  }),
+  bridgeLogRange: withDefault('bridgeLogRange', integer(1, 1_000_000), '2000', {
+    env: 'BRIDGE_LOG_RANGE',
+    value: 'BLOCKS',
+    group: G.chain,
+    describe:
+      'Most blocks per eth_getLogs request; halved automatically while the endpoint refuses a range.',
   }),
   enableKeyBootstrap: withDefault('enableKeyBootstrap', boolean(), false, {
     env: 'ENABLE_KEY_BOOTSTRAP',
@@ -515,12 +641,36 @@ export const configSchema = z.object(configShape).superRefine((c, ctx) => {
         'required in bridge signer mode unless BRIDGE_CHAIN_ID is 31337 (local devnet)',
       );
     }
+    if (c.bridgeRpcUrl !== undefined && c.bridgeAddress === undefined) {
+      need('bridgeAddress', undefined, 'required to follow the Bridge (BRIDGE_RPC_URL is set)');
+    }
     if (c.bridgeSignerKey !== undefined && c.bridgeSignerKeyFile !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['bridgeSignerKey'],
         message: 'set BRIDGE_SIGNER_KEY or BRIDGE_SIGNER_KEY_FILE, not both',
       });
+    }
+  }
+  if (!c.bridgeSigner) {
+    const bridgeOnly: ConfigKey[] = [
+      'withdrawalPolicyFile',
+      'withdrawalMaxAmount',
+      'withdrawalRecipientDailyLimit',
+      'withdrawalDailyCap',
+      'withdrawalAllowRecipients',
+      'withdrawalDenyRecipients',
+      'bridgeRpcUrl',
+      'bridgeStartBlock',
+    ];
+    for (const key of bridgeOnly) {
+      if (c[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'only used in bridge signer mode: set BRIDGE_SIGNER=true, or remove it',
+        });
+      }
     }
   }
   if (c.enableKeyBootstrap) {

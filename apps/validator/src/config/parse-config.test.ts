@@ -298,3 +298,55 @@ describe('--help', () => {
     for (const [flag, env] of reference) expect(options.get(flag!), flag).toBe(env);
   });
 });
+
+describe('withdrawal policies and Bridge completion options', () => {
+  const signer = ['--bridge-signer', '--bridge-chain-id', '31337'];
+
+  it('parse exact u256 amounts, address lists and the follower settings', () => {
+    const max = ((1n << 256n) - 1n).toString();
+    const { config } = run(
+      [
+        ...signer,
+        '--withdrawal-max-amount',
+        max,
+        '--withdrawal-deny-recipients',
+        '0x5FC8d32690cc91D4c39d9d3abcBD16989F875707, 0x00000000000000000000000000000000000000b0',
+        '--bridge-rpc-url',
+        'https://rpc.example/v2/KEY?x=1',
+        '--bridge-address',
+        '0x5FC8d32690cc91D4c39d9d3abcBD16989F875707',
+      ],
+      { ...URL_ENV, WITHDRAWAL_DAILY_CAP: '1000', BRIDGE_CONFIRMATIONS: '3' },
+    );
+    expect(config.withdrawalMaxAmount).toBe((1n << 256n) - 1n);
+    expect(config.withdrawalDailyCap).toBe(1000n);
+    expect(config.withdrawalDenyRecipients).toEqual([
+      '0x5fc8d32690cc91d4c39d9d3abcbd16989f875707',
+      '0x00000000000000000000000000000000000000b0',
+    ]);
+    expect(config.bridgeRpcUrl).toBe('https://rpc.example/v2/KEY?x=1');
+    expect([config.bridgeConfirmations, config.bridgePollInterval, config.bridgeLogRange]).toEqual([
+      3, 2000, 2000,
+    ]);
+  });
+
+  it('refuse malformed amounts and addresses, options outside bridge signer mode, an RPC URL without a Bridge address', () => {
+    for (const bad of ['-1', '01', '1.5', (1n << 256n).toString(), 'ten']) {
+      expect(problemsOf(() => run([...signer, '--withdrawal-max-amount', bad])).message).toContain(
+        'expected a uint256 amount',
+      );
+    }
+    expect(
+      problemsOf(() => run([...signer, '--withdrawal-allow-recipients', '0x12,0x34'])).message,
+    ).toContain('expected EVM addresses');
+    expect(problemsOf(() => run(['--withdrawal-daily-cap', '5'])).message).toContain(
+      '--withdrawal-daily-cap / WITHDRAWAL_DAILY_CAP (--withdrawal-daily-cap="5"): only used in bridge signer mode',
+    );
+    expect(
+      problemsOf(() => run([...signer, '--bridge-rpc-url', 'http://127.0.0.1:8545'])).message,
+    ).toContain('--bridge-address / BRIDGE_CONTRACT_ADDRESS: required to follow the Bridge');
+    expect(
+      problemsOf(() => run([...signer, '--bridge-rpc-url', 'ws://127.0.0.1:8545'])).message,
+    ).toContain('expected an http(s) URL');
+  });
+});
