@@ -53,6 +53,7 @@ describe('QueryError', () => {
       ['QUERY_TIMEOUT', 'aborted', 504, -32001],
       ['MIN_SEQUENCE_TIMEOUT', 'aborted', 504, -32002],
       ['QUERY_BUSY', 'unavailable', 503, -32005],
+      ['QUERY_CLIENT_BUSY', 'unavailable', 429, -32005],
       ['QUERY_UNAVAILABLE', 'unavailable', 503, -32005],
       ['QUERY_INTERNAL', 'internal', 500, -32603],
     ];

@@ -28,6 +28,8 @@ export const QUERY_ERROR_KINDS = {
   QUERY_SQL: { kind: 'input', status: 400, rpc: -32004 },
   /** Too many queries waiting for a worker. */
   QUERY_BUSY: { kind: 'unavailable', status: 503, rpc: -32005 },
+  /** This client has too many queries in flight (running, queued or waiting for `min_sequence`). */
+  QUERY_CLIENT_BUSY: { kind: 'unavailable', status: 429, rpc: -32005 },
   /** No query worker is available (the replica cannot be opened, or the service is closed). */
   QUERY_UNAVAILABLE: { kind: 'unavailable', status: 503, rpc: -32005 },
   /** A worker failed unexpectedly. */

@@ -18,6 +18,7 @@ export {
   type QueryPool,
   type QueryPoolOptions,
   queryWorkerLocation,
+  type WorkerExitReason,
 } from './query-pool';
 export { queryResultJson } from './query-result-json';
 export {
@@ -31,7 +32,9 @@ export {
 } from './query-service';
 export {
   type AppliedEventSource,
+  createSequenceWaiters,
   type SequenceSource,
+  type SequenceWaiters,
   sequenceSourceFromEngine,
   waitForSequence,
 } from './sequence-source';

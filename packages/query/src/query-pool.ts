@@ -8,6 +8,9 @@ import type {
   WorkerResult,
 } from './worker-protocol';
 
+/** Why a worker left the pool (for logs); it is replaced in every case but `fatal`. */
+export type WorkerExitReason = 'timeout' | 'crash' | 'spawn_failed';
+
 export interface QueryPoolOptions {
   /** The replica file (read-only access; must exist). */
   databasePath: string;
@@ -18,12 +21,27 @@ export interface QueryPoolOptions {
   /** Requests waiting for a worker beyond this many are refused (`QUERY_BUSY`). Default 256. */
   maxQueue?: number | undefined;
   /**
+   * Workers one client's queries may occupy at once (queued queries of other clients go to the
+   * rest), so one client's slow statements cannot starve everyone else. Default: all but one
+   * (at least 1).
+   */
+  maxWorkersPerClient?: number | undefined;
+  /**
+   * A statement is interrupted (its worker killed and replaced) only after it has run at least
+   * this long, even when its request asked for less: the request is answered `QUERY_TIMEOUT` at
+   * its own deadline, but a tiny `timeout_ms` cannot make the pool fork a process per request.
+   * Default 1000 ms.
+   */
+  interruptFloorMs?: number | undefined;
+  /**
    * Location of the worker module, for bundlers that move it. Default: `query-worker.js` next to
    * this module (`query-worker.ts` through tsx when running from TypeScript sources).
    */
   workerUrl?: URL | undefined;
-  /** Called when a worker is killed or dies (for logs). */
-  onWorkerExit?: ((info: { reason: 'timeout' | 'crash'; detail: string }) => void) | undefined;
+  /** Called when a worker is killed, dies, or cannot be started (for logs). */
+  onWorkerExit?: ((info: { reason: WorkerExitReason; detail: string }) => void) | undefined;
+  /** Starts a worker process (tests inject failures). Default `child_process.fork`. */
+  fork?: typeof fork | undefined;
 }
 
 export interface QueryPool {
@@ -33,12 +51,14 @@ export interface QueryPool {
    * rejects with `QUERY_UNAVAILABLE` if one cannot, or once the pool is closed.
    */
   ready(): Promise<void>;
+  /** Workers that have opened the replica and take queries now (0: no query can be answered). */
+  readonly available: number;
   /**
    * Runs one statement. Rejects with `QUERY_TIMEOUT` when `deadline` (a `performance.now()` time)
    * passes, whether the request was still queued or running; a running statement is interrupted
-   * by killing its worker process, which is replaced.
+   * by killing its worker process, which is replaced. `client` keys the per-client worker cap.
    */
-  run(request: WorkerRequest, deadline: number): Promise<WorkerResult>;
+  run(request: WorkerRequest, deadline: number, client?: string): Promise<WorkerResult>;
   /** Workers started since creation (replacements included). */
   readonly spawned: number;
   close(): Promise<void>;
@@ -47,16 +67,19 @@ export interface QueryPool {
 interface Task {
   request: WorkerRequest;
   id: number;
+  client: string;
   resolve(result: WorkerResult): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  /** Answered QUERY_TIMEOUT already; still running until its interrupt time. */
+  abandoned: boolean;
   worker?: Slot | undefined;
   /** performance.now() when sent to its worker. */
-  sentAt?: number;
+  sentAt?: number | undefined;
 }
 
 interface Slot {
-  child: ChildProcess;
+  child: ChildProcess | undefined;
   ready: boolean;
   /** Sent and not answered yet, in send order (the worker runs them one after another). */
   tasks: Map<number, Task>;
@@ -76,6 +99,9 @@ interface Slot {
 const PIPELINE_DEPTH = 8;
 /** A worker whose oldest query has run this long gets no more (it may be a slow statement). */
 const PIPELINE_STALL_MS = 100;
+/** Retry delays of a worker that could not be started (e.g. EMFILE): doubling up to the max. */
+const RESPAWN_MIN_MS = 100;
+const RESPAWN_MAX_MS = 5000;
 
 /**
  * Where the worker module is and how to start it. Built (`dist/`): `query-worker.js` next to this
@@ -95,6 +121,10 @@ export function queryWorkerLocation(workerUrl?: URL): { path: string; execArgv: 
  * and have no interrupt, and a worker thread cannot be terminated while SQLite is inside a
  * statement (measured: `worker.terminate()` waited 43 s for a recursive CTE to finish). Killing a
  * process always works, and SQLite releases its read lock with it.
+ *
+ * A worker that dies, is killed or cannot even be started (fork fails with EMFILE while a client
+ * holds every descriptor) is always replaced: a failed start is retried with backoff, and
+ * `available` says how many workers can answer meanwhile.
  */
 export function createQueryPool(options: QueryPoolOptions): QueryPool {
   const { size } = options;
@@ -102,6 +132,14 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     throw new QueryConfigError(`query workers must be an integer in [1, 64], got ${size}`);
   }
   const maxQueue = options.maxQueue ?? 256;
+  const maxWorkersPerClient = options.maxWorkersPerClient ?? Math.max(1, size - 1);
+  if (!Number.isSafeInteger(maxWorkersPerClient) || maxWorkersPerClient < 1) {
+    throw new QueryConfigError(
+      `maxWorkersPerClient must be a positive integer, got ${maxWorkersPerClient}`,
+    );
+  }
+  const interruptFloorMs = options.interruptFloorMs ?? 1000;
+  const forkWorker = options.fork ?? fork;
   const worker = queryWorkerLocation(options.workerUrl);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const slots: Slot[] = [];
@@ -110,7 +148,11 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   let spawned = 0;
   let closed = false;
   let fatal: string | undefined;
+  let respawnDelay = RESPAWN_MIN_MS;
+  let respawnTimer: NodeJS.Timeout | undefined;
   const readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
+
+  const usable = (s: Slot) => s.ready && !s.dying && !s.exited;
 
   const settleReady = () => {
     if (fatal !== undefined || closed) {
@@ -119,32 +161,103 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
         closed ? 'the query service is closed' : `query worker cannot start: ${fatal}`,
       );
       for (const w of readyWaiters.splice(0)) w.reject(error);
-    } else if (slots.every((s) => s.ready && !s.dying && !s.exited)) {
+    } else if (slots.every(usable)) {
       // A worker killed at its time limit counts again once its replacement has opened the replica.
       for (const w of readyWaiters.splice(0)) w.resolve();
     }
   };
 
+  /** Replaces the slot at `index` now, or after a backoff when the last start failed. */
+  const replace = (slot: Slot, failedStart: boolean) => {
+    const index = slots.indexOf(slot);
+    if (index < 0) return;
+    if (closed || fatal !== undefined) {
+      slots.splice(index, 1);
+      return;
+    }
+    if (!failedStart) {
+      slots[index] = spawn();
+      return;
+    }
+    // Keep the dead slot in place (it is not usable) and retry all failed slots together.
+    if (respawnTimer !== undefined) return;
+    const delay = respawnDelay;
+    respawnDelay = Math.min(RESPAWN_MAX_MS, respawnDelay * 2);
+    respawnTimer = setTimeout(() => {
+      respawnTimer = undefined;
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i]!;
+        if (s.exited && !closed && fatal === undefined) slots[i] = spawn();
+      }
+    }, delay);
+    respawnTimer.unref();
+  };
+
+  const releaseTasks = (slot: Slot, reason: string) => {
+    const held = [...slot.tasks.values()];
+    slot.tasks.clear();
+    const requeue: Task[] = [];
+    for (const task of held) {
+      if (task.abandoned) continue;
+      if (closed) {
+        clearTimeout(task.timer);
+        task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
+      } else if (slot.killedFor !== undefined || slot.child === undefined) {
+        // Innocent queries that waited behind the one that timed out: run them elsewhere.
+        task.worker = undefined;
+        task.sentAt = undefined;
+        requeue.push(task);
+      } else {
+        clearTimeout(task.timer);
+        task.reject(new QueryError('QUERY_INTERNAL', `query worker exited (${reason})`));
+      }
+    }
+    queue.unshift(...requeue);
+    return held.length;
+  };
+
   const spawn = (): Slot => {
     spawned++;
-    const child = fork(worker.path, [options.databasePath, String(busyTimeoutMs)], {
-      execArgv: ['--disable-warning=ExperimentalWarning', ...worker.execArgv],
-      serialization: 'json',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
     const slot: Slot = {
-      child,
+      child: undefined,
       ready: false,
       tasks: new Map(),
       exited: false,
       dying: false,
       killedFor: undefined,
     };
+    const failStart = (error: unknown) => {
+      if (slot.exited) return;
+      slot.exited = true;
+      options.onWorkerExit?.({
+        reason: 'spawn_failed',
+        detail: error instanceof Error ? error.message : String(error),
+      });
+      releaseTasks(slot, 'not started');
+      replace(slot, true);
+      settleReady();
+      if (closed || fatal !== undefined) failQueue();
+      else dispatch();
+    };
+    let child: ChildProcess;
+    try {
+      child = forkWorker(worker.path, [options.databasePath, String(busyTimeoutMs)], {
+        execArgv: ['--disable-warning=ExperimentalWarning', ...worker.execArgv],
+        serialization: 'json',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+    } catch (error) {
+      // Synchronous failures (no descriptor for the IPC pipe): retried after a backoff.
+      queueMicrotask(() => failStart(error));
+      return slot;
+    }
+    slot.child = child;
     // The process handle never keeps the parent alive; the IPC channel only while starting or busy.
     child.unref();
     child.on('message', (message: WorkerMessage) => {
       if ('ready' in message) {
         slot.ready = true;
+        respawnDelay = RESPAWN_MIN_MS;
         child.channel?.unref();
         settleReady();
         dispatch();
@@ -161,44 +274,36 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       slot.tasks.delete(message.id);
       if (slot.tasks.size === 0) child.channel?.unref();
       clearTimeout(task.timer);
-      const { id: _id, ...result } = message;
-      task.resolve(result as WorkerResult);
+      if (!task.abandoned) {
+        const { id: _id, ...result } = message;
+        task.resolve(result as WorkerResult);
+      }
       dispatch();
     });
-    child.on('error', () => {});
+    child.on('error', (error) => {
+      // A failed start (EMFILE, EAGAIN, ENOENT) is reported as an error and never as an exit.
+      if (child.pid === undefined) {
+        failStart(error);
+        return;
+      }
+      // A channel that failed on a live worker: end it, its exit replaces it.
+      if (!slot.dying && !slot.exited) {
+        slot.dying = true;
+        child.kill('SIGKILL');
+      }
+    });
     child.on('exit', (code, signal) => {
+      if (slot.exited) return;
       slot.exited = true;
-      const held = [...slot.tasks.values()];
-      slot.tasks.clear();
-      const index = slots.indexOf(slot);
-      const requeue: Task[] = [];
-      for (const task of held) {
-        if (closed) {
-          clearTimeout(task.timer);
-          task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
-        } else if (slot.killedFor !== undefined) {
-          // Innocent queries that waited behind the one that timed out: run them elsewhere.
-          task.worker = undefined;
-          requeue.push(task);
-        } else {
-          clearTimeout(task.timer);
-          task.reject(
-            new QueryError(
-              'QUERY_INTERNAL',
-              `query worker exited (code ${code}, signal ${signal})`,
-            ),
-          );
-        }
+      const reason = `code ${code}, signal ${signal}`;
+      const held = releaseTasks(slot, reason);
+      if (held > 0 && !closed && slot.killedFor === undefined) {
+        options.onWorkerExit?.({ reason: 'crash', detail: reason });
+      } else if (held === 0 && !closed && !slot.dying && fatal === undefined) {
+        options.onWorkerExit?.({ reason: 'crash', detail: `idle worker exited (${reason})` });
       }
-      if (held.length > 0 && !closed && slot.killedFor === undefined) {
-        options.onWorkerExit?.({ reason: 'crash', detail: `code ${code} signal ${signal}` });
-      }
-      queue.unshift(...requeue);
-      if (index >= 0 && !closed && fatal === undefined) {
-        slots[index] = spawn();
-      } else if (index >= 0) {
-        slots.splice(index, 1);
-      }
+      replace(slot, false);
+      settleReady();
       if (closed || fatal !== undefined) failQueue();
       else dispatch();
     });
@@ -219,32 +324,92 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     }
   };
 
-  const dispatch = () => {
-    while (queue.length > 0) {
-      let slot: Slot | undefined;
-      for (const candidate of slots) {
-        if (!candidate.ready || candidate.exited || candidate.dying) continue;
-        if (candidate.tasks.size >= PIPELINE_DEPTH) continue;
-        const oldest = candidate.tasks.values().next().value;
-        if (oldest?.sentAt !== undefined && performance.now() - oldest.sentAt > PIPELINE_STALL_MS) {
-          continue;
+  /** Workers holding at least one task of `client`. */
+  const workersOf = (client: string) => {
+    let n = 0;
+    for (const slot of slots) {
+      for (const task of slot.tasks.values()) {
+        if (task.client === client) {
+          n++;
+          break;
         }
-        if (slot === undefined || candidate.tasks.size < slot.tasks.size) slot = candidate;
       }
-      if (slot === undefined) return;
-      const target = slot;
-      const task = queue.shift()!;
+    }
+    return n;
+  };
+
+  const pickSlot = (client: string, atCap: boolean): Slot | undefined => {
+    let best: Slot | undefined;
+    for (const candidate of slots) {
+      if (!usable(candidate) || candidate.child === undefined) continue;
+      if (candidate.tasks.size >= PIPELINE_DEPTH) continue;
+      const oldest = candidate.tasks.values().next().value;
+      if (oldest?.sentAt !== undefined && performance.now() - oldest.sentAt > PIPELINE_STALL_MS) {
+        continue;
+      }
+      // At its cap, a client may only add to workers it already occupies.
+      if (atCap && ![...candidate.tasks.values()].some((t) => t.client === client)) continue;
+      if (best === undefined || candidate.tasks.size < best.tasks.size) best = candidate;
+    }
+    return best;
+  };
+
+  const dispatch = () => {
+    for (let i = 0; i < queue.length; ) {
+      const task = queue[i]!;
+      const atCap = workersOf(task.client) >= maxWorkersPerClient;
+      const target = pickSlot(task.client, atCap);
+      if (target === undefined) {
+        i++;
+        continue;
+      }
+      queue.splice(i, 1);
       target.tasks.set(task.id, task);
       task.worker = target;
       task.sentAt = performance.now();
-      target.child.channel?.ref();
+      const child = target.child!;
+      child.channel?.ref();
       const message: WorkerRequestMessage = { id: task.id, ...task.request };
-      target.child.send(message, (error) => {
+      child.send(message, (error) => {
         if (error && target.tasks.has(task.id) && !target.dying) {
           target.dying = true;
-          target.child.kill('SIGKILL');
+          child.kill('SIGKILL');
         }
       });
+    }
+  };
+
+  const interrupt = (task: Task) => {
+    const slot = task.worker;
+    if (slot === undefined || !slot.tasks.has(task.id) || slot.dying || slot.exited) return;
+    slot.tasks.delete(task.id);
+    // No new task goes to this worker; its exit handler spawns the replacement and re-queues the
+    // queries it still held.
+    slot.dying = true;
+    slot.killedFor = task;
+    options.onWorkerExit?.({ reason: 'timeout', detail: task.request.sql.slice(0, 200) });
+    slot.child?.kill('SIGKILL');
+  };
+
+  const onDeadline = (task: Task) => {
+    const slot = task.worker;
+    if (slot === undefined) {
+      const at = queue.indexOf(task);
+      if (at >= 0) queue.splice(at, 1);
+      task.reject(new QueryError('QUERY_TIMEOUT', 'the query timed out waiting for a worker'));
+      return;
+    }
+    if (!slot.tasks.has(task.id)) return;
+    task.abandoned = true;
+    task.reject(
+      new QueryError('QUERY_TIMEOUT', 'the statement ran past its time limit and was interrupted'),
+    );
+    const ranMs = performance.now() - (task.sentAt ?? performance.now());
+    if (ranMs >= interruptFloorMs) {
+      interrupt(task);
+    } else {
+      // Fast statements finish on their own: let them, and kill only one that is still running.
+      task.timer = setTimeout(() => interrupt(task), interruptFloorMs - ranMs);
     }
   };
 
@@ -255,13 +420,18 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     get spawned() {
       return spawned;
     },
+    get available() {
+      let n = 0;
+      for (const slot of slots) if (usable(slot)) n++;
+      return n;
+    },
     ready() {
       return new Promise<void>((resolve, reject) => {
         readyWaiters.push({ resolve, reject });
         settleReady();
       });
     },
-    run(request, deadline) {
+    run(request, deadline, client = '') {
       if (closed || fatal !== undefined) {
         return Promise.reject(
           new QueryError(
@@ -275,39 +445,22 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
           new QueryError('QUERY_BUSY', `too many queries waiting (${maxQueue}); retry later`),
         );
       }
+      if (respawnTimer !== undefined && !slots.some(usable)) {
+        return Promise.reject(
+          new QueryError('QUERY_UNAVAILABLE', 'no query worker can be started now; retry later'),
+        );
+      }
       return new Promise<WorkerResult>((resolve, reject) => {
         const task: Task = {
           request,
           id: nextId++,
+          client,
           resolve,
           reject,
-          timer: setTimeout(
-            () => {
-              const slot = task.worker;
-              if (slot === undefined) {
-                const at = queue.indexOf(task);
-                if (at >= 0) queue.splice(at, 1);
-                reject(new QueryError('QUERY_TIMEOUT', 'the query timed out waiting for a worker'));
-                return;
-              }
-              if (!slot.tasks.has(task.id)) return;
-              slot.tasks.delete(task.id);
-              // No new task goes to this worker; its exit handler spawns the replacement and
-              // re-queues the queries it still held.
-              slot.dying = true;
-              slot.killedFor = task;
-              options.onWorkerExit?.({ reason: 'timeout', detail: request.sql.slice(0, 200) });
-              slot.child.kill('SIGKILL');
-              reject(
-                new QueryError(
-                  'QUERY_TIMEOUT',
-                  'the statement ran past its time limit and was interrupted',
-                ),
-              );
-            },
-            Math.max(0, deadline - performance.now()),
-          ),
+          timer: undefined,
+          abandoned: false,
         };
+        task.timer = setTimeout(() => onDeadline(task), Math.max(0, deadline - performance.now()));
         queue.push(task);
         dispatch();
       });
@@ -315,15 +468,26 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     async close() {
       if (closed) return;
       closed = true;
+      if (respawnTimer !== undefined) clearTimeout(respawnTimer);
       failQueue();
       settleReady();
       const exits = slots.map(
         (slot) =>
           new Promise<void>((resolve) => {
-            if (slot.exited) return resolve();
-            slot.child.ref();
-            slot.child.once('exit', () => resolve());
-            slot.child.kill('SIGKILL');
+            const child = slot.child;
+            // A worker that never started has nothing to wait for.
+            if (slot.exited || child === undefined || child.pid === undefined) {
+              for (const task of slot.tasks.values()) {
+                clearTimeout(task.timer);
+                if (!task.abandoned) {
+                  task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
+                }
+              }
+              return resolve();
+            }
+            child.ref();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
           }),
       );
       await Promise.all(exits);

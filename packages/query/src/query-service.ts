@@ -1,9 +1,10 @@
+import type { fork } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { isQueryErrorCode, QueryConfigError, QueryError, type QueryErrorCode } from './errors';
 import { createQueryMetrics, type QueryMetrics, type QueryOutcome } from './query-metrics';
-import { createQueryPool, type QueryPool } from './query-pool';
-import { type SequenceSource, waitForSequence } from './sequence-source';
+import { createQueryPool, type QueryPool, type WorkerExitReason } from './query-pool';
+import { createSequenceWaiters, type SequenceSource } from './sequence-source';
 import type { WorkerRequest, WorkerResult } from './worker-protocol';
 
 export interface QueryServiceOptions {
@@ -27,12 +28,28 @@ export interface QueryServiceOptions {
   registry?: Registry | undefined;
   /** Requests waiting for a worker beyond this many get `QUERY_BUSY`. Default 256. */
   maxQueue?: number | undefined;
+  /**
+   * Queries one client (`QueryInput.client`, e.g. the peer address) may have in flight: running,
+   * queued or waiting for `min_sequence`. More get 429 `QUERY_CLIENT_BUSY`. Default 32; 0 = no cap.
+   */
+  maxInFlightPerClient?: number | undefined;
+  /** `min_sequence` waits pending at once (all clients); more get `QUERY_BUSY`. Default 4096. */
+  maxSequenceWaits?: number | undefined;
+  /** Workers one client may occupy at once (see `QueryPoolOptions`). Default: all but one. */
+  maxWorkersPerClient?: number | undefined;
+  /**
+   * Shortest run before a statement is interrupted by killing its worker, whatever `timeout_ms`
+   * asked (the request is still answered at its own deadline). Default 1000 ms.
+   */
+  interruptFloorMs?: number | undefined;
   /** SQLite busy timeout of worker connections. Default 5000 ms. */
   busyTimeoutMs?: number | undefined;
   /** Location of the worker module, for bundlers that move it (see `queryWorkerLocation`). */
   workerUrl?: URL | undefined;
   /** Called when a worker is killed (time limit) or dies, e.g. for logs. */
-  onWorkerExit?: ((info: { reason: 'timeout' | 'crash'; detail: string }) => void) | undefined;
+  onWorkerExit?: ((info: { reason: WorkerExitReason; detail: string }) => void) | undefined;
+  /** Starts worker processes (tests inject failures). Default `child_process.fork`. */
+  fork?: typeof fork | undefined;
 }
 
 export interface QueryInput {
@@ -44,6 +61,10 @@ export interface QueryInput {
   minSequence?: bigint | undefined;
   /** Time limit of this query, ms; the service's `timeoutMs` caps it. */
   timeoutMs?: number | undefined;
+  /** Largest result of this query (JSON bytes of the rows); the service's `maxBytes` caps it. */
+  maxBytes?: number | undefined;
+  /** Who asks (e.g. the peer address): keys the per-client in-flight and worker caps. */
+  client?: string | undefined;
 }
 
 export interface QueryResult {
@@ -61,6 +82,7 @@ export interface QueryLimits {
   timeoutMs: number;
   minSequenceMaxWaitMs: number;
   workers: number;
+  maxInFlightPerClient: number;
 }
 
 export interface QueryService {
@@ -71,6 +93,8 @@ export interface QueryService {
    * rejects with `QUERY_UNAVAILABLE` when one cannot, or once closed.
    */
   ready(): Promise<void>;
+  /** Workers able to answer now; 0 means every query fails (readiness should say so). */
+  readonly available: number;
   /**
    * Runs one read statement; rejects with `QueryError`. `endpoint` labels the latency metric
    * (default `/query`; keep it bounded).
@@ -90,6 +114,7 @@ const limitsSchema = z.object({
     .max(1024 ** 3),
   timeoutMs: z.number().int().min(1).max(3_600_000),
   minSequenceMaxWaitMs: z.number().int().min(0).max(3_600_000),
+  maxInFlightPerClient: z.number().int().min(0).max(1_000_000),
 });
 
 /** The latency metric's `outcome` of a failed query. */
@@ -121,6 +146,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
     timeoutMs: options.timeoutMs ?? 5000,
     minSequenceMaxWaitMs: options.minSequenceMaxWaitMs ?? 10_000,
+    maxInFlightPerClient: options.maxInFlightPerClient ?? 32,
   });
   if (!parsed.success) {
     throw new QueryConfigError('invalid query service options', z.prettifyError(parsed.error));
@@ -135,8 +161,14 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     maxQueue: options.maxQueue,
     workerUrl: options.workerUrl,
     onWorkerExit: options.onWorkerExit,
+    maxWorkersPerClient: options.maxWorkersPerClient,
+    interruptFloorMs: options.interruptFloorMs,
+    fork: options.fork,
   });
   const source = options.sequence;
+  const waiters = createSequenceWaiters(source);
+  const maxSequenceWaits = options.maxSequenceWaits ?? 4096;
+  const inFlight = new Map<string, number>();
 
   const run = async (input: QueryInput): Promise<QueryResult> => {
     const started = performance.now();
@@ -149,22 +181,35 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
       params: input.params ?? null,
       minSequence: min === undefined ? null : min.toString(),
       maxRows: limits.maxRows,
-      maxBytes: limits.maxBytes,
+      maxBytes: Math.max(2, Math.min(input.maxBytes ?? limits.maxBytes, limits.maxBytes)),
     };
+    let retryMs = 5;
     for (;;) {
-      if (
-        min !== undefined &&
-        source !== undefined &&
-        !(await waitForSequence(source, min, waitDeadline))
-      ) {
-        throw minSequenceTimeout(min, source.lastSequence());
+      if (min !== undefined && source !== undefined && !reachedNow(min)) {
+        if (waiters.size >= maxSequenceWaits) {
+          throw new QueryError(
+            'QUERY_BUSY',
+            `too many min_sequence waits (${maxSequenceWaits}); retry later`,
+          );
+        }
+        if (!(await waiters.wait(min, waitDeadline))) {
+          throw minSequenceTimeout(min, source.lastSequence());
+        }
       }
-      const result: WorkerResult = await pool.run(request, performance.now() + timeoutMs);
+      const result: WorkerResult = await pool.run(
+        request,
+        performance.now() + timeoutMs,
+        input.client,
+      );
       if ('behind' in result) {
         const remaining = waitDeadline - performance.now();
         if (remaining <= 0) throw minSequenceTimeout(min ?? 0n, toSequence(result.sequence));
-        // The source said reached (or there is none): give the commit a moment to be visible.
-        await new Promise((r) => setTimeout(r, Math.min(source === undefined ? 25 : 5, remaining)));
+        // The source said reached but the worker's snapshot is older (the commit is not visible
+        // yet), or there is no source: retry shortly, backing off.
+        await new Promise((r) =>
+          setTimeout(r, Math.min(source === undefined ? 25 : retryMs, remaining)),
+        );
+        retryMs = Math.min(retryMs * 2, 200);
         continue;
       }
       if (!result.ok) {
@@ -179,23 +224,55 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
       };
     }
   };
+  const reachedNow = (min: bigint) => {
+    const last = source?.lastSequence() ?? null;
+    return last !== null && last >= min;
+  };
+
+  /** Counts the query against its client's in-flight cap; returns the release. */
+  const admit = (client: string | undefined): (() => void) => {
+    const cap = limits.maxInFlightPerClient;
+    if (client === undefined || cap === 0) return () => {};
+    const n = inFlight.get(client) ?? 0;
+    if (n >= cap) {
+      throw new QueryError(
+        'QUERY_CLIENT_BUSY',
+        `this client has ${n} queries in flight (at most ${cap}); retry later`,
+      );
+    }
+    inFlight.set(client, n + 1);
+    return () => {
+      const left = (inFlight.get(client) ?? 1) - 1;
+      if (left <= 0) inFlight.delete(client);
+      else inFlight.set(client, left);
+    };
+  };
 
   return {
     limits,
     pool,
     ready: () => pool.ready(),
+    get available() {
+      return pool.available;
+    },
     async query(input, endpoint = '/query') {
       const started = performance.now();
       let outcome: QueryOutcome = 'ok';
+      let release: (() => void) | undefined;
       try {
+        release = admit(input.client);
         return await run(input);
       } catch (error) {
         outcome = queryOutcome(error);
         throw error;
       } finally {
+        release?.();
         metrics?.queryLatency.observe({ endpoint, outcome }, (performance.now() - started) / 1000);
       }
     },
-    close: () => pool.close(),
+    close: () => {
+      waiters.close();
+      return pool.close();
+    },
   };
 }

@@ -122,6 +122,24 @@ function prepareUserStatement(conn: ReadConnection, sql: string): StatementSync 
   return stmt;
 }
 
+/** Memory one result row may take in the worker, at least (see `valueLengthLimit`). */
+const MIN_ROW_BUDGET = 64 * 1024 * 1024;
+
+/**
+ * SQLITE_LIMIT_LENGTH for a statement with `columns` result columns: SQLite refuses to build any
+ * string or blob longer (SQLITE_TOOBIG), intermediate values included (`zeroblob(1e9)`,
+ * `randomblob`, `||`, `printf`, `replace`), so an oversized value fails inside SQLite before it
+ * is materialized, instead of after the row is built. No single value can be longer than
+ * `maxBytes` and still fit a result; and a row of many columns shares a budget of
+ * max(4 x maxBytes, 64 MiB), so a row of several huge values cannot either.
+ */
+export function valueLengthLimit(maxBytes: number, columns: number): number {
+  const rowBudget = Math.max(4 * maxBytes, MIN_ROW_BUDGET);
+  return Math.max(1024, Math.min(maxBytes, Math.floor(rowBudget / Math.max(1, columns))));
+}
+
+const TOO_BIG = /string or blob too big/i;
+
 /** Runs the statement and writes its rows as JSON, refusing results over the limits. */
 function collectRows(
   conn: ReadConnection,
@@ -129,12 +147,15 @@ function collectRows(
   request: WorkerRequest,
 ): { rowsJson: string; rowCount: number } {
   const { maxRows, maxBytes } = request;
+  const lengthLimit = valueLengthLimit(maxBytes, stmt.columns().length);
   stmt.setReturnArrays(true);
   let rowsJson = '[';
   let rowCount = 0;
   let bytes = 2;
   let iterator: Iterator<unknown> | undefined;
+  const savedLimit = conn.db.limits.length;
   try {
+    conn.db.limits.length = lengthLimit;
     // biome-ignore lint/suspicious/noExplicitAny: node:sqlite's overloads take named or positional values
     iterator = stmt.iterate(...(bindArguments(request.params) as any[]));
     for (let next = iterator.next(); !next.done; next = iterator.next()) {
@@ -166,7 +187,15 @@ function collectRows(
     if (error instanceof Refusal) throw error;
     const denial = conn.authorizer.denial;
     if (denial !== undefined) throw new Refusal(denial.code, denial.message);
+    if (TOO_BIG.test(messageOf(error))) {
+      throw new Refusal(
+        'QUERY_SIZE_LIMIT',
+        `a value is longer than ${lengthLimit} bytes (the result may hold at most ${maxBytes})`,
+      );
+    }
     throw new Refusal('QUERY_SQL', messageOf(error));
+  } finally {
+    conn.db.limits.length = savedLimit;
   }
   return { rowsJson: `${rowsJson}]`, rowCount };
 }

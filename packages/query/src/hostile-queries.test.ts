@@ -1,0 +1,246 @@
+// Issue 13: what one hostile client could do to the read path, each as a test that failed before
+// the fix. Real worker processes on a real replica file.
+import { fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { QueryError } from './errors';
+import { createQueryService, type QueryServiceOptions } from './query-service';
+import { valueLengthLimit } from './run-read';
+import type { SequenceSource } from './sequence-source';
+
+let path: string;
+let writer: DatabaseSync;
+const applied = new EventEmitter();
+let cursor = 10n;
+const source: SequenceSource = {
+  lastSequence: () => cursor,
+  onApplied(listener) {
+    applied.on('applied', listener);
+    return () => applied.off('applied', listener);
+  },
+};
+
+const NEVER_ENDING =
+  'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+
+beforeAll(() => {
+  const dir = tempDir('hostile-queries-', { scope: 'file' });
+  path = join(dir, 'replica.db');
+  writer = new DatabaseSync(path);
+  onCleanup(() => writer.close(), { scope: 'file' });
+  writer.exec(`
+    PRAGMA journal_mode = WAL;
+    CREATE TABLE _synddb_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_sequence INTEGER NOT NULL);
+    INSERT INTO _synddb_cursor VALUES (1, 10);
+    CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT);
+    INSERT INTO kv VALUES (1, 'one'), (2, 'two');
+  `);
+});
+
+function service(options: Partial<QueryServiceOptions> = {}) {
+  const s = createQueryService({ databasePath: path, workers: 2, sequence: source, ...options });
+  onCleanup(() => s.close());
+  return s;
+}
+
+const pointQuery = { sql: 'SELECT v FROM kv WHERE k = ?', params: [1], client: 'good' };
+
+/** Peak resident memory (VmHWM, bytes) of this process's direct children. */
+function childrenPeakRss(): number {
+  let peak = 0;
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    } catch {}
+    for (const pid of children) {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+      } catch {}
+    }
+  }
+  return peak;
+}
+
+describe('a worker that cannot be started is replaced (kill reads for good)', () => {
+  it('retries a failed fork, answers QUERY_UNAVAILABLE meanwhile, and closes at once', async () => {
+    // Starts fail like fork under EMFILE: an 'error' event and no 'exit'.
+    let failing = false;
+    const failures: string[] = [];
+    const flaky = ((modulePath: string, args: string[], options: object) =>
+      fork(modulePath, args, {
+        ...options,
+        ...(failing ? { execPath: '/nonexistent/node' } : {}),
+      })) as typeof fork;
+    const s = service({
+      workers: 1,
+      fork: flaky,
+      onWorkerExit: (info) => failures.push(info.reason),
+    });
+    await s.ready();
+    expect(s.available).toBe(1);
+    failing = true;
+    // The worker dies (e.g. killed); its replacement cannot be started.
+    const pid = await s.query({ sql: 'SELECT 1' }).then(() => childPids()[0]);
+    expect(pid).toBeDefined();
+    process.kill(Number(pid), 'SIGKILL');
+    await waitFor(() => failures.includes('spawn_failed'), 'a failed start');
+    expect(s.available).toBe(0);
+    await expect(s.query({ sql: 'SELECT 1' })).rejects.toMatchObject({
+      code: 'QUERY_UNAVAILABLE',
+    });
+    // Descriptors are back: the next retry starts a worker and reads work again.
+    failing = false;
+    await waitFor(() => s.available === 1, { what: 'a replacement', timeoutMs: 15_000 });
+    expect(JSON.parse((await s.query({ sql: 'SELECT 7' })).rowsJson)).toEqual([[7]]);
+  });
+
+  it('close() does not wait for a worker that never started', async () => {
+    const s = createQueryService({
+      databasePath: path,
+      workers: 2,
+      fork: ((m: string, a: string[], o: object) =>
+        fork(m, a, { ...o, execPath: '/nonexistent/node' })) as typeof fork,
+    });
+    await waitFor(() => s.pool.spawned >= 2);
+    const closed = s.close().then(() => 'closed');
+    const timeout = new Promise((r) => setTimeout(() => r('hung'), 3000).unref());
+    expect(await Promise.race([closed, timeout])).toBe('closed');
+  });
+});
+
+/** Pids of this process's children (the workers). */
+function childPids(): string[] {
+  const out: string[] = [];
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      out.push(
+        ...readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean),
+      );
+    } catch {}
+  }
+  return out;
+}
+
+describe('starve readers', () => {
+  it("one client's never-ending queries leave a worker for everyone else", async () => {
+    const s = service({ timeoutMs: 3000 });
+    await s.ready();
+    const hog = Array.from({ length: 20 }, () =>
+      s.query({ sql: NEVER_ENDING, client: 'hog' }).catch((e: QueryError) => e.code),
+    );
+    // Other clients' point queries keep being answered quickly while the hog's run.
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const r = await s.query(pointQuery);
+      expect(JSON.parse(r.rowsJson)).toEqual([['one']]);
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+    const codes = await Promise.all(hog);
+    expect(codes.every((c) => c === 'QUERY_TIMEOUT' || c === 'QUERY_CLIENT_BUSY')).toBe(true);
+  });
+
+  it('caps the queries one client has in flight (429 QUERY_CLIENT_BUSY)', async () => {
+    const s = service({ maxInFlightPerClient: 4, timeoutMs: 1500 });
+    await s.ready();
+    const hog = Array.from({ length: 10 }, () =>
+      s.query({ sql: NEVER_ENDING, client: 'hog' }).catch((e: QueryError) => e),
+    );
+    const codes = (await Promise.all(hog)).map((e) => (e as QueryError).code);
+    expect(codes.filter((c) => c === 'QUERY_CLIENT_BUSY')).toHaveLength(6);
+    const busy = new QueryError('QUERY_CLIENT_BUSY', 'x');
+    expect(busy.status).toBe(429);
+  });
+
+  it('timeout_ms: 1 does not fork a worker per request', async () => {
+    const s = service();
+    await s.ready();
+    const spawned = s.pool.spawned;
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        s.query({ sql: 'SELECT ?', params: [i], timeoutMs: 1, client: `c${i % 7}` }).then(
+          () => 'ok',
+          (e: QueryError) => e.code,
+        ),
+      ),
+    );
+    expect(answers.every((a) => a === 'ok' || a === 'QUERY_TIMEOUT')).toBe(true);
+    // Let any interrupt floor pass: a fast statement finished, so nothing was killed.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(s.pool.spawned).toBe(spawned);
+    expect(JSON.parse((await s.query(pointQuery)).rowsJson)).toEqual([['one']]);
+  });
+
+  it('far-future min_sequence waits hold no queue slot and run no query until their commit', async () => {
+    const s = service({ maxQueue: 8, minSequenceMaxWaitMs: 60_000, maxInFlightPerClient: 0 });
+    await s.ready();
+    const listeners = applied.listenerCount('applied');
+    const waits = Array.from({ length: 2000 }, (_, i) =>
+      s.query({ sql: 'SELECT 1', minSequence: 1000n + BigInt(i % 3) }),
+    );
+    // One subscription for all of them.
+    expect(applied.listenerCount('applied')).toBe(listeners + 1);
+    const spawned = s.pool.spawned;
+    // While they wait, the queue is free: a burst of point queries is answered, none refused.
+    await new Promise((r) => setTimeout(r, 600));
+    const burst = await Promise.all(Array.from({ length: 8 }, () => s.query(pointQuery)));
+    expect(burst).toHaveLength(8);
+    // A commit that reaches some wakes exactly those.
+    cursor = 1000n;
+    writer.prepare('UPDATE _synddb_cursor SET last_sequence = ? WHERE id = 1').run(cursor);
+    applied.emit('applied');
+    // 667 of them run now (the others still wait): a queue of 8 cannot take them at once, so
+    // they are answered or refused QUERY_BUSY, never left waiting.
+    const settled = await Promise.allSettled(waits.filter((_, i) => i % 3 === 0));
+    expect(settled.every((r) => r.status === 'fulfilled' || r.reason.code === 'QUERY_BUSY')).toBe(
+      true,
+    );
+    cursor = 1002n;
+    writer.prepare('UPDATE _synddb_cursor SET last_sequence = ? WHERE id = 1').run(cursor);
+    applied.emit('applied');
+    await Promise.allSettled(waits);
+    expect(applied.listenerCount('applied')).toBe(listeners);
+    expect(s.pool.spawned).toBe(spawned);
+    cursor = 10n;
+    writer.prepare('UPDATE _synddb_cursor SET last_sequence = ? WHERE id = 1').run(cursor);
+  });
+});
+
+describe('bloat a worker', () => {
+  it('stops a row of huge values inside SQLite, before it is built', async () => {
+    const s = service({ maxBytes: 8 * 1024 * 1024 });
+    await s.ready();
+    const before = childrenPeakRss();
+    for (const sql of [
+      'SELECT zeroblob(400000000), zeroblob(400000000), zeroblob(400000000)',
+      'SELECT randomblob(300000000) AS a, randomblob(300000000) AS b',
+      "SELECT replace(hex(zeroblob(5000000)), '0', 'xx')",
+      'SELECT length(zeroblob(2000000000))',
+    ]) {
+      const error = await s.query({ sql }).catch((e: QueryError) => e);
+      expect((error as QueryError).code, sql).toBe('QUERY_SIZE_LIMIT');
+    }
+    // The workers never grew anywhere near the values asked for (GBs).
+    expect(childrenPeakRss()).toBeLessThan(Math.max(before, 0) + 200 * 1024 * 1024);
+    // Values within the limit still work.
+    const ok = await s.query({ sql: 'SELECT length(zeroblob(1000000))' });
+    expect(JSON.parse(ok.rowsJson)).toEqual([[1_000_000]]);
+  });
+
+  it('sizes the per-value limit from the result budget and the column count', () => {
+    expect(valueLengthLimit(8 << 20, 1)).toBe(8 << 20);
+    expect(valueLengthLimit(8 << 20, 64)).toBe(1 << 20);
+    expect(valueLengthLimit(1024, 2000)).toBe(1024);
+  });
+});
