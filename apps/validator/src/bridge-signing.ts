@@ -6,7 +6,6 @@ import {
   createOutboxSigner,
   followBridgeCompletions,
   generateSignerKey,
-  type WithdrawalLedger as Ledger,
   loadOrCreateSignerKey,
   type OutboxSigner,
   signerKeyFromHex,

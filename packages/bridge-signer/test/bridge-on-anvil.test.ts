@@ -99,7 +99,7 @@ describe('the test Bridge accepts what the bridge signer signs', { timeout: 120_
       vectors.cases.flatMap((v) => (v.message_id === null ? [] : [v.message_id])),
     );
     expect({ signed, failed }).toEqual({ signed: distinct.size, failed: 0 });
-    expect(replica.ledger.notAccepted().map((w) => w.status)).toEqual(
+    expect(replica.ledger.refused().map((w) => w.status)).toEqual(
       vectors.cases.filter((v) => v.message_id === null).map(() => 'unsignable'),
     );
     expect(replica.ledger.pendingCount()).toBe(distinct.size);

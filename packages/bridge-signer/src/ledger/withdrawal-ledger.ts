@@ -134,6 +134,7 @@ export class WithdrawalLedger {
   readonly #lastSequence: Statement;
   readonly #since: Statement;
   readonly #acceptedId: Statement;
+  readonly #refusedCount: Statement;
 
   /** Opens (and migrates) the ledger; the state store must already be open on `db`. */
   constructor(db: Database, options: { now?: () => number } = {}) {
@@ -200,6 +201,9 @@ export class WithdrawalLedger {
       .prepare('SELECT max(sequence) FROM _synddb_withdrawals')
       .pluck()
       .safeIntegers(true);
+    this.#refusedCount = db
+      .prepare("SELECT count(*) FROM _synddb_withdrawals WHERE status <> 'accepted'")
+      .pluck();
     this.#acceptedId = db.prepare(
       "SELECT 1 FROM _synddb_withdrawals WHERE message_id = ? AND status = 'accepted' LIMIT 1",
     );
@@ -274,9 +278,14 @@ export class WithdrawalLedger {
     return this.#pendingCount.get() as number;
   }
 
-  /** Refused and unsignable withdrawals, oldest first. */
-  notAccepted(limit = 100, offset = 0): WithdrawalRecord[] {
+  /** Refused and unsignable withdrawals (never signed), oldest first. */
+  refused(limit = 100, offset = 0): WithdrawalRecord[] {
     return (this.#notAccepted.all(limit, offset) as Row[]).map(toRecord);
+  }
+
+  /** How many withdrawals are refused or unsignable. */
+  refusedCount(): number {
+    return this.#refusedCount.get() as number;
   }
 
   /** Withdrawals recorded after `sequence`, oldest first (for logs and metrics after a commit). */
