@@ -1,9 +1,15 @@
-// `npm start` (through scripts/toolchain.mjs, after `pnpm build`): a local SyndDB devnet and the
-// built validator, each its own process, as an operator runs them:
-//   synddb-devnet --app ...      a sequencer and its sample application writing ~10 transactions/s
-//   synddb-validator ...         replicating it, in bridge signer mode (local chain id 31337)
+// `npm start` (through scripts/toolchain.mjs, after `pnpm build`): a local SyndDB devnet, a local
+// chain and the built validators and relayer, each its own process, as an operator runs them:
+//   anvil                        a local EVM node (npm's @foundry-rs/anvil) with this repo's test
+//                                Bridge (tests/contracts): threshold 2 of the 3 validators' keys,
+//                                the sequencer's key registered, the relayer an initializer
+//   synddb-devnet --app ...      a sequencer and its sample application writing ~10 transactions/s,
+//                                posting its withdrawals to the relayer (--relayer-url)
+//   synddb-validator ... (x3)    replicating it, in bridge signer mode (local chain id 31337)
+//   synddb-relayer ...           landing every withdrawal on the local chain
 //
-// Env: SYNDDB_VALIDATOR_BIND (127.0.0.1:8080), SYNDDB_SIGNATURE_BIND (127.0.0.1:8081),
+// Env: SYNDDB_VALIDATOR_BIND (127.0.0.1:8080), SYNDDB_SIGNATURE_BIND (127.0.0.1:8081; the other
+// two validators use ports +100 and +200), SYNDDB_RELAYER_BIND (127.0.0.1:8082),
 // SYNDDB_DEVNET_PORT (8433; 0 = any free port), SYNDDB_DEVNET_RATE (transactions/s, 10),
 // SYNDDB_DATA_DIR (.data/devnet). SYNDDB_START_SMOKE=N stops everything and exits 0 once the
 // validator has applied N messages and signed a withdrawal (the test that keeps this true).
@@ -12,6 +18,13 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import {
+  ANVIL_KEYS,
+  addressOfKey,
+  deployTestBridge,
+  randomKey,
+  startAnvil,
+} from '../tests/contracts/src/index.ts';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const env = process.env;
@@ -24,6 +37,11 @@ const smoke = env.SYNDDB_START_SMOKE === undefined ? null : BigInt(env.SYNDDB_ST
 
 const devnetBin = join(root, 'apps/devnet/dist/cli.js');
 const validatorBin = join(root, 'apps/validator/dist/cli.js');
+const relayerBin = join(root, 'apps/relayer/dist/cli.js');
+const relayerBind = env.SYNDDB_RELAYER_BIND ?? '127.0.0.1:8082';
+const relayerUrl = `http://${relayerBind.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
+const shiftPort = (bind: string, by: number) =>
+  bind.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) === 0 ? 0 : Number(p) + by}`);
 
 interface Started {
   child: ChildProcess;
@@ -66,10 +84,59 @@ function start(name: string, args: string[], patterns: RegExp[]): Started {
 rmSync(dataDir, { recursive: true, force: true });
 mkdirSync(dataDir, { recursive: true });
 
+// The local chain: anvil and the test Bridge, keys chosen here so the Bridge knows them up front.
+const anvil = await startAnvil({ blockTime: 1 });
+const sequencerKey = randomKey();
+const validatorKeys = [0, 1, 2].map(() => randomKey());
+const relayerKey = ANVIL_KEYS[1];
+const chain = await deployTestBridge({
+  rpcUrl: anvil.url,
+  threshold: 2,
+  sequencers: [addressOfKey(sequencerKey)],
+  validators: validatorKeys.map((k) => addressOfKey(k)),
+  initializers: [addressOfKey(relayerKey)],
+});
+chain.provider.destroy();
+console.log(
+  `anvil ${anvil.url}: test Bridge ${chain.addresses.bridge} (threshold 2 of 3 validators)`,
+);
+
+const children: Started[] = [];
+// The relayer first: the sample app posts its first withdrawal to it within seconds.
+const relayer = start(
+  'relayer',
+  [
+    relayerBin,
+    '--rpc-url',
+    anvil.url,
+    '--chain-id',
+    '31337',
+    '--bridge-address',
+    chain.addresses.bridge,
+    '--private-key',
+    relayerKey,
+    '--listen-addr',
+    relayerBind,
+    '--database-path',
+    join(dataDir, 'relayer.db'),
+    '--validator-url',
+    [0, 100, 200].map((by) => `http://${shiftPort(signatureBind, by)}`).join(','),
+    '--poll-interval',
+    '500ms',
+  ],
+  [/synddb-relayer started .*\burl=(http:\S+)/],
+);
+children.push(relayer);
+const [relayerApi] = (await relayer.found) as [string];
+
 const devnet = start(
   'devnet',
   [
     devnetBin,
+    '--private-key',
+    sequencerKey.slice(2),
+    '--relayer-url',
+    relayerUrl,
     '--app',
     '--port',
     devnetPort,
@@ -86,7 +153,7 @@ const devnet = start(
   ],
   [/^sequencer\s+(http:\S+)/, /^signer pubkey\s+((?:0x)?[0-9a-f]{128})$/],
 );
-const children: Started[] = [devnet];
+children.push(devnet);
 let stopping = false;
 
 /**
@@ -97,6 +164,7 @@ let stopping = false;
 async function stop(code: number, signal?: NodeJS.Signals): Promise<never> {
   if (stopping) process.exit(130);
   stopping = true;
+  const stopAnvil = () => anvil.stop();
   for (const p of [...children].reverse()) {
     const running = () => p.child.exitCode === null && p.child.signalCode === null;
     if (running() && signal === 'SIGINT') {
@@ -106,6 +174,7 @@ async function stop(code: number, signal?: NodeJS.Signals): Promise<never> {
     const exit = await p.exited;
     if (exit !== 0 && code === 0) code = 1;
   }
+  await stopAnvil();
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0, 'SIGINT'));
@@ -114,34 +183,42 @@ process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
 try {
   const [sequencerUrl, pubkey] = (await devnet.found) as [string, string];
   const databasePath = join(dataDir, 'validator.db');
-  const validator = start(
-    'validator',
-    [
-      validatorBin,
-      '--sequencer-url',
-      sequencerUrl,
-      '--sequencer-pubkey',
-      pubkey,
-      '--database-path',
-      databasePath,
-      '--bind-address',
-      validatorBind,
-      '--sync-interval',
-      '250ms',
-      '--max-lag',
-      '100',
-      '--bridge-signer',
-      '--bridge-chain-id',
-      '31337',
-      '--bridge-signature-endpoint',
-      signatureBind,
-    ],
-    [
-      /synddb-validator started .*\burl=(http:\S+)/,
-      /bridge signer started .*signatureApi=(http:\S+)/,
-    ],
+  const validators = [0, 1, 2].map((i) =>
+    start(
+      i === 0 ? 'validator' : `validator-${i + 1}`,
+      [
+        validatorBin,
+        '--sequencer-url',
+        sequencerUrl,
+        '--sequencer-pubkey',
+        pubkey,
+        '--database-path',
+        i === 0 ? databasePath : join(dataDir, `validator-${i + 1}.db`),
+        '--bind-address',
+        shiftPort(validatorBind, 100 * i),
+        '--sync-interval',
+        '250ms',
+        '--max-lag',
+        '100',
+        '--bridge-signer',
+        '--bridge-chain-id',
+        '31337',
+        '--bridge-address',
+        chain.addresses.bridge,
+        '--bridge-signature-endpoint',
+        shiftPort(signatureBind, 100 * i),
+        '--bridge-signer-key',
+        validatorKeys[i]!,
+      ],
+      [
+        /synddb-validator started .*\burl=(http:\S+)/,
+        /bridge signer started .*signatureApi=(http:\S+)/,
+      ],
+    ),
   );
-  children.push(validator);
+  children.push(...validators);
+  const validator = validators[0]!;
+  await Promise.all(validators.map((v) => v.found));
   const [api, signatures] = (await validator.found) as [string, string];
   console.log(`
 SyndDB local devnet is running: the sequencer and the validator are two processes.
@@ -150,6 +227,9 @@ SyndDB local devnet is running: the sequencer and the validator are two processe
   validator API   ${api}
   signature API   ${signatures}   (bridge signer, chain id 31337)
   replica         ${databasePath}
+  validators 2, 3 signature APIs on ${shiftPort(signatureBind, 100)}, ${shiftPort(signatureBind, 200)}
+  chain           ${anvil.url}   (anvil, chain id 31337, 1 s blocks; test Bridge ${chain.addresses.bridge})
+  relayer         ${relayerApi}   (threshold 2 of 3 validator signatures; the sample app posts its withdrawals)
 
 Try:
   curl ${api}/status
@@ -159,9 +239,31 @@ Try:
   sqlite3 -readonly ${databasePath} 'SELECT id, owner, balance FROM accounts LIMIT 5'
   curl ${signatures}/pending
   curl ${signatures}/signatures
+  curl '${relayerApi}/withdrawals?state=confirmed'
+  curl -s ${relayerApi}/metrics | grep synddb_relayer_
 
 Ctrl-C stops everything.
 `);
+  // Say when the sample app's withdrawals land on the local chain.
+  let reported = 0;
+  const landed = setInterval(async () => {
+    try {
+      const page = (await (
+        await fetch(`${relayerApi}/withdrawals?state=confirmed&limit=1`)
+      ).json()) as {
+        total: number;
+      };
+      if (page.total > reported) {
+        reported = page.total;
+        console.log(
+          `relayer: ${page.total} withdrawals confirmed on the local chain (exactly once each)`,
+        );
+      }
+    } catch {
+      // the relayer is stopping
+    }
+  }, 2000);
+  landed.unref();
   if (smoke !== null) {
     for (;;) {
       const status = (await (await fetch(`${api}/status`)).json()) as {
@@ -170,9 +272,9 @@ Ctrl-C stops everything.
       };
       const pending = (await (await fetch(`${signatures}/pending`)).json()) as { count: number };
       const applied = BigInt(status.last_sequence ?? -1);
-      if (applied + 1n >= smoke && pending.count > 0) {
+      if (applied + 1n >= smoke && pending.count > 0 && reported > 0) {
         console.log(
-          `smoke: applied ${applied}, state ${status.state}, signed ${pending.count} withdrawals`,
+          `smoke: applied ${applied}, state ${status.state}, signed ${pending.count} withdrawals, relayed ${reported} on-chain`,
         );
         await stop(0);
       }

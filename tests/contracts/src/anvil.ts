@@ -43,7 +43,14 @@ export function anvilBinary(): string {
     throw new Error(`no anvil package for ${process.platform}-${process.arch}`);
   }
   const executable = platform === 'win32' ? 'anvil.exe' : 'anvil';
-  return require.resolve(`@foundry-rs/anvil-${platform}-${arch}/bin/${executable}`);
+  const target = `@foundry-rs/anvil-${platform}-${arch}/bin/${executable}`;
+  try {
+    return require.resolve(target);
+  } catch {
+    // pnpm links the platform package beside @foundry-rs/anvil (its optional dependency), where
+    // plain Node resolution from this directory does not look
+    return createRequire(require.resolve('@foundry-rs/anvil/package.json')).resolve(target);
+  }
 }
 
 /** Starts a local EVM node on a free loopback port; resolves once it listens. */

@@ -20,3 +20,4 @@ export {
   type TestBridgeDeployment,
   VALIDATOR_KEY_TYPE,
 } from './deploy';
+export { addressOfKey, randomKey } from './keys';
