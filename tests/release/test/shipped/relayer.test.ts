@@ -12,15 +12,9 @@ import { join } from 'node:path';
 import { startDevnetWithApp, TEST_SEQUENCER_KEY } from '@synddb/devnet';
 import { onCleanup, tempDir, testRandom, waitFor } from '@synddb/test-support';
 import { computeAddress, JsonRpcProvider, id as topicOf, Wallet } from 'ethers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type RunningProcess, startProcess, startValidator, tail } from '../support/processes';
-import {
-  ANVIL_KEYS,
-  deployTestBridge,
-  ensureRelayerBuilt,
-  RELAYER_BIN,
-  startAnvil,
-} from '../support/relayer-chain';
+import { ANVIL_KEYS, deployTestBridge, RELAYER_BIN, startAnvil } from '../support/relayer-chain';
 
 const MESSAGE_HANDLED = topicOf('MessageHandled(bytes32,bool)');
 
@@ -31,8 +25,6 @@ interface JobJson {
   history: { state: string; at: string }[];
   transactions: { hash: string; nonce: number; status: string; max_fee_per_gas: string }[];
 }
-
-beforeAll(() => ensureRelayerBuilt());
 
 describe('the built synddb-relayer binary', () => {
   it('prints --help and --version and exits 0; a bad flag exits 2', () => {
