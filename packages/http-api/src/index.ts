@@ -18,7 +18,12 @@ export {
   type ValidatorMetrics,
 } from './metrics/create-validator-metrics';
 export { buildOpenApiDocument, type OpenApiOptions } from './openapi/openapi-document';
-export { registerQueryRoutes, SEQUENCE_HEADER, sequenceHeader } from './query/query-routes';
+export {
+  type QueryRoutesOptions,
+  registerQueryRoutes,
+  SEQUENCE_HEADER,
+  sequenceHeader,
+} from './query/query-routes';
 export {
   errorResponseSchema,
   MAX_PARAMS,
@@ -41,7 +46,16 @@ export {
   rpcQueryParamsSchema,
   rpcRequestSchema,
 } from './rpc/json-rpc';
-export { registerRpcRoute } from './rpc/rpc-route';
+export { type RpcRouteOptions, registerRpcRoute } from './rpc/rpc-route';
+export {
+  autoMaxConnections,
+  type ConnectionLimits,
+  type ConnectionLimitsOptions,
+  createConnectionLimits,
+  descriptorLimit,
+  openDescriptors,
+  type RefusalReason,
+} from './serve/connection-limits';
 export { type BindAddress, parseBindAddress } from './serve/parse-bind-address';
 export {
   type ServedApi,

@@ -1,7 +1,10 @@
+import type { ServerResponse } from 'node:http';
 import { QueryError, type QueryInput, type QueryService, queryResultJson } from '@synddb/query';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { HttpApiError } from '../errors';
+import { clientAddress } from '../limits/http-limits';
+import type { ConnectionLimits } from '../serve/connection-limits';
 import { queryGetSchema, queryRequestSchema, sequenceInputSchema } from './query-schemas';
 
 /** The response header with the replica sequence an answer reflects. */
@@ -17,11 +20,63 @@ type AnyHono = Hono<any>;
 const invalid = (error: z.ZodError) =>
   new HttpApiError(400, 'INVALID_REQUEST', `invalid request: ${z.prettifyError(error)}`);
 
+export interface QueryRoutesOptions {
+  /**
+   * A client whose connections hold more unread output than one result may take (`maxBytes`)
+   * gets 429 `OUTPUT_BUSY` until it reads (see `ConnectionLimits.outputHeadroom`).
+   */
+  connectionLimits?: ConnectionLimits | undefined;
+  /** The client's key for the query service's per-client caps. Default: the peer address. */
+  clientKey?: ((c: Context) => string) | undefined;
+}
+
+/**
+ * Reserves one result's worth of the client's output headroom until the response is handed to
+ * its socket (then the socket's unsent bytes count); false: no headroom, answer `outputBusy`.
+ */
+export function reserveOutput(
+  c: Context,
+  limits: ConnectionLimits | undefined,
+  client: string,
+  bytes: number,
+): boolean {
+  if (limits === undefined) return true;
+  const release = limits.reserveOutput(client, bytes);
+  if (release === undefined) return false;
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (outgoing !== undefined && typeof outgoing.once === 'function') {
+    outgoing.once('finish', release);
+    outgoing.once('close', release);
+  } else {
+    // Not served by Node's HTTP server (app.request in tests): nothing is buffered per socket.
+    queueMicrotask(release);
+  }
+  return true;
+}
+
+/** 429 `OUTPUT_BUSY`: the client's connections hold too much output it has not read. */
+export function outputBusy(c: Context): Response {
+  c.header('retry-after', '1');
+  return c.json(
+    { error: 'too much unread output on your connections; read it first', code: 'OUTPUT_BUSY' },
+    429,
+  );
+}
+
 /** `GET /query` and `POST /query` on `app`, answered by `service` (`@synddb/query`). */
-export function registerQueryRoutes(app: AnyHono, service: QueryService): void {
+export function registerQueryRoutes(
+  app: AnyHono,
+  service: QueryService,
+  options: QueryRoutesOptions = {},
+): void {
+  const key = options.clientKey ?? clientAddress;
   const answer = async (c: Context, input: QueryInput) => {
+    const client = key(c);
+    if (!reserveOutput(c, options.connectionLimits, client, service.limits.maxBytes)) {
+      return outputBusy(c);
+    }
     try {
-      const result = await service.query(input, '/query');
+      const result = await service.query({ ...input, client }, '/query');
       return c.body(queryResultJson(result), 200, {
         'content-type': 'application/json',
         [SEQUENCE_HEADER]: sequenceHeader(result.sequence),

@@ -16,6 +16,8 @@ export const RPC_ERRORS = {
   QUERY_LIMIT: -32003,
   QUERY_SQL: -32004,
   QUERY_UNAVAILABLE: -32005,
+  /** A batch member over the client's rate limit (each member takes a token). */
+  RATE_LIMITED: -32006,
 } as const;
 
 /** Most requests in one batch. */
@@ -80,6 +82,25 @@ export interface RpcContext {
   status(): unknown;
   /** Called with each query result (e.g. to expose the sequence). */
   onQuery?: ((result: QueryResult) => void) | undefined;
+  /** Who asks (the peer address): keys the query service's per-client caps. */
+  client?: string | undefined;
+  /**
+   * Bytes the whole response may take (every member's result together). Members past it answer
+   * `QUERY_LIMIT` errors. Default: the query service's `maxBytes`.
+   */
+  maxResponseBytes?: number | undefined;
+  /**
+   * Takes one rate-limit token for a batch member beyond the first (the request took one);
+   * false: that member answers `RATE_LIMITED`. Default: no limit.
+   */
+  takeToken?: (() => boolean) | undefined;
+}
+
+/** The state one request or batch shares: its response budget and its deadline. */
+interface Budget {
+  bytesLeft: number;
+  /** performance.now() after which query members time out. */
+  deadline: number;
 }
 
 type Id = string | number | null;
@@ -96,8 +117,11 @@ const resultJson = (id: Id, rawResult: string) =>
 
 /**
  * Answers a JSON-RPC 2.0 body (single or batch). Returns the response text, or null when every
- * request was a notification (nothing to send). Batch members run concurrently; responses come
- * in request order.
+ * request was a notification (nothing to send). A batch is one request as far as cost goes: its
+ * members run one after another within one response budget (`maxResponseBytes`) and one time
+ * limit (the query service's `timeoutMs`), and each member beyond the first takes a rate-limit
+ * token, so a small batch cannot make this process build a response larger than one query's,
+ * nor cost one token for many queries. Responses come in request order.
  */
 export async function handleJsonRpc(body: string, ctx: RpcContext): Promise<string | null> {
   let parsed: unknown;
@@ -106,19 +130,47 @@ export async function handleJsonRpc(body: string, ctx: RpcContext): Promise<stri
   } catch {
     return errorJson(null, RPC_ERRORS.PARSE_ERROR, 'parse error');
   }
+  const budget: Budget = {
+    bytesLeft: ctx.maxResponseBytes ?? ctx.query?.limits.maxBytes ?? 8 * 1024 * 1024,
+    deadline: performance.now() + (ctx.query?.limits.timeoutMs ?? 5000),
+  };
   if (Array.isArray(parsed)) {
     if (parsed.length === 0) return errorJson(null, RPC_ERRORS.INVALID_REQUEST, 'empty batch');
     if (parsed.length > MAX_RPC_BATCH) {
       return errorJson(null, RPC_ERRORS.INVALID_REQUEST, `batch larger than ${MAX_RPC_BATCH}`);
     }
-    const answers = await Promise.all(parsed.map((request) => handleOne(request, ctx)));
-    const present = answers.filter((a): a is string => a !== null);
+    const present: string[] = [];
+    for (let i = 0; i < parsed.length; i++) {
+      const answer =
+        i > 0 && ctx.takeToken !== undefined && !ctx.takeToken()
+          ? rateLimited(parsed[i])
+          : await handleOne(parsed[i], ctx, budget);
+      if (answer !== null) present.push(answer);
+    }
     return present.length === 0 ? null : `[${present.join(',')}]`;
   }
-  return handleOne(parsed, ctx);
+  return handleOne(parsed, ctx, budget);
 }
 
-async function handleOne(request: unknown, ctx: RpcContext): Promise<string | null> {
+/** The id of a raw member, when it is a valid one. */
+const rawIdOf = (request: unknown): Id => {
+  const rawId = (request as { id?: unknown } | null)?.id;
+  return rpcId.safeParse(rawId).success ? ((rawId ?? null) as Id) : null;
+};
+
+function rateLimited(request: unknown): string | null {
+  const checked = rpcRequestSchema.safeParse(request);
+  if (checked.success && (!('id' in checked.data) || checked.data.id === undefined)) return null;
+  return errorJson(rawIdOf(request), RPC_ERRORS.RATE_LIMITED, 'rate limit exceeded', {
+    code: 'RATE_LIMITED',
+  });
+}
+
+async function handleOne(
+  request: unknown,
+  ctx: RpcContext,
+  budget: Budget,
+): Promise<string | null> {
   const checked = rpcRequestSchema.safeParse(request);
   if (!checked.success) {
     const rawId = (request as { id?: unknown } | null)?.id;
@@ -130,9 +182,18 @@ async function handleOne(request: unknown, ctx: RpcContext): Promise<string | nu
   const { method, params } = checked.data;
   const notification = !('id' in checked.data) || checked.data.id === undefined;
   const id: Id = checked.data.id ?? null;
-  const answer = await call(method, params, ctx).catch((error: unknown) => error);
+  const answer = await call(method, params, ctx, budget).catch((error: unknown) => error);
   if (notification) return null;
-  if (typeof answer === 'string') return resultJson(id, answer);
+  if (typeof answer === 'string') {
+    const text = resultJson(id, answer);
+    if (text.length > budget.bytesLeft) {
+      return errorJson(id, RPC_ERRORS.QUERY_LIMIT, 'the batch response budget is exhausted', {
+        code: 'QUERY_SIZE_LIMIT',
+      });
+    }
+    budget.bytesLeft -= text.length;
+    return text;
+  }
   if (answer instanceof RpcFailure) return errorJson(id, answer.code, answer.message, answer.data);
   if (answer instanceof QueryError) {
     return errorJson(id, answer.rpcCode, answer.shortMessage, {
@@ -152,7 +213,12 @@ class RpcFailure {
 }
 
 /** Runs a method; resolves with the JSON text of its result. */
-async function call(method: string, params: unknown, ctx: RpcContext): Promise<string> {
+async function call(
+  method: string,
+  params: unknown,
+  ctx: RpcContext,
+  budget: Budget,
+): Promise<string> {
   switch (method) {
     case 'synddb_query': {
       if (ctx.query === undefined) {
@@ -165,12 +231,25 @@ async function call(method: string, params: unknown, ctx: RpcContext): Promise<s
         });
       }
       const q = p.data as z.output<typeof queryRequestSchema>;
+      const timeLeft = Math.floor(budget.deadline - performance.now());
+      // Room for the envelope: a member's rows get what is left of the batch's budget.
+      const bytesLeft = budget.bytesLeft - 256;
+      if (timeLeft < 1 || bytesLeft < 2) {
+        throw new QueryError(
+          timeLeft < 1 ? 'QUERY_TIMEOUT' : 'QUERY_SIZE_LIMIT',
+          timeLeft < 1
+            ? 'the batch used up its time limit'
+            : 'the batch response budget is exhausted',
+        );
+      }
       const result = await ctx.query.query(
         {
           sql: q.sql,
           params: q.params,
           minSequence: q.min_sequence,
-          timeoutMs: q.timeout_ms,
+          timeoutMs: Math.min(q.timeout_ms ?? timeLeft, timeLeft),
+          maxBytes: bytesLeft,
+          client: ctx.client,
         },
         'synddb_query',
       );

@@ -1,18 +1,41 @@
 import type { QueryService } from '@synddb/query';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { clientAddress } from '../limits/http-limits';
+import type { RateLimiter } from '../limits/rate-limiter';
+import { outputBusy, reserveOutput } from '../query/query-routes';
+import type { ConnectionLimits } from '../serve/connection-limits';
 import { handleJsonRpc } from './json-rpc';
 
 // biome-ignore lint/suspicious/noExplicitAny: any hono env
 type AnyHono = Hono<any>;
 
+export interface RpcRouteOptions {
+  query?: QueryService | undefined;
+  status: () => unknown;
+  /** Each batch member beyond the first takes a token of the client's bucket. */
+  rateLimit?: RateLimiter | undefined;
+  /** The client's unread output lowers the batch's response budget (see `ConnectionLimits`). */
+  connectionLimits?: ConnectionLimits | undefined;
+  clientKey?: ((c: Context) => string) | undefined;
+}
+
 /** `POST /rpc`: JSON-RPC 2.0. Always 200 with a JSON-RPC body (204 when only notifications). */
-export function registerRpcRoute(
-  app: AnyHono,
-  options: { query?: QueryService | undefined; status: () => unknown },
-): void {
+export function registerRpcRoute(app: AnyHono, options: RpcRouteOptions): void {
+  const key = options.clientKey ?? clientAddress;
   app.post('/rpc', async (c) => {
+    const client = key(c);
+    const maxBytes = options.query?.limits.maxBytes;
+    if (maxBytes !== undefined && !reserveOutput(c, options.connectionLimits, client, maxBytes)) {
+      return outputBusy(c);
+    }
+    const limiter = options.rateLimit;
     const text = await c.req.text();
-    const response = await handleJsonRpc(text, { query: options.query, status: options.status });
+    const response = await handleJsonRpc(text, {
+      query: options.query,
+      status: options.status,
+      client,
+      takeToken: limiter?.enabled ? () => limiter.take(client).allowed : undefined,
+    });
     if (response === null) return c.body(null, 204);
     return c.body(response, 200, { 'content-type': 'application/json' });
   });

@@ -2,11 +2,30 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ListenError } from '../errors';
+import type { ConnectionLimits } from './connection-limits';
 import { parseBindAddress } from './parse-bind-address';
 
 export interface ServeValidatorApiOptions {
   /** `host:port`, `:port` or `[ipv6]:port` (the reference's `BIND_ADDRESS`). Port 0 = any free port. */
   bindAddress: string;
+  /**
+   * Connection caps (global, below the descriptor limit; per client, with eviction) and output
+   * tracking (`createConnectionLimits`). Share one between servers to cap them together.
+   * Default: none.
+   */
+  connectionLimits?: ConnectionLimits | undefined;
+  /**
+   * A connection that moves no byte either way for this long is closed: a client that never
+   * reads its response (or sends half a request) cannot hold the connection and its unsent
+   * output. Default 30 s; 0 = off.
+   */
+  idleTimeoutMs?: number | undefined;
+  /** Time to receive a request's headers (slowloris). Default 10 s. */
+  headersTimeoutMs?: number | undefined;
+  /** Time to receive a whole request. Default 30 s. */
+  requestTimeoutMs?: number | undefined;
+  /** Idle keep-alive connections are closed after this. Default 5 s. */
+  keepAliveTimeoutMs?: number | undefined;
 }
 
 export interface ServedApi {
@@ -28,8 +47,22 @@ export async function serveValidatorApi(
   let server: ServerType | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve());
+      server = serve(
+        {
+          fetch: app.fetch,
+          hostname: host,
+          port,
+          serverOptions: {
+            headersTimeout: options.headersTimeoutMs ?? 10_000,
+            requestTimeout: options.requestTimeoutMs ?? 30_000,
+            keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+          },
+        },
+        () => resolve(),
+      );
       server.once('error', reject);
+      server.setTimeout(options.idleTimeoutMs ?? 30_000);
+      options.connectionLimits?.attach(server);
     });
   } catch (error) {
     server?.close();

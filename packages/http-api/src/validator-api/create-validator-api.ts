@@ -10,6 +10,7 @@ import { createRateLimiter, type RateLimiter } from '../limits/rate-limiter';
 import { buildOpenApiDocument } from '../openapi/openapi-document';
 import { registerQueryRoutes } from '../query/query-routes';
 import { registerRpcRoute } from '../rpc/rpc-route';
+import type { ConnectionLimits } from '../serve/connection-limits';
 import {
   evaluateReadiness,
   isRunning,
@@ -63,6 +64,12 @@ export interface CreateValidatorApiOptions {
   maxBodyBytes?: number | undefined;
   /** Origins allowed by CORS (`*` = any). Default: no CORS headers. */
   corsOrigins?: readonly string[] | undefined;
+  /**
+   * The connection limits the server applies (`createConnectionLimits`, also given to
+   * `serveValidatorApi`): queries and JSON-RPC answer 429 `OUTPUT_BUSY` to a client whose
+   * connections hold more unread output than one result may take.
+   */
+  connectionLimits?: ConnectionLimits | undefined;
 }
 
 const optionsSchema = z.object({
@@ -101,6 +108,16 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
     );
   }
   const maxLag = parsed.data.maxLag === undefined ? undefined : BigInt(parsed.data.maxLag);
+  const limits = options.connectionLimits;
+  if (
+    limits !== undefined &&
+    options.query !== undefined &&
+    Math.min(limits.maxOutputPerClient, limits.maxOutputTotal) < options.query.limits.maxBytes
+  ) {
+    throw new HttpApiConfigError(
+      `the output budgets (per client ${limits.maxOutputPerClient}, total ${limits.maxOutputTotal} bytes) must be at least one query result (${options.query.limits.maxBytes} bytes)`,
+    );
+  }
   const { metrics } = options;
 
   let observedCaughtUp = false;
@@ -109,6 +126,11 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
     if (status.state === 'caught_up') observedCaughtUp = true;
     const syncedOnce = options.syncedOnce?.() ?? observedCaughtUp;
     const readiness = evaluateReadiness(status, { maxLag, syncedOnce });
+    // Reads are what a load balancer sends here: no worker that can answer, not ready.
+    if (options.query !== undefined && options.query.available === 0) {
+      readiness.ready = false;
+      readiness.reasons.push('no query worker can answer (being replaced or cannot start)');
+    }
     return { status, syncedOnce, readiness };
   };
 
@@ -178,9 +200,13 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
     return c.body(text, 200, { 'content-type': metrics.registry.contentType });
   });
 
-  if (options.query !== undefined) registerQueryRoutes(app, options.query);
+  if (options.query !== undefined) {
+    registerQueryRoutes(app, options.query, { connectionLimits: options.connectionLimits });
+  }
   registerRpcRoute(app, {
     query: options.query,
+    rateLimit: limiter,
+    connectionLimits: options.connectionLimits,
     status: () => {
       const { status, syncedOnce, readiness } = readStatus();
       return statusToJson(status, { syncedOnce, ready: readiness.ready });

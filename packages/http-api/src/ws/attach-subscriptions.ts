@@ -68,6 +68,22 @@ export interface AttachSubscriptionsOptions {
   /** Connected clients allowed; more are closed with 1013 "too many clients". Default 1000. */
   maxClients?: number | undefined;
   /**
+   * Connections one peer address may hold; more are closed with 1013 "too many clients from
+   * this address", so one client cannot take every slot. Default 16; 0 = no cap.
+   */
+  maxClientsPerAddress?: number | undefined;
+  /**
+   * Bytes held for all clients together (queued changesets plus unsent socket buffers). Over it,
+   * the client holding the most is dropped as a slow consumer (4008), so subscribers that never
+   * read cannot grow this process without bound. Default 128 MiB.
+   */
+  maxTotalBufferedBytes?: number | undefined;
+  /**
+   * Each upgrade takes a token of the client's bucket (the HTTP routes' limiter): over it the
+   * upgrade is answered 429. Default: no limit.
+   */
+  rateLimit?: { readonly enabled: boolean; take(client: string): { allowed: boolean } } | undefined;
+  /**
    * Applied messages queued per client and not yet sent. A client over it (or over
    * `maxBufferedBytes`) is closed with 4008 "slow consumer". Default 10000.
    */
@@ -169,6 +185,17 @@ export function attachSubscriptions(
   const path = options.path ?? '/ws';
   if (!path.startsWith('/')) throw new HttpApiConfigError(`path must start with "/", got ${path}`);
   const maxClients = positiveInteger('maxClients', options.maxClients, 1000);
+  const maxClientsPerAddress = positiveInteger(
+    'maxClientsPerAddress',
+    options.maxClientsPerAddress,
+    16,
+    0,
+  );
+  const maxTotalBufferedBytes = positiveInteger(
+    'maxTotalBufferedBytes',
+    options.maxTotalBufferedBytes,
+    128 * 1024 * 1024,
+  );
   const maxQueue = positiveInteger('maxQueue', options.maxQueue, 10_000);
   const maxBufferedBytes = positiveInteger(
     'maxBufferedBytes',
@@ -192,6 +219,8 @@ export function attachSubscriptions(
 
   const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
   const clients = new Map<WebSocket, Client>();
+  /** Open connections per peer address (upgrades in progress included). */
+  const perAddress = new Map<string, number>();
   let nextId = 1;
   let closed = false;
 
@@ -370,6 +399,30 @@ export function attachSubscriptions(
         schedule(client);
       }
     }
+    enforceTotalBudget();
+  };
+
+  /** Drops the biggest holders until all clients together hold at most the total budget. */
+  const enforceTotalBudget = () => {
+    let total = 0;
+    for (const client of clients.values()) {
+      if (!client.closing) total += client.queuedBytes + client.ws.bufferedAmount;
+    }
+    while (total > maxTotalBufferedBytes) {
+      let biggest: Client | undefined;
+      let most = 0;
+      for (const client of clients.values()) {
+        if (client.closing) continue;
+        const held = client.queuedBytes + client.ws.bufferedAmount;
+        if (held > most) {
+          most = held;
+          biggest = client;
+        }
+      }
+      if (biggest === undefined) return;
+      drop(biggest, 'slow_consumer');
+      total -= most;
+    }
   };
   const onSnapshot = () => schemaCache.invalidate();
   engine.on('applied', onApplied);
@@ -484,6 +537,12 @@ export function attachSubscriptions(
   };
   wss.on('connection', onConnection);
 
+  const refuseUpgrade = (socket: Duplex, status: string, extra = '') => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
+    // A client that does not take the answer does not keep the socket.
+    setTimeout(() => socket.destroy(), closeGraceMs).unref();
+  };
+
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = request.url ?? '/';
     const queryAt = url.indexOf('?');
@@ -491,12 +550,28 @@ export function attachSubscriptions(
     if (requestPath !== path || closed) {
       // Another upgrade handler may own this path; answer only when there is none.
       if (server.listenerCount('upgrade') <= 1 || closed) {
-        socket.end(
-          `HTTP/1.1 ${closed ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-        );
+        refuseUpgrade(socket, closed ? '503 Service Unavailable' : '404 Not Found');
       }
       return;
     }
+    const address = request.socket.remoteAddress ?? 'unknown';
+    if (options.rateLimit?.enabled && !options.rateLimit.take(address).allowed) {
+      metrics?.wsClientsDropped.inc({ reason: 'rate_limited' });
+      refuseUpgrade(socket, '429 Too Many Requests', 'Retry-After: 1\r\n');
+      return;
+    }
+    const held = perAddress.get(address) ?? 0;
+    if (maxClientsPerAddress > 0 && held >= maxClientsPerAddress) {
+      metrics?.wsClientsDropped.inc({ reason: 'max_clients_per_address' });
+      refuseUpgrade(socket, '429 Too Many Requests', 'Retry-After: 1\r\n');
+      return;
+    }
+    perAddress.set(address, held + 1);
+    socket.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   };
   server.on('upgrade', onUpgrade);

@@ -5,6 +5,8 @@ export const WS_DROP_REASONS = [
   'slow_consumer',
   'heartbeat_timeout',
   'max_clients',
+  'max_clients_per_address',
+  'rate_limited',
   'too_many_errors',
   'shutdown',
 ] as const;
