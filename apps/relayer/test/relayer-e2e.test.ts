@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { createSampleApp } from '@synddb/devnet';
 import { ANVIL_KEYS } from '@synddb/test-contracts';
 import { onCleanup, waitFor } from '@synddb/test-support';
+import { startJsonRpcFaultProxy } from '@synddb/test-support/chain';
 import { parseEther, id as topicOf, Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { startJsonRpcFaultProxy } from '../../../tests/support/src/json-rpc/start-json-rpc-fault-proxy';
 import { createLogger } from '../src/logger';
 import { type RelayerHandle, startRelayer } from '../src/start-relayer';
 import {

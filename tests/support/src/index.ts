@@ -1,6 +1,7 @@
 // @synddb/test-support: what the workspace's tests share. Importing it registers vitest hooks
 // (the cleanup registry), so only test files and their helpers import it. The storage test
-// servers are in `@synddb/test-support/storage`.
+// servers are in `@synddb/test-support/storage`, the JSON-RPC fault proxy in
+// `@synddb/test-support/chain`.
 export { ThrownAssertionError, thrown } from './assert/thrown';
 export { type Cleanup, type OnCleanupOptions, onCleanup } from './cleanup/on-cleanup';
 export { tempDir } from './cleanup/temp-dir';
