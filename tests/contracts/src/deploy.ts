@@ -101,6 +101,9 @@ export async function deployTestBridge(
   const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
     staticNetwork: true,
     cacheTimeout: -1,
+    // tx.wait() polls at this interval: ethers' default (4 s) costs up to 4 s per transaction
+    // on a node with a block time
+    pollingInterval: 50,
   });
   const owner = new Wallet(options.ownerKey ?? ANVIL_KEYS[0], provider);
   const signer = new NonceManager(owner);

@@ -1,11 +1,12 @@
 /**
  * The built `synddb-relayer` binary (apps/relayer/dist/cli.js) as its own process, with three
  * built `synddb-validator` processes in bridge signer mode, the devnet sequencer and sample app,
- * and anvil with the test Bridge (threshold 2, 1 s blocks): `--help`, `--version`, exit 2 for a
- * bad flag; every withdrawal of a devnet run lands exactly once (one MessageHandled each, no
- * reverted transaction) although the relayer is SIGKILLed again and again while transactions
- * are broadcast and not yet confirmed; a fee spike gets a transaction replaced (same nonce, fees
- * +12.5% or more); the jobs API shows each history; SIGTERM exits 0.
+ * and anvil with the test Bridge (threshold 2; automine while it is deployed, then 1 s blocks):
+ * `--help`, `--version`, exit 2 for a bad flag; every withdrawal of a devnet run lands exactly
+ * once (one MessageHandled each, no reverted transaction) although the relayer is SIGKILLed again
+ * and again while transactions are broadcast and not yet confirmed; a fee spike gets a
+ * transaction replaced (same nonce, fees +12.5% or more); the jobs API shows each history;
+ * SIGTERM exits 0.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -52,7 +53,8 @@ describe('the built synddb-relayer binary', () => {
   it('lands every withdrawal exactly once through repeated SIGKILLs and a fee spike, and exits 0 on SIGTERM', async () => {
     const dir = tempDir('release-relayer-');
     const random = testRandom('relayer-kills');
-    const anvil = await startAnvil({ blockTime: 1 });
+    // automine while the test Bridge is deployed, then a block a second
+    const anvil = await startAnvil();
     onCleanup(() => anvil.stop());
     const keys = [0, 1, 2].map(() => Wallet.createRandom().privateKey);
     const relayerKey = ANVIL_KEYS[2];
@@ -64,6 +66,8 @@ describe('the built synddb-relayer binary', () => {
       initializers: [computeAddress(relayerKey)],
     });
     onCleanup(() => chain.provider.destroy());
+    await chain.provider.send('evm_setIntervalMining', [1]);
+    expect(await chain.provider.send('anvil_getAutomine', [])).toBe(false);
     const devnet = await startDevnetWithApp({
       directory: dir,
       onCleanup,
