@@ -43,6 +43,22 @@ const relayerUrl = `http://${relayerBind.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`
 const shiftPort = (bind: string, by: number) =>
   bind.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) === 0 ? 0 : Number(p) + by}`);
 
+/** Options whose value is a secret: shown as `<redacted>` in the printed command lines. */
+const SECRET_OPTIONS = new Set(['--private-key', '--bridge-signer-key', '--signing-key']);
+
+/** A command line to print: quoted where needed, private keys replaced by `<redacted>`. */
+function printable(args: readonly string[]): string {
+  return args
+    .map((a, i) =>
+      i > 0 && SECRET_OPTIONS.has(args[i - 1]!)
+        ? '<redacted>'
+        : a.includes(' ')
+          ? JSON.stringify(a)
+          : a,
+    )
+    .join(' ');
+}
+
 interface Started {
   child: ChildProcess;
   /** Resolves with the first match of each pattern on the process's output. */
@@ -52,7 +68,7 @@ interface Started {
 
 /** Starts a process whose output lines are shown with a prefix and searched for `patterns`. */
 function start(name: string, args: string[], patterns: RegExp[]): Started {
-  console.log(`$ node ${args.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`);
+  console.log(`$ node ${printable(args)}`);
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const values: (string | undefined)[] = patterns.map(() => undefined);
   let settle: (v: string[]) => void = () => {};

@@ -14,7 +14,7 @@ import {
   type RelayerConfigInput,
 } from './config/config-schema';
 import { resolveRelayerConfig } from './config/parse-config';
-import { RelayerStartupError } from './errors';
+import { RelayerConfigError, RelayerStartupError } from './errors';
 import { createRelayerApi } from './http/create-relayer-api';
 import type { JobContext } from './jobs/job-context';
 import { startJobRunner } from './jobs/job-runner';
@@ -40,23 +40,48 @@ export interface StartRelayerOptions {
   now?: () => number;
 }
 
+/**
+ * The relayer account: the raw key, or the keystore decrypted with the password file's content.
+ * An unreadable keystore or a wrong password is a configuration error (exit 2); neither the key
+ * nor the password appears in the error.
+ */
 async function loadWallet(config: RelayerConfig): Promise<Wallet> {
   if (config.privateKey !== undefined) return new Wallet(config.privateKey);
+  const problem = (key: 'keystore' | 'keystorePasswordFile', message: string) =>
+    new RelayerConfigError([
+      {
+        key,
+        names:
+          key === 'keystore'
+            ? '--keystore / RELAYER_KEYSTORE'
+            : '--keystore-password-file / RELAYER_KEYSTORE_PASSWORD_FILE',
+        source: undefined,
+        message,
+      },
+    ]);
   let json: string;
   let password: string;
   try {
     json = readFileSync(config.keystore!, 'utf8');
+  } catch (error) {
+    throw problem('keystore', `cannot read ${config.keystore}: ${(error as Error).message}`);
+  }
+  try {
     password = readFileSync(config.keystorePasswordFile!, 'utf8').replace(/\r?\n$/, '');
   } catch (error) {
-    throw new RelayerStartupError('Cannot read the keystore or its password file', {
-      details: (error as Error).message,
-    });
+    throw problem(
+      'keystorePasswordFile',
+      `cannot read ${config.keystorePasswordFile}: ${(error as Error).message}`,
+    );
   }
   try {
     const wallet = await Wallet.fromEncryptedJson(json, password);
     return new Wallet(wallet.privateKey);
   } catch {
-    throw new RelayerStartupError('Cannot decrypt the keystore (wrong password or not a keystore)');
+    throw problem(
+      'keystorePasswordFile',
+      `cannot decrypt the keystore ${config.keystore} with this password (wrong password, or not a JSON keystore)`,
+    );
   }
 }
 
@@ -145,7 +170,8 @@ export async function startRelayer(
       logger.warn('replacement above the fee cap: waiting', { tx: tx.hash, required });
     },
   });
-  submitter.reserveNoncesBelow(store.nextLiveNonce());
+  // nonces of a previous run: live ones are resumed by their jobs, unused ones (gaps) filled first
+  submitter.reserveNoncesBelow(store.nextLiveNonce(), store.liveNonces());
 
   try {
     if (!(await reader.isMessageInitializer(wallet.address))) {

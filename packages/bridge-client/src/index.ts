@@ -57,6 +57,7 @@ export {
   type CreateSubmitterOptions,
   createTransactionSubmitter,
   type JournaledTransaction,
+  type MinedReceipt,
   type SendOutcome,
   type SubmitJournal,
   type TransactionRequest,

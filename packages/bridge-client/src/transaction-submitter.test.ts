@@ -5,7 +5,9 @@
  * broadcasting it, lands a withdrawal with threshold signatures, adds only the missing steps to a
  * message someone else initialized, keeps nonces apart under concurrent sends, replaces a
  * transaction the network priced out with the same nonce and fees >= +12.5%, refuses to sign
- * above the fee cap, and resumes a journaled transaction after a "restart".
+ * above the fee cap, and resumes a journaled transaction after a "restart" without ever leaving
+ * a nonce unused (a refused version is re-signed, a doomed one replaced by a no-op); a mined
+ * revert is explained by re-running its call at its block.
  */
 import {
   ANVIL_KEYS,
@@ -14,6 +16,7 @@ import {
   startAnvil,
   type TestBridgeDeployment,
 } from '@synddb/test-contracts';
+import { waitFor } from '@synddb/test-support';
 import {
   type BaseWallet,
   getBytes,
@@ -22,6 +25,7 @@ import {
   keccak256,
   randomBytes,
   solidityPacked,
+  Transaction,
   Wallet,
 } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -322,14 +326,14 @@ describe('transaction submitter', () => {
         },
         j,
       );
-      while (signed.length === 0) await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => signed.length > 0, { what: 'the first version signed', intervalMs: 10 });
       const first = signed[0]!;
       // a fee spike: the next block's base fee is above what the transaction pays
       await rpcCall('anvil_setNextBlockBaseFeePerGas', [
         `0x${(first.maxFeePerGas * 4n).toString(16)}`,
       ]);
       await rpcCall('evm_mine');
-      while (signed.length < 2) await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => signed.length >= 2, { what: 'the replacement signed', intervalMs: 10 });
       await rpcCall('evm_mine');
       const outcome = await sending;
       expect(outcome.status).toBe('mined');
@@ -344,6 +348,144 @@ describe('transaction submitter', () => {
       // a "restarted" submitter resumes from the journal: the mined version is found, nothing sent
       const resumed = await submitter().resume(signed, journal().j);
       expect(resumed.status === 'mined' && resumed.tx.hash).toBe(outcome.tx.hash);
+    } finally {
+      await rpcCall('evm_setAutomine', [true]);
+    }
+  });
+
+  /** A journaled version signed by hand (as a previous run would have), not broadcast. */
+  async function journaled(
+    data: string,
+    nonce: number,
+    fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+  ): Promise<JournaledTransaction> {
+    const raw = await relayer.signTransaction(
+      Transaction.from({
+        type: 2,
+        chainId: anvil.chainId,
+        nonce,
+        to: chain.addresses.bridge,
+        data,
+        gasLimit: 1_000_000n,
+        ...fees,
+      }),
+    );
+    return { hash: Transaction.from(raw).hash!, nonce, raw, gasLimit: 1_000_000n, ...fees };
+  }
+  const cheap = { maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }; // under the base fee: refused
+  const normal = { maxFeePerGas: 10n ** 11n, maxPriorityFeePerGas: 10n ** 9n };
+  const initialize = (m: WithdrawalMessage) =>
+    encodeInitializeAndHandle(
+      m,
+      validators.map((v) => sig(v, m.messageId)),
+    );
+
+  it('re-signs a resumed transaction every node refuses at the same nonce, so later nonces are not stuck', async () => {
+    const nonce = await rpc.provider.getTransactionCount(relayer.address, 'latest');
+    const [m, later] = [withdrawal(), withdrawal()];
+    const refused = await journaled(initialize(m), nonce, cheap);
+    // a later transaction of the account, already in the pool: it waits for `nonce`
+    const next = await journaled(initialize(later), nonce + 1, normal);
+    await rpc.provider.broadcastTransaction(next.raw);
+    const rejected: string[] = [];
+    const { j, signed } = journal();
+    // one endpoint, so the refusal is definite; no timed replacement: the re-signing is at once
+    const direct = createRpcProviders({ urls: [anvil.url], chainId: anvil.chainId });
+    const s = createTransactionSubmitter({
+      rpc: direct,
+      wallet: relayer,
+      chainId: anvil.chainId,
+      pollIntervalMs: 50,
+      replaceAfterMs: 60_000,
+    });
+    const outcome = await s.resume([refused], {
+      ...j,
+      rejected: (tx) => {
+        rejected.push(tx.hash);
+      },
+    });
+    expect(outcome.status).toBe('mined');
+    if (outcome.status !== 'mined') return;
+    expect(outcome.tx.nonce).toBe(nonce);
+    expect(outcome.tx.hash).not.toBe(refused.hash);
+    expect(outcome.receipt.success).toBe(true);
+    expect(signed.map((t) => t.hash)).toEqual([outcome.tx.hash]);
+    expect(rejected).toEqual([refused.hash]);
+    expect((await reader.messageStatus(m.messageId)).completed).toBe(true);
+    const nextReceipt = await waitFor(() => rpc.provider.getTransactionReceipt(next.hash), {
+      what: 'the later nonce mined',
+    });
+    expect(nextReceipt.status).toBe(1);
+    direct.destroy();
+  });
+
+  it('fills the nonce of a journaled transaction that would now revert with a no-op, never sending it', async () => {
+    const nonce = await rpc.provider.getTransactionCount(relayer.address, 'latest');
+    const m = withdrawal();
+    // someone completed the message while the relayer was down: the journaled call would revert
+    const doomed = await journaled(initialize(m), nonce, normal);
+    const other = createTransactionSubmitter({
+      rpc,
+      wallet: new Wallet(ANVIL_KEYS[0]), // the owner: set as an initializer below
+      chainId: anvil.chainId,
+    });
+    await (
+      await chain.bridge.getFunction('setMessageInitializer')(
+        new Wallet(ANVIL_KEYS[0]).address,
+        true,
+      )
+    ).wait();
+    const done = await other.send({ to: chain.addresses.bridge, data: initialize(m) }, journal().j);
+    expect(done.status === 'mined' && done.receipt.success).toBe(true);
+    const { j, signed } = journal();
+    const outcome = await submitter().resume([doomed], j);
+    expect(outcome.status).toBe('filled');
+    if (outcome.status !== 'filled') return;
+    expect(outcome.nonce).toBe(nonce);
+    expect(outcome.receipt.success).toBe(true);
+    expect(signed).toHaveLength(1);
+    const filler = Transaction.from(signed[0]!.raw);
+    expect([filler.to, filler.data, filler.value]).toEqual([relayer.address, '0x', 0n]);
+    expect(await rpc.provider.getTransaction(doomed.hash)).toBeNull();
+    expect(await rpc.provider.getTransactionCount(relayer.address, 'latest')).toBe(nonce + 1);
+  });
+
+  it('hands out a nonce gap left by a previous run first', async () => {
+    const nonce = await rpc.provider.getTransactionCount(relayer.address, 'latest');
+    // the journal of a previous run: nonce + 1 pending, nonce never used (a gap)
+    const pending = await journaled(initialize(withdrawal()), nonce + 1, normal);
+    await rpc.provider.broadcastTransaction(pending.raw);
+    const s = submitter();
+    s.reserveNoncesBelow(nonce + 2, [nonce + 1]);
+    const outcome = await s.send(
+      { to: chain.addresses.bridge, data: initialize(withdrawal()) },
+      journal().j,
+    );
+    expect(outcome.status === 'mined' && outcome.tx.nonce).toBe(nonce);
+    const receipt = await waitFor(() => rpc.provider.getTransactionReceipt(pending.hash), {
+      what: 'the pending nonce mined after the gap was filled',
+    });
+    expect(receipt.status).toBe(1);
+  });
+
+  it('explains a mined revert by re-running its call at its block', async () => {
+    const s = submitter();
+    const m = withdrawal();
+    await rpcCall('evm_setAutomine', [false]);
+    try {
+      const { j, signed } = journal();
+      // both simulate fine while neither is mined; the second to be mined reverts
+      const sends = [0, 1].map(() =>
+        s.send({ to: chain.addresses.bridge, data: initialize(m) }, j),
+      );
+      await waitFor(() => signed.length === 2, { what: 'both signed', intervalMs: 10 });
+      await rpcCall('evm_mine');
+      const outcomes = await Promise.all(sends);
+      const reverted = outcomes.find((o) => o.status === 'mined' && !o.receipt.success);
+      expect(reverted?.status).toBe('mined');
+      if (reverted?.status !== 'mined') return;
+      const revert = await s.explainRevert(reverted.tx, reverted.receipt);
+      expect(revert).toMatchObject({ name: 'MessageAlreadyInitialized', args: [m.messageId] });
     } finally {
       await rpcCall('evm_setAutomine', [true]);
     }

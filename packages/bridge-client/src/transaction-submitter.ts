@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Provider, Transaction, type TransactionReceipt, type Wallet } from 'ethers';
 import { decodeRevert, formatRevert } from './decode-revert';
-import { BridgeCallError, FeeCapExceededError } from './errors';
+import { BridgeCallError, type DecodedRevert, FeeCapExceededError } from './errors';
 import type { RpcProviders } from './rpc-providers';
 
 /** A signed transaction, as journaled before it is broadcast. */
@@ -29,19 +29,27 @@ export interface TransactionRequest {
   value?: bigint;
 }
 
+export interface MinedReceipt {
+  hash: string;
+  success: boolean;
+  blockNumber: number;
+  gasUsed: bigint;
+  effectiveGasPrice: bigint;
+}
+
 export type SendOutcome =
   | {
       status: 'mined';
       /** The version of the transaction that was mined. */
       tx: JournaledTransaction;
-      receipt: {
-        hash: string;
-        success: boolean;
-        blockNumber: number;
-        gasUsed: bigint;
-        effectiveGasPrice: bigint;
-      };
+      receipt: MinedReceipt;
     }
+  /**
+   * The nonce was filled with a no-op self-transfer (`tx`): the journaled transaction was refused
+   * by every node after a restart, or would now revert. Nothing of the request ran: re-read the
+   * chain, then retry.
+   */
+  | { status: 'filled'; nonce: number; tx: JournaledTransaction; receipt: MinedReceipt }
   /** The nonce was used by a transaction that is none of ours: re-read the chain, then retry. */
   | { status: 'nonce_consumed'; nonce: number };
 
@@ -76,15 +84,28 @@ export interface TransactionSubmitter {
   ): Promise<SendOutcome>;
   /**
    * Continues a journaled transaction after a restart: checks the receipts of every version,
-   * rebroadcasts the latest and waits as `send` does.
+   * rebroadcasts the latest and waits as `send` does. The nonce is never left unused (a gap
+   * would hold every later transaction of the account): a version no node knows whose call would
+   * now revert, or one every node refuses and whose re-priced copy is refused too, is replaced by
+   * a no-op self-transfer at the same nonce (outcome `filled`); one refused but still valid is
+   * re-signed at the same nonce with the current fees.
    */
   resume(
     versions: readonly JournaledTransaction[],
     journal: SubmitJournal,
     options?: { signal?: AbortSignal },
   ): Promise<SendOutcome>;
-  /** Next nonce at least `minimum` (e.g. one past the highest journaled nonce still pending). */
-  reserveNoncesBelow(minimum: number): void;
+  /**
+   * Next nonce at least `minimum` (one past the highest journaled nonce still pending). Nonces
+   * below it that are neither mined nor in `live` (the journaled pending ones) are gaps: they are
+   * handed out first, so later transactions do not wait behind them.
+   */
+  reserveNoncesBelow(minimum: number, live?: Iterable<number>): void;
+  /**
+   * Why a mined transaction reverted: its call re-run with `eth_call` at its block (then the block
+   * before), decoded; `OutOfGas` when it used its whole gas limit; null when it cannot be told.
+   */
+  explainRevert(tx: JournaledTransaction, receipt: MinedReceipt): Promise<DecodedRevert | null>;
   balance(): Promise<bigint>;
 }
 
@@ -122,6 +143,8 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
   const gasPercent = BigInt(options.gasLimitPercent ?? 130);
   let nextNonce: number | undefined;
   let reservedBelow = 0;
+  /** Journaled pending nonces below `reservedBelow`; the others there are gaps to fill first. */
+  let reservedLive: Set<number> | null = null;
   const freeNonces = new Set<number>();
   let lock: Promise<void> = Promise.resolve();
 
@@ -141,6 +164,11 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
 
   async function allocateNonce(): Promise<number> {
     const chain = await provider.getTransactionCount(address, 'latest');
+    if (reservedLive !== null) {
+      // once after a restart: the unused nonces between the chain's and the journal's highest
+      for (let n = chain; n < reservedBelow; n++) if (!reservedLive.has(n)) freeNonces.add(n);
+      reservedLive = null;
+    }
     for (const n of [...freeNonces].sort((a, b) => a - b)) {
       freeNonces.delete(n);
       if (n >= chain) return n;
@@ -258,17 +286,68 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
     return null;
   }
 
-  const mined = (tx: JournaledTransaction, receipt: TransactionReceipt): SendOutcome => ({
-    status: 'mined',
-    tx,
-    receipt: {
+  /** A no-op self-transfer, signed only to use a nonce (see `fill`). */
+  const isFiller = (tx: JournaledTransaction) => {
+    const parsed = Transaction.from(tx.raw);
+    return (
+      parsed.to?.toLowerCase() === address.toLowerCase() &&
+      parsed.data === '0x' &&
+      parsed.value === 0n
+    );
+  };
+
+  const mined = (tx: JournaledTransaction, receipt: TransactionReceipt): SendOutcome => {
+    const r: MinedReceipt = {
       hash: receipt.hash,
       success: receipt.status === 1,
       blockNumber: receipt.blockNumber,
       gasUsed: receipt.gasUsed,
       effectiveGasPrice: receipt.gasPrice,
-    },
-  });
+    };
+    return isFiller(tx)
+      ? { status: 'filled', nonce: tx.nonce, tx, receipt: r }
+      : { status: 'mined', tx, receipt: r };
+  };
+
+  const requestOf = (tx: JournaledTransaction): TransactionRequest => {
+    const parsed = Transaction.from(tx.raw);
+    return { to: parsed.to!, data: parsed.data, value: parsed.value };
+  };
+
+  /** Whether any node has any version (pending or mined). */
+  async function anyKnown(versions: readonly JournaledTransaction[]): Promise<boolean> {
+    for (const v of versions) {
+      try {
+        if ((await provider.getTransaction(v.hash)) !== null) return true;
+      } catch {
+        return true; // cannot tell: assume it is out there
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Signs, journals and broadcasts a no-op self-transfer at `latest`'s nonce, with fees at least
+   * +12.5% over it (a pool holding an older version accepts the replacement) and at least the
+   * network's.
+   */
+  async function fill(latest: JournaledTransaction, journal: SubmitJournal) {
+    let current = { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n };
+    try {
+      current = await fees();
+    } catch {
+      // keep the bumped fees
+    }
+    const priority = max(bump(latest.maxPriorityFeePerGas), current.maxPriorityFeePerGas);
+    const filler = await sign({ to: address, data: '0x', value: 0n }, latest.nonce, 21_000n, {
+      maxFeePerGas: max(max(bump(latest.maxFeePerGas), current.maxFeePerGas), priority),
+      maxPriorityFeePerGas: priority,
+    });
+    await journal.signed(filler);
+    const sent = await broadcast(filler);
+    if (sent.outcome === 'accepted') await journal.broadcast?.(filler);
+    return filler;
+  }
 
   async function wait(
     request: TransactionRequest | null,
@@ -352,8 +431,24 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
     address,
     provider,
     simulate,
-    reserveNoncesBelow(minimum) {
+    reserveNoncesBelow(minimum, live) {
       reservedBelow = Math.max(reservedBelow, minimum);
+      if (live !== undefined) reservedLive = new Set(live);
+    },
+    async explainRevert(tx, receipt) {
+      if (receipt.gasUsed >= tx.gasLimit) {
+        return { name: 'OutOfGas', args: [], selector: '0x', permanent: false };
+      }
+      const request = requestOf(tx);
+      for (const blockTag of [receipt.blockNumber, receipt.blockNumber - 1]) {
+        try {
+          await provider.call({ from: address, ...request, gasLimit: tx.gasLimit, blockTag });
+        } catch (error) {
+          const revert = decodeRevert(error);
+          if (revert !== null) return revert;
+        }
+      }
+      return null;
     },
     balance: () => provider.getBalance(address),
     async send(request, journal, sendOptions = {}) {
@@ -409,10 +504,36 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
       if (versions.length === 0) throw new Error('resume needs at least one journaled version');
       const found = await receiptOf(versions);
       if (found !== null) return mined(found.tx, found.receipt);
-      const latest = versions[versions.length - 1]!;
+      const all = [...versions];
+      const latest = all[all.length - 1]!;
+      if (!isFiller(latest) && !(await anyKnown(all))) {
+        // never broadcast, or dropped: send it only if it still succeeds
+        try {
+          await simulate(requestOf(latest));
+        } catch (error) {
+          if (error instanceof BridgeCallError && error.revert !== null) {
+            all.push(await fill(latest, journal));
+            return wait(null, all, journal, resumeOptions.signal);
+          }
+        }
+      }
       const sent = await broadcast(latest);
       if (sent.outcome === 'accepted') await journal.broadcast?.(latest);
-      return wait(null, [...versions], journal, resumeOptions.signal);
+      if (sent.outcome === 'rejected') {
+        // refused by every node: the nonce must still be used, or every later transaction of
+        // the account waits behind it. The same call at the current fees, else a no-op.
+        let next = isFiller(latest) ? null : await replacement(null, latest);
+        if (next !== null) {
+          await journal.signed(next);
+          all.push(next);
+          const again = await broadcast(next);
+          if (again.outcome === 'accepted') await journal.broadcast?.(next);
+          if (again.outcome === 'rejected') next = null;
+        }
+        if (next === null) all.push(await fill(all[all.length - 1]!, journal));
+        await journal.rejected?.(latest, sent.detail.slice(0, 500));
+      }
+      return wait(null, all, journal, resumeOptions.signal);
     },
   };
 }

@@ -44,7 +44,7 @@ export async function runRegisterKeyRound(ctx: JobContext, job: Job): Promise<vo
       journalFor(ctx, job, 'register-key'),
       { signal: ctx.signal },
     );
-    settleTransaction(ctx, job, outcome);
+    await settleTransaction(ctx, job, outcome);
   }
   if (await ctx.reader.isKeyValid(request.keyType, request.key)) {
     done('key is valid on-chain', job.txHash);
@@ -72,14 +72,14 @@ export async function runRegisterKeyRound(ctx: JobContext, job: Job): Promise<vo
       signal: ctx.signal,
     });
     ctx.metrics.submissions.inc({ step: 'register-key' });
-    const success = settleTransaction(ctx, job, outcome);
+    const { success, reason } = await settleTransaction(ctx, job, outcome);
     if (success === true && outcome.status === 'mined') {
       done(`registered in block ${outcome.receipt.blockNumber}`, outcome.receipt.hash);
       return;
     }
     ctx.store.transition(job.id, {
       state: 'ready',
-      reason: success === false ? 'registration reverted; re-checking' : 'nonce used elsewhere',
+      reason: `${reason ?? 'not registered'}; re-checking`,
       attempts: job.attempts + 1,
       nextAttemptAt: backoff(ctx, job.attempts),
     });

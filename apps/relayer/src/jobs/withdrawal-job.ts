@@ -151,7 +151,8 @@ async function afterOutcome(
   step: string,
   outcome: SendOutcome,
 ): Promise<void> {
-  const success = settleTransaction(ctx, job, outcome);
+  const settled = await settleTransaction(ctx, job, outcome);
+  const { success } = settled;
   const hash = outcome.status === 'mined' ? outcome.receipt.hash : null;
   if (success === true) {
     if (step === 'sign') {
@@ -177,16 +178,19 @@ async function afterOutcome(
   }
   const reverts = ctx.store.transactions(job.id).filter((t) => t.status === 'reverted').length;
   if (reverts >= MAX_MINED_REVERTS) {
-    fail(ctx, job, `${reverts} transactions reverted on-chain (last ${hash})`, 'mined-reverted');
+    fail(
+      ctx,
+      job,
+      `${reverts} transactions reverted on-chain (last: ${settled.reason ?? hash})`,
+      'mined-reverted',
+    );
     return;
   }
-  // reverted or dropped: re-read the chain before anything else
+  // reverted, filled or dropped: re-read the chain before anything else
   ctx.store.transition(job.id, {
     state: 'ready',
-    reason:
-      success === false
-        ? `transaction ${hash} reverted; reconciling`
-        : 'nonce used elsewhere; reconciling',
+    reason: `${settled.reason ?? 'not completed on-chain'}; reconciling`,
+    detail: settled.reason,
     nextAttemptAt: ctx.now(),
   });
 }

@@ -161,6 +161,8 @@ export interface JobStore {
   liveTransactions(jobId: string): StoredTransaction[];
   /** One past the highest nonce of any live transaction (0 when none). */
   nextLiveNonce(): number;
+  /** The nonces of every live (signed or broadcast) transaction. */
+  liveNonces(): number[];
   /** Writes to the database (readiness). */
   probeWritable(): void;
   close(): void;
@@ -333,6 +335,13 @@ export function openJobStore(path: string, options: { now?: () => number } = {})
         .get();
       return row?.n === null || row?.n === undefined ? 0 : row.n + 1;
     },
+    liveNonces: () =>
+      db
+        .prepare<[], { nonce: number }>(
+          "SELECT DISTINCT nonce FROM transactions WHERE status IN ('signed', 'broadcast')",
+        )
+        .all()
+        .map((r) => r.nonce),
     probeWritable() {
       db.prepare(
         "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
