@@ -184,6 +184,8 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
       maxBytes: Math.max(2, Math.min(input.maxBytes ?? limits.maxBytes, limits.maxBytes)),
     };
     let retryMs = 5;
+    /** The replica's sequence when a worker last answered "behind" (undefined: never). */
+    let behindAt: bigint | null | undefined;
     for (;;) {
       if (min !== undefined && source !== undefined && !reachedNow(min)) {
         if (waiters.size >= maxSequenceWaits) {
@@ -196,12 +198,20 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
           throw minSequenceTimeout(min, source.lastSequence());
         }
       }
-      const result: WorkerResult = await pool.run(
-        request,
-        performance.now() + timeoutMs,
-        input.client,
-      );
+      let result: WorkerResult;
+      try {
+        result = await pool.run(request, performance.now() + timeoutMs, input.client);
+      } catch (e) {
+        // A re-run after the replica was seen behind ran out of time (on a loaded machine a
+        // queue wait or a worker restart can outlast the wait window): the replica not reaching
+        // the sequence is what the client has to learn, as when the wait itself times out.
+        if (behindAt !== undefined && e instanceof QueryError && e.code === 'QUERY_TIMEOUT') {
+          throw minSequenceTimeout(min ?? 0n, behindAt);
+        }
+        throw e;
+      }
       if ('behind' in result) {
+        behindAt = toSequence(result.sequence);
         const remaining = waitDeadline - performance.now();
         if (remaining <= 0) throw minSequenceTimeout(min ?? 0n, toSequence(result.sequence));
         // The source said reached but the worker's snapshot is older (the commit is not visible
