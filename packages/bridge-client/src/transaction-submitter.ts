@@ -76,11 +76,14 @@ export interface TransactionSubmitter {
   readonly provider: Provider;
   /** `eth_estimateGas` as the relayer: throws `BridgeCallError` with the decoded revert. */
   simulate(request: TransactionRequest): Promise<bigint>;
-  /** Simulates, signs (journal first), broadcasts and waits until mined (replacing as needed). */
+  /**
+   * Simulates, signs (journal first), broadcasts and waits until mined (replacing as needed).
+   * `gasEstimate`: the result of a `simulate` of this request just before, to skip a second one.
+   */
   send(
     request: TransactionRequest,
     journal: SubmitJournal,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; gasEstimate?: bigint },
   ): Promise<SendOutcome>;
   /**
    * Continues a journaled transaction after a restart: checks the receipts of every version,
@@ -163,6 +166,14 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
   };
 
   async function allocateNonce(): Promise<number> {
+    // the chain's count is read when the local one is unknown (first send, after "nonce too
+    // low") or freed nonces wait: otherwise nonces are local (one round trip less per send,
+    // under the lock)
+    if (nextNonce !== undefined && freeNonces.size === 0 && reservedLive === null) {
+      const n = Math.max(nextNonce, reservedBelow);
+      nextNonce = n + 1;
+      return n;
+    }
     const chain = await provider.getTransactionCount(address, 'latest');
     if (reservedLive !== null) {
       // once after a restart: the unused nonces between the chain's and the journal's highest
@@ -452,9 +463,9 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
     },
     balance: () => provider.getBalance(address),
     async send(request, journal, sendOptions = {}) {
-      const estimate = await simulate(request);
+      const estimate = sendOptions.gasEstimate ?? (await simulate(request));
       const gasLimit = (estimate * gasPercent) / 100n;
-      const fee = await fees();
+      const [fee, balance] = await Promise.all([fees(), provider.getBalance(address)]);
       if (options.maxFeePerGas !== undefined && fee.maxFeePerGas > options.maxFeePerGas) {
         if (fee.maxPriorityFeePerGas > options.maxFeePerGas) {
           throw new FeeCapExceededError(fee.maxFeePerGas, options.maxFeePerGas);
@@ -468,7 +479,6 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
         fee.maxFeePerGas = options.maxFeePerGas;
       }
       const cost = gasLimit * fee.maxFeePerGas + (request.value ?? 0n);
-      const balance = await provider.getBalance(address);
       if (balance < cost) {
         throw new BridgeCallError('The relayer account cannot pay for the transaction', {
           permanent: false,
@@ -495,10 +505,10 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
           });
         }
         if (sent.outcome === 'nonce_low') nextNonce = undefined; // re-read from the chain
-        if (sent.outcome === 'accepted') await journal.broadcast?.(tx);
-        return tx;
+        return { tx, accepted: sent.outcome === 'accepted' };
       });
-      return wait(request, [first], journal, sendOptions.signal);
+      if (first.accepted) await journal.broadcast?.(first.tx);
+      return wait(request, [first.tx], journal, sendOptions.signal);
     },
     async resume(versions, journal, resumeOptions = {}) {
       if (versions.length === 0) throw new Error('resume needs at least one journaled version');

@@ -36,19 +36,24 @@ export function backoff(ctx: JobContext, attempts: number): number {
 /** A journal writing each signed transaction and the job's state before the broadcast. */
 export function journalFor(ctx: JobContext, job: Job, step: string): SubmitJournal {
   return {
+    // one commit each: signing is serialized per account, so every fsync there is felt
     signed(tx: JournaledTransaction) {
-      ctx.store.recordTransaction(job.id, step, tx);
-      ctx.store.transition(job.id, {
-        state: 'signed',
-        detail: `${step} nonce ${tx.nonce} tx ${tx.hash} maxFeePerGas ${tx.maxFeePerGas}`,
+      ctx.store.atomically(() => {
+        ctx.store.recordTransaction(job.id, step, tx);
+        ctx.store.transition(job.id, {
+          state: 'signed',
+          detail: `${step} nonce ${tx.nonce} tx ${tx.hash} maxFeePerGas ${tx.maxFeePerGas}`,
+        });
       });
     },
     broadcast(tx: JournaledTransaction) {
-      ctx.store.markTransaction(tx.hash, 'broadcast');
-      ctx.store.transition(job.id, {
-        state: 'broadcast',
-        txHash: tx.hash,
-        detail: `${step} ${tx.hash}`,
+      ctx.store.atomically(() => {
+        ctx.store.markTransaction(tx.hash, 'broadcast');
+        ctx.store.transition(job.id, {
+          state: 'broadcast',
+          txHash: tx.hash,
+          detail: `${step} ${tx.hash}`,
+        });
       });
     },
     rejected(tx: JournaledTransaction, detail: string) {

@@ -66,10 +66,11 @@ export async function runRegisterKeyRound(ctx: JobContext, job: Job): Promise<vo
   };
   ctx.store.transition(job.id, { state: 'ready', reason: null });
   try {
-    await ctx.submitter.simulate(tx);
-    ctx.store.transition(job.id, { state: 'simulated' });
+    const gas = await ctx.submitter.simulate(tx);
+    ctx.store.transition(job.id, { state: 'simulated', detail: `register-key gas ${gas}` });
     const outcome = await ctx.submitter.send(tx, journalFor(ctx, job, 'register-key'), {
       signal: ctx.signal,
+      gasEstimate: gas,
     });
     ctx.metrics.submissions.inc({ step: 'register-key' });
     const { success, reason } = await settleTransaction(ctx, job, outcome);

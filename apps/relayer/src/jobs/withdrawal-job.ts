@@ -136,6 +136,7 @@ export async function runWithdrawalRound(ctx: JobContext, job: Job): Promise<voi
     ctx.store.transition(id, { state: 'simulated', detail: `${step.kind} gas ${gas}` });
     const outcome = await ctx.submitter.send(tx, journalFor(ctx, job, step.kind), {
       signal: ctx.signal,
+      gasEstimate: gas,
     });
     ctx.metrics.submissions.inc({ step: step.kind });
     ctx.metrics.feeCapPaused.set(0);

@@ -148,6 +148,8 @@ export interface JobStore {
   /** Non-terminal jobs due at `now`, earliest first. */
   due(now: number, limit: number, exclude: ReadonlySet<string>): Job[];
   countsByState(): Record<JobState, number>;
+  /** Runs `fn`'s writes as one SQLite transaction (one commit, one fsync). */
+  atomically<T>(fn: () => T): T;
   /** Journals a signed transaction (before its broadcast). */
   recordTransaction(jobId: string, step: string, tx: JournaledTransaction): void;
   markTransaction(
@@ -293,6 +295,7 @@ export function openJobStore(path: string, options: { now?: () => number } = {})
       }
       return counts;
     },
+    atomically: (fn) => db.transaction(fn)(),
     recordTransaction(jobId, step, tx) {
       const t = now();
       insertTx.run(
