@@ -11,10 +11,15 @@
  *   account; a wrong one exits 2 with a clear error; neither the key nor the password is logged);
  * - the fee cap: a job is paused (reason in `/withdrawals/{id}`, `synddb_relayer_fee_cap_paused`
  *   1, nothing signed) and lands once the network's fees drop under the cap;
- * - RPC failover: a dead first RPC URL, jobs still complete, its errors counted per endpoint.
+ * - RPC failover: a dead first RPC URL, jobs still complete, its errors counted per endpoint;
+ * - a mined revert (another initializer's call lands first in the block) is decoded into the
+ *   job's reason and metrics, and the job then completes from the chain;
+ * - a restart whose journaled transaction the pools lost and that would now revert: it is never
+ *   sent, its nonce is filled with a no-op self-transfer (no gap), the job completes.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeInitializeAndHandle } from '@synddb/bridge-client';
 import {
   ANVIL_KEYS,
   type Anvil,
@@ -38,6 +43,7 @@ import {
   Wallet,
 } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withdrawalMessage } from '../src/jobs/withdrawal-job';
 import { createLogger } from '../src/logger';
 import { runCli } from '../src/run-cli';
 import { type RelayerHandle, startRelayer } from '../src/start-relayer';
@@ -50,7 +56,16 @@ let chain: TestBridgeDeployment;
 const sequencer = Wallet.createRandom();
 const validators = [0, 1, 2].map(() => Wallet.createRandom());
 /** One relayer account per test: nonces never interleave between tests. */
-const accounts = [ANVIL_KEYS[1], ANVIL_KEYS[2], ANVIL_KEYS[3], ANVIL_KEYS[4]] as const;
+const accounts = [
+  ANVIL_KEYS[1],
+  ANVIL_KEYS[2],
+  ANVIL_KEYS[3],
+  ANVIL_KEYS[4],
+  ANVIL_KEYS[5],
+  ANVIL_KEYS[6],
+] as const;
+/** Another initializer, racing the relayer. */
+const rival = new Wallet(ANVIL_KEYS[7]);
 let validatorUrls: string[];
 
 beforeAll(async () => {
@@ -60,7 +75,7 @@ beforeAll(async () => {
     threshold: 2,
     sequencers: [sequencer.address],
     validators: validators.map((v) => v.address),
-    initializers: accounts.map((k) => new Wallet(k).address),
+    initializers: [...accounts.map((k) => new Wallet(k).address), rival.address],
   });
   // stub validators: each serves its signature of any message id (the reference's route)
   validatorUrls = [];
@@ -148,7 +163,7 @@ interface JobJson {
   state: string;
   reason: string | null;
   history: { state: string; detail: string | null }[];
-  transactions: { status: string }[];
+  transactions: { status: string; hash: string }[];
 }
 const job = async (r: RelayerHandle, id: string) =>
   (await (await fetch(`${r.url}/withdrawals/${id}`)).json()) as JobJson;
@@ -406,5 +421,106 @@ describe('RPC failover', () => {
     expect(text).not.toMatch(
       new RegExp(`synddb_relayer_rpc_errors_total\\{endpoint="${anvil.url}"\\}`),
     );
+  });
+});
+
+describe('reverts and restarts', () => {
+  const MESSAGE_HANDLED = keccak256(toUtf8Bytes('MessageHandled(bytes32,bool)'));
+  /** The rival initializer lands the same withdrawal itself, paying a higher tip. */
+  async function rivalLands(body: ReturnType<typeof withdrawalBody>) {
+    const data = encodeInitializeAndHandle(
+      withdrawalMessage(body),
+      validators.slice(0, 2).map((v) => v.signMessageSync(getBytes(body.message_id))),
+    );
+    return rival.connect(chain.provider).sendTransaction({
+      to: chain.addresses.bridge,
+      data,
+      gasLimit: 1_000_000n,
+      maxPriorityFeePerGas: 50n * 10n ** 9n,
+      maxFeePerGas: 200n * 10n ** 9n,
+    });
+  }
+  const handled = async (id: string) =>
+    (
+      await chain.provider.getLogs({
+        address: chain.addresses.bridge,
+        topics: [MESSAGE_HANDLED, id],
+        fromBlock: 0,
+      })
+    ).length;
+  const automine = (on: boolean) => chain.provider.send('evm_setAutomine', [on]);
+
+  it('decodes a mined revert into the job, then completes the job from the chain', async () => {
+    const r = await relayer(accounts[4]);
+    const body = withdrawalBody();
+    await automine(false);
+    try {
+      expect((await post(r.url, '/submit-withdrawal?wait=false', body)).status).toBe(202);
+      await waitFor(async () => (await job(r, body.message_id)).state === 'broadcast', {
+        what: 'the relayer transaction in the pool',
+      });
+      await rivalLands(body);
+      await chain.provider.send('evm_mine', []);
+    } finally {
+      await automine(true);
+    }
+    const done = await waitFor(
+      async () => {
+        const j = await job(r, body.message_id);
+        return j.state === 'confirmed' ? j : null;
+      },
+      { what: 'the job confirmed from the chain' },
+    );
+    const reverted = done.history.find((h) => h.detail?.includes('reverted in block'));
+    expect(reverted?.detail).toMatch(/MessageAlreadyInitialized\(0x[0-9a-f]{64}\)/);
+    expect(done.transactions).toMatchObject([{ status: 'reverted' }]);
+    expect(await metrics(r)).toMatch(
+      /synddb_relayer_reverts_total\{error="MessageAlreadyInitialized"\} 1/,
+    );
+    expect(await handled(body.message_id)).toBe(1);
+  });
+
+  it('after a restart, fills the nonce of a lost transaction that would now revert, without a gap', async () => {
+    const account = new Wallet(accounts[5]);
+    const databasePath = join(tempDir('relayer-restart-'), 'relayer.db');
+    const first = await relayer(accounts[5], { databasePath });
+    const body = withdrawalBody();
+    let lost: string;
+    const nonceBefore = await chain.provider.getTransactionCount(account.address);
+    await automine(false);
+    try {
+      expect((await post(first.url, '/submit-withdrawal?wait=false', body)).status).toBe(202);
+      const pending = await waitFor(
+        async () => {
+          const j = await job(first, body.message_id);
+          return j.state === 'broadcast' ? j : null;
+        },
+        { what: 'the relayer transaction in the pool' },
+      );
+      lost = pending.transactions[0]!.hash;
+      await first.stop();
+      // the pools lose it, and the rival completes the message meanwhile
+      await chain.provider.send('anvil_dropTransaction', [lost]);
+      await rivalLands(body);
+      await chain.provider.send('evm_mine', []);
+    } finally {
+      await automine(true);
+    }
+    expect(await handled(body.message_id)).toBe(1);
+    const second = await relayer(accounts[5], { databasePath });
+    const done = await waitFor(
+      async () => {
+        const j = await job(second, body.message_id);
+        return j.state === 'confirmed' ? j : null;
+      },
+      { what: 'the job confirmed after the restart' },
+    );
+    expect(done.history.some((h) => h.detail?.includes('filled with a no-op transfer'))).toBe(true);
+    expect(done.transactions).toMatchObject([{ status: 'dropped' }, { status: 'mined' }]);
+    expect(await chain.provider.getTransactionReceipt(lost)).toBeNull();
+    // the nonce was used (by the no-op), nothing reverted, the withdrawal landed once
+    expect(await chain.provider.getTransactionCount(account.address)).toBe(nonceBefore + 1);
+    expect(await handled(body.message_id)).toBe(1);
+    expect(await metrics(second)).not.toMatch(/synddb_relayer_reverts_total\{error="mined/);
   });
 });
