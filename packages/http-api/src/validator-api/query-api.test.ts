@@ -43,6 +43,9 @@ beforeAll(async () => {
     timeoutMs: 5000, // the timeout case below passes its own limit
     maxRows: 10,
     metrics,
+    // The replica stays at 7, as the cursor row says; the validator wires its engine here, so a
+    // min_sequence wait never depends on how fast a loaded machine runs the re-queries.
+    sequence: { lastSequence: () => 7n, onApplied: () => () => {} },
   });
   onCleanup(() => service.close(), { scope: 'file' });
   await service.ready();
