@@ -24,7 +24,7 @@ import {
   deployTestBridge,
   randomKey,
   startAnvil,
-} from '../tests/contracts/src/index.ts';
+} from '@synddb/test-contracts';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const env = process.env;
