@@ -23,6 +23,7 @@ import {
   type PreparePool,
   type SyncEngine,
   type SyncStatus,
+  type ValidationRule,
 } from '@synddb/sync';
 import type { Database } from 'better-sqlite3';
 import { type BridgeSigning, createBridgeSigning, resolveBridgeSignerKey } from './bridge-signing';
@@ -33,6 +34,7 @@ import { attachSyncLogging } from './log-sync-events';
 import { createLogger, type Logger } from './logger';
 import { isInMemory, openReplica, type Replica } from './replica';
 import { createStorage, resolveSequencerPubkey } from './storage';
+import { createValidationRules } from './validation-rules';
 
 export interface StartValidatorOptions {
   /** Default: a logger built from `logJson` / `logLevel`, writing to stdout. */
@@ -44,6 +46,11 @@ export interface StartValidatorOptions {
    * the apply transaction (synchronous and deterministic: see `WithdrawalValidator`).
    */
   withdrawalValidators?: readonly WithdrawalValidator[];
+  /**
+   * Invariant rules of your own, checked after the SQL rules of `RULES_FILE` on every changeset
+   * message before it commits (synchronous, read-only and deterministic: see `ValidationRule`).
+   */
+  validationRules?: readonly ValidationRule[];
 }
 
 export interface ValidatorHandle {
@@ -107,6 +114,19 @@ export async function startValidator(
   const pubkey = await resolveSequencerPubkey(config, logger, options.signal);
   const storage = await createStorage(config, logger);
   const replica = openReplica(config.databasePath);
+  let rules: ValidationRule[];
+  try {
+    rules = createValidationRules(
+      config,
+      replica.db,
+      metrics.registry,
+      logger,
+      options.validationRules,
+    );
+  } catch (cause) {
+    replica.close();
+    throw new ValidatorStartupError('cannot load the invariant rules', { cause });
+  }
   // Batches are decompressed, decoded and verified on worker threads next to the applying
   // thread (auto: cores - 1), so applying is all the main thread does while catching up.
   const threads = config.verifyThreads ?? Math.max(0, availableParallelism() - 1);
@@ -135,6 +155,7 @@ export async function startValidator(
       maxCommitMs: config.maxCommitTime,
       ...(pool === undefined ? {} : { preparePool: pool }),
       ...(bridge === undefined ? {} : { withdrawalHandler: bridge.withdrawalHandler }),
+      ...(rules.length === 0 ? {} : { rules }),
     });
   } catch (cause) {
     await pool?.close();

@@ -15,6 +15,7 @@ export const ERROR_KINDS = {
     'Data that does not decode, exceeds a size cap or is out of order (CBOR, COSE, zstd, batches, payloads, changesets, snapshots, listings).',
   conflict: "A changeset does not fit the replica's rows (a row it changes is missing or differs).",
   schema: 'A changeset names a table the replica does not have, or one with other columns.',
+  rule: "An invariant rule of the validator's configuration does not hold on the replica after a message's changes (checked before they commit).",
   state:
     "The replica's own bookkeeping (sync cursor, state tables, signature outbox) disagrees with what is being done, e.g. a cursor that does not continue.",
   config:

@@ -4,8 +4,11 @@
 //   1. ~1M rows in ~2,000 messages: time for the sync engine (HTTP fetch, zstd, CBOR/COSE, every
 //      signature, apply with @synddb/applier, cursor) vs native applyChangeset of the changesets.
 //   2. one-row messages: messages/s of the sync engine.
+//   3. one-row messages with prepare workers, without rules and with two simple invariant rules
+//      (SQL, checked after every message before its commit), alternated twice in the same run.
 //
-// Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000).
+// Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000),
+// BENCH_RULES_ONLY=1 (only part 3).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -16,7 +19,13 @@ import { readDatabaseImage } from '@synddb/devnet';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { createVerifierPool, parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3 from 'better-sqlite3';
-import { createPreparePool, createSyncEngine } from '../src/index';
+import {
+  checkRules,
+  createPreparePool,
+  createSqlRule,
+  createSyncEngine,
+  type ValidationRule,
+} from '../src/index';
 import { startStorageServer } from './storage-server-client';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -130,13 +139,14 @@ async function timeSync(
   name: string,
   workload: Workload,
   mode: 'main' | 'pool' | 'prepare',
+  rules: readonly ValidationRule[] = [],
 ): Promise<number> {
   const server = await startStorageServer(
     join(root, `${name}-workload.bin`),
     workload.image,
     workload.changesets,
   );
-  const path = join(root, `${name}-replica-${mode}.db`);
+  const path = join(root, `${name}-replica-${mode}-${rules.length}-${Math.random()}.db`);
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -156,6 +166,7 @@ async function timeSync(
     prefetchBatches: 8,
     ...(pool ? { pool } : {}),
     ...(preparePool ? { preparePool } : {}),
+    ...(rules.length > 0 ? { rules } : {}),
   });
   const started = performance.now();
   const done = new Promise<void>((resolve, reject) => {
@@ -179,79 +190,137 @@ function fmt(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-const bulk = makeWorkload('bulk', MESSAGES, ROWS);
-const native = timeNative('bulk', bulk);
-const applierOnly = timeApplierOnly('bulk', bulk);
-const syncMain = await timeSync('bulk', bulk, 'main');
-const syncPool = await timeSync('bulk', bulk, 'pool');
-const syncPrepare = await timeSync('bulk', bulk, 'prepare');
+const RULES = [
+  createSqlRule({
+    name: 'no_negative_balance',
+    sql: 'SELECT count(*) FROM balances WHERE amount < 0',
+  }),
+  createSqlRule({ name: 'no_negative_id', sql: 'SELECT count(*) FROM items WHERE id < 0' }),
+];
 
-const single = makeWorkload('one', ONE_ROW, 1);
-const nativeOne = timeNative('one', single);
-const syncOneMain = await timeSync('one', single, 'main');
-const syncOnePool = await timeSync('one', single, 'pool');
-const syncOnePrepare = await timeSync('one', single, 'prepare');
+if (process.env.BENCH_RULES_ONLY !== '1') {
+  const bulk = makeWorkload('bulk', MESSAGES, ROWS);
+  const native = timeNative('bulk', bulk);
+  const applierOnly = timeApplierOnly('bulk', bulk);
+  const syncMain = await timeSync('bulk', bulk, 'main');
+  const syncPool = await timeSync('bulk', bulk, 'pool');
+  const syncPrepare = await timeSync('bulk', bulk, 'prepare');
 
+  const single = makeWorkload('one', ONE_ROW, 1);
+  const nativeOne = timeNative('one', single);
+  const syncOneMain = await timeSync('one', single, 'main');
+  const syncOnePool = await timeSync('one', single, 'pool');
+  const syncOnePrepare = await timeSync('one', single, 'prepare');
+
+  console.log(
+    `\n@synddb/sync catch-up (Node ${process.versions.node}, better-sqlite3 ${driverVersion}, SQLite native ${process.versions.sqlite})`,
+  );
+  console.log(
+    `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows, over HTTP on loopback (storage server in its own process)`,
+  );
+  console.table([
+    {
+      run: 'native applyChangeset alone (baseline)',
+      time: fmt(native),
+      ratio: '1.00',
+      'rows/s': Math.round(bulk.rows / (native / 1000)),
+    },
+    {
+      run: '@synddb/applier alone',
+      time: fmt(applierOnly),
+      ratio: (applierOnly / native).toFixed(2),
+      'rows/s': Math.round(bulk.rows / (applierOnly / 1000)),
+    },
+    {
+      run: 'sync engine (verify on main thread)',
+      time: fmt(syncMain),
+      ratio: (syncMain / native).toFixed(2),
+      'rows/s': Math.round(bulk.rows / (syncMain / 1000)),
+    },
+    {
+      run: 'sync engine (verifier pool)',
+      time: fmt(syncPool),
+      ratio: (syncPool / native).toFixed(2),
+      'rows/s': Math.round(bulk.rows / (syncPool / 1000)),
+    },
+    {
+      run: 'sync engine (prepare workers)',
+      time: fmt(syncPrepare),
+      ratio: (syncPrepare / native).toFixed(2),
+      'rows/s': Math.round(bulk.rows / (syncPrepare / 1000)),
+    },
+  ]);
+  console.log(`goal: sync / native <= 1.5`);
+  console.log(`\n2) ${single.changesets.length} one-row messages`);
+  console.table([
+    {
+      run: 'native applyChangeset alone (baseline)',
+      'msgs/s': Math.round(single.changesets.length / (nativeOne / 1000)),
+      ratio: '1.00',
+    },
+    {
+      run: 'sync engine (verify on main thread)',
+      'msgs/s': Math.round(single.changesets.length / (syncOneMain / 1000)),
+      ratio: (syncOneMain / nativeOne).toFixed(2),
+    },
+    {
+      run: 'sync engine (verifier pool)',
+      'msgs/s': Math.round(single.changesets.length / (syncOnePool / 1000)),
+      ratio: (syncOnePool / nativeOne).toFixed(2),
+    },
+    {
+      run: 'sync engine (prepare workers)',
+      'msgs/s': Math.round(single.changesets.length / (syncOnePrepare / 1000)),
+      ratio: (syncOnePrepare / nativeOne).toFixed(2),
+    },
+  ]);
+  console.log('goal: >= 10,000 messages/s');
+}
+
+const rulesWorkload = makeWorkload('rules', ONE_ROW, 1);
+const runs: { rules: number; ms: number }[] = [];
+for (const rules of [[], RULES, [], RULES]) {
+  runs.push({ rules: rules.length, ms: await timeSync('rules', rulesWorkload, 'prepare', rules) });
+}
+const n = rulesWorkload.changesets.length;
 console.log(
-  `\n@synddb/sync catch-up (Node ${process.versions.node}, better-sqlite3 ${driverVersion}, SQLite native ${process.versions.sqlite})`,
+  `\n3) ${n} one-row messages, prepare workers: invariant rules (two runs each, alternated)`,
 );
-console.log(
-  `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows, over HTTP on loopback (storage server in its own process)`,
+console.table(
+  runs.map((r, i) => ({
+    run: r.rules === 0 ? 'no rules (baseline)' : `${r.rules} SQL rules`,
+    'msgs/s': Math.round(n / (r.ms / 1000)),
+    'time / baseline of the pair': (r.ms / runs[i - (i % 2)]!.ms).toFixed(2),
+  })),
 );
-console.table([
-  {
-    run: 'native applyChangeset alone (baseline)',
-    time: fmt(native),
-    ratio: '1.00',
-    'rows/s': Math.round(bulk.rows / (native / 1000)),
-  },
-  {
-    run: '@synddb/applier alone',
-    time: fmt(applierOnly),
-    ratio: (applierOnly / native).toFixed(2),
-    'rows/s': Math.round(bulk.rows / (applierOnly / 1000)),
-  },
-  {
-    run: 'sync engine (verify on main thread)',
-    time: fmt(syncMain),
-    ratio: (syncMain / native).toFixed(2),
-    'rows/s': Math.round(bulk.rows / (syncMain / 1000)),
-  },
-  {
-    run: 'sync engine (verifier pool)',
-    time: fmt(syncPool),
-    ratio: (syncPool / native).toFixed(2),
-    'rows/s': Math.round(bulk.rows / (syncPool / 1000)),
-  },
-  {
-    run: 'sync engine (prepare workers)',
-    time: fmt(syncPrepare),
-    ratio: (syncPrepare / native).toFixed(2),
-    'rows/s': Math.round(bulk.rows / (syncPrepare / 1000)),
-  },
-]);
-console.log(`goal: sync / native <= 1.5`);
-console.log(`\n2) ${single.changesets.length} one-row messages`);
-console.table([
-  {
-    run: 'native applyChangeset alone (baseline)',
-    'msgs/s': Math.round(single.changesets.length / (nativeOne / 1000)),
-    ratio: '1.00',
-  },
-  {
-    run: 'sync engine (verify on main thread)',
-    'msgs/s': Math.round(single.changesets.length / (syncOneMain / 1000)),
-    ratio: (syncOneMain / nativeOne).toFixed(2),
-  },
-  {
-    run: 'sync engine (verifier pool)',
-    'msgs/s': Math.round(single.changesets.length / (syncOnePool / 1000)),
-    ratio: (syncOnePool / nativeOne).toFixed(2),
-  },
-  {
-    run: 'sync engine (prepare workers)',
-    'msgs/s': Math.round(single.changesets.length / (syncOnePrepare / 1000)),
-    ratio: (syncOnePrepare / nativeOne).toFixed(2),
-  },
-]);
-console.log('goal: >= 10,000 messages/s');
+
+// The rules' own cost, without I/O or other processes: both rules once per message on a replica
+// holding the workload's rows, in the same savepoint-per-message transaction shape as the engine.
+const ruleDb = new BetterSqlite3(':memory:');
+ruleDb.exec(SCHEMA);
+const insertItem = ruleDb.prepare('INSERT INTO items VALUES (?, ?, ?, ?, NULL)');
+const checkOnce = (withRules: boolean): number => {
+  ruleDb.exec('DELETE FROM items');
+  const started = performance.now();
+  ruleDb.transaction(() => {
+    for (let i = 1; i <= n; i++) {
+      ruleDb.transaction(() => {
+        insertItem.run(i, i % 97, `item ${i}`, i / 3);
+        if (withRules) checkRules(RULES, ruleDb, { sequence: BigInt(i), timestamp: 0n });
+      })();
+    }
+  })();
+  return performance.now() - started;
+};
+checkOnce(true);
+const inProcess = [false, true, false, true].map((withRules) => ({
+  withRules,
+  ms: checkOnce(withRules),
+}));
+console.table(
+  inProcess.map((r, i) => ({
+    run: r.withRules ? 'in process: insert + 2 rules' : 'in process: insert alone',
+    'us/msg': ((r.ms * 1000) / n).toFixed(2),
+    'time / baseline of the pair': (r.ms / inProcess[i - (i % 2)]!.ms).toFixed(2),
+  })),
+);

@@ -4,6 +4,7 @@ import type { StateStore } from '@synddb/state-store';
 import type { Database } from 'better-sqlite3';
 import type { PreparedMessage } from './prepare-batch';
 import type { AppliedMessage } from './types';
+import { checkRules, type ValidationRule } from './validation-rule';
 
 /** Called inside the apply transaction for each withdrawal (e.g. to queue it for signing). */
 export type WithdrawalHandler = (context: {
@@ -19,6 +20,8 @@ export interface ApplyContext {
   state: StateStore;
   startSequence: bigint;
   withdrawalHandler?: WithdrawalHandler | undefined;
+  /** Checked after a changeset message's changes, before its cursor entry (none: skipped). */
+  rules?: readonly ValidationRule[] | undefined;
 }
 
 /**
@@ -38,6 +41,10 @@ export function applyMessage(message: PreparedMessage, ctx: ApplyContext): Appli
       if (changeset.data.byteLength === 0) continue;
       applyChangeset(ctx.db, changeset.data, { transaction: 'caller' });
       changesets.push(changeset.data);
+    }
+    // Inside the message's savepoint: a failing rule rolls back the message, nothing of it commits.
+    if (ctx.rules !== undefined && ctx.rules.length > 0) {
+      checkRules(ctx.rules, ctx.db, { sequence: message.sequence, timestamp: message.timestamp });
     }
   } else {
     ctx.withdrawalHandler?.({

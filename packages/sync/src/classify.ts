@@ -40,6 +40,9 @@ export const HALT_RULES: Readonly<Record<HaltKind, HaltRule>> = {
   decode: AT_ONCE,
   conflict: AT_ONCE,
   schema: AT_ONCE,
+  // Retried like the rest: a rule that passes on a later attempt (or a changed rule set after a
+  // restart) lets the message commit, which ends the halt.
+  rule: AT_ONCE,
   state: AT_ONCE,
   config: AT_ONCE,
   input: AT_ONCE,

@@ -25,6 +25,7 @@ import { ProgressTracker } from './progress';
 import { restoreSnapshotMessage } from './restore-snapshot';
 import { syncSingleMessage } from './single-message';
 import type { AppliedMessage, SyncEvents, SyncState, SyncStatus } from './types';
+import type { ValidationRule } from './validation-rule';
 
 export interface SyncEngineOptions {
   /** The replica (better-sqlite3, WAL). The engine is its only writer. */
@@ -75,6 +76,13 @@ export interface SyncEngineOptions {
   /** Minimum interval between `progress` events. Default 5000. */
   progressIntervalMs?: number;
   withdrawalHandler?: WithdrawalHandler;
+  /**
+   * Invariant rules, checked in order after each changeset message's changes and before they
+   * commit (inside the message's savepoint). The first failure rolls the message back and halts
+   * the engine before it (`RULE_VIOLATION`, kind `rule`); it keeps retrying and resumes when the
+   * rule passes. Not run for snapshots or withdrawals.
+   */
+  rules?: readonly ValidationRule[];
   backend?: Secp256k1Backend;
   /** Verify message signatures on these worker threads (the rest of preparing stays here). */
   pool?: VerifierPool;
@@ -121,7 +129,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   readonly #o: Required<
     Omit<
       SyncEngineOptions,
-      'withdrawalHandler' | 'backend' | 'pool' | 'preparePool' | 'db' | 'fetcher'
+      'withdrawalHandler' | 'rules' | 'backend' | 'pool' | 'preparePool' | 'db' | 'fetcher'
     >
   >;
   readonly #fetcher: StorageFetcher;
@@ -174,6 +182,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       state: this.state,
       startSequence: this.#o.startSequence,
       withdrawalHandler: options.withdrawalHandler,
+      rules: options.rules === undefined ? undefined : [...options.rules],
     };
     this.#applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, context));
     this.#index = new BatchIndex();

@@ -10,6 +10,8 @@ import {
 import * as sync from './index';
 import { PreparePoolError } from './prepare-pool';
 import { RemoteError } from './remote-error';
+import { RuleConfigError } from './sql-rule';
+import { RuleViolationError } from './validation-rule';
 
 describe('every exported error class declares its code and kind', () => {
   const table: Record<string, { make: () => SyndDBError; code: string; kind: ErrorKind }> = {
@@ -42,6 +44,16 @@ describe('every exported error class declares its code and kind', () => {
       make: () => new PreparePoolError('the prepare pool is closed'),
       code: 'PREPARE_POOL',
       kind: 'internal',
+    },
+    RuleViolationError: {
+      make: () => new RuleViolationError('no_negative', 4n, 'returned 1, expected 0'),
+      code: 'RULE_VIOLATION',
+      kind: 'rule',
+    },
+    RuleConfigError: {
+      make: () => new RuleConfigError('rule x: sql must be a read-only query'),
+      code: 'RULE_CONFIG',
+      kind: 'config',
     },
     // Per instance: the code and kind of the error it was rebuilt from.
     RemoteError: {

@@ -19,6 +19,12 @@ export {
 } from './prepare-pool';
 export { RemoteError, type SerializedError } from './remote-error';
 export { type RetryDelayParameters, retryDelay } from './retry-delay';
+export {
+  createSqlRule,
+  RuleConfigError,
+  type SqlRule,
+  type SqlRuleDefinition,
+} from './sql-rule';
 export type {
   AppliedMessage,
   HaltKind,
@@ -29,3 +35,12 @@ export type {
   SyncState,
   SyncStatus,
 } from './types';
+export {
+  checkRules,
+  type RuleContext,
+  type RuleOutcome,
+  RuleViolationError,
+  ruleFails,
+  rulePasses,
+  type ValidationRule,
+} from './validation-rule';

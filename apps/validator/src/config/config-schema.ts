@@ -105,6 +105,7 @@ const pubkey = () =>
 const G = {
   storage: 'Storage and trust',
   sync: 'Sync',
+  rules: 'Invariant rules',
   limits: 'Limits',
   server: 'HTTP server and process',
   query: 'Read queries',
@@ -271,6 +272,22 @@ export const configShape = {
     value: 'DURATION',
     group: G.sync,
     describe: 'Minimum interval between catch-up progress log lines.',
+  }),
+
+  // Invariant rules
+  rulesFile: optional('rulesFile', text(), {
+    env: 'RULES_FILE',
+    value: 'PATH',
+    group: G.rules,
+    describe:
+      'JSON file of invariant rules, read at start: [{"name", "sql", "expect"?}]. Each sql is one read-only query (SELECT/WITH/VALUES; anything else is refused) whose first column must equal expect (an integer, default 0) after every changeset message, checked before the message commits; a failure halts sync before that message (RULE_VIOLATION) until the rule passes or the rule set changes.',
+  }),
+  ruleTimeLimit: withDefault('ruleTimeLimit', duration(), '1s', {
+    env: 'RULE_TIME_LIMIT',
+    value: 'DURATION',
+    group: G.rules,
+    describe:
+      'Longest time one rule may take on one message. Measured, not interrupted: a slower evaluation fails the rule (a halt, retried), and a rule slower than this on the replica at start refuses to start.',
   }),
 
   // Limits
