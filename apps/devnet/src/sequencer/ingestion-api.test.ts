@@ -196,6 +196,8 @@ describe('ingestion API', () => {
 
   it.each([
     ['an empty request_id', { requestId: '' }, /request_id/],
+    ['an odd-length hex request_id', { requestId: 'abc' }, /odd number of digits/],
+    ['an odd-length 0x hex request_id', { requestId: `0x${'a'.repeat(65)}` }, /odd number/],
     ['a short recipient', { recipient: '0x742d35Cc' }, /recipient/],
     [
       'a recipient without 0x',

@@ -1,9 +1,4 @@
-import {
-  eip191Digest,
-  signRecoverable,
-  withdrawalMessageHash,
-  withdrawalMessageId,
-} from '@synddb/bridge-signer';
+import { eip191Digest, signRecoverable, withdrawalMessageHash } from '@synddb/bridge-signer';
 import {
   type ChangesetBatchRequest,
   encodeChangesetBatchRequest,
@@ -93,9 +88,9 @@ export class MessageSequencer {
 
   /** Validates (throws `IngestRequestError`), sequences and bridge-signs a withdrawal. */
   submitWithdrawal(request: WithdrawalRequest): WithdrawalReceipt {
-    const amount = validateWithdrawal(request);
+    // Every check, the message id included, before the request takes a sequence.
+    const { amount, messageId } = validateWithdrawal(request);
     const receipt = this.sequence(MessageType.Withdrawal, encodeWithdrawalRequest(request));
-    const messageId = withdrawalMessageId(request.requestId);
     const messageHash = withdrawalMessageHash(messageId, request.recipient, request.data, amount);
     return {
       ...receipt,
