@@ -151,6 +151,42 @@ describe('starve readers', () => {
     expect(codes.every((c) => c === 'QUERY_TIMEOUT' || c === 'QUERY_CLIENT_BUSY')).toBe(true);
   });
 
+  it("many clients' never-ending queries yield workers to a waiting client", async () => {
+    const s = service({ timeoutMs: 15_000, interruptFloorMs: 500 });
+    await s.ready();
+    // 8 clients keep 2 never-ending statements each in flight, re-sending as they fail.
+    let attacking = true;
+    const codes = new Set<string>();
+    const hog = async (client: string) => {
+      while (attacking) {
+        const code = await s.query({ sql: NEVER_ENDING, client }).catch((e: QueryError) => e.code);
+        codes.add(String(code));
+        await new Promise((r) => setImmediate(r)); // an attacker goes through the network
+      }
+    };
+    const hogs = Array.from({ length: 16 }, (_, i) => hog(`hog${i % 8}`));
+    await new Promise((r) => setTimeout(r, 300));
+    const latencies: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const started = performance.now();
+      const r = await s.query(pointQuery);
+      expect(JSON.parse(r.rowsJson)).toEqual([['one']]);
+      latencies.push(performance.now() - started);
+    }
+    attacking = false;
+    await s.close();
+    await Promise.all(hogs);
+    // Every one answered: none reached the 15 s limit (before, every one timed out: the hogs
+    // held both workers for their whole time limit). The first
+    // ones wait for the hogs queued ahead of them, each yielding at the 500 ms floor once someone
+    // waits; an interrupted hog then runs last and alone. Latencies are timing (a loaded machine
+    // starts workers slowly), so only success is asserted.
+    expect(latencies).toHaveLength(8);
+    expect([...codes].filter((c) => c !== 'QUERY_TIMEOUT' && c !== 'QUERY_UNAVAILABLE')).toEqual(
+      [],
+    );
+  });
+
   it('caps the queries one client has in flight (429 QUERY_CLIENT_BUSY)', async () => {
     const s = service({ maxInFlightPerClient: 4, timeoutMs: 1500 });
     await s.ready();

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { QueryConfigError, QueryError } from './errors';
 import type {
@@ -42,13 +43,19 @@ export interface QueryPoolOptions {
   onWorkerExit?: ((info: { reason: WorkerExitReason; detail: string }) => void) | undefined;
   /** Starts a worker process (tests inject failures). Default `child_process.fork`. */
   fork?: typeof fork | undefined;
+  /**
+   * Scheduling niceness of the worker processes (0-19): statements burning every core must not
+   * starve this process (sync, `/health`). Default 10; 0 keeps this process's priority.
+   */
+  workerNice?: number | undefined;
 }
 
 export interface QueryPool {
   readonly size: number;
   /**
-   * Resolves once every worker has opened the replica (replacements of killed workers included);
-   * rejects with `QUERY_UNAVAILABLE` if one cannot, or once the pool is closed.
+   * Resolves once every worker has opened the replica (replacements of killed workers included)
+   * and none is still running a statement that timed out; rejects with `QUERY_UNAVAILABLE` if
+   * one cannot start, or once the pool is closed.
    */
   ready(): Promise<void>;
   /** Workers that have opened the replica and take queries now (0: no query can be answered). */
@@ -99,6 +106,10 @@ interface Slot {
 const PIPELINE_DEPTH = 8;
 /** A worker whose oldest query has run this long gets no more (it may be a slow statement). */
 const PIPELINE_STALL_MS = 100;
+/** How long a client whose statement was interrupted runs last, alone on an idle worker. */
+const PENALTY_MS = 10_000;
+/** How often queued work checks whether a long statement must yield its worker. */
+const PREEMPT_CHECK_MS = 100;
 /** Retry delays of a worker that could not be started (e.g. EMFILE): doubling up to the max. */
 const RESPAWN_MIN_MS = 100;
 const RESPAWN_MAX_MS = 5000;
@@ -140,6 +151,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   }
   const interruptFloorMs = options.interruptFloorMs ?? 1000;
   const forkWorker = options.fork ?? fork;
+  const workerNice = options.workerNice ?? 10;
   const worker = queryWorkerLocation(options.workerUrl);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const slots: Slot[] = [];
@@ -150,6 +162,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   let fatal: string | undefined;
   let respawnDelay = RESPAWN_MIN_MS;
   let respawnTimer: NodeJS.Timeout | undefined;
+  let preemptTimer: NodeJS.Timeout | undefined;
   const readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
 
   const usable = (s: Slot) => s.ready && !s.dying && !s.exited;
@@ -161,8 +174,9 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
         closed ? 'the query service is closed' : `query worker cannot start: ${fatal}`,
       );
       for (const w of readyWaiters.splice(0)) w.reject(error);
-    } else if (slots.every(usable)) {
-      // A worker killed at its time limit counts again once its replacement has opened the replica.
+    } else if (slots.every((s) => usable(s) && ![...s.tasks.values()].some((t) => t.abandoned))) {
+      // A worker killed at its time limit counts again once its replacement has opened the
+      // replica; one still running a statement that timed out (interrupt floor) once it is done.
       for (const w of readyWaiters.splice(0)) w.resolve();
     }
   };
@@ -252,6 +266,13 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       return slot;
     }
     slot.child = child;
+    if (workerNice > 0 && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, workerNice);
+      } catch {
+        // not permitted here: the workers keep this process's priority
+      }
+    }
     // The process handle never keeps the parent alive; the IPC channel only while starting or busy.
     child.unref();
     child.on('message', (message: WorkerMessage) => {
@@ -277,6 +298,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (!task.abandoned) {
         const { id: _id, ...result } = message;
         task.resolve(result as WorkerResult);
+      } else {
+        settleReady();
       }
       dispatch();
     });
@@ -338,11 +361,26 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     return n;
   };
 
-  const pickSlot = (client: string, atCap: boolean): Slot | undefined => {
+  /** Clients whose statement was interrupted lately, until when (performance.now()). */
+  const penalized = new Map<string, number>();
+  const isPenalized = (client: string) => {
+    const until = penalized.get(client);
+    if (until === undefined) return false;
+    if (until > performance.now()) return true;
+    penalized.delete(client);
+    return false;
+  };
+
+  const pickSlot = (client: string, atCap: boolean, alone: boolean): Slot | undefined => {
     let best: Slot | undefined;
     for (const candidate of slots) {
       if (!usable(candidate) || candidate.child === undefined) continue;
       if (candidate.tasks.size >= PIPELINE_DEPTH) continue;
+      // A penalized client's query runs only on an idle worker. Queries are pipelined only
+      // behind the same client's: nobody waits inside a worker behind another client's statement
+      // (which may never end); they wait in the queue, where preemption can reach them.
+      if (alone && candidate.tasks.size > 0) continue;
+      if ([...candidate.tasks.values()].some((t) => t.client !== client)) continue;
       const oldest = candidate.tasks.values().next().value;
       if (oldest?.sentAt !== undefined && performance.now() - oldest.sentAt > PIPELINE_STALL_MS) {
         continue;
@@ -355,10 +393,24 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   };
 
   const dispatch = () => {
+    // Clients that occupy no worker go first, then the rest in arrival order, then clients whose
+    // statements were interrupted lately (each alone on an idle worker).
+    dispatchPass('idle');
+    dispatchPass('any');
+    dispatchPass('penalized');
+  };
+
+  const dispatchPass = (pass: 'idle' | 'any' | 'penalized') => {
     for (let i = 0; i < queue.length; ) {
       const task = queue[i]!;
-      const atCap = workersOf(task.client) >= maxWorkersPerClient;
-      const target = pickSlot(task.client, atCap);
+      const occupied = workersOf(task.client);
+      const penalty = isPenalized(task.client);
+      if ((pass === 'penalized') !== penalty || (pass === 'idle' && occupied > 0)) {
+        i++;
+        continue;
+      }
+      const atCap = occupied >= maxWorkersPerClient;
+      const target = pickSlot(task.client, atCap, penalty);
       if (target === undefined) {
         i++;
         continue;
@@ -379,6 +431,58 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     }
   };
 
+  /**
+   * Under contention, a statement that has run past the interrupt floor yields its worker: when a
+   * queued query's client occupies no worker and no worker is free, the longest-running statement
+   * (of another client) is interrupted. Many clients' never-ending statements then cannot hold
+   * every worker while others wait.
+   */
+  const preempt = () => {
+    if (closed) return;
+    const now = performance.now();
+    const longRunner = (slot: Slot) => {
+      if (!usable(slot)) return undefined;
+      const first = slot.tasks.values().next().value;
+      if (first?.sentAt === undefined || now - first.sentAt < interruptFloorMs) return undefined;
+      return first;
+    };
+    let victim: Task | undefined;
+    // Another client's query pipelined behind a long statement waits for it: interrupt it.
+    for (const slot of slots) {
+      const first = longRunner(slot);
+      if (first === undefined) continue;
+      for (const t of slot.tasks.values()) {
+        if (t !== first && !t.abandoned && t.client !== first.client) victim = first;
+      }
+      if (victim !== undefined) break;
+    }
+    // A queued query of a client holding no worker, and no worker free: the longest runner yields.
+    if (
+      victim === undefined &&
+      queue.some((t) => workersOf(t.client) === 0) &&
+      !slots.some((s) => !s.exited && (s.tasks.size === 0 || !usable(s)))
+    ) {
+      for (const slot of slots) {
+        const first = longRunner(slot);
+        if (first !== undefined && (victim === undefined || first.sentAt! < victim.sentAt!)) {
+          victim = first;
+        }
+      }
+    }
+    if (victim === undefined) return;
+    if (!victim.abandoned) {
+      victim.abandoned = true;
+      clearTimeout(victim.timer);
+      victim.reject(
+        new QueryError(
+          'QUERY_TIMEOUT',
+          'the statement was interrupted: it ran past the interrupt floor while other clients waited',
+        ),
+      );
+    }
+    interrupt(victim);
+  };
+
   const interrupt = (task: Task) => {
     const slot = task.worker;
     if (slot === undefined || !slot.tasks.has(task.id) || slot.dying || slot.exited) return;
@@ -387,6 +491,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     // queries it still held.
     slot.dying = true;
     slot.killedFor = task;
+    penalized.set(task.client, performance.now() + PENALTY_MS);
+    if (penalized.size > 10_000) penalized.delete(penalized.keys().next().value!);
     options.onWorkerExit?.({ reason: 'timeout', detail: task.request.sql.slice(0, 200) });
     slot.child?.kill('SIGKILL');
   };
@@ -414,6 +520,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   };
 
   for (let i = 0; i < size; i++) slots.push(spawn());
+  preemptTimer = setInterval(preempt, PREEMPT_CHECK_MS);
+  preemptTimer.unref();
 
   return {
     size,
@@ -469,6 +577,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (closed) return;
       closed = true;
       if (respawnTimer !== undefined) clearTimeout(respawnTimer);
+      if (preemptTimer !== undefined) clearInterval(preemptTimer);
       failQueue();
       settleReady();
       const exits = slots.map(
