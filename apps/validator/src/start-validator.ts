@@ -3,6 +3,8 @@ import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import {
   attachSubscriptions,
   bindSyncMetrics,
+  createConnectionLimits,
+  createRateLimiter,
   createValidatorApi,
   createValidatorMetrics,
   type ServedApi,
@@ -176,20 +178,43 @@ export async function startValidator(
   let bridgeUrl: string | undefined;
   try {
     query = await startQueryService(config, engine, metrics, logger);
+    // Limits against hostile clients (issue 13): one rate limiter for HTTP routes, JSON-RPC batch
+    // members and WebSocket upgrades; connection caps below the descriptor limit.
+    const rateLimit = createRateLimiter({
+      ratePerSecond: config.rateLimit,
+      burst: config.rateLimitBurst,
+    });
+    const connectionLimits = createConnectionLimits({
+      maxConnections:
+        config.maxConnections === 0 ? 1_000_000_000 : (config.maxConnections ?? 'auto'),
+      reservedDescriptors: config.reservedFds,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+      maxOutputPerClient: config.maxOutputPerClient,
+      maxOutputTotal: config.maxOutputTotal,
+    });
+    logger.info('connection limits', {
+      maxConnections: connectionLimits.maxConnections,
+      perClient: connectionLimits.maxConnectionsPerClient,
+    });
     const app = createValidatorApi({
       status: () => engine.status(),
       metrics,
       maxLag: config.maxLag,
       syncedOnce: () => syncedOnce,
       query,
-      rateLimit: { ratePerSecond: config.rateLimit, burst: config.rateLimitBurst },
+      rateLimit,
+      connectionLimits,
       maxBodyBytes: config.maxBodyBytes,
       corsOrigins: config.corsOrigins,
       onResponse: (r) => {
         if (logger.isEnabled('debug')) logger.debug('http request', { ...r });
       },
     });
-    server = await serveValidatorApi(app, { bindAddress: config.bindAddress });
+    server = await serveValidatorApi(app, {
+      bindAddress: config.bindAddress,
+      connectionLimits,
+      idleTimeoutMs: config.idleTimeout,
+    });
     subscriptions =
       config.wsMaxClients === 0
         ? undefined
@@ -199,6 +224,9 @@ export async function startValidator(
             replica: replica.readDb ?? replica.db,
             maxClients: config.wsMaxClients,
             maxQueue: config.wsMaxQueue,
+            maxClientsPerAddress: config.wsMaxClientsPerAddress,
+            maxTotalBufferedBytes: config.wsMaxTotalBuffered,
+            rateLimit,
             metrics,
             logger: {
               debug: (message, fields) => logger.debug(message, fields),
@@ -333,9 +361,14 @@ async function startQueryService(
       maxBytes: config.queryMaxBytes,
       timeoutMs: config.queryTimeout,
       minSequenceMaxWaitMs: config.minSequenceMaxWait,
+      maxInFlightPerClient: config.queryMaxInFlightPerClient,
+      interruptFloorMs: config.queryInterruptFloor,
       sequence: sequenceSourceFromEngine(engine),
       metrics,
-      onWorkerExit: (info) => logger.warn('query worker replaced', { ...info }),
+      onWorkerExit: (info) =>
+        info.reason === 'spawn_failed'
+          ? logger.error('query worker cannot be started; retrying', { ...info })
+          : logger.warn('query worker replaced', { ...info }),
     });
     await service.ready();
     return service;

@@ -374,6 +374,61 @@ export const configShape = {
     describe:
       'Messages queued for one WebSocket client before it is dropped as a slow consumer (close 4008).',
   }),
+  wsMaxClientsPerAddress: withDefault('wsMaxClientsPerAddress', integer(0, 1_000_000), '16', {
+    env: 'WS_MAX_CLIENTS_PER_ADDRESS',
+    value: 'N',
+    group: G.server,
+    describe:
+      'Most WebSocket subscribers from one client address; more upgrades get 429 (one client cannot hold every slot). Each upgrade also takes a RATE_LIMIT token. 0 = no cap.',
+  }),
+  wsMaxTotalBuffered: withDefault('wsMaxTotalBuffered', byteSize(1024), '128MiB', {
+    env: 'WS_MAX_TOTAL_BUFFERED',
+    value: 'BYTES',
+    group: G.server,
+    describe:
+      'Bytes held for all WebSocket subscribers together (queued changesets and unsent frames); over it the subscriber holding the most is dropped as a slow consumer (4008).',
+  }),
+  maxConnections: withDefault('maxConnections', threads(1_000_000), 'auto', {
+    env: 'MAX_CONNECTIONS',
+    value: 'N',
+    group: G.server,
+    describe:
+      'Most connections held at once on the main API (WebSockets included); more are closed at once, or evict the oldest idle connection of the client holding the most. Default auto: the descriptor limit (ulimit -n) minus descriptors open at start minus RESERVED_FDS, so a connection flood never takes the descriptors the applier needs. 0 = no cap.',
+  }),
+  reservedFds: withDefault('reservedFds', integer(0, 1_000_000), '512', {
+    env: 'RESERVED_FDS',
+    value: 'N',
+    group: G.server,
+    describe:
+      'Descriptors MAX_CONNECTIONS=auto leaves to the replica, its WAL and journals, query workers, storage connections and the signature API.',
+  }),
+  maxConnectionsPerClient: withDefault('maxConnectionsPerClient', integer(0, 1_000_000), '128', {
+    env: 'MAX_CONNECTIONS_PER_CLIENT',
+    value: 'N',
+    group: G.server,
+    describe:
+      'Most connections one client address may hold on the main API; more are closed at once. Behind a proxy all its clients are one address: raise it (or 0 = no cap).',
+  }),
+  maxOutputPerClient: withDefault('maxOutputPerClient', byteSize(1024), '64MiB', {
+    env: 'MAX_OUTPUT_PER_CLIENT',
+    value: 'BYTES',
+    group: G.server,
+    describe:
+      "Response bytes one client's connections may hold unread in this process; a query or JSON-RPC request without QUERY_MAX_BYTES of headroom gets 429 OUTPUT_BUSY. At least QUERY_MAX_BYTES.",
+  }),
+  maxOutputTotal: withDefault('maxOutputTotal', byteSize(1024), '256MiB', {
+    env: 'MAX_OUTPUT_TOTAL',
+    value: 'BYTES',
+    group: G.server,
+    describe: 'The same for all clients together. At least QUERY_MAX_BYTES.',
+  }),
+  idleTimeout: withDefault('idleTimeout', duration(), '30s', {
+    env: 'IDLE_TIMEOUT',
+    value: 'DURATION',
+    group: G.server,
+    describe:
+      'A main-API connection that moves no byte either way for this long is closed (a client that never reads its response, half a request). Keep it above QUERY_TIMEOUT + MIN_SEQUENCE_MAX_WAIT. 0 = off.',
+  }),
 
   // Read queries
   queryWorkers: withDefault('queryWorkers', integer(0, 64), '2', {
@@ -409,6 +464,20 @@ export const configShape = {
     group: G.query,
     describe:
       'Longest wait for a query min_sequence (or its timeout_ms if smaller); then 504 MIN_SEQUENCE_TIMEOUT.',
+  }),
+  queryMaxInFlightPerClient: withDefault('queryMaxInFlightPerClient', integer(0, 1_000_000), '32', {
+    env: 'QUERY_MAX_IN_FLIGHT_PER_CLIENT',
+    value: 'N',
+    group: G.query,
+    describe:
+      'Queries one client address may have running, queued or waiting for min_sequence (a JSON-RPC batch member counts too); more get 429 QUERY_CLIENT_BUSY. 0 = no cap. One client may also occupy at most QUERY_WORKERS - 1 workers (at least 1).',
+  }),
+  queryInterruptFloor: withDefault('queryInterruptFloor', duration(), '1s', {
+    env: 'QUERY_INTERRUPT_FLOOR',
+    value: 'DURATION',
+    group: G.query,
+    describe:
+      'A statement is interrupted (its worker killed and replaced) only after running this long, whatever timeout_ms asked; the request is still answered at its own deadline. Stops timeout_ms: 1 from forking a worker per request.',
   }),
 
   // Logging
@@ -647,6 +716,15 @@ export const configSchema = z.object(configShape).superRefine((c, ctx) => {
   }
   if (c.queryMaxBytes > 1024 ** 3) {
     ctx.addIssue({ code: 'custom', path: ['queryMaxBytes'], message: 'must be at most 1GiB' });
+  }
+  for (const key of ['maxOutputPerClient', 'maxOutputTotal'] as const) {
+    if (c.queryWorkers > 0 && c[key] < c.queryMaxBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: 'must be at least QUERY_MAX_BYTES (one query result)',
+      });
+    }
   }
   if (c.bridgeSigner) {
     if (c.bridgeChainId === undefined) {
