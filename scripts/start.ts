@@ -15,6 +15,7 @@
 // validator has applied N messages and signed a withdrawal (the test that keeps this true).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -39,9 +40,38 @@ const devnetBin = join(root, 'apps/devnet/dist/cli.js');
 const validatorBin = join(root, 'apps/validator/dist/cli.js');
 const relayerBin = join(root, 'apps/relayer/dist/cli.js');
 const relayerBind = env.SYNDDB_RELAYER_BIND ?? '127.0.0.1:8082';
-const relayerUrl = `http://${relayerBind.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
 const shiftPort = (bind: string, by: number) =>
   bind.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) === 0 ? 0 : Number(p) + by}`);
+
+/** A port free right now on `host` (the OS picks it; another process could take it first). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolvePort(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * The three validators' signature API binds. The relayer is started before the validators (the
+ * sample app posts its first withdrawal within seconds) and needs their URLs, so a port 0 is
+ * resolved here to three free ports instead of being left to each validator.
+ */
+async function signatureBinds(bind: string): Promise<string[]> {
+  const m = /^(.*):(\d+)$/.exec(bind);
+  if (m === null || Number(m[2]) !== 0) return [0, 100, 200].map((by) => shiftPort(bind, by));
+  const host = m[1]!;
+  return Promise.all([0, 1, 2].map(async () => `${host}:${await freePort(host)}`));
+}
+const signatureBindsOf = await signatureBinds(signatureBind);
+const hostOf = (bind: string) => bind.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
 
 /** Options whose value is a secret: shown as `<redacted>` in the printed command lines. */
 const SECRET_OPTIONS = new Set(['--private-key', '--bridge-signer-key', '--signing-key']);
@@ -136,7 +166,7 @@ const relayer = start(
     '--database-path',
     join(dataDir, 'relayer.db'),
     '--validator-url',
-    [0, 100, 200].map((by) => `http://${shiftPort(signatureBind, by)}`).join(','),
+    signatureBindsOf.map((bind) => `http://${hostOf(bind)}`).join(','),
     '--poll-interval',
     '500ms',
   ],
@@ -152,7 +182,7 @@ const devnet = start(
     '--private-key',
     sequencerKey.slice(2),
     '--relayer-url',
-    relayerUrl,
+    relayerApi,
     '--app',
     '--port',
     devnetPort,
@@ -222,7 +252,7 @@ try {
         '--bridge-address',
         chain.addresses.bridge,
         '--bridge-signature-endpoint',
-        shiftPort(signatureBind, 100 * i),
+        signatureBindsOf[i]!,
         '--bridge-signer-key',
         validatorKeys[i]!,
       ],
@@ -243,7 +273,7 @@ SyndDB local devnet is running: the sequencer and the validator are two processe
   validator API   ${api}
   signature API   ${signatures}   (bridge signer, chain id 31337)
   replica         ${databasePath}
-  validators 2, 3 signature APIs on ${shiftPort(signatureBind, 100)}, ${shiftPort(signatureBind, 200)}
+  validators 2, 3 signature APIs on ${signatureBindsOf[1]}, ${signatureBindsOf[2]}
   chain           ${anvil.url}   (anvil, chain id 31337, 1 s blocks; test Bridge ${chain.addresses.bridge})
   relayer         ${relayerApi}   (threshold 2 of 3 validator signatures; the sample app posts its withdrawals)
 

@@ -21,6 +21,7 @@ function runStart(
         SYNDDB_DEVNET_RATE: '500',
         SYNDDB_VALIDATOR_BIND: '127.0.0.1:0',
         SYNDDB_SIGNATURE_BIND: '127.0.0.1:0',
+        SYNDDB_RELAYER_BIND: '127.0.0.1:0',
         SYNDDB_DEVNET_PORT: '0',
         SYNDDB_DATA_DIR: dataDir,
         ...env,
@@ -37,7 +38,7 @@ function runStart(
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 90_000);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 150_000);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -48,7 +49,10 @@ function runStart(
 
 function expectStartedBothBinaries(output: string): void {
   expect(output).toContain('SyndDB local devnet is running');
-  expect(output).toMatch(/\$ node \S+apps\/devnet\/dist\/cli\.js --app/);
+  expect(output).toMatch(/\$ node \S+apps\/devnet\/dist\/cli\.js .*--relayer-url http:\S+ --app/);
+  expect(output).toMatch(/\$ node \S+apps\/relayer\/dist\/cli\.js --rpc-url http:/);
+  // private keys are never printed
+  expect(output).not.toMatch(/--(private-key|bridge-signer-key) (?!<redacted>)/);
   expect(output).toMatch(/\$ node \S+apps\/validator\/dist\/cli\.js --sequencer-url/);
   expect(output).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/status/);
   expect(output).toMatch(/signature API {3}http:\/\/127\.0\.0\.1:\d+/);
@@ -68,6 +72,9 @@ it('scripts/start.ts runs the built devnet and validator as processes; the valid
   expect(applied).toBeGreaterThanOrEqual(59);
   // the sample app's workload makes withdrawals; the validator signs them after they commit
   expect(Number(/signed (\d+) withdrawals/.exec(output)?.[1])).toBeGreaterThanOrEqual(1);
+  // ... and the relayer lands them on the local chain
+  expect(Number(/relayed (\d+) on-chain/.exec(output)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(output).toMatch(/\[relayer\] .*synddb-relayer stopped/);
 });
 
 it('Ctrl-C (SIGINT to the whole process group) stops both processes gracefully, exit 0', async () => {
@@ -80,6 +87,7 @@ it('Ctrl-C (SIGINT to the whole process group) stops both processes gracefully, 
   expect(output, output).toMatch(/\[validator\] .*shutdown requested signal=SIGINT/);
   expect(output).toMatch(/\[validator\] .*synddb-validator stopped/);
   expect(output).toMatch(/\[devnet\] SIGINT: flushing and stopping/);
+  expect(output).toMatch(/\[relayer\] .*synddb-relayer stopped/);
   // one signal each: the validator finished its commit instead of exiting at once
   expect(output).not.toMatch(/second signal/);
   expect(code, output).toBe(0);
