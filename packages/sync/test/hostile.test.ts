@@ -28,8 +28,16 @@ async function devnetWithHistory(): Promise<{
     snapshotEvery: 0,
   });
   const batches = devnet.sequencer.storage.list();
-  const middle = batches[Math.floor(batches.length / 2)];
-  if (middle === undefined || batches.length < 4) throw new Error('expected several batches');
+  if (batches.length < 4) throw new Error('expected several batches');
+  // The batch nearest the middle (never the first or last) with at least two messages: the
+  // batcher flushes on size or time, so a loaded machine can publish one-message batches, and the
+  // reorder case swaps two messages.
+  const half = Math.floor(batches.length / 2);
+  const middle = batches
+    .slice(1, -1)
+    .filter((b) => b.endSequence > b.startSequence)
+    .sort((a, b) => Math.abs(batches.indexOf(a) - half) - Math.abs(batches.indexOf(b) - half))[0];
+  if (middle === undefined) throw new Error('expected a middle batch of two or more messages');
   return { devnet, head, middle: { start: middle.startSequence, end: middle.endSequence } };
 }
 
