@@ -80,6 +80,8 @@ interface Task {
   timer: NodeJS.Timeout | undefined;
   /** Answered QUERY_TIMEOUT already; still running until its interrupt time. */
   abandoned: boolean;
+  /** Re-queued once after its worker died under it (a second death rejects it). */
+  retried: boolean;
   worker?: Slot | undefined;
   /** performance.now() when sent to its worker. */
   sentAt?: number | undefined;
@@ -216,7 +218,10 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (closed) {
         clearTimeout(task.timer);
         task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
-      } else if (slot.killedFor !== undefined || slot.child === undefined) {
+      } else if (slot.killedFor !== undefined || slot.child === undefined || !task.retried) {
+        // Behind a statement killed at its time limit, or on a worker that died (killed from
+        // outside, OOM): run it elsewhere, once; a query that kills its worker twice fails.
+        if (slot.killedFor === undefined && slot.child !== undefined) task.retried = true;
         // Innocent queries that waited behind the one that timed out: run them elsewhere.
         task.worker = undefined;
         task.sentAt = undefined;
@@ -567,6 +572,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
           reject,
           timer: undefined,
           abandoned: false,
+          retried: false,
         };
         task.timer = setTimeout(() => onDeadline(task), Math.max(0, deadline - performance.now()));
         queue.push(task);

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { QueryError, type QueryInput, type QueryService, queryResultJson } from '@synddb/query';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
@@ -30,30 +29,6 @@ export interface QueryRoutesOptions {
   clientKey?: ((c: Context) => string) | undefined;
 }
 
-/**
- * Reserves one result's worth of the client's output headroom until the response is handed to
- * its socket (then the socket's unsent bytes count); false: no headroom, answer `outputBusy`.
- */
-export function reserveOutput(
-  c: Context,
-  limits: ConnectionLimits | undefined,
-  client: string,
-  bytes: number,
-): boolean {
-  if (limits === undefined) return true;
-  const release = limits.reserveOutput(client, bytes);
-  if (release === undefined) return false;
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (outgoing !== undefined && typeof outgoing.once === 'function') {
-    outgoing.once('finish', release);
-    outgoing.once('close', release);
-  } else {
-    // Not served by Node's HTTP server (app.request in tests): nothing is buffered per socket.
-    queueMicrotask(release);
-  }
-  return true;
-}
-
 /** 429 `OUTPUT_BUSY`: the client's connections hold too much output it has not read. */
 export function outputBusy(c: Context): Response {
   c.header('retry-after', '1');
@@ -72,12 +47,15 @@ export function registerQueryRoutes(
   const key = options.clientKey ?? clientAddress;
   const answer = async (c: Context, input: QueryInput) => {
     const client = key(c);
-    if (!reserveOutput(c, options.connectionLimits, client, service.limits.maxBytes)) {
-      return outputBusy(c);
-    }
+    const limits = options.connectionLimits;
+    // Unread output at its cap: refuse before running anything.
+    if (limits !== undefined && limits.outputHeadroom(client) <= 0) return outputBusy(c);
     try {
       const result = await service.query({ ...input, client }, '/query');
-      return c.body(queryResultJson(result), 200, {
+      const body = queryResultJson(result);
+      // The result is built: write it only within the unread-output budgets.
+      if (limits !== undefined && !limits.admitOutput(client, body.length)) return outputBusy(c);
+      return c.body(body, 200, {
         'content-type': 'application/json',
         [SEQUENCE_HEADER]: sequenceHeader(result.sequence),
       });

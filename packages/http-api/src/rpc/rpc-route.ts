@@ -2,7 +2,7 @@ import type { QueryService } from '@synddb/query';
 import type { Context, Hono } from 'hono';
 import { clientAddress } from '../limits/http-limits';
 import type { RateLimiter } from '../limits/rate-limiter';
-import { outputBusy, reserveOutput } from '../query/query-routes';
+import { outputBusy } from '../query/query-routes';
 import type { ConnectionLimits } from '../serve/connection-limits';
 import { handleJsonRpc } from './json-rpc';
 
@@ -24,10 +24,8 @@ export function registerRpcRoute(app: AnyHono, options: RpcRouteOptions): void {
   const key = options.clientKey ?? clientAddress;
   app.post('/rpc', async (c) => {
     const client = key(c);
-    const maxBytes = options.query?.limits.maxBytes;
-    if (maxBytes !== undefined && !reserveOutput(c, options.connectionLimits, client, maxBytes)) {
-      return outputBusy(c);
-    }
+    const limits = options.connectionLimits;
+    if (limits !== undefined && limits.outputHeadroom(client) <= 0) return outputBusy(c);
     const limiter = options.rateLimit;
     const text = await c.req.text();
     const response = await handleJsonRpc(text, {
@@ -37,6 +35,9 @@ export function registerRpcRoute(app: AnyHono, options: RpcRouteOptions): void {
       takeToken: limiter?.enabled ? () => limiter.take(client).allowed : undefined,
     });
     if (response === null) return c.body(null, 204);
+    if (limits !== undefined && !limits.admitOutput(client, response.length)) {
+      return outputBusy(c);
+    }
     return c.body(response, 200, { 'content-type': 'application/json' });
   });
 }

@@ -53,12 +53,12 @@ export interface ConnectionLimits {
    */
   outputHeadroom(client: string): number;
   /**
-   * Reserves `bytes` of `client`'s output headroom for a response being built (so concurrent
-   * requests cannot all pass the check before any is written); returns the release, or
-   * undefined when the headroom is smaller. Release once the response is handed to the socket
-   * (its bytes are then counted as pending output).
+   * Whether a response of `bytes` may be written to `client` now: false when its own unread
+   * output would pass `maxOutputPerClient`. When only the total would pass `maxOutputTotal`, the
+   * connections of the clients holding the most unread output are closed first (their buffers
+   * freed), so a few clients that never read cannot starve everyone else.
    */
-  reserveOutput(client: string, bytes: number): (() => void) | undefined;
+  admitOutput(client: string, bytes: number): boolean;
   /** Starts counting, refusing and evicting the connections `server` accepts. */
   attach(server: Server): () => void;
 }
@@ -115,8 +115,7 @@ export function createConnectionLimits(options: ConnectionLimitsOptions = {}): C
   const maxOutputPerClient = count('maxOutputPerClient', options.maxOutputPerClient, 64 << 20, 1);
   const maxOutputTotal = count('maxOutputTotal', options.maxOutputTotal, 256 << 20, 1);
   const byClient = new Map<string, Set<Tracked>>();
-  const reservedBy = new Map<string, number>();
-  let reservedTotal = 0;
+
   const bySocket = new Map<Socket, Tracked>();
 
   const refuse = (socket: Socket, client: string, reason: RefusalReason) => {
@@ -205,24 +204,35 @@ export function createConnectionLimits(options: ConnectionLimitsOptions = {}): C
       return bytes;
     },
     outputHeadroom(client) {
-      const mine =
-        maxOutputPerClient - pendingOf(byClient.get(client)) - (reservedBy.get(client) ?? 0);
+      const mine = maxOutputPerClient - pendingOf(byClient.get(client));
       if (mine <= 0) return mine;
-      return Math.min(mine, maxOutputTotal - this.pendingOutputTotal() - reservedTotal);
+      return Math.min(mine, maxOutputTotal - this.pendingOutputTotal());
     },
-    reserveOutput(client, bytes) {
-      if (this.outputHeadroom(client) < bytes) return undefined;
-      reservedBy.set(client, (reservedBy.get(client) ?? 0) + bytes);
-      reservedTotal += bytes;
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        reservedTotal -= bytes;
-        const left = (reservedBy.get(client) ?? bytes) - bytes;
-        if (left <= 0) reservedBy.delete(client);
-        else reservedBy.set(client, left);
-      };
+    admitOutput(client, bytes) {
+      if (maxOutputPerClient - pendingOf(byClient.get(client)) < bytes) return false;
+      let total = this.pendingOutputTotal();
+      while (total + bytes > maxOutputTotal) {
+        let biggest: Set<Tracked> | undefined;
+        let most = 0;
+        for (const [other, set] of byClient) {
+          if (other === client) continue;
+          const held = pendingOf(set);
+          if (held > most) {
+            most = held;
+            biggest = set;
+          }
+        }
+        if (biggest === undefined) return false;
+        for (const t of [...biggest]) {
+          if (t.socket.writableLength > 0) {
+            options.onRefused?.({ reason: 'evicted', client: t.client });
+            t.socket.destroy();
+            untrack(t);
+          }
+        }
+        total -= most;
+      }
+      return true;
     },
     attach(server) {
       server.on('connection', onConnection);

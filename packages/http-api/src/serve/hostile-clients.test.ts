@@ -158,7 +158,7 @@ describe('grow memory: clients that never read', () => {
     const { served, connectionLimits } = await start(
       { maxOutputPerClient: budget },
       { query: big },
-      { idleTimeoutMs: 2000 },
+      { idleTimeoutMs: 5000 },
     );
     // ~7.8 MB results, asked on 20 connections that never read (the kernel takes a few MB of
     // each; the rest would stay in this process).
@@ -178,7 +178,7 @@ describe('grow memory: clients that never read', () => {
         peak = Math.max(peak, connectionLimits.pendingOutputOf('127.0.0.2'));
         return connectionLimits.connections === 0;
       },
-      { what: 'the stalled connections to be closed', timeoutMs: 20_000, intervalMs: 5 },
+      { what: 'the stalled connections to be closed', timeoutMs: 40_000, intervalMs: 5 },
     );
     // Never more than the budget plus one result held in this process for that client.
     expect(peak).toBeGreaterThan(0);
