@@ -255,6 +255,13 @@ try {
         signatureBindsOf[i]!,
         '--bridge-signer-key',
         validatorKeys[i]!,
+        // follow the Bridge's MessageHandled events: relayed withdrawals leave /pending
+        '--bridge-rpc-url',
+        anvil.url,
+        '--bridge-confirmations',
+        '1',
+        '--bridge-poll-interval',
+        '1s',
       ],
       [
         /synddb-validator started .*\burl=(http:\S+)/,
@@ -316,11 +323,15 @@ Ctrl-C stops everything.
         last_sequence?: number | null;
         state?: string;
       };
-      const pending = (await (await fetch(`${signatures}/pending`)).json()) as { count: number };
+      // signed so far (relayed ones leave /pending once the validator sees them completed)
+      const metrics = await (await fetch(`${api}/metrics`)).text();
+      const signed = Number(
+        /^synddb_validator_withdrawals_signed_total (\d+)/m.exec(metrics)?.[1] ?? 0,
+      );
       const applied = BigInt(status.last_sequence ?? -1);
-      if (applied + 1n >= smoke && pending.count > 0 && reported > 0) {
+      if (applied + 1n >= smoke && signed > 0 && reported > 0) {
         console.log(
-          `smoke: applied ${applied}, state ${status.state}, signed ${pending.count} withdrawals, relayed ${reported} on-chain`,
+          `smoke: applied ${applied}, state ${status.state}, signed ${signed} withdrawals, relayed ${reported} on-chain`,
         );
         await stop(0);
       }
