@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import vectors from '../test/fixtures/withdrawal-message-id.json' with { type: 'json' };
 import { admitWithdrawal } from './admit-withdrawal';
 import { WithdrawalLedgerError, WithdrawalPolicyError } from './errors';
-import { LEDGER_SCHEMA_KEY } from './ledger/ledger-migrations';
+import { LEDGER_SCHEMA_KEY, LEDGER_SCHEMA_VERSION } from './ledger/ledger-migrations';
 import { ALL_RECIPIENTS, WithdrawalLedger } from './ledger/withdrawal-ledger';
 import { accept, refuse, type WithdrawalValidator } from './policy/withdrawal-validator';
 import { type WithdrawalPolicyOptions, withdrawalValidators } from './policy/withdrawal-validators';
@@ -258,7 +258,7 @@ describe('WithdrawalLedger', () => {
     const r = openReplica(file);
     expect(
       r.db.prepare('SELECT value FROM _synddb_meta WHERE key = ?').pluck().get(LEDGER_SCHEMA_KEY),
-    ).toBe('1');
+    ).toBe(String(LEDGER_SCHEMA_VERSION));
     expect(r.ledger.find('old-1', null)).toMatchObject([
       {
         sequence: 0n,

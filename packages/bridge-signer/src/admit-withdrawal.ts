@@ -94,10 +94,21 @@ export function admitWithdrawal(args: AdmitWithdrawalParameters): AdmitWithdrawa
     data: request.data,
   };
   const day = withdrawalDay(timestamp);
+  // Each total is read at most once per withdrawal, and reused to update the totals.
+  let totalAll: bigint | undefined;
+  let totalRecipient: bigint | undefined;
   const context: WithdrawalContext = {
     day,
-    acceptedToday: () => ledger.acceptedTotal(day, ALL_RECIPIENTS),
-    acceptedTodayTo: (to) => ledger.acceptedTotal(day, to.toLowerCase()),
+    acceptedToday: () => {
+      totalAll ??= ledger.acceptedTotal(day, ALL_RECIPIENTS);
+      return totalAll;
+    },
+    acceptedTodayTo: (to) => {
+      const key = to.toLowerCase();
+      if (key !== recipient) return ledger.acceptedTotal(day, key);
+      totalRecipient ??= ledger.acceptedTotal(day, recipient);
+      return totalRecipient;
+    },
   };
   for (const validator of args.validators) {
     let decision: unknown;
@@ -128,7 +139,10 @@ export function admitWithdrawal(args: AdmitWithdrawalParameters): AdmitWithdrawa
     }
   }
   const accepted = record({ ...base, messageId, recipient, amount, status: 'accepted' });
-  ledger.addAccepted(day, withdrawal.recipient, withdrawal.amount);
-  args.state.enqueue(withdrawalOutboxEntry({ sequence, request }));
+  ledger.addAccepted(day, recipient, withdrawal.amount, {
+    recipient: totalRecipient,
+    all: totalAll,
+  });
+  args.state.enqueue(withdrawalOutboxEntry({ sequence, request, messageId }));
   return accepted;
 }

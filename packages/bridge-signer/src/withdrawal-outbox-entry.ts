@@ -11,6 +11,8 @@ export interface WithdrawalOutboxEntryParameters {
   /** Sequence of the message that carried the withdrawal. */
   sequence: bigint;
   request: WithdrawalRequest;
+  /** The request's message id (`0x` + 64 hex) when already derived; derived here otherwise. */
+  messageId?: string | undefined;
 }
 
 /**
@@ -24,7 +26,7 @@ export function withdrawalOutboxEntry(
 ): OutboxEnqueueParameters {
   const { request } = args;
   return {
-    messageId: `0x${bytesToHex(withdrawalMessageId(request.requestId))}`,
+    messageId: args.messageId ?? `0x${bytesToHex(withdrawalMessageId(request.requestId))}`,
     sequence: args.sequence,
     kind: WITHDRAWAL_OUTBOX_KIND,
     body: utf8.encode(

@@ -58,6 +58,28 @@ export const LEDGER_MIGRATIONS: readonly string[] = [
       'accepted'
     FROM _synddb_outbox WHERE kind = 'withdrawal' AND json_valid(CAST(body AS TEXT));
   `,
+  // 2: \`open\` = 1 marks the withdrawals the Bridge may still complete: accepted, the first
+  // accepted one with its message id, no completion recorded (NULL otherwise). Set when the row is
+  // written, cleared when its completion is recorded; the pending lists read it through a partial
+  // index, so they cost in proportion to what is pending, not to the ledger.
+  // The index on every request_id (text up to 1000 characters) was the ledger's costliest write;
+  // a request id's rows are found by its message id (derived from it) instead, and only the rows
+  // whose message id is not derived from their request id by this version keep a request_id
+  // index: unsignable ones (none) and those carried over from the outbox (timestamp 0), whose id
+  // an earlier version derived.
+  `
+  ALTER TABLE _synddb_withdrawals ADD COLUMN open INTEGER CHECK (open IS NULL OR open = 1);
+  UPDATE _synddb_withdrawals SET open = 1
+    WHERE status = 'accepted' AND message_id IS NOT NULL
+      AND sequence = (SELECT min(x.sequence) FROM _synddb_withdrawals x
+        WHERE x.message_id = _synddb_withdrawals.message_id AND x.status = 'accepted')
+      AND NOT EXISTS (SELECT 1 FROM _synddb_bridge_completions c
+        WHERE c.message_id = _synddb_withdrawals.message_id);
+  CREATE INDEX IF NOT EXISTS _synddb_withdrawals_open ON _synddb_withdrawals (sequence) WHERE open = 1;
+  DROP INDEX IF EXISTS _synddb_withdrawals_request_id;
+  CREATE INDEX IF NOT EXISTS _synddb_withdrawals_request_id_underived ON _synddb_withdrawals (request_id)
+    WHERE message_id IS NULL OR timestamp = 0;
+  `,
 ];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

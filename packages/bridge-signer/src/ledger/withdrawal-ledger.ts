@@ -1,5 +1,7 @@
+import { bytesToHex } from '@synddb/protocol';
 import type { Database, Statement } from 'better-sqlite3';
 import { WithdrawalLedgerError } from '../errors';
+import { tryWithdrawalMessageId } from '../try-withdrawal-message-id';
 import { migrateLedgerSchema } from './ledger-migrations';
 
 /** What became of a withdrawal: accepted (queued or signed), refused by a policy, or unsignable. */
@@ -122,7 +124,7 @@ export class WithdrawalLedger {
   readonly #now: () => number;
   readonly #insert: Statement;
   readonly #selectTotal: Statement;
-  readonly #upsertTotal: Statement;
+  readonly #upsertTotals: Statement;
   readonly #byId: Statement;
   readonly #pending: Statement;
   readonly #pendingCount: Statement;
@@ -133,7 +135,7 @@ export class WithdrawalLedger {
   readonly #upsertCursor: Statement;
   readonly #lastSequence: Statement;
   readonly #since: Statement;
-  readonly #acceptedId: Statement;
+  readonly #closeOpen: Statement;
   readonly #refusedCount: Statement;
 
   /** Opens (and migrates) the ledger; the state store must already be open on `db`. */
@@ -141,31 +143,43 @@ export class WithdrawalLedger {
     this.db = db;
     this.#now = options.now ?? Date.now;
     migrateLedgerSchema(db);
+    // `open` in the same statement: the first accepted withdrawal with its message id, unless its
+    // completion was seen before it was replicated.
     this.#insert = db.prepare(
       `INSERT INTO _synddb_withdrawals
-        (sequence, timestamp, day, request_id, message_id, recipient, amount, status, policy, reason)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        (sequence, timestamp, day, request_id, message_id, recipient, amount, status, policy, reason, open)
+       VALUES (@sequence, @timestamp, @day, @requestId, @messageId, @recipient, @amount, @status,
+         @policy, @reason,
+         CASE WHEN @status = 'accepted' AND @messageId IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM _synddb_withdrawals
+             WHERE message_id = @messageId AND status = 'accepted')
+           AND NOT EXISTS (SELECT 1 FROM _synddb_bridge_completions WHERE message_id = @messageId)
+         THEN 1 END)`,
     );
     this.#selectTotal = db
       .prepare('SELECT total FROM _synddb_withdrawal_totals WHERE day = ? AND recipient = ?')
       .pluck();
-    this.#upsertTotal = db.prepare(
-      `INSERT INTO _synddb_withdrawal_totals (day, recipient, total, count) VALUES (?, ?, ?, 1)
+    // Both totals rows (the recipient's and everyone's) in one statement.
+    this.#upsertTotals = db.prepare(
+      `INSERT INTO _synddb_withdrawal_totals (day, recipient, total, count) VALUES (?, ?, ?, 1), (?, ?, ?, 1)
        ON CONFLICT(day, recipient) DO UPDATE SET total = excluded.total, count = count + 1`,
     );
+    // A request id's rows: by the message id derived from it (indexed), or through the partial
+    // index of rows whose message id is not derived from their request id (migration 2).
     this.#byId = db
       .prepare(
         `${SELECT} WHERE w.sequence IN (
-           SELECT sequence FROM _synddb_withdrawals WHERE request_id = @requestId
+           SELECT sequence FROM _synddb_withdrawals
+             WHERE message_id = @derivedId AND request_id = @requestId
+           UNION SELECT sequence FROM _synddb_withdrawals
+             WHERE (message_id IS NULL OR timestamp = 0) AND request_id = @requestId
            UNION SELECT sequence FROM _synddb_withdrawals WHERE message_id = @messageId
          ) ORDER BY w.sequence LIMIT @limit`,
       )
       .safeIntegers(true);
-    // One entry per message id (the first accepted withdrawal with it): the Bridge knows a
-    // message id once, however many withdrawals share it.
-    const pendingWhere = `WHERE w.status = 'accepted' AND o.signature IS NOT NULL AND c.message_id IS NULL
-      AND w.sequence = (SELECT min(x.sequence) FROM _synddb_withdrawals x
-        WHERE x.message_id = w.message_id AND x.status = 'accepted')`;
+    // One entry per message id (the first accepted withdrawal with it, `open`): the Bridge knows a
+    // message id once, however many withdrawals share it. Through the partial index on `open`.
+    const pendingWhere = 'WHERE w.open = 1 AND o.signature IS NOT NULL';
     this.#pending = db
       .prepare(`${SELECT} ${pendingWhere} ORDER BY w.sequence LIMIT ? OFFSET ?`)
       .safeIntegers(true);
@@ -173,7 +187,6 @@ export class WithdrawalLedger {
       .prepare(
         `SELECT count(*) FROM _synddb_withdrawals w
          JOIN _synddb_outbox o ON o.message_id = w.message_id
-         LEFT JOIN _synddb_bridge_completions c ON c.message_id = w.message_id
          ${pendingWhere}`,
       )
       .pluck();
@@ -204,8 +217,8 @@ export class WithdrawalLedger {
     this.#refusedCount = db
       .prepare("SELECT count(*) FROM _synddb_withdrawals WHERE status <> 'accepted'")
       .pluck();
-    this.#acceptedId = db.prepare(
-      "SELECT 1 FROM _synddb_withdrawals WHERE message_id = ? AND status = 'accepted' LIMIT 1",
+    this.#closeOpen = db.prepare(
+      'UPDATE _synddb_withdrawals SET open = NULL WHERE message_id = ? AND open = 1',
     );
     this.#since = db
       .prepare(`${SELECT} WHERE w.sequence > ? ORDER BY w.sequence LIMIT ?`)
@@ -225,18 +238,18 @@ export class WithdrawalLedger {
       });
     }
     try {
-      this.#insert.run(
-        record.sequence,
-        record.timestamp,
-        withdrawalDay(record.timestamp),
-        record.requestId,
-        record.messageId,
-        record.recipient,
-        record.amount,
-        record.status,
-        record.policy ?? null,
-        record.reason ?? null,
-      );
+      this.#insert.run({
+        sequence: record.sequence,
+        timestamp: record.timestamp,
+        day: withdrawalDay(record.timestamp),
+        requestId: record.requestId,
+        messageId: record.messageId,
+        recipient: record.recipient,
+        amount: record.amount,
+        status: record.status,
+        policy: record.policy ?? null,
+        reason: record.reason ?? null,
+      });
     } catch (cause) {
       throw new WithdrawalLedgerError('Cannot record the withdrawal', {
         details: `sequence ${record.sequence}`,
@@ -257,16 +270,34 @@ export class WithdrawalLedger {
     return BigInt(text);
   }
 
-  /** Adds an accepted amount to the day's totals (the recipient's and everyone's). In the apply transaction. */
-  addAccepted(day: bigint, recipient: string, amount: bigint): void {
-    for (const key of [recipient, ALL_RECIPIENTS]) {
-      this.#upsertTotal.run(day, key, (this.acceptedTotal(day, key) + amount).toString());
-    }
+  /**
+   * Adds an accepted amount to the day's totals (the recipient's and everyone's), in one
+   * statement. `before` are the totals already read for this withdrawal (read here otherwise). In
+   * the apply transaction.
+   */
+  addAccepted(
+    day: bigint,
+    recipient: string,
+    amount: bigint,
+    before: { recipient?: bigint | undefined; all?: bigint | undefined } = {},
+  ): void {
+    const toRecipient = (before.recipient ?? this.acceptedTotal(day, recipient)) + amount;
+    const toAll = (before.all ?? this.acceptedTotal(day, ALL_RECIPIENTS)) + amount;
+    this.#upsertTotals.run(
+      day,
+      recipient,
+      toRecipient.toString(),
+      day,
+      ALL_RECIPIENTS,
+      toAll.toString(),
+    );
   }
 
   /** Withdrawals whose request id is `requestId` or whose message id is `messageId`, oldest first. */
   find(requestId: string, messageId: string | null, limit = 100): WithdrawalRecord[] {
-    return (this.#byId.all({ requestId, messageId, limit }) as Row[]).map(toRecord);
+    const derived = tryWithdrawalMessageId(requestId);
+    const derivedId = derived === null ? null : `0x${bytesToHex(derived)}`;
+    return (this.#byId.all({ requestId, derivedId, messageId, limit }) as Row[]).map(toRecord);
   }
 
   /** Signed withdrawals not yet completed on-chain, oldest first. */
@@ -334,7 +365,8 @@ export class WithdrawalLedger {
           now,
         ).changes;
         added += inserted;
-        if (inserted === 1 && this.#acceptedId.get(c.messageId) !== undefined) {
+        // A new completion closes the open withdrawal with its message id, if one is replicated.
+        if (inserted === 1 && this.#closeOpen.run(c.messageId).changes > 0) {
           withdrawals.push(c.messageId);
         }
       }
