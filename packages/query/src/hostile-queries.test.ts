@@ -187,6 +187,19 @@ describe('starve readers', () => {
     );
   });
 
+  it('a full queue makes room for another client (the biggest queuer gives up its newest)', async () => {
+    const s = service({ maxQueue: 8, timeoutMs: 2000 });
+    await s.ready();
+    const hog = Array.from({ length: 30 }, () =>
+      s.query({ sql: NEVER_ENDING, client: 'hog' }).catch((e: QueryError) => e.code),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await s.query(pointQuery);
+    expect(JSON.parse(r.rowsJson)).toEqual([['one']]);
+    const codes = await Promise.all(hog);
+    expect(codes).toContain('QUERY_BUSY');
+  });
+
   it('caps the queries one client has in flight (429 QUERY_CLIENT_BUSY)', async () => {
     const s = service({ maxInFlightPerClient: 4, timeoutMs: 1500 });
     await s.ready();

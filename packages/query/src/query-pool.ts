@@ -554,9 +554,33 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
         );
       }
       if (queue.length >= maxQueue) {
-        return Promise.reject(
-          new QueryError('QUERY_BUSY', `too many queries waiting (${maxQueue}); retry later`),
-        );
+        // Full: the client with the most queued queries gives up its newest one, unless that is
+        // this client (a few clients cannot fill the queue for everyone).
+        const counts = new Map<string, number>();
+        for (const t of queue) counts.set(t.client, (counts.get(t.client) ?? 0) + 1);
+        let top: string | undefined;
+        let most = 0;
+        for (const [c, n] of counts) {
+          if (n > most) {
+            most = n;
+            top = c;
+          }
+        }
+        if (top === undefined || top === client || most <= (counts.get(client) ?? 0) + 1) {
+          return Promise.reject(
+            new QueryError('QUERY_BUSY', `too many queries waiting (${maxQueue}); retry later`),
+          );
+        }
+        for (let i = queue.length - 1; i >= 0; i--) {
+          const t = queue[i]!;
+          if (t.client !== top) continue;
+          queue.splice(i, 1);
+          clearTimeout(t.timer);
+          t.reject(
+            new QueryError('QUERY_BUSY', `too many queries waiting (${maxQueue}); retry later`),
+          );
+          break;
+        }
       }
       if (respawnTimer !== undefined && !slots.some(usable)) {
         return Promise.reject(

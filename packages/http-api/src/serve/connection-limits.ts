@@ -100,8 +100,9 @@ export function autoMaxConnections(reservedDescriptors: number): number {
 
 /**
  * Caps connections below the descriptor limit and per client, with eviction for fairness: a
- * new connection at the global cap takes the oldest idle connection of the client holding the
- * most (when that client holds more than the newcomer's); otherwise it is closed at once. Also
+ * new connection at the global cap takes the oldest idle (else oldest) connection of the client
+ * holding the most (when that client holds more than the newcomer's + 1); otherwise it is closed
+ * at once. Also
  * tracks each client's unread output, so a client that never reads cannot pin more than
  * `maxOutputPerClient` in this process.
  */
@@ -130,15 +131,20 @@ export function createConnectionLimits(options: ConnectionLimitsOptions = {}): C
       if (victim === undefined || set.size > victim.size) victim = set;
     }
     if (victim === undefined || victim.size <= mine + 1) return false;
+    // Oldest first (insertion order): an idle one, else (every one busy, e.g. waiting for a
+    // far-future min_sequence) the oldest busy one.
+    let chosen: Tracked | undefined;
     for (const t of victim) {
-      // Oldest first (insertion order); only idle ones.
       if (t.busy === 0) {
-        refuse(t.socket, t.client, 'evicted');
-        untrack(t);
-        return true;
+        chosen = t;
+        break;
       }
+      chosen ??= t;
     }
-    return false;
+    if (chosen === undefined) return false;
+    refuse(chosen.socket, chosen.client, 'evicted');
+    untrack(chosen);
+    return true;
   };
 
   const untrack = (t: Tracked) => {
