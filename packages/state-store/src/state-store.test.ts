@@ -216,6 +216,68 @@ describe('copyInto (snapshot swap)', () => {
     db.close();
   });
 
+  it("carries every component's reserved tables with their rows, indexes, views and triggers", () => {
+    const db = openFile('ledger-src.db');
+    const store = openStateStore(db, { now: () => 1 });
+    // a table another component (e.g. the bridge signer's withdrawal ledger) keeps in the replica
+    db.exec(`CREATE TABLE _synddb_ledger (id BLOB PRIMARY KEY, amount TEXT NOT NULL, day INTEGER);
+      CREATE INDEX _synddb_ledger_day ON _synddb_ledger (day) WHERE day IS NOT NULL;
+      CREATE VIEW _synddb_ledger_days AS SELECT day, count(*) AS n FROM _synddb_ledger GROUP BY day;
+      CREATE TABLE _synddb_ledger_log (id BLOB);
+      CREATE TRIGGER _synddb_ledger_logged AFTER INSERT ON _synddb_ledger
+        BEGIN INSERT INTO _synddb_ledger_log VALUES (new.id); END;
+      INSERT INTO _synddb_meta (key, value) VALUES ('ledger_schema_version', '2');`);
+    const big = 2n ** 70n;
+    db.prepare('INSERT INTO _synddb_ledger VALUES (?, ?, ?)').run(
+      Buffer.from([1, 2]),
+      `${big}`,
+      20_000,
+    );
+    db.prepare('INSERT INTO _synddb_ledger VALUES (?, ?, ?)').run(Buffer.from([3]), '5', null);
+    db.transaction(() => store.recordApplied(0n, 9n))();
+
+    const image = openFile('ledger-image.db');
+    image.exec(`CREATE TABLE items (id INTEGER PRIMARY KEY);
+      CREATE TABLE _synddb_ledger (forged);
+      INSERT INTO _synddb_ledger VALUES ('from the image');`);
+    store.copyInto(image, { sequence: 12n, timestamp: 99n });
+
+    expect(image.prepare('SELECT * FROM _synddb_ledger ORDER BY id').raw().all()).toEqual([
+      [Buffer.from([1, 2]), `${big}`, 20_000],
+      [Buffer.from([3]), '5', null],
+    ]);
+    expect(image.prepare('SELECT * FROM _synddb_ledger_days ORDER BY day').raw().all()).toEqual([
+      [null, 1],
+      [20_000, 1],
+    ]);
+    const names = image
+      .prepare(
+        "SELECT type || ':' || name FROM sqlite_master WHERE name LIKE '\\_synddb\\_ledger%' ESCAPE '\\' ORDER BY 1",
+      )
+      .pluck()
+      .all();
+    expect(names).toEqual([
+      'index:_synddb_ledger_day',
+      'table:_synddb_ledger',
+      'table:_synddb_ledger_log',
+      'trigger:_synddb_ledger_logged',
+      'view:_synddb_ledger_days',
+    ]);
+    // the log's rows were copied as they were, and the trigger came along and fires again
+    expect(image.prepare('SELECT count(*) FROM _synddb_ledger_log').pluck().get()).toBe(2);
+    image.prepare('INSERT INTO _synddb_ledger VALUES (?, ?, ?)').run(Buffer.from([4]), '1', 1);
+    expect(image.prepare('SELECT count(*) FROM _synddb_ledger_log').pluck().get()).toBe(3);
+    expect(
+      image
+        .prepare("SELECT value FROM _synddb_meta WHERE key = 'ledger_schema_version'")
+        .pluck()
+        .get(),
+    ).toBe('2');
+    expect(openStateStore(image).cursor()).toMatchObject({ lastSequence: 12n, lastTimestamp: 99n });
+    image.close();
+    db.close();
+  });
+
   it('knows its reserved names', () => {
     expect(isReservedName('_synddb_cursor')).toBe(true);
     expect(isReservedName('_SyndDB_x')).toBe(true);

@@ -290,44 +290,63 @@ export class StateStore {
   }
 
   /**
-   * Writes this store's state (gaps and outbox) into `target`, a database that is about to replace
-   * the replica (a snapshot image), with the cursor set to `cursor`. Reserved tables that came
-   * inside the image are dropped first: an image is data, never a source of validator state.
-   * Runs in one transaction on `target`.
+   * Writes the validator's state into `target`, a database that is about to replace the replica
+   * (a snapshot image), with the cursor set to `cursor`: every reserved (`_synddb_*`) table of the
+   * replica with its rows, indexes, triggers and views, whichever component owns it (this
+   * package's gaps and outbox, the bridge signer's withdrawal ledger, ...), so a snapshot swap
+   * loses no decision a component recorded. Reserved objects that came inside the image are
+   * dropped first: an image is data, never a source of validator state. Runs in one transaction
+   * on `target`.
    */
   copyInto(target: Database, cursor: { sequence: bigint; timestamp: bigint }): void {
-    const reserved = target
-      .prepare(
-        "SELECT type, name FROM sqlite_master WHERE name LIKE '\\_synddb\\_%' ESCAPE '\\' AND type IN ('table', 'index', 'view', 'trigger')",
-      )
-      .all() as { type: string; name: string }[];
-    const gaps = this.#selectGaps.all() as Record<string, unknown>[];
-    const outbox = this.db
-      .prepare('SELECT * FROM _synddb_outbox')
-      .safeIntegers(true)
-      .all() as Record<string, unknown>[];
+    const reservedOf = (db: Database) =>
+      db
+        .prepare(
+          "SELECT type, name, tbl_name AS tableName, sql FROM sqlite_master WHERE tbl_name LIKE '\\_synddb\\_%' ESCAPE '\\' AND type IN ('table', 'index', 'view', 'trigger') ORDER BY rowid",
+        )
+        .all() as { type: string; name: string; tableName: string; sql: string | null }[];
+    const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+    const inImage = reservedOf(target);
+    const ours = reservedOf(this.db);
+    const tables = ours.filter((o) => o.type === 'table' && o.sql !== null);
+    const rows = new Map(
+      tables.map((t) => [
+        t.name,
+        this.db
+          .prepare(`SELECT * FROM ${quote(t.name)}`)
+          .raw(true)
+          .safeIntegers(true)
+          .all() as unknown[][],
+      ]),
+    );
+    const columns = new Map(
+      tables.map((t) => [
+        t.name,
+        (this.db.pragma(`table_info(${quote(t.name)})`) as { name: string }[]).map((c) => c.name),
+      ]),
+    );
     target.transaction(() => {
-      for (const obj of reserved) {
+      for (const obj of inImage) {
         if (obj.type === 'table' || obj.type === 'view') {
-          target.exec(
-            `DROP ${obj.type.toUpperCase()} IF EXISTS "${obj.name.replaceAll('"', '""')}"`,
-          );
+          target.exec(`DROP ${obj.type.toUpperCase()} IF EXISTS ${quote(obj.name)}`);
         }
       }
+      // tables first (in creation order), then their indexes, views and triggers
+      for (const t of tables) {
+        target.exec(t.sql!);
+        const names = columns.get(t.name)!;
+        const insert = target.prepare(
+          `INSERT INTO ${quote(t.name)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`,
+        );
+        for (const row of rows.get(t.name)!) insert.run(row);
+      }
+      for (const o of ours) {
+        if (o.type !== 'table' && o.sql !== null) target.exec(o.sql);
+      }
     })();
+    // Same schema versions as this replica: opening runs no migration, only sets the cursor.
     const copy = new StateStore(target, { now: this.#now });
-    target.transaction(() => {
-      const insertGap = target.prepare(
-        'INSERT INTO _synddb_gaps (gap_start, gap_end, reason, detected_at) VALUES (?, ?, ?, ?)',
-      );
-      for (const g of gaps) insertGap.run(g.gap_start, g.gap_end, g.reason, g.detected_at);
-      const insertOutbox = target.prepare(
-        `INSERT INTO _synddb_outbox (message_id, sequence, kind, body, created_at, signature, signer, signed_at, error)
-         VALUES (@message_id, @sequence, @kind, @body, @created_at, @signature, @signer, @signed_at, @error)`,
-      );
-      for (const o of outbox) insertOutbox.run(o);
-      copy.setCursor(cursor.sequence, cursor.timestamp);
-    })();
+    target.transaction(() => copy.setCursor(cursor.sequence, cursor.timestamp))();
   }
 
   #requireTransaction(operation: string): void {
