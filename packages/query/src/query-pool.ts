@@ -366,6 +366,9 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     return n;
   };
 
+  /** How often each client's statements were interrupted (bounded: the oldest entries go). */
+  const strikes = new Map<string, number>();
+  const strikesOf = (client: string) => strikes.get(client) ?? 0;
   /** Clients whose statement was interrupted lately, until when (performance.now()). */
   const penalized = new Map<string, number>();
   const isPenalized = (client: string) => {
@@ -406,21 +409,23 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   };
 
   const dispatchPass = (pass: 'idle' | 'any' | 'penalized') => {
-    for (let i = 0; i < queue.length; ) {
-      const task = queue[i]!;
+    // Among clients holding no worker, those interrupted least often go first: a client whose
+    // statements keep running past the interrupt floor cannot get ahead of one whose queries end,
+    // also once its penalty has run out (arrival order otherwise).
+    const order =
+      pass === 'idle'
+        ? [...queue].sort((a, b) => strikesOf(a.client) - strikesOf(b.client))
+        : [...queue];
+    for (const task of order) {
       const occupied = workersOf(task.client);
       const penalty = isPenalized(task.client);
-      if ((pass === 'penalized') !== penalty || (pass === 'idle' && occupied > 0)) {
-        i++;
-        continue;
-      }
+      if ((pass === 'penalized') !== penalty || (pass === 'idle' && occupied > 0)) continue;
       const atCap = occupied >= maxWorkersPerClient;
       const target = pickSlot(task.client, atCap, penalty);
-      if (target === undefined) {
-        i++;
-        continue;
-      }
-      queue.splice(i, 1);
+      if (target === undefined) continue;
+      const at = queue.indexOf(task);
+      if (at < 0) continue;
+      queue.splice(at, 1);
       target.tasks.set(task.id, task);
       task.worker = target;
       task.sentAt = performance.now();
@@ -498,6 +503,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     slot.killedFor = task;
     penalized.set(task.client, performance.now() + PENALTY_MS);
     if (penalized.size > 10_000) penalized.delete(penalized.keys().next().value!);
+    strikes.set(task.client, strikesOf(task.client) + 1);
+    if (strikes.size > 10_000) strikes.delete(strikes.keys().next().value!);
     options.onWorkerExit?.({ reason: 'timeout', detail: task.request.sql.slice(0, 200) });
     slot.child?.kill('SIGKILL');
   };
