@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@synddb/app-kit';
 import { encodeInitializeAndHandle } from '@synddb/bridge-client';
 import { startDevnetWithApp, TEST_SEQUENCER_KEY } from '@synddb/devnet';
 import { ANVIL_KEYS, deployTestBridge, startAnvil } from '@synddb/test-contracts';
@@ -31,7 +32,6 @@ import {
   solidityPacked,
   Wallet,
 } from 'ethers';
-import { createLogger } from '../src/logger';
 import { startRelayer } from '../src/start-relayer';
 
 const N = Number(process.env.BENCH_WITHDRAWALS ?? 24);

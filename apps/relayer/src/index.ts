@@ -1,3 +1,4 @@
+export { createLogger, type Logger, type LogLevel } from '@synddb/app-kit';
 export {
   applicationsOf,
   configSchema,
@@ -14,7 +15,6 @@ export {
   RelayerStartupError,
 } from './errors';
 export { createRelayerApi, type RelayerApiOptions } from './http/create-relayer-api';
-export { createLogger, type Logger, type LogLevel } from './logger';
 export { createRelayerMetrics, type RelayerMetrics } from './metrics';
 export { type CliProcess, runCli, VERSION } from './run-cli';
 export { type RelayerHandle, type StartRelayerOptions, startRelayer } from './start-relayer';

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createLogger, type Logger } from '@synddb/app-kit';
 import {
   createBridgeReader,
   createRpcProviders,
@@ -18,7 +19,6 @@ import { RelayerConfigError, RelayerStartupError } from './errors';
 import { createRelayerApi } from './http/create-relayer-api';
 import type { JobContext } from './jobs/job-context';
 import { startJobRunner } from './jobs/job-runner';
-import { createLogger, type Logger } from './logger';
 import { createRelayerMetrics, type RelayerMetrics } from './metrics';
 import { type JobStore, openJobStore } from './store/job-store';
 

@@ -9,13 +9,13 @@
  * 10% of requests still lands everything exactly once.
  */
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import { createSampleApp } from '@synddb/devnet';
 import { ANVIL_KEYS } from '@synddb/test-contracts';
 import { onCleanup, waitFor } from '@synddb/test-support';
 import { startJsonRpcFaultProxy } from '@synddb/test-support/chain';
 import { parseEther, id as topicOf, Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { type RelayerHandle, startRelayer } from '../src/start-relayer';
 import {
   type RelayerEnvironment,

@@ -19,6 +19,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import { encodeInitializeAndHandle } from '@synddb/bridge-client';
 import {
   ANVIL_KEYS,
@@ -44,7 +45,6 @@ import {
 } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withdrawalMessage } from '../src/jobs/withdrawal-job';
-import { createLogger } from '../src/logger';
 import { runCli } from '../src/run-cli';
 import { type RelayerHandle, startRelayer } from '../src/start-relayer';
 

@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
+import { createLogger } from '@synddb/app-kit';
 import { readDatabaseImage } from '@synddb/devnet';
 // The sequencer's storage API in its own process (a bench helper of @synddb/sync).
 import { startStorageServer } from '../../../packages/sync/bench/storage-server-client';
-import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 const RATE = Number(process.env.BENCH_RATE ?? 100);

@@ -1,4 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
+import type { Logger } from '@synddb/app-kit';
 import {
   admitWithdrawal,
   type BridgeCompletionFollower,
@@ -29,7 +30,6 @@ import type { StateStore } from '@synddb/state-store';
 import type { SyncEngine, WithdrawalHandler } from '@synddb/sync';
 import type { ValidatorConfig } from './config/config-schema';
 import { withdrawalPolicyOptions } from './config/withdrawal-policy';
-import type { Logger } from './logger';
 import { isInMemory } from './replica';
 
 const ZERO_ADDRESS = `0x${'0'.repeat(40)}`;

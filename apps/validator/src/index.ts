@@ -1,4 +1,13 @@
 export {
+  type CreateLoggerOptions,
+  createLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  type OptionMeta,
+  optionRegistry,
+} from '@synddb/app-kit';
+export {
   type ConfigKey,
   configSchema,
   configShape,
@@ -6,7 +15,6 @@ export {
   type ValidatorConfigInput,
 } from './config/config-schema';
 export { formatConfigTable, formatHelp } from './config/help';
-export { type OptionMeta, optionRegistry } from './config/option-types';
 export {
   type CliCommand,
   type Environment,
@@ -17,13 +25,6 @@ export {
 } from './config/parse-config';
 export { type ConfigProblem, ValidatorConfigError, ValidatorStartupError } from './errors';
 export { attachSyncLogging, formatSeconds, progressFields } from './log-sync-events';
-export {
-  type CreateLoggerOptions,
-  createLogger,
-  type LogFields,
-  type Logger,
-  type LogLevel,
-} from './logger';
 export { openReplica, type Replica } from './replica';
 export { type CliProcess, runCli, VERSION } from './run-cli';
 export {

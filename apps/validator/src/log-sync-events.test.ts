@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { createLogger } from '@synddb/app-kit';
 import type { SyncEngine, SyncEvents } from '@synddb/sync';
 import { describe, expect, it } from 'vitest';
 import { attachSyncLogging, formatSeconds, progressFields } from './log-sync-events';
-import { createLogger } from './logger';
 
 describe('attachSyncLogging', () => {
   it('logs progress, halts, resumes, snapshots, gap skips and errors', () => {

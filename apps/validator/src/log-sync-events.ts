@@ -1,5 +1,5 @@
+import type { Logger } from '@synddb/app-kit';
 import type { SyncEngine, SyncProgress } from '@synddb/sync';
-import type { Logger } from './logger';
 
 /** Logs the engine's life: progress while catching up, retries, halts, resumes, snapshots, gap skips. */
 export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => void {

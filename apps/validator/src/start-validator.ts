@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { createLogger, type Logger } from '@synddb/app-kit';
 import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import {
   attachSubscriptions,
@@ -33,7 +34,6 @@ import type { ValidatorConfig, ValidatorConfigInput } from './config/config-sche
 import { resolveValidatorConfig } from './config/parse-config';
 import { ValidatorStartupError } from './errors';
 import { attachSyncLogging } from './log-sync-events';
-import { createLogger, type Logger } from './logger';
 import { isInMemory, openReplica, type Replica } from './replica';
 import { createStorage, resolveSequencerPubkey } from './storage';
 import { createValidationRules } from './validation-rules';

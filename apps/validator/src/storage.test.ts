@@ -1,10 +1,10 @@
+import { createLogger } from '@synddb/app-kit';
 import { startTestSequencer } from '@synddb/devnet';
 import { onCleanup } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import type { ValidatorConfigInput } from './config/config-schema';
 import { resolveValidatorConfig } from './config/parse-config';
 import { ValidatorConfigError, ValidatorStartupError } from './errors';
-import { createLogger } from './logger';
 import { createStorage, resolveSequencerPubkey } from './storage';
 
 const PUBKEY =

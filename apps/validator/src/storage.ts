@@ -1,3 +1,4 @@
+import type { Logger } from '@synddb/app-kit';
 import {
   createFallbackFetcher,
   createFsFetcher,
@@ -8,7 +9,6 @@ import {
 import { parseSequencerPubkey } from '@synddb/verifier';
 import type { ValidatorConfig } from './config/config-schema';
 import { ValidatorConfigError, ValidatorStartupError } from './errors';
-import type { Logger } from './logger';
 
 export interface ConfiguredStorage {
   fetcher: StorageFetcher;

@@ -1,9 +1,9 @@
+import type { Logger } from '@synddb/app-kit';
 import { createSqlRule, RuleConfigError, type SqlRule, type ValidationRule } from '@synddb/sync';
 import type { Database } from 'better-sqlite3';
 import { Counter, type Registry } from 'prom-client';
 import type { ValidatorConfig } from './config/config-schema';
 import { readRulesFile } from './config/rules-file';
-import type { Logger } from './logger';
 
 /**
  * The invariant rules of a validator: the SQL rules of `RULES_FILE` (each with `RULE_TIME_LIMIT`),

@@ -6,6 +6,7 @@
  * is kept in the replica across a restart.
  */
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import { signerKeyFromHex } from '@synddb/bridge-signer';
 import { startDevnetWithApp } from '@synddb/devnet';
 import {
@@ -20,7 +21,6 @@ import {
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 const VALIDATOR_KEY = `0x${'71'.repeat(32)}`;

@@ -6,13 +6,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import { startDevnetWithApp } from '@synddb/devnet';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import Database from 'better-sqlite3';
 import { id as keccakText, SigningKey } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 const ALICE = '0x00000000000000000000000000000000000a11ce';

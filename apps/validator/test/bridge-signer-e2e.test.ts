@@ -6,12 +6,12 @@
  */
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import { startDevnetWithApp } from '@synddb/devnet';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import Database from 'better-sqlite3';
 import { getBytes, hashMessage, recoverAddress, Signature, SigningKey } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;

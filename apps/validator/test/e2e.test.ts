@@ -51,7 +51,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
     expect(head).toBeGreaterThan(100);
 
     const databasePath = join(devnet.directory, 'replica', 'validator.db');
-    const { createLogger } = await import('../src/logger');
+    const { createLogger } = await import('@synddb/app-kit');
     const log = quietLogger();
     const validator = await startValidator(
       {
@@ -119,7 +119,7 @@ describe('validator against the devnet sequencer', { timeout: 60_000 }, () => {
     await devnet.app.runWorkload({ transactions: 40, seed: 3, snapshotEvery: 0 });
     devnet.sequencer.flush();
     const databasePath = join(devnet.directory, 'replica.db');
-    const { createLogger } = await import('../src/logger');
+    const { createLogger } = await import('@synddb/app-kit');
     const config = {
       sequencerUrl: devnet.url,
       databasePath,

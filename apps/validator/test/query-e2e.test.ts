@@ -4,10 +4,10 @@
  * sequence), never a busy error; min_sequence waits, then 504s; writes are refused.
  */
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import { startDevnetWithApp } from '@synddb/devnet';
 import { onCleanup, tempDir } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { startValidator } from '../src/start-validator';
 
 const ACCOUNTS = 8;

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { createLogger } from '@synddb/app-kit';
 import {
   captureChangeset,
   createSequencerClient,
@@ -17,7 +18,6 @@ import { decodeBatchBlob } from '@synddb/protocol';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import type { Database } from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 const MAX_SYNC_DIFF = 0; // the reference allows 5; here both validators must be exactly at head

@@ -7,11 +7,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '@synddb/app-kit';
 import { startDevnetWithApp } from '@synddb/devnet';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { SigningKey } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
 
 interface StatusJson {

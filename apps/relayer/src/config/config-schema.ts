@@ -1,5 +1,3 @@
-import { parseBindAddress } from '@synddb/http-api';
-import { z } from 'zod';
 import {
   boolean,
   byteSize,
@@ -11,7 +9,9 @@ import {
   text,
   u64,
   withDefault,
-} from './option-types';
+} from '@synddb/app-kit';
+import { parseBindAddress } from '@synddb/http-api';
+import { z } from 'zod';
 
 const bindAddress = () =>
   text().superRefine((v, ctx) => {

@@ -1,3 +1,4 @@
+import type { Logger } from '@synddb/app-kit';
 import type {
   BridgeReader,
   JournaledTransaction,
@@ -5,7 +6,6 @@ import type {
   TransactionSubmitter,
   ValidatorSet,
 } from '@synddb/bridge-client';
-import type { Logger } from '../logger';
 import type { RelayerMetrics } from '../metrics';
 import type { Job, JobStore } from '../store/job-store';
 

@@ -1,6 +1,3 @@
-import { parseBindAddress } from '@synddb/http-api';
-import { parseSequencerPubkey } from '@synddb/verifier';
-import { z } from 'zod';
 import {
   boolean,
   byteSize,
@@ -13,7 +10,10 @@ import {
   threads,
   u64,
   withDefault,
-} from './option-types';
+} from '@synddb/app-kit';
+import { parseBindAddress } from '@synddb/http-api';
+import { parseSequencerPubkey } from '@synddb/verifier';
+import { z } from 'zod';
 
 const bindAddress = () =>
   text().superRefine((v, ctx) => {

@@ -99,7 +99,8 @@ export const httpUrl = () =>
     return typeof parsed === 'string' ? parsed : fail(ctx, parsed.error);
   });
 
-interface OptionSpec {
+/** How `withDefault` and `optional` name and document an option. */
+export interface OptionSpec {
   env: string;
   flag?: string;
   value?: string;

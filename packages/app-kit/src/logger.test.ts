@@ -1,5 +1,5 @@
+import { createLogger } from '@synddb/app-kit';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger';
 
 const at = () => new Date('2026-01-02T03:04:05.678Z');
 
