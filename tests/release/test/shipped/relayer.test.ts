@@ -130,6 +130,9 @@ describe('the built synddb-relayer binary', () => {
       timeoutMs: 90_000,
       intervalMs: 200,
     });
+    // No block is mined while the transaction is sent (else it could land in the block being
+    // mined before the spike, and nothing would need replacing: seen on a loaded machine).
+    await rpc.send('evm_setIntervalMining', [0]);
     await submitAll(relayer.url, [spiked!]);
     await waitFor(
       async () =>
@@ -138,6 +141,7 @@ describe('the built synddb-relayer binary', () => {
       { what: 'the spiked withdrawal signed', timeoutMs: 30_000, intervalMs: 10 },
     );
     await rpc.send('anvil_setNextBlockBaseFeePerGas', ['0x174876e800']); // 100 gwei
+    await rpc.send('evm_setIntervalMining', [1]);
     const spikedJob = await waitFor(
       async () => {
         const j = await getJson<JobJson>(`${relayer.url}/withdrawals/${spiked!.message_id}`);
