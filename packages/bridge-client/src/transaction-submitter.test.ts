@@ -473,12 +473,23 @@ describe('transaction submitter', () => {
     const m = withdrawal();
     await rpcCall('evm_setAutomine', [false]);
     try {
-      const { j, signed } = journal();
+      const { j, broadcast } = journal();
       // both simulate fine while neither is mined; the second to be mined reverts
       const sends = [0, 1].map(() =>
         s.send({ to: chain.addresses.bridge, data: initialize(m) }, j),
       );
-      await waitFor(() => signed.length === 2, { what: 'both signed', intervalMs: 10 });
+      // both in the node's pool before the block (journaled 'signed' comes before the broadcast:
+      // mining on that could leave the second pending forever with automine off)
+      await waitFor(() => broadcast.length === 2, { what: 'both broadcast', intervalMs: 10 });
+      await waitFor(
+        async () => {
+          const found = await Promise.all(
+            broadcast.map((hash) => rpcCall('eth_getTransactionByHash', [hash])),
+          );
+          return found.every((tx) => tx !== null);
+        },
+        { what: 'both in the pool', intervalMs: 20 },
+      );
       await rpcCall('evm_mine');
       const outcomes = await Promise.all(sends);
       const reverted = outcomes.find((o) => o.status === 'mined' && !o.receipt.success);
