@@ -25,6 +25,10 @@ const seed = testSeed('storage faults (devnet workload and fault draws)');
  * fails; a hang or a stall costs a whole HTTP_FETCHER_TIMEOUT).
  */
 const MIXED_FAULTS: FaultRule[] = [
+  // Two downloads always fail, whatever the draws: with ~15 batches the draws alone left every
+  // download sound in one loaded CI run (seed 608826654), and the test proved nothing about them.
+  { on: 'download', fault: { kind: 'reset-mid-body' }, skip: 1, times: 1 },
+  { on: 'download', fault: { kind: 'status', status: 503 }, skip: 3, times: 1 },
   { on: ['list', 'download'], fault: { kind: 'status', status: 503 }, probability: 0.03 },
   { on: ['list', 'download'], fault: { kind: 'status', status: 500 }, probability: 0.02 },
   {
