@@ -138,5 +138,5 @@ describe('collectValidatorSignatures', () => {
     ]);
     const timedOut = result.results[7]!;
     expect(timedOut.status === 'error' && timedOut.detail).toMatch(/timed out/);
-  });
+  }, 30_000);
 });
