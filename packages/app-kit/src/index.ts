@@ -32,9 +32,11 @@ export {
   type LogLevel,
 } from './logger';
 export {
+  bindAddress,
   boolean,
   byteSize,
   duration,
+  evmAddress,
   httpUrl,
   integer,
   list,

@@ -99,6 +99,29 @@ export const httpUrl = () =>
     return typeof parsed === 'string' ? parsed : fail(ctx, parsed.error);
   });
 
+/**
+ * A listen address such as `0.0.0.0:8080`, kept as text. `parse` says what is valid: it throws on
+ * a bad address and its message becomes the issue (the apps pass `@synddb/http-api`'s
+ * `parseBindAddress`, the parser their servers use; this package does not depend on a server).
+ */
+export const bindAddress = (parse: (address: string) => unknown) =>
+  text().superRefine((v, ctx) => {
+    try {
+      parse(v);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+/**
+ * An EVM address, 0x + 40 hex (any case; checksums are not enforced), kept lowercase. `message`
+ * is the issue for anything else.
+ */
+export const evmAddress = (message = 'expected an EVM address: 0x followed by 40 hex digits') =>
+  text().transform((v, ctx): string =>
+    /^0x[0-9a-fA-F]{40}$/.test(v) ? v.toLowerCase() : fail(ctx, message),
+  );
+
 /** How `withDefault` and `optional` name and document an option. */
 export interface OptionSpec {
   env: string;

@@ -1,7 +1,9 @@
 import {
+  bindAddress,
   boolean,
   byteSize,
   duration,
+  evmAddress,
   httpUrl,
   integer,
   list,
@@ -13,24 +15,8 @@ import {
 import { parseBindAddress } from '@synddb/http-api';
 import { z } from 'zod';
 
-const bindAddress = () =>
-  text().superRefine((v, ctx) => {
-    try {
-      parseBindAddress(v);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  });
-
-/** An EVM address, 0x + 40 hex (any case), kept lowercase. */
-const evmAddress = () =>
-  text().transform((v, ctx): string => {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(v)) {
-      ctx.addIssue({ code: 'custom', message: 'expected an EVM address: 0x + 40 hex digits' });
-      return z.NEVER;
-    }
-    return v.toLowerCase();
-  });
+/** What the relayer says of a value that is not an EVM address. */
+const NOT_AN_ADDRESS = 'expected an EVM address: 0x + 40 hex digits';
 
 /** A list of http(s) URLs: comma-separated, or repeated flags. */
 const urlList = () =>
@@ -132,13 +118,13 @@ export const configShape = {
     group: G.chain,
     describe: 'Chain id; transactions are signed for it and the RPC must report it. Required.',
   }),
-  bridgeAddress: optional('bridgeAddress', evmAddress(), {
+  bridgeAddress: optional('bridgeAddress', evmAddress(NOT_AN_ADDRESS), {
     env: 'BRIDGE_CONTRACT_ADDRESS',
     value: 'ADDRESS',
     group: G.chain,
     describe: 'Bridge contract; its TeeKeyManager is read from Bridge.teeKeyManager(). Required.',
   }),
-  thresholdModule: optional('thresholdModule', evmAddress(), {
+  thresholdModule: optional('thresholdModule', evmAddress(NOT_AN_ADDRESS), {
     env: 'THRESHOLD_MODULE_ADDRESS',
     value: 'ADDRESS',
     group: G.chain,
@@ -255,7 +241,7 @@ export const configShape = {
       'Allowed image digest hashes (bytes32, comma-separated) for REQUIRED_AUDIENCE; empty allows all (as the reference). Malformed entries are an error, not dropped.',
   }),
 
-  listenAddr: withDefault('listenAddr', bindAddress(), '0.0.0.0:8082', {
+  listenAddr: withDefault('listenAddr', bindAddress(parseBindAddress), '0.0.0.0:8082', {
     env: 'RELAYER_LISTEN_ADDR',
     value: 'ADDR',
     group: G.server,

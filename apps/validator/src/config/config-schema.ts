@@ -1,7 +1,9 @@
 import {
+  bindAddress,
   boolean,
   byteSize,
   duration,
+  evmAddress,
   httpUrl,
   integer,
   list,
@@ -14,28 +16,6 @@ import {
 import { parseBindAddress } from '@synddb/http-api';
 import { parseSequencerPubkey } from '@synddb/verifier';
 import { z } from 'zod';
-
-const bindAddress = () =>
-  text().superRefine((v, ctx) => {
-    try {
-      parseBindAddress(v);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  });
-
-/** An EVM address, 0x + 40 hex (any case; checksums are not enforced), kept lowercase. */
-const evmAddress = () =>
-  text().transform((v, ctx): string => {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(v)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'expected an EVM address: 0x followed by 40 hex digits',
-      });
-      return z.NEVER;
-    }
-    return v.toLowerCase();
-  });
 
 const U256_MAX = (1n << 256n) - 1n;
 
@@ -319,7 +299,7 @@ export const configShape = {
   }),
 
   // HTTP server and process
-  bindAddress: withDefault('bindAddress', bindAddress(), '0.0.0.0:8080', {
+  bindAddress: withDefault('bindAddress', bindAddress(parseBindAddress), '0.0.0.0:8080', {
     env: 'BIND_ADDRESS',
     value: 'ADDR',
     group: G.server,
@@ -535,13 +515,18 @@ export const configShape = {
     group: G.bridge,
     describe: 'Chain id of the bridge contract, reported by GET /info.',
   }),
-  bridgeSignatureEndpoint: withDefault('bridgeSignatureEndpoint', bindAddress(), '0.0.0.0:8081', {
-    env: 'BRIDGE_SIGNATURE_ENDPOINT',
-    value: 'ADDR',
-    group: G.bridge,
-    describe:
-      'Signature API bind address (/health, /info, /pending, /signature/{id}, /signatures; /signatures/withdrawal/{id}, /signatures/pending, /signatures/refused, /signatures/state/{sequence}, /openapi.json).',
-  }),
+  bridgeSignatureEndpoint: withDefault(
+    'bridgeSignatureEndpoint',
+    bindAddress(parseBindAddress),
+    '0.0.0.0:8081',
+    {
+      env: 'BRIDGE_SIGNATURE_ENDPOINT',
+      value: 'ADDR',
+      group: G.bridge,
+      describe:
+        'Signature API bind address (/health, /info, /pending, /signature/{id}, /signatures; /signatures/withdrawal/{id}, /signatures/pending, /signatures/refused, /signatures/state/{sequence}, /openapi.json).',
+    },
+  ),
   bridgeSignerKeyFile: optional('bridgeSignerKeyFile', text(), {
     env: 'BRIDGE_SIGNER_KEY_FILE',
     value: 'PATH',
