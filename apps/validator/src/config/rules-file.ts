@@ -1,6 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
 import { RuleConfigError, type SqlRuleDefinition } from '@synddb/sync';
 import { z } from 'zod';
+import { readJsonFile } from './json-file';
 
 /** A rules file larger than this is refused (it holds a few queries). */
 const MAX_RULES_FILE_BYTES = 1024 * 1024;
@@ -36,38 +36,13 @@ export const rulesFileSchema = z
 
 /** Reads and checks a rules file (size-capped, strict JSON schema); the definitions in order. */
 export function readRulesFile(path: string): SqlRuleDefinition[] {
-  let text: string;
-  try {
-    const stat = statSync(path);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    if (stat.size > MAX_RULES_FILE_BYTES)
-      throw new Error(`larger than ${MAX_RULES_FILE_BYTES} bytes`);
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new RuleConfigError(`cannot read RULES_FILE ${path}`, {
-      details: (cause as Error).message,
-      cause,
-    });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new RuleConfigError(`RULES_FILE ${path} is not JSON`, {
-      details: (cause as Error).message,
-      cause,
-    });
-  }
-  const parsed = rulesFileSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new RuleConfigError(`RULES_FILE ${path} is invalid`, {
-      details: parsed.error.issues
-        .slice(0, 10)
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; '),
-    });
-  }
-  return parsed.data.map((r) => ({
+  const rules = readJsonFile(path, {
+    setting: 'RULES_FILE',
+    maxBytes: MAX_RULES_FILE_BYTES,
+    schema: rulesFileSchema,
+    error: RuleConfigError,
+  });
+  return rules.map((r) => ({
     name: r.name,
     sql: r.sql,
     ...(r.expect === undefined ? {} : { expect: r.expect }),

@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
 import { WithdrawalPolicyConfigError, type WithdrawalPolicyOptions } from '@synddb/bridge-signer';
 import { z } from 'zod';
 import type { ValidatorConfig } from './config-schema';
+import { readJsonFile } from './json-file';
 
 /** A policy file larger than this is refused (it holds a few amounts and address lists). */
 const MAX_POLICY_FILE_BYTES = 4 * 1024 * 1024;
@@ -42,39 +42,12 @@ const FILE_TO_CONFIG = {
 export function readWithdrawalPolicyFile(
   path: string,
 ): z.output<typeof withdrawalPolicyFileSchema> {
-  let text: string;
-  try {
-    const stat = statSync(path);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    if (stat.size > MAX_POLICY_FILE_BYTES) {
-      throw new Error(`larger than ${MAX_POLICY_FILE_BYTES} bytes`);
-    }
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new WithdrawalPolicyConfigError(`cannot read WITHDRAWAL_POLICY_FILE ${path}`, {
-      details: (cause as Error).message,
-      cause,
-    });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new WithdrawalPolicyConfigError(`WITHDRAWAL_POLICY_FILE ${path} is not JSON`, {
-      details: (cause as Error).message,
-      cause,
-    });
-  }
-  const parsed = withdrawalPolicyFileSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new WithdrawalPolicyConfigError(`WITHDRAWAL_POLICY_FILE ${path} is invalid`, {
-      details: parsed.error.issues
-        .slice(0, 10)
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; '),
-    });
-  }
-  return parsed.data;
+  return readJsonFile(path, {
+    setting: 'WITHDRAWAL_POLICY_FILE',
+    maxBytes: MAX_POLICY_FILE_BYTES,
+    schema: withdrawalPolicyFileSchema,
+    error: WithdrawalPolicyConfigError,
+  });
 }
 
 /**
