@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@synddb/app-kit';
 import { encodeInitializeAndHandle } from '@synddb/bridge-client';
 import { startDevnetWithApp, TEST_SEQUENCER_KEY } from '@synddb/devnet';
-import { ANVIL_KEYS, deployTestBridge, startAnvil } from '@synddb/test-contracts';
+import { ANVIL_KEYS, bridgeSignerValidatorArgs, startTestChain } from '@synddb/test-contracts';
 import {
   computeAddress,
   getBytes,
@@ -58,29 +58,13 @@ function startValidatorProcess(
     process.execPath,
     [
       VALIDATOR_BIN,
-      '--sequencer-url',
-      sequencerUrl,
-      '--sequencer-pubkey',
-      pubkey,
-      '--database-path',
-      join(directory, `validator-${i}`, 'validator.db'),
-      '--bind-address',
-      '127.0.0.1:0',
-      '--bridge-signer',
-      '--bridge-chain-id',
-      '31337',
-      '--bridge-address',
-      bridge,
-      '--bridge-signature-endpoint',
-      '127.0.0.1:0',
-      '--bridge-signer-key',
-      key,
-      '--sync-interval',
-      '50ms',
-      '--batch-index-refresh-interval',
-      '100ms',
-      '--query-workers',
-      '0',
+      ...bridgeSignerValidatorArgs({
+        sequencerUrl,
+        sequencerPubkey: pubkey,
+        databasePath: join(directory, `validator-${i}`, 'validator.db'),
+        bridgeAddress: bridge,
+        key,
+      }),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -108,22 +92,19 @@ function startValidatorProcess(
 }
 
 async function main() {
-  const anvil = await startAnvil();
-  cleanups.push(() => anvil.stop());
   const validatorKeys = [0, 1, 2].map(() => Wallet.createRandom());
   const relayerKey = ANVIL_KEYS[1];
   const baselineKey = ANVIL_KEYS[2];
   const benchSequencer = Wallet.createRandom(); // signs the baseline's messages
-  const chain = await deployTestBridge({
-    rpcUrl: anvil.url,
+  const { anvil, chain } = await startTestChain({
     threshold: 2,
     sequencers: [computeAddress(`0x${TEST_SEQUENCER_KEY}`), benchSequencer.address],
     validators: validatorKeys.map((k) => k.address),
     initializers: [computeAddress(relayerKey), computeAddress(baselineKey)],
     fund: '1000',
+    blockTime: BLOCK_TIME,
+    onCleanup: (fn) => cleanups.push(fn),
   });
-  cleanups.push(() => chain.provider.destroy());
-  await chain.provider.send('evm_setIntervalMining', [BLOCK_TIME]);
   const devnet = await startDevnetWithApp({
     directory,
     onCleanup: (fn) => cleanups.push(fn),

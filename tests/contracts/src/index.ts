@@ -21,3 +21,9 @@ export {
   VALIDATOR_KEY_TYPE,
 } from './deploy';
 export { addressOfKey, randomKey } from './keys';
+export {
+  bridgeSignerValidatorArgs,
+  type StartTestChainOptions,
+  startTestChain,
+  type TestChain,
+} from './test-chain';

@@ -6,8 +6,8 @@ import { type DevnetWithApp, startDevnetWithApp, TEST_SEQUENCER_KEY } from '@syn
 import {
   ANVIL_KEYS,
   type Anvil,
-  deployTestBridge,
-  startAnvil,
+  bridgeSignerValidatorArgs,
+  startTestChain,
   type TestBridgeDeployment,
 } from '@synddb/test-contracts';
 import { onCleanup, tempDir } from '@synddb/test-support';
@@ -38,29 +38,13 @@ export async function startValidatorProcess(options: {
     process.execPath,
     [
       VALIDATOR_BIN,
-      '--sequencer-url',
-      options.sequencerUrl,
-      '--sequencer-pubkey',
-      options.sequencerPubkey,
-      '--database-path',
-      join(options.directory, 'validator.db'),
-      '--bind-address',
-      '127.0.0.1:0',
-      '--bridge-signer',
-      '--bridge-chain-id',
-      '31337',
-      '--bridge-address',
-      options.bridgeAddress,
-      '--bridge-signature-endpoint',
-      '127.0.0.1:0',
-      '--bridge-signer-key',
-      options.key,
-      '--sync-interval',
-      '50ms',
-      '--batch-index-refresh-interval',
-      '100ms',
-      '--query-workers',
-      '0',
+      ...bridgeSignerValidatorArgs({
+        sequencerUrl: options.sequencerUrl,
+        sequencerPubkey: options.sequencerPubkey,
+        databasePath: join(options.directory, 'validator.db'),
+        bridgeAddress: options.bridgeAddress,
+        key: options.key,
+      }),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -118,23 +102,21 @@ export async function startRelayerEnvironment(
   } = {},
 ): Promise<RelayerEnvironment> {
   const directory = tempDir('relayer-e2e-');
-  const anvil = await startAnvil({ args: options.anvilArgs ?? [] });
-  onCleanup(() => anvil.stop());
   const keys = Array.from(
     { length: options.validators ?? 3 },
     () => Wallet.createRandom().privateKey,
   );
   const relayerKey = options.relayerKey ?? ANVIL_KEYS[1];
-  const chain = await deployTestBridge({
-    rpcUrl: anvil.url,
+  const { anvil, chain } = await startTestChain({
     threshold: options.threshold ?? 2,
     sequencers: [computeAddress(`0x${TEST_SEQUENCER_KEY}`)],
     validators: keys
       .filter((_, i) => !(options.unregistered ?? []).includes(i))
       .map((k) => computeAddress(k)),
     initializers: [computeAddress(relayerKey)],
+    anvilArgs: options.anvilArgs ?? [],
+    onCleanup,
   });
-  onCleanup(() => chain.provider.destroy());
   const devnet = await startDevnetWithApp({
     directory,
     onCleanup,

@@ -7,8 +7,8 @@ import { ROOT } from './processes';
 export {
   ANVIL_KEYS,
   type Anvil,
-  deployTestBridge,
-  startAnvil,
+  bridgeSignerValidatorArgs,
+  startTestChain,
   type TestBridgeDeployment,
 } from '@synddb/test-contracts';
 

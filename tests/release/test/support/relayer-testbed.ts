@@ -14,9 +14,9 @@ import { expect } from 'vitest';
 import { type RunningProcess, startProcess, startValidator, type Validator } from './processes';
 import {
   type Anvil,
-  deployTestBridge,
+  bridgeSignerValidatorArgs,
   RELAYER_BIN,
-  startAnvil,
+  startTestChain,
   type TestBridgeDeployment,
 } from './relayer-chain';
 
@@ -59,18 +59,15 @@ export async function startRelayerTestbed(options: {
   relayerKey: string;
 }): Promise<RelayerTestbed> {
   const directory = tempDir(options.prefix);
-  const anvil = await startAnvil();
-  onCleanup(() => anvil.stop());
   const keys = [0, 1, 2].map(() => Wallet.createRandom().privateKey);
-  const chain = await deployTestBridge({
-    rpcUrl: anvil.url,
+  const { anvil, chain } = await startTestChain({
     threshold: 2,
     sequencers: [computeAddress(`0x${TEST_SEQUENCER_KEY}`)],
     validators: keys.map((k) => computeAddress(k)),
     initializers: [computeAddress(options.relayerKey)],
+    blockTime: 1,
+    onCleanup,
   });
-  onCleanup(() => chain.provider.destroy());
-  await chain.provider.send('evm_setIntervalMining', [1]);
   expect(await chain.provider.send('anvil_getAutomine', [])).toBe(false);
   const devnet = await startDevnetWithApp({
     directory,
@@ -79,31 +76,15 @@ export async function startRelayerTestbed(options: {
   });
   const validators = await Promise.all(
     keys.map((key, i) =>
-      startValidator([
-        '--sequencer-url',
-        devnet.url,
-        '--sequencer-pubkey',
-        devnet.sequencer.pubkeyHex,
-        '--database-path',
-        join(directory, `validator-${i}`, 'validator.db'),
-        '--bind-address',
-        '127.0.0.1:0',
-        '--bridge-signer',
-        '--bridge-chain-id',
-        '31337',
-        '--bridge-address',
-        chain.addresses.bridge,
-        '--bridge-signature-endpoint',
-        '127.0.0.1:0',
-        '--bridge-signer-key',
-        key,
-        '--sync-interval',
-        '50ms',
-        '--batch-index-refresh-interval',
-        '100ms',
-        '--query-workers',
-        '0',
-      ]),
+      startValidator(
+        bridgeSignerValidatorArgs({
+          sequencerUrl: devnet.url,
+          sequencerPubkey: devnet.sequencer.pubkeyHex,
+          databasePath: join(directory, `validator-${i}`, 'validator.db'),
+          bridgeAddress: chain.addresses.bridge,
+          key,
+        }),
+      ),
     ),
   );
   return {
