@@ -1,7 +1,10 @@
-import { LtHash16, stateRootOfDatabase } from '@synddb/applier';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { applyChangeset, LtHash16, stateRootOfDatabase } from '@synddb/applier';
 import { openStateStore } from '@synddb/state-store';
+import { tempDir } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
-import { createPreparePool, type StateRootHandler } from '../src/index';
+import { createPreparePool, type StateRootHandler, StateRootTracker } from '../src/index';
 import {
   devnetWithWorkload,
   dumpReplica,
@@ -128,4 +131,32 @@ describe('state root', () => {
     expect(stored?.sequence).toBe(head);
     expect(hex(rooted.engine.stateRoot!.root())).toBe(hex(stateRootOfDatabase(rooted.db)));
   }, 60_000);
+});
+
+describe('StateRootTracker', () => {
+  it('recomputes from scratch when the apply omitted a change (INSERT onto an existing key)', () => {
+    const dir = tempDir('synddb-sync-tracker-');
+    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)';
+    const source = new DatabaseSync(join(dir, 'source.db'));
+    source.exec(schema);
+    const session = source.createSession();
+    source.exec("INSERT INTO t VALUES (1, 'from the changeset'), (2, 'b')");
+    const changeset = session.changeset();
+    session.close();
+    source.close();
+
+    const db = openReplica(join(dir, 'replica.db'));
+    db.exec(schema);
+    db.exec("INSERT INTO t VALUES (1, 'already here')");
+    const tracker = new StateRootTracker(db, openStateStore(db));
+    const before = tracker.recomputations;
+    db.transaction(() => {
+      const result = applyChangeset(db, changeset, { transaction: 'caller' });
+      expect(result.omitted).toBe(1);
+      tracker.applied(changeset, null, result);
+    })();
+    expect(tracker.recomputations).toBe(before + 1);
+    expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
+    db.close();
+  });
 });
