@@ -5,12 +5,18 @@ import {
   type BridgeCompletionFollower,
   type BridgeSignerKey,
   createOutboxSigner,
+  createStateAttestationSigner,
   followBridgeCompletions,
   generateSignerKey,
   loadOrCreateSignerKey,
   type OutboxSigner,
+  STATE_ATTESTATION_OUTBOX_KIND,
+  type StateAttestationJson,
+  type StateAttestationSigner,
   signerKeyFromHex,
+  stateAttestationOutboxEntry,
   toMessageSignature,
+  toStateAttestationJson,
   WithdrawalLedger,
   type WithdrawalRecord,
   type WithdrawalValidator,
@@ -26,8 +32,9 @@ import {
   type ValidatorMetrics,
   type WithdrawalSignatureJson,
 } from '@synddb/http-api';
+import { MessageType } from '@synddb/protocol';
 import type { StateStore } from '@synddb/state-store';
-import type { SyncEngine, WithdrawalHandler } from '@synddb/sync';
+import type { StateRootHandler, SyncEngine, WithdrawalHandler } from '@synddb/sync';
 import type { ValidatorConfig } from './config/config-schema';
 import { withdrawalPolicyOptions } from './config/withdrawal-policy';
 import { isInMemory } from './replica';
@@ -50,6 +57,11 @@ export interface BridgeSigning {
   readonly address: string;
   /** For createSyncEngine: decides and records each withdrawal in the apply transaction. */
   readonly withdrawalHandler: WithdrawalHandler;
+  /**
+   * For createSyncEngine, with STATE_ATTESTATION_INTERVAL > 0: queues a state attestation in the
+   * apply transaction every `interval` sequences and at every withdrawal. Undefined when off.
+   */
+  readonly onStateRoot: StateRootHandler | undefined;
   /** Signs what the outbox already holds, then after every commit; serves the signature API. */
   start(engine: SyncEngine): Promise<{ url: string }>;
   /** Stops signing and following the chain, closes the signature API. Idempotent. */
@@ -103,6 +115,10 @@ export function createBridgeSigning(
   let closing: Promise<void> | undefined;
   let lastReported = -1n;
   let pendingRefreshed = 0;
+  const interval = BigInt(config.stateAttestationInterval);
+  /** Set when an apply transaction queued an attestation: sign after the next commit. */
+  let attestationQueued = false;
+  let attestationSigner: StateAttestationSigner | undefined;
 
   const ledgerOf = (db: StateStore['db']): WithdrawalLedger => {
     ledger ??= new WithdrawalLedger(db);
@@ -161,8 +177,27 @@ export function createBridgeSigning(
     refreshPending(l);
   };
 
+  const onStateRoot: StateRootHandler | undefined =
+    interval === 0n
+      ? undefined
+      : ({ sequence, messageType, messageHash, stateRoot, state }) => {
+          if (sequence % interval !== 0n && messageType !== MessageType.Withdrawal) return;
+          state.enqueue(
+            stateAttestationOutboxEntry({ sequence, stateRoot: stateRoot(), messageHash }),
+          );
+          attestationQueued = true;
+        };
+
+  const signAttestations = () => {
+    if (attestationSigner === undefined) return;
+    attestationQueued = false;
+    const { signed, failed } = attestationSigner.signPending();
+    if (signed > 0 || failed > 0) logger.debug('state attestations signed', { signed, failed });
+  };
+
   return {
     address: key.address,
+    onStateRoot,
     withdrawalHandler: ({ sequence, timestamp, request, state }) => {
       admitWithdrawal({
         state,
@@ -201,8 +236,23 @@ export function createBridgeSigning(
       // withdrawals committed before a crash or a stop, not yet signed
       signRound(signer, l);
       refreshPending(l, true);
+      if (onStateRoot !== undefined) {
+        attestationSigner = await createStateAttestationSigner({
+          state,
+          key,
+          domain: { chainId, verifyingContract: bridgeContract },
+          onError: (e) =>
+            logger.error('cannot sign a state attestation; it stays queued', {
+              sequence: e.sequence,
+              error: e.error,
+            }),
+        });
+        // attestations committed before a crash or a stop, not yet signed
+        signAttestations();
+      }
       const onCommitted = (e: { byType: Record<string, number> }) => {
         if ((e.byType.withdrawal ?? 0) > 0) signRound(signer, l);
+        if (attestationQueued) signAttestations();
       };
       engine.on('messagesCommitted', onCommitted);
       detach = () => engine.off('messagesCommitted', onCommitted);
@@ -226,6 +276,15 @@ export function createBridgeSigning(
           list: (limit, offset) => l.refused(limit, offset).map(withdrawalJson),
           count: () => l.refusedCount(),
         },
+        ...(onStateRoot === undefined
+          ? {}
+          : {
+              stateAttestations: (sequence: bigint) =>
+                state
+                  .signedAt(sequence, STATE_ATTESTATION_OUTBOX_KIND)
+                  .map(toStateAttestationJson)
+                  .filter((a): a is StateAttestationJson => a !== null),
+            }),
         onResponse: (r) => {
           if (logger.isEnabled('debug')) logger.debug('signature api request', { ...r });
         },
@@ -273,6 +332,7 @@ export function createBridgeSigning(
         chainId: chainId.toString(),
         bridgeContract,
         policies: validators.map((v) => v.name),
+        stateAttestationInterval: config.stateAttestationInterval,
         signed: state.signedCount(),
         pending: l.pendingCount(),
         refused: l.refusedCount(),

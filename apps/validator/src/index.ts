@@ -32,4 +32,9 @@ export {
   startValidator,
   type ValidatorHandle,
 } from './start-validator';
+export {
+  runStateRootCommand,
+  STATE_ROOT_USAGE,
+  type StateRootCommandProcess,
+} from './state-root-command';
 export { type ConfiguredStorage, createStorage, resolveSequencerPubkey } from './storage';

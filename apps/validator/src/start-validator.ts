@@ -157,6 +157,7 @@ export async function startValidator(
       maxCommitMs: config.maxCommitTime,
       ...(pool === undefined ? {} : { preparePool: pool }),
       ...(bridge === undefined ? {} : { withdrawalHandler: bridge.withdrawalHandler }),
+      ...(bridge?.onStateRoot === undefined ? {} : { onStateRoot: bridge.onStateRoot }),
       ...(rules.length === 0 ? {} : { rules }),
     });
   } catch (cause) {

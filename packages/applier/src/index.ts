@@ -19,6 +19,19 @@ export {
   restoreSnapshot,
   type SnapshotImage,
 } from './snapshot/restore-snapshot';
+export {
+  type ChangesetStateDelta,
+  changesetStateDelta,
+  type PendingRowUpdate,
+} from './state-root/changeset-state-delta';
+export { hashElement, LTHASH_BYTES, LTHASH_LANES, LtHash16 } from './state-root/lthash';
+export { isStateTable, RowElementWriter } from './state-root/row-element';
+export {
+  applyStateDelta,
+  stateHashOfDatabase,
+  stateRootOfDatabase,
+  type TableReader,
+} from './state-root/state-root-of-database';
 export type {
   ApplyOptions,
   ApplyResult,

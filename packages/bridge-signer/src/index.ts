@@ -69,6 +69,29 @@ export { type WithdrawalPolicyOptions, withdrawalValidators } from './policy/wit
 export { signRecoverable } from './sign-recoverable';
 export { type SignedWithdrawal, signWithdrawal } from './sign-withdrawal';
 export { type BridgeSignerKey, generateSignerKey, signerKeyFromHex } from './signer-key';
+export {
+  STATE_ATTESTATION_OUTBOX_KIND,
+  type StateAttestationJson,
+  stateAttestationOfEntry,
+  stateAttestationOutboxEntry,
+  toStateAttestationJson,
+} from './state-attestation/state-attestation-outbox';
+export {
+  type CreateStateAttestationSignerOptions,
+  createStateAttestationSigner,
+  type StateAttestationSigner,
+  signStateAttestation,
+} from './state-attestation/state-attestation-signer';
+export {
+  loadStateAttestationHasher,
+  STATE_ATTESTATION_DOMAIN_NAME,
+  STATE_ATTESTATION_DOMAIN_VERSION,
+  STATE_ATTESTATION_TYPES,
+  type StateAttestation,
+  type StateAttestationDomain,
+  type StateAttestationHasher,
+  stateAttestationTypedData,
+} from './state-attestation/state-attestation-typed-data';
 export { type MessageSignature, toMessageSignature } from './to-message-signature';
 export { ODD_LENGTH_HEX_REASON, tryWithdrawalMessageId } from './try-withdrawal-message-id';
 export { withdrawalMessageHash } from './withdrawal-message-hash';

@@ -79,6 +79,8 @@ export {
   type PendingWithdrawalJson,
   pendingWithdrawalsSchema,
   refusedWithdrawalsSchema,
+  type StateAttestationJson,
+  stateAttestationSchema,
   type WithdrawalSignatureJson,
   withdrawalSignatureSchema,
 } from './signature-api/signature-schemas';

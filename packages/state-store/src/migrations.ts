@@ -43,6 +43,14 @@ export const STATE_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX IF NOT EXISTS _synddb_outbox_signed ON _synddb_outbox (sequence, message_id) WHERE signature IS NOT NULL;
   `,
+  // 3: the state root's LtHash16 state (2048 bytes) and the sequence it is the state after
+  `
+  CREATE TABLE IF NOT EXISTS _synddb_state_root (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sequence INTEGER NOT NULL,
+    lthash BLOB NOT NULL
+  );
+  `,
 ];
 
 export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS.length;

@@ -284,3 +284,54 @@ describe('copyInto (snapshot swap)', () => {
     expect(isReservedName('accounts')).toBe(false);
   });
 });
+
+describe('state root state and outbox reads by kind', () => {
+  it('keeps the LtHash16 bytes with their sequence, written only inside a transaction', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    expect(store.stateRootState()).toBeNull();
+    const lthash = new Uint8Array(2048).fill(7);
+    expect(() => store.setStateRootState(3n, lthash)).toThrow(NotInTransactionError);
+    db.transaction(() => store.setStateRootState(3n, lthash))();
+    db.transaction(() => store.setStateRootState(4n, lthash.fill(9)))();
+    db.close();
+    const reopened = openStateStore(openFile());
+    expect(reopened.stateRootState()).toEqual({
+      sequence: 4n,
+      lthash: new Uint8Array(2048).fill(9),
+    });
+    reopened.db.close();
+  });
+
+  it('lists unsigned entries of one kind and signed entries at a sequence', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    db.transaction(() => {
+      store.enqueue({ messageId: 'w1', sequence: 5n, kind: 'withdrawal', body: new Uint8Array() });
+      store.enqueue({
+        messageId: 'state:5',
+        sequence: 5n,
+        kind: 'state_attestation',
+        body: new Uint8Array(),
+      });
+      store.enqueue({
+        messageId: 'state:6',
+        sequence: 6n,
+        kind: 'state_attestation',
+        body: new Uint8Array(),
+      });
+    })();
+    expect(store.unsignedOfKind('state_attestation').map((e) => e.messageId)).toEqual([
+      'state:5',
+      'state:6',
+    ]);
+    store.recordSignature('state:5', { signature: '0xab', signer: '0xcd' });
+    store.recordSignature('w1', { signature: '0xef', signer: '0xcd' });
+    expect(store.unsignedOfKind('state_attestation').map((e) => e.messageId)).toEqual(['state:6']);
+    expect(store.signedAt(5n, 'state_attestation').map((e) => e.messageId)).toEqual(['state:5']);
+    expect(store.signedAt(6n, 'state_attestation')).toEqual([]);
+    expect(store.signedAt(-1n, 'state_attestation')).toEqual([]);
+    expect(store.signedAt(2n ** 64n, 'state_attestation')).toEqual([]);
+    db.close();
+  });
+});

@@ -104,6 +104,10 @@ export class StateStore {
   readonly #updateOutboxError: Statement;
   readonly #selectSigned: Statement;
   readonly #countSigned: Statement;
+  readonly #selectUnsignedOfKind: Statement;
+  readonly #selectAtSequence: Statement;
+  readonly #selectStateRoot: Statement;
+  readonly #upsertStateRoot: Statement;
 
   constructor(db: Database, options: OpenStateStoreOptions = {}) {
     this.db = db;
@@ -149,6 +153,23 @@ export class StateStore {
     this.#countSigned = db
       .prepare('SELECT count(*) FROM _synddb_outbox WHERE signature IS NOT NULL')
       .pluck();
+    this.#selectUnsignedOfKind = db
+      .prepare(
+        'SELECT * FROM _synddb_outbox WHERE signature IS NULL AND kind = ? ORDER BY sequence, message_id LIMIT ?',
+      )
+      .safeIntegers(true);
+    this.#selectAtSequence = db
+      .prepare(
+        'SELECT * FROM _synddb_outbox WHERE signature IS NOT NULL AND sequence = ? AND kind = ? ORDER BY message_id',
+      )
+      .safeIntegers(true);
+    this.#selectStateRoot = db
+      .prepare('SELECT sequence, lthash FROM _synddb_state_root WHERE id = 1')
+      .safeIntegers(true);
+    this.#upsertStateRoot = db.prepare(
+      `INSERT INTO _synddb_state_root (id, sequence, lthash) VALUES (1, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET sequence = excluded.sequence, lthash = excluded.lthash`,
+    );
   }
 
   /** The last applied message, or null for a replica that never applied anything. */
@@ -254,6 +275,34 @@ export class StateStore {
   /** Outbox entries still waiting for a signature, in sequence order. */
   unsigned(limit = 100): OutboxEntry[] {
     return (this.#selectUnsigned.all(limit) as OutboxRow[]).map(toOutboxEntry);
+  }
+
+  /** Unsigned outbox entries of one kind, in sequence order. */
+  unsignedOfKind(kind: string, limit = 100): OutboxEntry[] {
+    return (this.#selectUnsignedOfKind.all(kind, limit) as OutboxRow[]).map(toOutboxEntry);
+  }
+
+  /** Signed outbox entries of one kind queued at `sequence`. */
+  signedAt(sequence: bigint, kind: string): OutboxEntry[] {
+    if (sequence < 0n || sequence > INT64_MAX) return [];
+    return (this.#selectAtSequence.all(sequence, kind) as OutboxRow[]).map(toOutboxEntry);
+  }
+
+  /**
+   * The persisted state-root state: the LtHash16 bytes of the replica's content after `sequence`
+   * (null when never written). Written by the sync engine in the transaction of the data.
+   */
+  stateRootState(): { sequence: bigint; lthash: Uint8Array } | null {
+    const row = this.#selectStateRoot.get() as { sequence: bigint; lthash: Buffer } | undefined;
+    return row === undefined
+      ? null
+      : { sequence: row.sequence, lthash: new Uint8Array(row.lthash) };
+  }
+
+  /** Persists the state-root state; must run inside the transaction of the data it describes. */
+  setStateRootState(sequence: bigint, lthash: Uint8Array): void {
+    this.#requireTransaction('setStateRootState');
+    this.#upsertStateRoot.run(checkInt64('sequence', sequence), lthash);
   }
 
   /** Signed outbox entries, in sequence order (paged). */

@@ -6,15 +6,23 @@
 //   2. one-row messages: messages/s of the sync engine.
 //   3. one-row messages with prepare workers, without rules and with two simple invariant rules
 //      (SQL, checked after every message before its commit), alternated twice in the same run.
+//   4. catch-up with prepare workers without and with the state root maintained (alternated
+//      twice, both workloads), and where the root's time goes (in process).
 //
 // Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000),
-// BENCH_RULES_ONLY=1 (only part 3).
+// BENCH_RULES_ONLY=1 (only part 3), BENCH_STATE_ROOT_ONLY=1 (only part 4).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { applyChangeset } from '@synddb/applier';
+import {
+  applyChangeset,
+  applyStateDelta,
+  changesetStateDelta,
+  LtHash16,
+  stateRootOfDatabase,
+} from '@synddb/applier';
 import { readDatabaseImage } from '@synddb/devnet';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { createVerifierPool, parseSequencerPubkey } from '@synddb/verifier';
@@ -140,6 +148,7 @@ async function timeSync(
   workload: Workload,
   mode: 'main' | 'pool' | 'prepare',
   rules: readonly ValidationRule[] = [],
+  stateRoot = false,
 ): Promise<number> {
   const server = await startStorageServer(
     join(root, `${name}-workload.bin`),
@@ -167,6 +176,7 @@ async function timeSync(
     ...(pool ? { pool } : {}),
     ...(preparePool ? { preparePool } : {}),
     ...(rules.length > 0 ? { rules } : {}),
+    ...(stateRoot ? { stateRoot: true } : {}),
   });
   const started = performance.now();
   const done = new Promise<void>((resolve, reject) => {
@@ -198,7 +208,10 @@ const RULES = [
   createSqlRule({ name: 'no_negative_id', sql: 'SELECT count(*) FROM items WHERE id < 0' }),
 ];
 
-if (process.env.BENCH_RULES_ONLY !== '1') {
+const RULES_ONLY = process.env.BENCH_RULES_ONLY === '1';
+const STATE_ROOT_ONLY = process.env.BENCH_STATE_ROOT_ONLY === '1';
+
+if (!RULES_ONLY && !STATE_ROOT_ONLY) {
   const bulk = makeWorkload('bulk', MESSAGES, ROWS);
   const native = timeNative('bulk', bulk);
   const applierOnly = timeApplierOnly('bulk', bulk);
@@ -277,70 +290,182 @@ if (process.env.BENCH_RULES_ONLY !== '1') {
   console.log('goal: >= 10,000 messages/s');
 }
 
-const rulesWorkload = makeWorkload('rules', ONE_ROW, 1);
-const runs: { rules: number; ms: number }[] = [];
-let ruleMs = 0;
-const TIMED = RULES.map((rule) => ({
-  name: rule.name,
-  validate: (db: Parameters<typeof rule.validate>[0], c: Parameters<typeof rule.validate>[1]) => {
-    const t = performance.now();
-    try {
-      return rule.validate(db, c);
-    } finally {
-      ruleMs += performance.now() - t;
-    }
-  },
-}));
-for (const rules of [[], TIMED, [], TIMED]) {
-  runs.push({ rules: rules.length, ms: await timeSync('rules', rulesWorkload, 'prepare', rules) });
-}
-const n = rulesWorkload.changesets.length;
-console.log(`time inside the rules: ${((ruleMs * 1000) / (2 * n)).toFixed(2)} us per message`);
-console.log(
-  `\n3) ${n} one-row messages, prepare workers: invariant rules (two runs each, alternated)`,
-);
-console.table(
-  runs.map((r, i) => ({
-    run: r.rules === 0 ? 'no rules (baseline)' : `${r.rules} SQL rules`,
-    'msgs/s': Math.round(n / (r.ms / 1000)),
-    'time / baseline of the pair': (r.ms / runs[i - (i % 2)]!.ms).toFixed(2),
-  })),
-);
+if (!STATE_ROOT_ONLY) await benchRules();
+if (!RULES_ONLY) await benchStateRoot();
 
-// The rules' own cost, without I/O or other processes: both rules once per message on a replica
-// holding the workload's rows, in the same savepoint-per-message transaction shape as the engine.
-const ruleDb = new BetterSqlite3(':memory:');
-ruleDb.exec(SCHEMA);
-const insertItem = ruleDb.prepare('INSERT INTO items VALUES (?, ?, ?, ?, NULL)');
-const checkOnce = (withRules: boolean): number => {
-  ruleDb.exec('DELETE FROM items');
-  const started = performance.now();
-  ruleDb.transaction(() => {
-    for (let i = 1; i <= n; i++) {
-      ruleDb.transaction(() => {
-        insertItem.run(i, i % 97, `item ${i}`, i / 3);
-        if (withRules) checkRules(RULES, ruleDb, { sequence: BigInt(i), timestamp: 0n });
-      })();
+async function benchRules(): Promise<void> {
+  const rulesWorkload = makeWorkload('rules', ONE_ROW, 1);
+  const runs: { rules: number; ms: number }[] = [];
+  let ruleMs = 0;
+  const TIMED = RULES.map((rule) => ({
+    name: rule.name,
+    validate: (db: Parameters<typeof rule.validate>[0], c: Parameters<typeof rule.validate>[1]) => {
+      const t = performance.now();
+      try {
+        return rule.validate(db, c);
+      } finally {
+        ruleMs += performance.now() - t;
+      }
+    },
+  }));
+  for (const rules of [[], TIMED, [], TIMED]) {
+    runs.push({
+      rules: rules.length,
+      ms: await timeSync('rules', rulesWorkload, 'prepare', rules),
+    });
+  }
+  const n = rulesWorkload.changesets.length;
+  console.log(`time inside the rules: ${((ruleMs * 1000) / (2 * n)).toFixed(2)} us per message`);
+  console.log(
+    `\n3) ${n} one-row messages, prepare workers: invariant rules (two runs each, alternated)`,
+  );
+  console.table(
+    runs.map((r, i) => ({
+      run: r.rules === 0 ? 'no rules (baseline)' : `${r.rules} SQL rules`,
+      'msgs/s': Math.round(n / (r.ms / 1000)),
+      'time / baseline of the pair': (r.ms / runs[i - (i % 2)]!.ms).toFixed(2),
+    })),
+  );
+
+  // The rules' own cost, without I/O or other processes: both rules once per message on a replica
+  // holding the workload's rows, in the same savepoint-per-message transaction shape as the engine.
+  const ruleDb = new BetterSqlite3(':memory:');
+  ruleDb.exec(SCHEMA);
+  const insertItem = ruleDb.prepare('INSERT INTO items VALUES (?, ?, ?, ?, NULL)');
+  const checkOnce = (withRules: boolean): number => {
+    ruleDb.exec('DELETE FROM items');
+    const started = performance.now();
+    ruleDb.transaction(() => {
+      for (let i = 1; i <= n; i++) {
+        ruleDb.transaction(() => {
+          insertItem.run(i, i % 97, `item ${i}`, i / 3);
+          if (withRules) checkRules(RULES, ruleDb, { sequence: BigInt(i), timestamp: 0n });
+        })();
+      }
+    })();
+    return performance.now() - started;
+  };
+  checkOnce(true);
+  const inProcess = [false, true, false, true, false, true, false, true, false, true].map(
+    (withRules) => ({
+      withRules,
+      ms: checkOnce(withRules),
+    }),
+  );
+  console.table(
+    inProcess.map((r, i) => ({
+      run: r.withRules ? 'in process: insert + 2 rules' : 'in process: insert alone',
+      'us/msg': ((r.ms * 1000) / n).toFixed(2),
+      'time / baseline of the pair': (r.ms / inProcess[i - (i % 2)]!.ms).toFixed(2),
+    })),
+  );
+  const best = (withRules: boolean) =>
+    Math.min(...inProcess.filter((r) => r.withRules === withRules).map((r) => r.ms));
+  console.log(
+    `in process, best of 5 each: ${((best(false) * 1000) / n).toFixed(2)} us/msg alone, ${((best(true) * 1000) / n).toFixed(2)} us/msg with 2 rules: x${(best(true) / best(false)).toFixed(2)}`,
+  );
+}
+
+/** Part 4: the state root's cost in the engine (alternated pairs) and where it goes. */
+async function benchStateRoot(): Promise<void> {
+  const workloads = [
+    { label: `${MESSAGES} messages x ${ROWS} rows`, w: makeWorkload('root-bulk', MESSAGES, ROWS) },
+    { label: `${ONE_ROW} one-row messages`, w: makeWorkload('root-one', ONE_ROW, 1) },
+  ];
+  console.log('\n4) state root maintained vs not, prepare workers (pairs alternated, off first)');
+  for (const { label, w } of workloads) {
+    const rows: { run: string; time: string; 'time / baseline of the pair': string }[] = [];
+    const ratios: number[] = [];
+    for (let pair = 0; pair < 2; pair++) {
+      const off = await timeSync(`root-${label}`, w, 'prepare', [], false);
+      const on = await timeSync(`root-${label}`, w, 'prepare', [], true);
+      ratios.push(on / off);
+      rows.push({
+        run: 'no state root (baseline)',
+        time: fmt(off),
+        'time / baseline of the pair': '1.00',
+      });
+      rows.push({
+        run: 'state root kept',
+        time: fmt(on),
+        'time / baseline of the pair': (on / off).toFixed(2),
+      });
     }
+    console.log(`${label} (${w.rows.toLocaleString()} rows):`);
+    console.table(rows);
+    console.log(
+      `ratio with / without the state root: ${ratios.map((r) => `x${r.toFixed(2)}`).join(', ')} (goal <= 1.10)`,
+    );
+  }
+
+  // Where the time goes, in process, on the bulk workload: the prepare workers' share (deltas
+  // from the changesets alone), the applying thread's share (adding deltas, resolving UPDATEs),
+  // and the from-scratch root of the result.
+  const bulk = workloads[0]!.w;
+  let deltaMs = 0;
+  let elements = 0;
+  const deltas = bulk.changesets.map((c) => {
+    const t = performance.now();
+    const d = changesetStateDelta(c);
+    deltaMs += performance.now() - t;
+    elements += d.updates.length;
+    return d;
+  });
+  const path = (k: string) => join(root, `root-breakdown-${k}.db`);
+  const openWith = (k: string) => {
+    writeFileSync(path(k), bulk.image);
+    const db = new BetterSqlite3(path(k));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    return db;
+  };
+  const plain = openWith('plain');
+  let t = performance.now();
+  for (const c of bulk.changesets) applyChangeset(plain, c);
+  const applyMs = performance.now() - t;
+  plain.close();
+  const rooted = openWith('rooted');
+  const hash = new LtHash16();
+  const readers = new Map();
+  let resolveMs = 0;
+  t = performance.now();
+  bulk.changesets.forEach((c, i) => {
+    rooted.transaction(() => {
+      applyChangeset(rooted, c, { transaction: 'caller' });
+      const r = performance.now();
+      applyStateDelta(rooted, hash, deltas[i]!, readers);
+      resolveMs += performance.now() - r;
+      rooted.prepare('SELECT 1').get();
+    })();
+  });
+  const rootedMs = performance.now() - t;
+  t = performance.now();
+  const scratch = stateRootOfDatabase(rooted);
+  const scratchMs = performance.now() - t;
+  if (Buffer.compare(Buffer.from(scratch), Buffer.from(hash.digest())) !== 0) {
+    throw new Error('incremental root differs from the from-scratch root');
+  }
+  rooted.close();
+  const xofUs = (() => {
+    const e = new TextEncoder().encode('items 12345 item 12345 4115.0');
+    const h = new LtHash16();
+    for (let i = 0; i < 2000; i++) h.add(e);
+    const s = performance.now();
+    for (let i = 0; i < 20000; i++) h.add(e);
+    return ((performance.now() - s) * 1000) / 20000;
   })();
-  return performance.now() - started;
-};
-checkOnce(true);
-const inProcess = [false, true, false, true, false, true, false, true, false, true].map(
-  (withRules) => ({
-    withRules,
-    ms: checkOnce(withRules),
-  }),
-);
-console.table(
-  inProcess.map((r, i) => ({
-    run: r.withRules ? 'in process: insert + 2 rules' : 'in process: insert alone',
-    'us/msg': ((r.ms * 1000) / n).toFixed(2),
-    'time / baseline of the pair': (r.ms / inProcess[i - (i % 2)]!.ms).toFixed(2),
-  })),
-);
-const best = (withRules: boolean) =>
-  Math.min(...inProcess.filter((r) => r.withRules === withRules).map((r) => r.ms));
-console.log(
-  `in process, best of 5 each: ${((best(false) * 1000) / n).toFixed(2)} us/msg alone, ${((best(true) * 1000) / n).toFixed(2)} us/msg with 2 rules: x${(best(true) / best(false)).toFixed(2)}`,
-);
+  console.log(
+    `\nwhere the state root's time goes (bulk, in process, ${bulk.rows.toLocaleString()} rows):`,
+  );
+  console.table([
+    {
+      part: 'one element hash (SHAKE128 to 2048 bytes + 1024 lane adds)',
+      ms: `${xofUs.toFixed(2)} us`,
+    },
+    { part: 'deltas of every changeset (prepare workers)', ms: deltaMs.toFixed(0) },
+    { part: `applying thread: deltas + ${elements} UPDATEs resolved`, ms: resolveMs.toFixed(0) },
+    { part: 'apply alone (applier, transaction per message)', ms: applyMs.toFixed(0) },
+    { part: 'apply + applying-thread root work', ms: rootedMs.toFixed(0) },
+    { part: 'root of the result from scratch', ms: scratchMs.toFixed(0) },
+  ]);
+}

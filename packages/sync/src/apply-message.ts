@@ -3,6 +3,7 @@ import { MessageType, type WithdrawalRequest } from '@synddb/protocol';
 import type { StateStore } from '@synddb/state-store';
 import type { Database } from 'better-sqlite3';
 import type { PreparedMessage } from './prepare-batch';
+import type { StateRootHandler, StateRootTracker } from './state-root-tracker';
 import type { AppliedMessage } from './types';
 import { checkRules, type ValidationRule } from './validation-rule';
 
@@ -22,6 +23,9 @@ export interface ApplyContext {
   withdrawalHandler?: WithdrawalHandler | undefined;
   /** Checked after a changeset message's changes, before its cursor entry (none: skipped). */
   rules?: readonly ValidationRule[] | undefined;
+  /** Keeps the state root (its state is restored when the message fails). */
+  stateRoot?: StateRootTracker | undefined;
+  onStateRoot?: StateRootHandler | undefined;
 }
 
 /**
@@ -34,13 +38,32 @@ export function applyMessage(message: PreparedMessage, ctx: ApplyContext): Appli
   if (message.type === MessageType.Snapshot) {
     throw new TypeError('snapshots are applied by restoreSnapshotMessage, not applyMessage');
   }
+  const tracker = ctx.stateRoot;
+  if (tracker === undefined) return applyData(message, ctx);
+  const mark = tracker.mark();
+  try {
+    return applyData(message, ctx);
+  } catch (error) {
+    tracker.restore(mark);
+    throw error;
+  }
+}
+
+function applyData(
+  message: Exclude<PreparedMessage, { type: 'invalid' | typeof MessageType.Snapshot }>,
+  ctx: ApplyContext,
+): AppliedMessage {
   const changesets: Uint8Array[] = [];
+  const tracker = ctx.stateRoot;
   if (message.type === MessageType.Changeset) {
-    for (const changeset of message.request.changesets) {
+    const list = message.request.changesets;
+    for (let i = 0; i < list.length; i++) {
+      const data = list[i]!.data;
       // Empty changesets occur (a transaction that changed nothing) and carry no operations.
-      if (changeset.data.byteLength === 0) continue;
-      applyChangeset(ctx.db, changeset.data, { transaction: 'caller' });
-      changesets.push(changeset.data);
+      if (data.byteLength === 0) continue;
+      const result = applyChangeset(ctx.db, data, { transaction: 'caller' });
+      tracker?.applied(data, message.deltas?.[i], result);
+      changesets.push(data);
     }
     // Inside the message's savepoint: a failing rule rolls back the message, nothing of it commits.
     if (ctx.rules !== undefined && ctx.rules.length > 0) {
@@ -51,6 +74,17 @@ export function applyMessage(message: PreparedMessage, ctx: ApplyContext): Appli
       sequence: message.sequence,
       timestamp: message.timestamp,
       request: message.request,
+      state: ctx.state,
+      db: ctx.db,
+    });
+  }
+  if (tracker !== undefined && ctx.onStateRoot !== undefined) {
+    ctx.onStateRoot({
+      sequence: message.sequence,
+      timestamp: message.timestamp,
+      messageType: message.type,
+      messageHash: message.messageHash,
+      stateRoot: () => tracker.root(),
       state: ctx.state,
       db: ctx.db,
     });

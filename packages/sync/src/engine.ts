@@ -24,6 +24,7 @@ import type { PreparePool } from './prepare-pool';
 import { ProgressTracker } from './progress';
 import { restoreSnapshotMessage } from './restore-snapshot';
 import { syncSingleMessage } from './single-message';
+import { type StateRootHandler, StateRootTracker } from './state-root-tracker';
 import type { AppliedMessage, SyncEvents, SyncState, SyncStatus } from './types';
 import type { ValidationRule } from './validation-rule';
 
@@ -83,6 +84,13 @@ export interface SyncEngineOptions {
    * rule passes. Not run for snapshots or withdrawals.
    */
   rules?: readonly ValidationRule[];
+  /**
+   * Keep the state root (an LtHash16 of the replica's content, see `StateRootTracker`): updated
+   * with every applied message, persisted with the cursor. Default: true when `onStateRoot` is set.
+   */
+  stateRoot?: boolean;
+  /** Called in the apply transaction after every message with its state root (implies `stateRoot`). */
+  onStateRoot?: StateRootHandler;
   backend?: Secp256k1Backend;
   /** Verify message signatures on these worker threads (the rest of preparing stays here). */
   pool?: VerifierPool;
@@ -99,6 +107,8 @@ export interface SyncEngineOptions {
 export interface SyncEngine extends EventEmitter<SyncEvents> {
   readonly db: Database;
   readonly state: StateStore;
+  /** The state root, when kept (`stateRoot` / `onStateRoot` options); undefined otherwise. */
+  readonly stateRoot: StateRootTracker | undefined;
   start(): void;
   stop(options?: { timeoutMs?: number }): Promise<void>;
   status(): SyncStatus;
@@ -129,7 +139,15 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   readonly #o: Required<
     Omit<
       SyncEngineOptions,
-      'withdrawalHandler' | 'rules' | 'backend' | 'pool' | 'preparePool' | 'db' | 'fetcher'
+      | 'withdrawalHandler'
+      | 'rules'
+      | 'backend'
+      | 'pool'
+      | 'preparePool'
+      | 'db'
+      | 'fetcher'
+      | 'stateRoot'
+      | 'onStateRoot'
     >
   >;
   readonly #fetcher: StorageFetcher;
@@ -145,6 +163,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   #progress: ProgressTracker;
   /** One message in its own savepoint (nested inside the group's transaction). */
   readonly #applyOne: (message: PreparedMessage) => AppliedMessage;
+  /** The state root, when kept (`stateRoot` / `onStateRoot`). */
+  readonly stateRoot: StateRootTracker | undefined;
 
   constructor(options: SyncEngineOptions) {
     super();
@@ -177,12 +197,16 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       random: options.random ?? Math.random,
     };
     this.state = openStateStore(this.db, { now: this.#o.now });
+    const keepRoot = options.stateRoot ?? options.onStateRoot !== undefined;
+    this.stateRoot = keepRoot ? new StateRootTracker(this.db, this.state) : undefined;
     const context = {
       db: this.db,
       state: this.state,
       startSequence: this.#o.startSequence,
       withdrawalHandler: options.withdrawalHandler,
       rules: options.rules === undefined ? undefined : [...options.rules],
+      stateRoot: this.stateRoot,
+      onStateRoot: keepRoot ? options.onStateRoot : undefined,
     };
     this.#applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, context));
     this.#index = new BatchIndex();
@@ -340,6 +364,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       fetcher: this.#fetcher,
       trustedKeys: this.#o.sequencerPubkeys,
       maxDecompressedBatchBytes: this.#o.maxDecompressedBatchBytes,
+      stateDeltas: this.stateRoot !== undefined,
       backend: this.#options.backend,
       pool: this.#options.pool,
       signal: AbortSignal.any([this.#signal, abort.signal]),
@@ -426,17 +451,25 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     let failure: unknown = null;
     const applyOne = this.#applyOne;
     const budget = this.#o.maxCommitMs;
-    this.db.transaction(() => {
-      for (const message of group) {
-        try {
-          applied.push(applyOne(message));
-        } catch (error) {
-          failure = error;
-          break;
+    const tracker = this.stateRoot;
+    try {
+      this.db.transaction(() => {
+        for (const message of group) {
+          try {
+            applied.push(applyOne(message));
+          } catch (error) {
+            failure = error;
+            break;
+          }
+          if (performance.now() - started >= budget) break;
         }
-        if (performance.now() - started >= budget) break;
-      }
-    })();
+        // The root's state commits with the cursor it follows.
+        if (tracker !== undefined && applied.length > 0) tracker.persist(applied.at(-1)!.sequence);
+      })();
+    } catch (error) {
+      tracker?.reload();
+      throw error;
+    }
     if (applied.length > 0) this.#afterCommit(applied, started);
     if (failure !== null) throw failure;
     return applied.length;
@@ -450,6 +483,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       state: this.state,
       maxSnapshotBytes: this.#o.maxSnapshotBytes,
       startSequence: this.#o.startSequence,
+      stateRoot: this.stateRoot,
+      onStateRoot: this.#options.onStateRoot,
     });
     this.emit('snapshot', { sequence: message.sequence, timestamp: message.timestamp, bytes });
     this.#afterCommit(

@@ -25,6 +25,7 @@ export {
   type SqlRule,
   type SqlRuleDefinition,
 } from './sql-rule';
+export { type StateRootHandler, StateRootTracker } from './state-root-tracker';
 export type {
   AppliedMessage,
   HaltKind,

@@ -1,3 +1,4 @@
+import { type ChangesetStateDelta, changesetStateDelta } from '@synddb/applier';
 import type { StorageFetcher } from '@synddb/fetchers';
 import {
   type BatchInfo,
@@ -5,6 +6,7 @@ import {
   type ChangesetBatchRequest,
   decodeBatch,
   decodePayload,
+  keccak256,
   MessageType,
   type WithdrawalRequest,
   zstdDecompress,
@@ -17,21 +19,38 @@ import {
 } from '@synddb/verifier';
 import { BatchListingMismatchError, BatchUnavailableError, requireTrustedKey } from './errors';
 
-/** A verified message, its payload decoded (snapshots stay compressed until applied). */
+/**
+ * A verified message, its payload decoded (snapshots stay compressed until applied).
+ * `messageHash` is the protocol's `message_hash`: keccak256 of the signed (zstd-compressed)
+ * payload, as in the sequencer's receipts and `/storage/messages/{seq}`.
+ */
 export type PreparedMessage =
   | {
       type: typeof MessageType.Changeset;
       sequence: bigint;
       timestamp: bigint;
+      messageHash: Uint8Array;
       request: ChangesetBatchRequest;
+      /**
+       * With `stateDeltas`: each changeset's state-root delta, computed while preparing (null for
+       * an empty changeset or one whose delta could not be computed: the applier computes it).
+       */
+      deltas?: (ChangesetStateDelta | null)[];
     }
   | {
       type: typeof MessageType.Withdrawal;
       sequence: bigint;
       timestamp: bigint;
+      messageHash: Uint8Array;
       request: WithdrawalRequest;
     }
-  | { type: typeof MessageType.Snapshot; sequence: bigint; timestamp: bigint; payload: Uint8Array }
+  | {
+      type: typeof MessageType.Snapshot;
+      sequence: bigint;
+      timestamp: bigint;
+      messageHash: Uint8Array;
+      payload: Uint8Array;
+    }
   /** Validly signed, but its payload does not decode: applying it must halt at this sequence. */
   | { type: 'invalid'; sequence: bigint; timestamp: bigint; error: unknown };
 
@@ -45,6 +64,8 @@ export interface PrepareContext {
   fetcher: StorageFetcher;
   trustedKeys: readonly Uint8Array[];
   maxDecompressedBatchBytes: number;
+  /** Compute each changeset's state-root delta while preparing (engines that keep a state root). */
+  stateDeltas?: boolean | undefined;
   backend?: Secp256k1Backend | undefined;
   pool?: VerifierPool | undefined;
   signal?: AbortSignal | undefined;
@@ -56,6 +77,7 @@ export interface PrepareContext {
 export interface PrepareBlobOptions {
   trustedKeys: readonly Uint8Array[];
   maxDecompressedBatchBytes: number;
+  stateDeltas?: boolean | undefined;
   backend?: Secp256k1Backend | undefined;
 }
 
@@ -102,7 +124,7 @@ export function prepareBlob(
     expectedPubkey: key,
     ...(options.backend ? { backend: options.backend } : {}),
   });
-  return decodePayloads(verified, options.maxDecompressedBatchBytes);
+  return decodePayloads(verified, options.maxDecompressedBatchBytes, options.stateDeltas === true);
 }
 
 async function prepareBlobWithPool(
@@ -117,7 +139,7 @@ async function prepareBlobWithPool(
     pool,
     ...(options.backend ? { backend: options.backend } : {}),
   });
-  return decodePayloads(verified, options.maxDecompressedBatchBytes);
+  return decodePayloads(verified, options.maxDecompressedBatchBytes, options.stateDeltas === true);
 }
 
 function decodeListed(
@@ -138,14 +160,20 @@ function decodeListed(
   return { batch, key: requireTrustedKey(options.trustedKeys, batch.pubkey) };
 }
 
-function decodePayloads(verified: VerifiedBatch, maxDecompressedBytes: number): PreparedMessage[] {
+function decodePayloads(
+  verified: VerifiedBatch,
+  maxDecompressedBytes: number,
+  stateDeltas: boolean,
+): PreparedMessage[] {
   const messages: PreparedMessage[] = [];
   for (const m of verified.messages) {
+    const messageHash = keccak256(m.payload);
     if (m.messageType === MessageType.Snapshot) {
       messages.push({
         type: m.messageType,
         sequence: m.sequence,
         timestamp: m.timestamp,
+        messageHash,
         payload: m.payload,
       });
       continue;
@@ -162,16 +190,29 @@ function decodePayloads(verified: VerifiedBatch, maxDecompressedBytes: number): 
         type: decoded.type,
         sequence: m.sequence,
         timestamp: m.timestamp,
+        messageHash,
         request: decoded.value,
+        ...(stateDeltas ? { deltas: decoded.value.changesets.map((c) => deltaOf(c.data)) } : {}),
       });
     } else if (decoded.type === MessageType.Withdrawal) {
       messages.push({
         type: decoded.type,
         sequence: m.sequence,
         timestamp: m.timestamp,
+        messageHash,
         request: decoded.value,
       });
     }
   }
   return messages;
+}
+
+/** A changeset's state delta, or null (empty, or malformed: applying it reports the error). */
+function deltaOf(changeset: Uint8Array): ChangesetStateDelta | null {
+  if (changeset.byteLength === 0) return null;
+  try {
+    return changesetStateDelta(changeset);
+  } catch {
+    return null;
+  }
 }

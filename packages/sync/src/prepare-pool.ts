@@ -15,7 +15,11 @@ export interface PreparePool {
   prepare(
     info: BatchInfo,
     blob: Uint8Array,
-    options: { trustedKeys: readonly Uint8Array[]; maxDecompressedBatchBytes: number },
+    options: {
+      trustedKeys: readonly Uint8Array[];
+      maxDecompressedBatchBytes: number;
+      stateDeltas?: boolean | undefined;
+    },
   ): Promise<PreparedMessage[]>;
   /**
    * Resolves once every worker has started and loaded its modules (workers start eagerly);
@@ -177,6 +181,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
         blob,
         trustedKeys: [...prepareOptions.trustedKeys],
         maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
+        stateDeltas: prepareOptions.stateDeltas === true,
       };
       return new Promise<PreparedMessage[]>((resolve, reject) => {
         entry.pending.set(id, { resolve, reject });

@@ -12,6 +12,7 @@ export interface PrepareRequest {
   blob: Uint8Array;
   trustedKeys: Uint8Array[];
   maxDecompressedBatchBytes: number;
+  stateDeltas?: boolean;
 }
 
 /** `invalid` messages carry their error serialized. */
@@ -47,6 +48,7 @@ port.on('message', (request: PrepareRequest) => {
     const messages = prepareBlob(request.info, request.blob, {
       trustedKeys: request.trustedKeys,
       maxDecompressedBatchBytes: request.maxDecompressedBatchBytes,
+      stateDeltas: request.stateDeltas === true,
     }).map(
       (m): WireMessage => (m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m),
     );

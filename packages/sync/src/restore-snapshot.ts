@@ -4,6 +4,7 @@ import { decodePayload, MessageType } from '@synddb/protocol';
 import { isReservedName, type StateStore } from '@synddb/state-store';
 import type { Database } from 'better-sqlite3';
 import type { PreparedMessage } from './prepare-batch';
+import type { StateRootHandler, StateRootTracker } from './state-root-tracker';
 
 export interface RestoreSnapshotContext {
   db: Database;
@@ -12,6 +13,8 @@ export interface RestoreSnapshotContext {
   state: StateStore;
   maxSnapshotBytes: number;
   startSequence: bigint;
+  stateRoot?: StateRootTracker | undefined;
+  onStateRoot?: StateRootHandler | undefined;
 }
 
 /**
@@ -31,15 +34,34 @@ export async function restoreSnapshotMessage(
   if (decoded.type !== MessageType.Snapshot) throw new TypeError('expected a snapshot payload');
   const image = decoded.value.snapshot.data;
   const inMemory = ctx.databasePath === ':memory:' || ctx.databasePath === '';
-  await restoreSnapshot(ctx.db, image, {
-    ...(inMemory ? {} : { tempDir: dirname(ctx.databasePath) }),
-    maxBytes: ctx.maxSnapshotBytes,
-    keepTable: isReservedName,
-    beforeCommit: () => {
-      ctx.state.recordApplied(message.sequence, message.timestamp, {
-        startSequence: ctx.startSequence,
-      });
-    },
-  });
+  const tracker = ctx.stateRoot;
+  try {
+    await restoreSnapshot(ctx.db, image, {
+      ...(inMemory ? {} : { tempDir: dirname(ctx.databasePath) }),
+      maxBytes: ctx.maxSnapshotBytes,
+      keepTable: isReservedName,
+      beforeCommit: () => {
+        ctx.state.recordApplied(message.sequence, message.timestamp, {
+          startSequence: ctx.startSequence,
+        });
+        if (tracker === undefined) return;
+        // The new content, from scratch (O(database), as the swap itself), in the swap's transaction.
+        tracker.recompute();
+        ctx.onStateRoot?.({
+          sequence: message.sequence,
+          timestamp: message.timestamp,
+          messageType: MessageType.Snapshot,
+          messageHash: message.messageHash,
+          stateRoot: () => tracker.root(),
+          state: ctx.state,
+          db: ctx.db,
+        });
+        tracker.persist(message.sequence);
+      },
+    });
+  } catch (error) {
+    tracker?.reload();
+    throw error;
+  }
   return image.byteLength;
 }

@@ -1,5 +1,5 @@
 import type { StorageFetcher } from '@synddb/fetchers';
-import { decodePayload, MessageType } from '@synddb/protocol';
+import { decodePayload, keccak256, MessageType } from '@synddb/protocol';
 import { verifySignedMessage } from '@synddb/verifier';
 import { requireTrustedKey, UnexpectedSequenceError } from './errors';
 import type { PreparedMessage } from './prepare-batch';
@@ -45,7 +45,11 @@ export async function syncSingleMessage(
   if (message.sequence !== sequence) throw new UnexpectedSequenceError(sequence, message.sequence);
   const key = requireTrustedKey(ctx.trustedKeys, message.signer);
   const verified = await verifySignedMessage(message, { expectedPubkey: key });
-  const base = { sequence: verified.sequence, timestamp: verified.timestamp };
+  const base = {
+    sequence: verified.sequence,
+    timestamp: verified.timestamp,
+    messageHash: keccak256(verified.payload),
+  };
   if (verified.messageType === MessageType.Snapshot) {
     return {
       kind: 'message',
@@ -64,6 +68,7 @@ export async function syncSingleMessage(
     }
     throw new TypeError('payload type does not match the signed message type');
   } catch (error) {
-    return { kind: 'message', message: { type: 'invalid', ...base, error } };
+    const { sequence: seq, timestamp } = base;
+    return { kind: 'message', message: { type: 'invalid', sequence: seq, timestamp, error } };
   }
 }

@@ -23,6 +23,8 @@ const engine = createSyncEngine({
   gapRetryDelayMs: 50,
   maxMessagesPerTransaction: Number(perTx ?? 16),
   prefetchBatches: 2,
+  // the state root is persisted with the cursor: the parent checks it survives every kill
+  stateRoot: true,
 });
 process.stdout.write(`start ${engine.status().lastSequence ?? -1}\n`);
 let finishing = false;

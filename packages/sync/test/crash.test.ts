@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LtHash16, stateRootOfDatabase } from '@synddb/applier';
+import { openStateStore } from '@synddb/state-store';
 import { tempDir, testRandom } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { devnetWithWorkload, dumpReplica, dumpSource, openReplica } from './support';
@@ -61,7 +63,7 @@ function runChild(args: string[], killAfterMs: number | null): Promise<ChildRun>
 }
 
 describe('crash safety', () => {
-  it(`kill -9 during apply, ${RUNS} times, then an identical replica and no halt`, async () => {
+  it(`kill -9 during apply, ${RUNS} times, then an identical replica, its state root, and no halt`, async () => {
     const { devnet, head } = await devnetWithWorkload(
       { transactions: 600, seed: 21, snapshotEvery: 150 },
       { batchMaxMessages: 25 },
@@ -95,6 +97,14 @@ describe('crash safety', () => {
       expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
       const check = db.pragma('integrity_check', { simple: true });
       expect(check).toBe('ok');
+      // the state root's state committed with the cursor at every kill: it is exactly the root
+      // of the content, as computed from scratch
+      const state = openStateStore(db);
+      const stored = state.stateRootState();
+      expect(stored?.sequence).toBe(state.cursor()?.lastSequence);
+      expect(Buffer.from(LtHash16.fromBytes(stored!.lthash).digest()).toString('hex')).toBe(
+        Buffer.from(stateRootOfDatabase(db)).toString('hex'),
+      );
     } finally {
       db.close();
     }

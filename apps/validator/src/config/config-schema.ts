@@ -541,6 +541,18 @@ export const configShape = {
     describe:
       'Signing key as 64 hex chars (0x optional), instead of a key file. Never logged; prefer the key file (environments leak).',
   }),
+  stateAttestationInterval: withDefault(
+    'stateAttestationInterval',
+    integer(0, 1_000_000_000),
+    '0',
+    {
+      env: 'STATE_ATTESTATION_INTERVAL',
+      value: 'SEQUENCES',
+      group: G.bridge,
+      describe:
+        "State attestations: keep the replica's state root (an LtHash16 of its content, maintained with every message) and sign an EIP-712 attestation of (sequence, state root, message hash) at every sequence divisible by this and at every withdrawal, served on /signatures/state/{sequence}. 0 turns them off (no root is kept). Costs CPU per changed row (see the README).",
+    },
+  ),
   withdrawalPolicyFile: optional('withdrawalPolicyFile', text(), {
     env: 'WITHDRAWAL_POLICY_FILE',
     value: 'PATH',
@@ -731,6 +743,13 @@ export const configSchema = z.object(configShape).superRefine((c, ctx) => {
         message: 'set BRIDGE_SIGNER_KEY or BRIDGE_SIGNER_KEY_FILE, not both',
       });
     }
+  }
+  if (!c.bridgeSigner && c.stateAttestationInterval > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stateAttestationInterval'],
+      message: 'only used in bridge signer mode: set BRIDGE_SIGNER=true, or 0',
+    });
   }
   if (!c.bridgeSigner) {
     const bridgeOnly: ConfigKey[] = [

@@ -10,6 +10,7 @@ export function formatHelp(version: string): string {
       'and serves /health, /ready, /status and /metrics.',
       '',
       'Usage: synddb-validator [options]',
+      "       synddb-validator state-root --database PATH   (a replica's state root, from scratch)",
       '',
       'Every option can also be set with its environment variable; a flag overrides the variable.',
       'Switches take an optional value (--log-json, --log-json=false, --batch-sync-enabled false).',

@@ -6,6 +6,8 @@ import { buildSignatureOpenApiDocument } from './signature-openapi';
 import {
   type PendingWithdrawalJson,
   pendingWithdrawalsSchema,
+  type StateAttestationJson,
+  stateAttestationSchema,
   type WithdrawalSignatureJson,
   withdrawalSignatureSchema,
 } from './signature-schemas';
@@ -54,10 +56,10 @@ export interface SignatureApiOptions {
     count: () => number;
   };
   /**
-   * `GET /signatures/state/{sequence}`: the state attestations of a sequence. Absent (state
-   * attestations are not implemented yet): 404 `STATE_ATTESTATIONS_DISABLED`.
+   * `GET /signatures/state/{sequence}`: the signed state attestations of a sequence (empty: 404
+   * with `[]`). Absent (state attestations are off): 404 `STATE_ATTESTATIONS_DISABLED`.
    */
-  stateAttestations?: (sequence: bigint) => Record<string, unknown>[];
+  stateAttestations?: (sequence: bigint) => StateAttestationJson[];
   /** Called after every response, e.g. for access logs. */
   onResponse?: (r: { method: string; path: string; status: number; ms: number }) => void;
 }
@@ -166,7 +168,7 @@ export function createSignatureApi(options: SignatureApiOptions): Hono {
         'state attestations are not enabled on this validator',
       );
     }
-    const attestations = options.stateAttestations(BigInt(text));
+    const attestations = options.stateAttestations(BigInt(text)).map(pickAttestation);
     return c.json(attestations, attestations.length === 0 ? 404 : 200);
   });
 
@@ -246,6 +248,14 @@ function pickWithdrawal(w: WithdrawalSignatureJson): WithdrawalSignatureJson {
   return Object.fromEntries(
     WITHDRAWAL_KEYS.map((k) => [k, w[k] ?? null]),
   ) as WithdrawalSignatureJson;
+}
+
+const ATTESTATION_KEYS = Object.keys(
+  stateAttestationSchema.shape,
+) as (keyof StateAttestationJson)[];
+
+function pickAttestation(a: StateAttestationJson): StateAttestationJson {
+  return Object.fromEntries(ATTESTATION_KEYS.map((k) => [k, a[k]])) as StateAttestationJson;
 }
 
 function pickPending(w: PendingWithdrawalJson): PendingWithdrawalJson {

@@ -4,6 +4,7 @@ import {
   pendingWithdrawalsSchema,
   refusedWithdrawalsSchema,
   signatureErrorSchema,
+  stateAttestationSchema,
   withdrawalSignatureSchema,
 } from './signature-schemas';
 
@@ -27,6 +28,7 @@ const SCHEMAS = [
   pendingWithdrawalsSchema,
   refusedWithdrawalsSchema,
   signatureErrorSchema,
+  stateAttestationSchema,
   infoSchema,
   pendingIdsSchema,
   healthSchema,
@@ -35,7 +37,7 @@ const SCHEMAS = [
 export interface SignatureOpenApiOptions {
   /** Whether the withdrawal routes are served (bridge signer mode with its ledger). */
   withdrawals: boolean;
-  /** Whether state attestations are served (not implemented yet). */
+  /** Whether state attestations are served (STATE_ATTESTATION_INTERVAL > 0 in bridge signer mode). */
   stateAttestations: boolean;
 }
 
@@ -159,8 +161,8 @@ export function buildSignatureOpenApiDocument(options: SignatureOpenApiOptions):
       get: {
         summary: 'State attestations of a sequence',
         description: options.stateAttestations
-          ? 'The state attestations signed for this sequence.'
-          : 'State attestations are not enabled in this version: every valid sequence answers 404 STATE_ATTESTATIONS_DISABLED.',
+          ? 'The state attestations signed for this sequence (every STATE_ATTESTATION_INTERVAL sequences and at every withdrawal): EIP-712 signatures of (sequence, stateRoot, messageHash), domain name "SyndDBStateAttestation", version "1", the chain id and the Bridge address of GET /info. 404 with [] when none was signed for it (yet).'
+          : 'State attestations are off on this validator (STATE_ATTESTATION_INTERVAL=0 or not in bridge signer mode): every valid sequence answers 404 STATE_ATTESTATIONS_DISABLED.',
         parameters: [
           {
             name: 'sequence',
@@ -170,7 +172,7 @@ export function buildSignatureOpenApiDocument(options: SignatureOpenApiOptions):
           },
         ],
         responses: {
-          '200': ok('Attestations', { type: 'array', items: { type: 'object' } }),
+          '200': ok('Attestations', { type: 'array', items: ref(stateAttestationSchema) }),
           '400': error('sequence is not a u64'),
           '404': error('No attestation, or state attestations are not enabled'),
         },

@@ -69,10 +69,28 @@ export const refusedWithdrawalsSchema = z
   .object({ count: z.number().int(), withdrawals: z.array(withdrawalSignatureSchema) })
   .meta({ id: 'RefusedWithdrawals' });
 
+export const stateAttestationSchema = z
+  .object({
+    sequence: z.string().regex(/^\d+$/).describe('u64, decimal string'),
+    state_root: hex32.describe(
+      "The replica's state root after this sequence: keccak256 of the LtHash16 of its content (see @synddb/applier)",
+    ),
+    message_hash: hex32.describe(
+      "The sequence's message_hash: keccak256 of the message's signed (compressed) payload",
+    ),
+    signature: signatureHex.describe(
+      'r ‖ s ‖ v over the EIP-712 digest of StateAttestation(uint64 sequence,bytes32 stateRoot,bytes32 messageHash), domain {name "SyndDBStateAttestation", version "1", chainId, verifyingContract: the Bridge}',
+    ),
+    signer: address,
+    signed_at: z.number().int().describe('Unix seconds'),
+  })
+  .meta({ id: 'StateAttestation' });
+
 export const signatureErrorSchema = z
   .object({ error: z.string(), code: z.string() })
   .meta({ id: 'SignatureApiError' });
 
+export type StateAttestationJson = z.output<typeof stateAttestationSchema>;
 export type WithdrawalSignatureJson = z.output<typeof withdrawalSignatureSchema>;
 export type PendingWithdrawalJson = z.output<
   typeof pendingWithdrawalsSchema

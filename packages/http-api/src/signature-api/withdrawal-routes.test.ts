@@ -1,6 +1,6 @@
 /**
  * The plan's signature routes beside the reference's: withdrawals by request id or message id,
- * signed-but-not-completed withdrawals, refused ones, state attestations (not enabled yet) and the
+ * signed-but-not-completed withdrawals, refused ones, state attestations (off, or served) and the
  * OpenAPI document, over real HTTP; every body checked against its documented schema.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createSignatureApi, type SignatureApiOptions } from './create-signature
 import {
   pendingWithdrawalsSchema,
   refusedWithdrawalsSchema,
+  stateAttestationSchema,
   type WithdrawalSignatureJson,
   withdrawalSignatureSchema,
 } from './signature-schemas';
@@ -218,13 +219,22 @@ describe('the plan signature routes', () => {
       });
     }
     expect((await get('/signatures/state/18446744073709551615')).status).toBe(404);
+    const attestation = {
+      sequence: '7',
+      state_root: `0x${'11'.repeat(32)}`,
+      message_hash: `0x${'22'.repeat(32)}`,
+      signature: `0x${'33'.repeat(64)}1b`,
+      signer: `0x${'44'.repeat(20)}`,
+      signed_at: 1700000000,
+    };
     const withProvider = await serve({
-      stateAttestations: (sequence) => (sequence === 7n ? [{ sequence: 7, root: '0x00' }] : []),
+      stateAttestations: (sequence) =>
+        sequence === 7n ? [{ ...attestation, extra: 'dropped' } as typeof attestation] : [],
     });
-    expect(await withProvider('/signatures/state/7')).toMatchObject({
-      status: 200,
-      body: [{ sequence: 7, root: '0x00' }],
-    });
+    const served = await withProvider('/signatures/state/7');
+    expect(served).toMatchObject({ status: 200, body: [attestation] });
+    expect(Object.keys((served.body as object[])[0]!)).toEqual(Object.keys(attestation));
+    stateAttestationSchema.array().parse(served.body);
     expect(await withProvider('/signatures/state/8')).toMatchObject({ status: 404, body: [] });
   });
 
@@ -264,5 +274,8 @@ describe('the plan signature routes', () => {
       Object.keys(withdrawalSignatureSchema.shape),
     );
     expect(JSON.stringify(doc)).toContain('STATE_ATTESTATIONS_DISABLED');
+    expect(Object.keys(doc.components.schemas.StateAttestation!.properties!)).toEqual(
+      Object.keys(stateAttestationSchema.shape),
+    );
   });
 });

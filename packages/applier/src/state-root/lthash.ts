@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { keccak256 } from '@synddb/protocol';
+
+/** Lanes of the LtHash16 state: 1024 lanes of 16 bits (2048 bytes), as in the LtHash paper. */
+export const LTHASH_LANES = 1024;
+/** Bytes of an LtHash16 state and of one element's hash (the XOF's output length). */
+export const LTHASH_BYTES = LTHASH_LANES * 2;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The element hash: SHAKE128 of the element's bytes, 2048 bytes read as 1024 little-endian
+ * 16-bit lanes. Written into `out` (a fresh array when absent).
+ */
+export function hashElement(element: Uint8Array, out = new Uint16Array(LTHASH_LANES)): Uint16Array {
+  const digest = createHash('shake128', { outputLength: LTHASH_BYTES }).update(element).digest();
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer, out.byteOffset, LTHASH_BYTES).set(digest);
+  } else {
+    for (let i = 0; i < LTHASH_LANES; i++) out[i] = digest[2 * i]! | (digest[2 * i + 1]! << 8);
+  }
+  return out;
+}
+
+/**
+ * LtHash16 (Lewi, Kim, Maykov, Weis: "Securing Update Propagation with Homomorphic Hashing",
+ * 2019): the hash of a multiset is the lane-wise sum mod 2^16 of its elements' hashes. Adding and
+ * removing elements commute, so the state after any sequence of changes depends only on the
+ * resulting multiset. `digest()` (keccak256 of the 2048 state bytes) is the 32-byte state root.
+ */
+export class LtHash16 {
+  readonly lanes: Uint16Array;
+  readonly #scratch = new Uint16Array(LTHASH_LANES);
+
+  constructor(lanes?: Uint16Array) {
+    this.lanes = new Uint16Array(LTHASH_LANES);
+    if (lanes !== undefined) this.set(lanes);
+  }
+
+  /** A state from its 2048 stored bytes (little-endian lanes). */
+  static fromBytes(bytes: Uint8Array): LtHash16 {
+    if (bytes.byteLength !== LTHASH_BYTES) {
+      throw new RangeError(`an LtHash16 state is ${LTHASH_BYTES} bytes, got ${bytes.byteLength}`);
+    }
+    const h = new LtHash16();
+    if (LITTLE_ENDIAN) new Uint8Array(h.lanes.buffer).set(bytes);
+    else
+      for (let i = 0; i < LTHASH_LANES; i++) h.lanes[i] = bytes[2 * i]! | (bytes[2 * i + 1]! << 8);
+    return h;
+  }
+
+  /** The 2048 state bytes (little-endian lanes), for storage. */
+  toBytes(): Uint8Array {
+    if (LITTLE_ENDIAN) return new Uint8Array(this.lanes.buffer.slice(0));
+    const out = new Uint8Array(LTHASH_BYTES);
+    for (let i = 0; i < LTHASH_LANES; i++) {
+      out[2 * i] = this.lanes[i]! & 0xff;
+      out[2 * i + 1] = this.lanes[i]! >>> 8;
+    }
+    return out;
+  }
+
+  set(lanes: Uint16Array): void {
+    if (lanes.length !== LTHASH_LANES) throw new RangeError('an LtHash16 state has 1024 lanes');
+    this.lanes.set(lanes);
+  }
+
+  /** Adds one element (its canonical bytes). */
+  add(element: Uint8Array): void {
+    this.addLanes(hashElement(element, this.#scratch));
+  }
+
+  /** Removes one element. */
+  remove(element: Uint8Array): void {
+    this.subtractLanes(hashElement(element, this.#scratch));
+  }
+
+  addLanes(other: Uint16Array): void {
+    const a = this.lanes;
+    for (let i = 0; i < LTHASH_LANES; i++) a[i] = a[i]! + other[i]!;
+  }
+
+  subtractLanes(other: Uint16Array): void {
+    const a = this.lanes;
+    for (let i = 0; i < LTHASH_LANES; i++) a[i] = a[i]! - other[i]!;
+  }
+
+  equals(other: LtHash16): boolean {
+    for (let i = 0; i < LTHASH_LANES; i++) if (this.lanes[i] !== other.lanes[i]) return false;
+    return true;
+  }
+
+  /** The 32-byte state root: keccak256 of the 2048 state bytes. */
+  digest(): Uint8Array {
+    return keccak256(this.toBytes());
+  }
+}

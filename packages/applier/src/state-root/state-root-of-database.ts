@@ -1,0 +1,124 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { ValueType } from '../types';
+import type { ChangesetStateDelta, PendingRowUpdate } from './changeset-state-delta';
+import { LtHash16 } from './lthash';
+import { asciiLower, isStateTable, RowElementWriter } from './row-element';
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The state tables of a database: ordinary tables, not `sqlite_*`, `_synddb_*` or virtual. */
+function stateTables(db: Database): string[] {
+  const rows = db
+    .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+    .all() as { name: string; sql: string | null }[];
+  return rows
+    .filter((r) => isStateTable(r.name) && !/^\s*CREATE\s+VIRTUAL\b/i.test(r.sql ?? ''))
+    .map((r) => r.name);
+}
+
+function columnsOf(db: Database, table: string): string[] {
+  return (db.pragma(`table_info(${quote(table)})`) as { name: string }[]).map((c) => c.name);
+}
+
+/**
+ * The LtHash16 of a database's content computed from scratch: one element per row of every state
+ * table (see `RowElementWriter`). Costs O(database); the incremental maintenance
+ * (`changesetStateDelta` + `applyStateDelta`) must always agree with it.
+ */
+export function stateHashOfDatabase(db: Database): LtHash16 {
+  const hash = new LtHash16();
+  const writer = new RowElementWriter();
+  for (const table of stateTables(db)) {
+    const columns = columnsOf(db, table);
+    if (columns.length === 0) continue;
+    const select = db
+      .prepare(`SELECT ${columns.map(quote).join(', ')} FROM ${quote(table)}`)
+      .raw(true)
+      .safeIntegers(true);
+    for (const row of select.iterate() as IterableIterator<unknown[]>) {
+      writer.begin(table, columns.length);
+      for (const v of row) writer.storedValue(v);
+      hash.add(writer.finish());
+    }
+  }
+  return hash;
+}
+
+/** The 32-byte state root of a database, from scratch: `stateHashOfDatabase(db).digest()`. */
+export function stateRootOfDatabase(db: Database): Uint8Array {
+  return stateHashOfDatabase(db).digest();
+}
+
+interface TableReader {
+  columns: number;
+  /** Primary-key column indexes in key order. */
+  keyColumns: number[];
+  select: Statement;
+}
+
+/**
+ * Adds an applied changeset's delta to `hash`: its precomputed lanes, then each UPDATE resolved
+ * against `db` (which must already hold the changeset's result: the row is read by primary key,
+ * the old row is the new one with the changed columns' old values). Conflicts halt the sync, so
+ * the changeset's old values are exactly what the replica held. `readers` caches one statement
+ * per table (drop it when the schema changes).
+ */
+export function applyStateDelta(
+  db: Database,
+  hash: LtHash16,
+  delta: ChangesetStateDelta,
+  readers: Map<string, TableReader> = new Map(),
+): void {
+  hash.addLanes(delta.lanes);
+  if (delta.updates.length === 0) return;
+  const writer = new RowElementWriter();
+  for (const u of delta.updates) {
+    const reader = readerOf(db, readers, u);
+    // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.
+    const key = reader.keyColumns.map((i) =>
+      u.oldTypes[i] === ValueType.Integer
+        ? BigInt(u.oldValues[i] as number | bigint)
+        : u.oldValues[i],
+    );
+    const row = reader.select.get(...(key as unknown[])) as unknown[] | undefined;
+    if (row === undefined) {
+      throw new Error(`state root: updated row of ${u.table} not found after apply`);
+    }
+    writer.begin(u.table, reader.columns);
+    for (let i = 0; i < reader.columns; i++) {
+      if (u.oldTypes[i] !== 0) writer.value(u.oldTypes[i]!, u.oldValues[i]);
+      else writer.storedValue(row[i]);
+    }
+    hash.remove(writer.finish());
+    writer.begin(u.table, reader.columns);
+    for (let i = 0; i < reader.columns; i++) writer.storedValue(row[i]);
+    hash.add(writer.finish());
+  }
+}
+
+function readerOf(
+  db: Database,
+  readers: Map<string, TableReader>,
+  u: PendingRowUpdate,
+): TableReader {
+  const name = asciiLower(u.table);
+  let reader = readers.get(name);
+  if (reader === undefined) {
+    const columns = columnsOf(db, u.table);
+    const keyColumns = u.primaryKey
+      .map((position, index) => ({ position, index }))
+      .filter((k) => k.position > 0)
+      .sort((a, b) => a.position - b.position)
+      .map((k) => k.index);
+    const where = keyColumns.map((i) => `${quote(columns[i]!)} = ?`).join(' AND ');
+    const select = db
+      .prepare(`SELECT ${columns.map(quote).join(', ')} FROM ${quote(u.table)} WHERE ${where}`)
+      .raw(true)
+      .safeIntegers(true);
+    reader = { columns: columns.length, keyColumns, select };
+    readers.set(name, reader);
+  }
+  return reader;
+}
+
+export type { TableReader };

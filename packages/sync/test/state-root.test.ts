@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { applyChangeset, LtHash16, stateRootOfDatabase } from '@synddb/applier';
+import { openStateStore } from '@synddb/state-store';
+import { tempDir } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
+import { createPreparePool, type StateRootHandler, StateRootTracker } from '../src/index';
+import {
+  devnetWithWorkload,
+  dumpReplica,
+  dumpSource,
+  openReplica,
+  startEngine,
+  waitForSequence,
+} from './support';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Records the root after every message, and what kind of message it was. */
+function recorder() {
+  const roots = new Map<bigint, { root: string; type: number; messageHash: string }>();
+  const onStateRoot: StateRootHandler = (c) => {
+    roots.set(c.sequence, {
+      root: hex(c.stateRoot()),
+      type: c.messageType,
+      messageHash: hex(c.messageHash),
+    });
+  };
+  return { roots, onStateRoot };
+}
+
+describe('state root', () => {
+  it('replay, snapshot bootstrap and a restarted replica publish the same roots', async () => {
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 160,
+      seed: 31,
+      snapshotEvery: 50,
+    });
+    const snapshots = devnet.app.sent
+      .filter((m) => m.kind === 'snapshot')
+      .map((m) => BigInt(m.sequence));
+    expect(snapshots.length).toBeGreaterThanOrEqual(3);
+
+    // A: replays everything, deltas computed on prepare workers
+    const pool = createPreparePool({ size: 1 });
+    const a = recorder();
+    const replay = startEngine({
+      url: devnet.url,
+      pubkey: devnet.pubkey,
+      preparePool: pool,
+      onStateRoot: a.onStateRoot,
+    });
+    await waitForSequence(replay.engine, head);
+    await pool.close();
+
+    // B: starts on the second snapshot, one message per transaction, deltas on this thread
+    const b = recorder();
+    const bootstrap = startEngine({
+      url: devnet.url,
+      pubkey: devnet.pubkey,
+      startSequence: snapshots[1]!,
+      maxMessagesPerTransaction: 1,
+      onStateRoot: b.onStateRoot,
+    });
+    await waitForSequence(bootstrap.engine, head);
+
+    // C: stopped half way and restarted on the same file (the root resumes from the replica)
+    const c = recorder();
+    const first = startEngine({ url: devnet.url, pubkey: devnet.pubkey, stateRoot: true });
+    const middle = head / 2n;
+    await waitForSequence(first.engine, middle);
+    await first.engine.stop();
+    first.db.close();
+    const second = startEngine(
+      { url: devnet.url, pubkey: devnet.pubkey, onStateRoot: c.onStateRoot },
+      first.path,
+    );
+    expect(second.engine.stateRoot?.recomputations).toBe(0);
+    await waitForSequence(second.engine, head);
+
+    // every path gives the same root at every sequence it went through
+    for (let s = snapshots[1]!; s <= head; s++) expect(b.roots.get(s)).toEqual(a.roots.get(s));
+    const resumedAt = second.engine.status().messagesApplied;
+    expect(resumedAt).toBeGreaterThan(0);
+    for (const [s, r] of c.roots) expect(r).toEqual(a.roots.get(s));
+    expect(a.roots.size).toBe(Number(head) + 1);
+
+    // a snapshot of unchanged content (the app flushed its changesets first) recomputes the root
+    // the changesets had built: replayed changes == from scratch
+    for (const s of snapshots.slice(1)) {
+      expect(a.roots.get(s)?.type).toBe(2);
+      expect(a.roots.get(s)?.root).toBe(a.roots.get(s - 1n)?.root);
+    }
+    // withdrawals change nothing; changesets change the root
+    for (const [s, r] of a.roots) {
+      if (r.type === 1) expect(r.root).toBe(a.roots.get(s - 1n)?.root);
+    }
+    expect(new Set([...a.roots.values()].map((r) => r.root)).size).toBeGreaterThan(100);
+
+    // the persisted state is the root of the replica's content, recomputed from scratch
+    for (const replica of [replay, bootstrap, second]) {
+      expect(dumpReplica(replica.db)).toEqual(dumpSource(devnet.app.db));
+      const fromScratch = hex(stateRootOfDatabase(replica.db));
+      expect(hex(replica.engine.stateRoot!.root())).toBe(fromScratch);
+      const stored = openStateStore(replica.db).stateRootState();
+      expect(stored?.sequence).toBe(head);
+      expect(hex(LtHash16.fromBytes(stored!.lthash).digest())).toBe(fromScratch);
+      expect(fromScratch).toBe(a.roots.get(head)?.root);
+    }
+  }, 120_000);
+
+  it('an existing replica without a stored root gets one from scratch at start', async () => {
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 40,
+      seed: 32,
+      snapshotEvery: 30,
+    });
+    const plain = startEngine({ url: devnet.url, pubkey: devnet.pubkey });
+    await waitForSequence(plain.engine, head);
+    await plain.engine.stop();
+    plain.db.close();
+    const db = openReplica(plain.path);
+    expect(openStateStore(db).stateRootState()).toBeNull();
+    db.close();
+    const rooted = startEngine(
+      { url: devnet.url, pubkey: devnet.pubkey, stateRoot: true },
+      plain.path,
+    );
+    expect(rooted.engine.stateRoot?.recomputations).toBe(1);
+    const stored = openStateStore(rooted.db).stateRootState();
+    expect(stored?.sequence).toBe(head);
+    expect(hex(rooted.engine.stateRoot!.root())).toBe(hex(stateRootOfDatabase(rooted.db)));
+  }, 60_000);
+});
+
+describe('StateRootTracker', () => {
+  it('recomputes from scratch when the apply omitted a change (INSERT onto an existing key)', () => {
+    const dir = tempDir('synddb-sync-tracker-');
+    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)';
+    const source = new DatabaseSync(join(dir, 'source.db'));
+    source.exec(schema);
+    const session = source.createSession();
+    source.exec("INSERT INTO t VALUES (1, 'from the changeset'), (2, 'b')");
+    const changeset = session.changeset();
+    session.close();
+    source.close();
+
+    const db = openReplica(join(dir, 'replica.db'));
+    db.exec(schema);
+    db.exec("INSERT INTO t VALUES (1, 'already here')");
+    const tracker = new StateRootTracker(db, openStateStore(db));
+    const before = tracker.recomputations;
+    db.transaction(() => {
+      const result = applyChangeset(db, changeset, { transaction: 'caller' });
+      expect(result.omitted).toBe(1);
+      tracker.applied(changeset, null, result);
+    })();
+    expect(tracker.recomputations).toBe(before + 1);
+    expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
+    db.close();
+  });
+});
