@@ -170,7 +170,9 @@ describe('decodeChangeset', () => {
           } catch (e) {
             if (!(e instanceof ChangesetFormatError)) throw e;
           }
-          expect(performance.now() - t0).toBeLessThan(200);
+          // no input costs more than linear work (a quadratic path takes seconds); 1 s leaves
+          // room for a GC pause or a descheduled process on a loaded machine
+          expect(performance.now() - t0).toBeLessThan(1000);
         },
       ),
       { numRuns: 3000 },

@@ -118,11 +118,13 @@ describe('halt sync: connection floods', () => {
     await Promise.all(Array.from({ length: 15 }, () => openSocket(served.port, '127.0.0.3')));
     await waitFor(() => connectionLimits.connections === 20);
     expect(connectionLimits.connectionsOf('127.0.0.3')).toBe(10);
-    // At the global cap, /health from another client still answers at once.
+    // At the global cap, /health from another client still answers at once (a newcomer left
+    // waiting for a slot would wait for an idle timeout: seconds). The bound is 1 s: a single
+    // probe took over 100 ms on a loaded machine (load average 10+).
     for (let i = 0; i < 5; i++) {
       const { status: code, ms } = await probe(served.port);
       expect(code).toBe(200);
-      expect(ms).toBeLessThan(100);
+      expect(ms).toBeLessThan(1000);
     }
     expect(connectionLimits.connections).toBeLessThanOrEqual(20);
   });
