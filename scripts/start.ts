@@ -14,7 +14,7 @@
 // SYNDDB_DATA_DIR (.data/devnet). SYNDDB_START_SMOKE=N stops everything and exits 0 once the
 // validator has applied N messages and signed a withdrawal (the test that keeps this true).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -43,20 +43,52 @@ const relayerBind = env.SYNDDB_RELAYER_BIND ?? '127.0.0.1:8082';
 const shiftPort = (bind: string, by: number) =>
   bind.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) === 0 ? 0 : Number(p) + by}`);
 
-/** A port free right now on `host` (the OS picks it; another process could take it first). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** Whether `port` can be bound on `host` right now (closed again at once). */
+function canBind(host: string, port: number): Promise<number | null> {
+  return new Promise((resolvePort) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
+    server.once('error', () => resolvePort(null));
+    server.listen(port, host, () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolvePort(address.port)
-          : reject(new Error('no port')),
+        resolvePort(typeof address === 'object' && address !== null ? address.port : null),
       );
     });
   });
+}
+
+/**
+ * Lowest port the kernel hands out for port-0 binds, when it says (Linux). A port picked below it
+ * cannot be given to another process's port-0 bind (the devnet's, anvil's, a validator's API)
+ * between the moment it is picked here and the moment its validator binds it: a port picked by a
+ * port-0 bind and released was once handed to the devnet at once (CI: EADDRINUSE).
+ */
+function ephemeralLow(): number | null {
+  try {
+    const low = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0],
+    );
+    return Number.isInteger(low) && low > 2048 ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A port free right now on `host`, below the ephemeral range when it is known. */
+async function freePort(host: string, taken: Set<number>): Promise<number> {
+  const low = ephemeralLow();
+  if (low !== null) {
+    const from = Math.max(1024, low - 10_000);
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const port = from + Math.floor(Math.random() * (low - from));
+      if (taken.has(port)) continue;
+      if ((await canBind(host, port)) !== null) return port;
+    }
+  }
+  // Elsewhere the OS picks (another process could take it before its validator binds it).
+  const port = await canBind(host, 0);
+  if (port === null) throw new Error(`no free port on ${host}`);
+  return port;
 }
 
 /**
@@ -68,7 +100,14 @@ async function signatureBinds(bind: string): Promise<string[]> {
   const m = /^(.*):(\d+)$/.exec(bind);
   if (m === null || Number(m[2]) !== 0) return [0, 100, 200].map((by) => shiftPort(bind, by));
   const host = m[1]!;
-  return Promise.all([0, 1, 2].map(async () => `${host}:${await freePort(host)}`));
+  const taken = new Set<number>();
+  const binds: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort(host, taken);
+    taken.add(port);
+    binds.push(`${host}:${port}`);
+  }
+  return binds;
 }
 const signatureBindsOf = await signatureBinds(signatureBind);
 const hostOf = (bind: string) => bind.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
