@@ -27,6 +27,7 @@ import {
   quantile,
   rawPost,
   rawWebSocket,
+  startControlServer,
   startLimitedValidator,
 } from '../support/hostile-load';
 import { type Devnet, startDevnet } from '../support/processes';
@@ -52,12 +53,24 @@ const NEVER_ENDING =
 
 let devnet: Devnet;
 let validator: LimitedValidator;
+let controlPort: number;
 const results: Record<string, Observation> = {};
 
-/** 100 ms, or 1.5x the baseline's p90 when this machine is slower than that without abuse. */
-function healthLimit(): number {
+/**
+ * 100 ms; on a machine that is slower than that without abuse, 1.5x the baseline's p90; and on
+ * a machine loaded by other jobs during the window (two CI runs at once on 2 cores), 100 ms more
+ * than twice the p90 that a bare HTTP server in another process measured in the same window (the
+ * control probes: delay that the machine, not the validator, adds to every request). On a quiet
+ * machine the control's p90 is about 1 ms and the bar stays 100 ms.
+ */
+function healthLimit(o?: Observation): number {
   const base = results.baseline;
-  return base === undefined ? HEALTH_MS : Math.max(HEALTH_MS, 1.5 * quantile(base.health, 0.9));
+  const control = o === undefined || o.control.length === 0 ? 0 : quantile(o.control, 0.9);
+  return Math.max(
+    HEALTH_MS,
+    base === undefined ? 0 : 1.5 * quantile(base.health, 0.9),
+    HEALTH_MS + 2 * control,
+  );
 }
 
 async function devnetHead(): Promise<bigint> {
@@ -70,22 +83,24 @@ async function underAbuse(name: string, abuse: () => Promise<() => Promise<void>
   const stop = await abuse();
   let o: Observation;
   try {
-    o = await observe(validator, devnetHead, POINT_SQL, WINDOW_MS);
+    o = await observe(validator, devnetHead, POINT_SQL, WINDOW_MS, controlPort);
   } finally {
     await stop();
   }
   results[name] = o;
-  const { health, ...rest } = o;
+  const { health, control, ...rest } = o;
   const summary = JSON.stringify({
     ...rest,
     healthP50: quantile(health, 0.5),
     healthP90: quantile(health, 0.9),
+    controlP90: control.length === 0 ? null : quantile(control, 0.9),
+    healthLimit: healthLimit(o),
   });
   expect(o.failure, `${name}: ${summary}`).toBeUndefined();
   expect(o.healthMaxMs, `/health during ${name}: ${summary}`).toBeGreaterThanOrEqual(0);
   // /health within 100 ms at the 90th percentile; on a loaded machine (other jobs on the same 2
-  // cores) the allowance is what the baseline without abuse measured in this run, x1.5.
-  expect(quantile(health, 0.9), `/health during ${name}: ${summary}`).toBeLessThan(healthLimit());
+  // cores) more, by what the baseline and the control probes measured (see healthLimit).
+  expect(quantile(health, 0.9), `/health during ${name}: ${summary}`).toBeLessThan(healthLimit(o));
   expect(o.pointOk, `point queries during ${name}: ${summary}`).toBe(o.pointSent);
   expect(o.pace, `sync pace during ${name}: ${summary}`).toBeGreaterThanOrEqual(0.8);
   expect(o.rssMax, `main RSS during ${name}: ${summary}`).toBeLessThan(RSS_LIMIT);
@@ -97,6 +112,7 @@ async function underAbuse(name: string, abuse: () => Promise<() => Promise<void>
 const addresses = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`);
 
 beforeAll(async () => {
+  controlPort = await startControlServer();
   const dir = tempDir('synddb-hostile-');
   devnet = await startDevnet({
     directory: dir,
@@ -151,7 +167,7 @@ afterAll(() => {
       Object.entries(results)
         .map(
           ([name, o]) =>
-            `  ${name.padEnd(28)} pace ${o.pace.toFixed(2)} (${o.applied}/${o.produced})  /health p50 ${quantile(o.health, 0.5).toFixed(1)} p90 ${quantile(o.health, 0.9).toFixed(1)} max ${o.healthMaxMs.toFixed(1)} ms (${o.healthProbes})  point ${o.pointOk}/${o.pointSent}  RSS max ${(o.rssMax / 2 ** 20).toFixed(0)} MiB${o.failure ? `  FAILED ${o.failure}` : ''}`,
+            `  ${name.padEnd(28)} pace ${o.pace.toFixed(2)} (${o.applied}/${o.produced})  /health p50 ${quantile(o.health, 0.5).toFixed(1)} p90 ${quantile(o.health, 0.9).toFixed(1)} max ${o.healthMaxMs.toFixed(1)} ms (${o.healthProbes}, control p90 ${o.control.length === 0 ? '-' : quantile(o.control, 0.9).toFixed(1)})  point ${o.pointOk}/${o.pointSent}  RSS max ${(o.rssMax / 2 ** 20).toFixed(0)} MiB${o.failure ? `  FAILED ${o.failure}` : ''}`,
         )
         .join('\n'),
     );

@@ -204,6 +204,12 @@ export interface Observation {
   rssMax: number;
   /** `/health` latencies (ms), sorted. */
   health: number[];
+  /**
+   * Latencies (ms, sorted) of a bare HTTP server in its own process (`startControlServer`),
+   * probed right after each `/health`: what the machine's own load costs a request that no
+   * validator work delays. Empty without a control server.
+   */
+  control: number[];
   /** The first failed probe or point query, for the message. */
   failure: string | undefined;
 }
@@ -224,6 +230,7 @@ export async function observe(
   devnetHead: () => Promise<bigint>,
   pointSql: string,
   windowMs: number,
+  controlPort?: number,
 ): Promise<Observation> {
   const seq = async () => BigInt((await validator.status()).last_sequence ?? 0);
   const [s0, p0] = await Promise.all([seq(), devnetHead()]);
@@ -234,6 +241,7 @@ export async function observe(
   let pointSent = 0;
   let rssMax = 0;
   const latencies: number[] = [];
+  const control: number[] = [];
   let failure: string | undefined;
   const health = (async () => {
     while (performance.now() < end) {
@@ -243,6 +251,9 @@ export async function observe(
       if (r.status !== 200) failure ??= `/health: ${r.status} ${r.body.slice(0, 200)}`;
       healthMaxMs = r.status === 200 && healthMaxMs >= 0 ? Math.max(healthMaxMs, r.ms) : -1;
       rssMax = Math.max(rssMax, rssOf(validator.pid));
+      if (controlPort !== undefined) {
+        control.push((await httpCall(controlPort, '/', { timeoutMs: 5000 })).ms);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
@@ -271,8 +282,32 @@ export async function observe(
     pointSent,
     rssMax,
     health: latencies.sort((a, b) => a - b),
+    control: control.sort((a, b) => a - b),
     failure,
   };
+}
+
+/**
+ * A bare HTTP server (answers `ok`) in its own Node process on 127.0.0.1, for `observe`'s
+ * control probes; stopped at cleanup.
+ */
+export async function startControlServer(): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { console.log(this.address().port); })",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  onCleanup(() => {
+    child.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolveLine, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolveLine);
+    child.once('exit', (code) => reject(new Error(`control server exited (${code})`)));
+  });
+  return Number(line);
 }
 
 /** A masked WebSocket text frame (client to server), payload < 126 bytes. */
