@@ -1,6 +1,7 @@
 import { hexToBytes } from '@synddb/protocol';
 import type { OutboxEntry, StateStore } from '@synddb/state-store';
 import { BridgeSignerInputError, OutboxEntryError } from './errors';
+import { signOutboxEntries } from './sign-outbox-entries';
 import { signWithdrawal } from './sign-withdrawal';
 import type { BridgeSignerKey } from './signer-key';
 import { WITHDRAWAL_OUTBOX_KIND } from './withdrawal-outbox-entry';
@@ -95,29 +96,12 @@ export function createOutboxSigner(options: CreateOutboxSignerOptions): OutboxSi
 
   return {
     signPending() {
-      let signed = 0;
-      let failed = 0;
-      // Entries this call already tried or must leave alone. They stay unsigned, so they keep
-      // showing up at the head of `unsigned()`; when a whole window is made of them, the window
-      // widens until it reaches past the last unsigned entry. Every pass either tries a new entry
-      // or widens the window, so the loop ends.
-      const passed = new Set<string>();
-      let limit = batchSize;
-      for (;;) {
-        const entries = state.unsigned(limit);
-        let progressed = false;
-        for (const entry of entries) {
-          if (passed.has(entry.messageId)) continue;
-          passed.add(entry.messageId);
-          if (entry.kind !== WITHDRAWAL_OUTBOX_KIND) continue;
-          progressed = true;
-          if (signEntry(entry)) signed++;
-          else failed++;
-        }
-        if (entries.length < limit) break;
-        if (!progressed) limit += batchSize;
-      }
-      return { signed, failed };
+      // other kinds of entries (state attestations) are left to their own signers
+      return signOutboxEntries(
+        (limit) => state.unsigned(limit),
+        (entry) => (entry.kind === WITHDRAWAL_OUTBOX_KIND ? signEntry(entry) : undefined),
+        batchSize,
+      );
     },
   };
 }

@@ -2,6 +2,7 @@ import { bytesToHex } from '@synddb/protocol';
 import type { OutboxEntry, StateStore } from '@synddb/state-store';
 import { recoverSignerAddress } from '../address';
 import { BridgeSignatureError } from '../errors';
+import { signOutboxEntries } from '../sign-outbox-entries';
 import type { BridgeSignerKey } from '../signer-key';
 import { STATE_ATTESTATION_OUTBOX_KIND, stateAttestationOfEntry } from './state-attestation-outbox';
 import {
@@ -77,25 +78,11 @@ export async function createStateAttestationSigner(
 
   return {
     signPending() {
-      let signed = 0;
-      let failed = 0;
-      // Failed entries stay unsigned at the head of the list: widen the window past them.
-      const tried = new Set<string>();
-      let limit = batchSize;
-      for (;;) {
-        const entries = state.unsignedOfKind(STATE_ATTESTATION_OUTBOX_KIND, limit);
-        let progressed = false;
-        for (const entry of entries) {
-          if (tried.has(entry.messageId)) continue;
-          tried.add(entry.messageId);
-          progressed = true;
-          if (signEntry(entry)) signed++;
-          else failed++;
-        }
-        if (entries.length < limit) break;
-        if (!progressed) limit += batchSize;
-      }
-      return { signed, failed };
+      return signOutboxEntries(
+        (limit) => state.unsignedOfKind(STATE_ATTESTATION_OUTBOX_KIND, limit),
+        signEntry,
+        batchSize,
+      );
     },
   };
 }
