@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { createLogger } from '@synddb/app-kit';
+import type { StateAttestationJson } from '@synddb/bridge-signer';
 import { startDevnetWithApp } from '@synddb/devnet';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { verifyTypedData } from 'ethers';
@@ -17,14 +18,8 @@ const BRIDGE = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
 const KEY_A = 'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 const KEY_B = '59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d';
 
-interface Attestation {
-  sequence: string;
-  state_root: string;
-  message_hash: string;
-  signature: string;
-  signer: string;
-  signed_at: number;
-}
+/** What the signature API serves (the recovery below is written from the spec, not imported). */
+type Attestation = StateAttestationJson;
 
 async function attestations(
   api: string,
