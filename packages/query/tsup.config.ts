@@ -1,5 +1,8 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared';
 
-// The query worker is its own entry: the pool forks `./query-worker.js` next to the bundle.
-export default defineConfig(packageBuild({ entry: ['src/index.ts', 'src/query-worker.ts'] }));
+// The query worker and its spawner are their own entries, next to the bundle: the pool forks
+// `./worker-spawner.js`, which forks `./query-worker.js`.
+export default defineConfig(
+  packageBuild({ entry: ['src/index.ts', 'src/query-worker.ts', 'src/worker-spawner.ts'] }),
+);

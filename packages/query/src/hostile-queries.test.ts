@@ -1,6 +1,5 @@
 // Issue 13: what one hostile client could do to the read path, each as a test that failed before
 // the fix. Real worker processes on a real replica file.
-import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { QueryError } from './errors';
 import { createQueryService, type QueryServiceOptions } from './query-service';
 import { valueLengthLimit } from './run-read';
 import type { SequenceSource } from './sequence-source';
+import { createWorkerLauncher, type WorkerLauncher } from './worker-launcher';
 
 let path: string;
 let writer: DatabaseSync;
@@ -49,40 +49,26 @@ function service(options: Partial<QueryServiceOptions> = {}) {
 
 const pointQuery = { sql: 'SELECT v FROM kv WHERE k = ?', params: [1], client: 'good' };
 
-/** Peak resident memory (VmHWM, bytes) of this process's direct children. */
+/** Peak resident memory (VmHWM, bytes) of this process's query workers. */
 function childrenPeakRss(): number {
   let peak = 0;
-  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-    let children: string[] = [];
+  for (const pid of childPids()) {
     try {
-      children = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean);
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
     } catch {}
-    for (const pid of children) {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) * 1024);
-      } catch {}
-    }
   }
   return peak;
 }
 
 describe('a worker that cannot be started is replaced (kill reads for good)', () => {
   it('retries a failed fork, answers QUERY_UNAVAILABLE meanwhile, and closes at once', async () => {
-    // Starts fail like fork under EMFILE: an 'error' event and no 'exit'.
+    // Starts fail like a fork under EMFILE: the worker never connects.
     let failing = false;
     const failures: string[] = [];
-    const flaky = ((modulePath: string, args: string[], options: object) =>
-      fork(modulePath, args, {
-        ...options,
-        ...(failing ? { execPath: '/nonexistent/node' } : {}),
-      })) as typeof fork;
     const s = service({
       workers: 1,
-      fork: flaky,
+      launcher: flakyLauncher(() => failing),
       onWorkerExit: (info) => failures.push(info.reason),
     });
     await s.ready();
@@ -107,8 +93,7 @@ describe('a worker that cannot be started is replaced (kill reads for good)', ()
     const s = createQueryService({
       databasePath: path,
       workers: 2,
-      fork: ((m: string, a: string[], o: object) =>
-        fork(m, a, { ...o, execPath: '/nonexistent/node' })) as typeof fork,
+      launcher: flakyLauncher(() => true),
     });
     await waitFor(() => s.pool.spawned >= 2);
     const closed = s.close().then(() => 'closed');
@@ -117,20 +102,38 @@ describe('a worker that cannot be started is replaced (kill reads for good)', ()
   });
 });
 
-/** Pids of this process's children (the workers). */
-function childPids(): string[] {
+/** Pids of a process's children. */
+function childrenOf(pid: number | string): string[] {
   const out: string[] = [];
-  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-    try {
-      out.push(
-        ...readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8')
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean),
-      );
-    } catch {}
-  }
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        out.push(
+          ...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+            .trim()
+            .split(/\s+/)
+            .filter(Boolean),
+        );
+      } catch {}
+    }
+  } catch {}
   return out;
+}
+
+/** Pids of the query workers: the children of this process's children (the spawners). */
+function childPids(): string[] {
+  return childrenOf(process.pid).flatMap((spawner) => childrenOf(spawner));
+}
+
+/** The real launcher, whose starts fail (the worker module cannot run) while `failing()`. */
+function flakyLauncher(failing: () => boolean): WorkerLauncher {
+  const real = createWorkerLauncher();
+  onCleanup(() => real.close());
+  return {
+    start: (spec) =>
+      real.start(failing() ? { ...spec, modulePath: join(path, 'no-such-worker.js') } : spec),
+    close: () => real.close(),
+  };
 }
 
 describe('starve readers', () => {

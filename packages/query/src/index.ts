@@ -39,4 +39,10 @@ export {
   waitForSequence,
 } from './sequence-source';
 export { hasSqliteAuthorizer } from './sqlite-support';
+export {
+  createWorkerLauncher,
+  type WorkerHandle,
+  type WorkerLauncher,
+  type WorkerLauncherOptions,
+} from './worker-launcher';
 export type { WorkerRequest, WorkerResult } from './worker-protocol';

@@ -1,7 +1,6 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { QueryConfigError, QueryError } from './errors';
+import { createWorkerLauncher, type WorkerHandle, type WorkerLauncher } from './worker-launcher';
 import type {
   WorkerMessage,
   WorkerRequest,
@@ -41,11 +40,16 @@ export interface QueryPoolOptions {
   workerUrl?: URL | undefined;
   /** Called when a worker is killed, dies, or cannot be started (for logs). */
   onWorkerExit?: ((info: { reason: WorkerExitReason; detail: string }) => void) | undefined;
-  /** Starts a worker process (tests inject failures). Default `child_process.fork`. */
-  fork?: typeof fork | undefined;
+  /**
+   * Starts the worker processes. Default: `createWorkerLauncher({ nice: workerNice })`, a
+   * spawner process that forks them, so that this process never forks after start (owned and
+   * closed by the pool). Tests wrap it to inject failed starts.
+   */
+  launcher?: WorkerLauncher | undefined;
   /**
    * Scheduling niceness of the worker processes (0-19): statements burning every core must not
-   * starve this process (sync, `/health`). Default 10; 0 keeps this process's priority.
+   * starve this process (sync, `/health`). Default 10; 0 keeps this process's priority. Applies
+   * to the default launcher.
    */
   workerNice?: number | undefined;
 }
@@ -88,7 +92,7 @@ interface Task {
 }
 
 interface Slot {
-  child: ChildProcess | undefined;
+  child: WorkerHandle | undefined;
   ready: boolean;
   /** Sent and not answered yet, in send order (the worker runs them one after another). */
   tasks: Map<number, Task>;
@@ -152,8 +156,9 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     );
   }
   const interruptFloorMs = options.interruptFloorMs ?? 1000;
-  const forkWorker = options.fork ?? fork;
   const workerNice = options.workerNice ?? 10;
+  const ownLauncher = options.launcher === undefined;
+  const launcher = options.launcher ?? createWorkerLauncher({ nice: workerNice });
   const worker = queryWorkerLocation(options.workerUrl);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const slots: Slot[] = [];
@@ -258,33 +263,21 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (closed || fatal !== undefined) failQueue();
       else dispatch();
     };
-    let child: ChildProcess;
-    try {
-      child = forkWorker(worker.path, [options.databasePath, String(busyTimeoutMs)], {
-        execArgv: ['--disable-warning=ExperimentalWarning', ...worker.execArgv],
-        serialization: 'json',
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-    } catch (error) {
-      // Synchronous failures (no descriptor for the IPC pipe): retried after a backoff.
-      queueMicrotask(() => failStart(error));
-      return slot;
-    }
+    const child = launcher.start({
+      modulePath: worker.path,
+      args: [options.databasePath, String(busyTimeoutMs)],
+      execArgv: ['--disable-warning=ExperimentalWarning', ...worker.execArgv],
+    });
     slot.child = child;
-    if (workerNice > 0 && child.pid !== undefined) {
-      try {
-        setPriority(child.pid, workerNice);
-      } catch {
-        // not permitted here: the workers keep this process's priority
-      }
-    }
-    // The process handle never keeps the parent alive; the IPC channel only while starting or busy.
-    child.unref();
-    child.on('message', (message: WorkerMessage) => {
+    // A start that failed (EMFILE, the worker died before connecting): retried after a backoff.
+    child.on('startFailed', failStart);
+    // The channel keeps this process alive only while starting or busy.
+    child.on('message', (raw) => {
+      const message = raw as WorkerMessage;
       if ('ready' in message) {
         slot.ready = true;
         respawnDelay = RESPAWN_MIN_MS;
-        child.channel?.unref();
+        child.setBusy(false);
         settleReady();
         dispatch();
         return;
@@ -298,7 +291,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       const task = slot.tasks.get(message.id);
       if (task === undefined) return;
       slot.tasks.delete(message.id);
-      if (slot.tasks.size === 0) child.channel?.unref();
+      if (slot.tasks.size === 0) child.setBusy(false);
       clearTimeout(task.timer);
       if (!task.abandoned) {
         const { id: _id, ...result } = message;
@@ -307,18 +300,6 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
         settleReady();
       }
       dispatch();
-    });
-    child.on('error', (error) => {
-      // A failed start (EMFILE, EAGAIN, ENOENT) is reported as an error and never as an exit.
-      if (child.pid === undefined) {
-        failStart(error);
-        return;
-      }
-      // A channel that failed on a live worker: end it, its exit replaces it.
-      if (!slot.dying && !slot.exited) {
-        slot.dying = true;
-        child.kill('SIGKILL');
-      }
     });
     child.on('exit', (code, signal) => {
       if (slot.exited) return;
@@ -430,12 +411,13 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       task.worker = target;
       task.sentAt = performance.now();
       const child = target.child!;
-      child.channel?.ref();
+      child.setBusy(true);
       const message: WorkerRequestMessage = { id: task.id, ...task.request };
       child.send(message, (error) => {
+        // A channel that failed on a live worker: end it, its exit replaces it.
         if (error && target.tasks.has(task.id) && !target.dying) {
           target.dying = true;
-          child.kill('SIGKILL');
+          child.kill();
         }
       });
     }
@@ -506,7 +488,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     strikes.set(task.client, strikesOf(task.client) + 1);
     if (strikes.size > 10_000) strikes.delete(strikes.keys().next().value!);
     options.onWorkerExit?.({ reason: 'timeout', detail: task.request.sql.slice(0, 200) });
-    slot.child?.kill('SIGKILL');
+    slot.child?.kill();
   };
 
   const onDeadline = (task: Task) => {
@@ -617,26 +599,23 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (preemptTimer !== undefined) clearInterval(preemptTimer);
       failQueue();
       settleReady();
-      const exits = slots.map(
-        (slot) =>
-          new Promise<void>((resolve) => {
-            const child = slot.child;
-            // A worker that never started has nothing to wait for.
-            if (slot.exited || child === undefined || child.pid === undefined) {
-              for (const task of slot.tasks.values()) {
-                clearTimeout(task.timer);
-                if (!task.abandoned) {
-                  task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
-                }
-              }
-              return resolve();
+      const exits = slots.map((slot) => {
+        const child = slot.child;
+        if (slot.exited || child === undefined) {
+          for (const task of slot.tasks.values()) {
+            clearTimeout(task.timer);
+            if (!task.abandoned) {
+              task.reject(new QueryError('QUERY_UNAVAILABLE', 'the query service is closed'));
             }
-            child.ref();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      );
+          }
+          return Promise.resolve();
+        }
+        // The launcher keeps this process alive until the worker is gone (or never started).
+        child.kill();
+        return child.done;
+      });
       await Promise.all(exits);
+      if (ownLauncher) await launcher.close();
     },
   };
 }

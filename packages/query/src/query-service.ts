@@ -1,10 +1,10 @@
-import type { fork } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { isQueryErrorCode, QueryConfigError, QueryError, type QueryErrorCode } from './errors';
 import { createQueryMetrics, type QueryMetrics, type QueryOutcome } from './query-metrics';
 import { createQueryPool, type QueryPool, type WorkerExitReason } from './query-pool';
 import { createSequenceWaiters, type SequenceSource } from './sequence-source';
+import type { WorkerLauncher } from './worker-launcher';
 import type { WorkerRequest, WorkerResult } from './worker-protocol';
 
 export interface QueryServiceOptions {
@@ -48,8 +48,11 @@ export interface QueryServiceOptions {
   workerUrl?: URL | undefined;
   /** Called when a worker is killed (time limit) or dies, e.g. for logs. */
   onWorkerExit?: ((info: { reason: WorkerExitReason; detail: string }) => void) | undefined;
-  /** Starts worker processes (tests inject failures). Default `child_process.fork`. */
-  fork?: typeof fork | undefined;
+  /**
+   * Starts the worker processes (tests wrap it to inject failed starts). Default: a spawner
+   * process of the pool's own (`createWorkerLauncher`), so this process never forks after start.
+   */
+  launcher?: WorkerLauncher | undefined;
 }
 
 export interface QueryInput {
@@ -163,7 +166,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     onWorkerExit: options.onWorkerExit,
     maxWorkersPerClient: options.maxWorkersPerClient,
     interruptFloorMs: options.interruptFloorMs,
-    fork: options.fork,
+    launcher: options.launcher,
   });
   const source = options.sequence;
   const waiters = createSequenceWaiters(source);

@@ -1,23 +1,45 @@
-// Query worker: a child process of the query pool (its own tsup entry, `dist/query-worker.js`)
-// that runs read queries on its own read-only node:sqlite connection to the replica. It is a
+// Query worker: a process of the query pool, forked by its spawner (worker-spawner.ts; its own
+// tsup entry, `dist/query-worker.js`), that runs read queries on its own read-only node:sqlite connection to the replica. It is a
 // process, not a thread, so that a statement that runs too long can be interrupted for sure: the
 // parent kills the process (a worker thread cannot be terminated while SQLite is inside
 // sqlite3_step). What may run is decided by SQLite's authorizer (read-only-authorizer.ts); the
 // connection is also opened read-only and in defensive mode, without extension loading.
 // Messages: worker-protocol.ts.
+import { connect } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
+import { readLines, writeLine } from './line-channel';
 import { createReadOnlyAuthorizer } from './read-only-authorizer';
 import { type ReadConnection, readConnection, runRead } from './run-read';
-import type { WorkerMessage, WorkerRequestMessage } from './worker-protocol';
+import {
+  CHANNEL_ENV,
+  TOKEN_ENV,
+  type WorkerMessage,
+  type WorkerRequestMessage,
+} from './worker-protocol';
 
 const path = process.argv[2];
 const busyTimeoutMs = Number(process.argv[3] ?? 5000);
+const channelPath = process.env[CHANNEL_ENV];
+const token = process.env[TOKEN_ENV];
+delete process.env[TOKEN_ENV];
 
-// A parent that went away (EPIPE) ends the worker.
-const send = (message: WorkerMessage) => {
-  if (process.send === undefined || !process.connected) process.exit(0);
-  process.send(message, undefined, undefined, (error: Error | null) => {
+if (channelPath === undefined || token === undefined) {
+  console.error(
+    `query-worker: started without ${CHANNEL_ENV}/${TOKEN_ENV} (the query pool starts it)`,
+  );
+  process.exit(2);
+}
+
+// The spawner going away (its IPC channel closes) or the pool closing the socket ends the worker.
+process.on('disconnect', () => process.exit(0));
+const socket = connect(channelPath);
+socket.on('error', () => process.exit(0));
+socket.on('close', () => process.exit(0));
+
+const send = (message: WorkerMessage, then?: () => void) => {
+  writeLine(socket, message, (error) => {
     if (error) process.exit(0);
+    then?.();
   });
 };
 
@@ -38,21 +60,24 @@ function open(): ReadConnection {
   return readConnection(db, authorizer);
 }
 
-let conn: ReadConnection | undefined;
-try {
-  conn = open();
-} catch (error) {
-  // Exit once the reason is out: the pool reports it instead of replacing the worker.
-  const fatal: WorkerMessage = { fatal: error instanceof Error ? error.message : String(error) };
-  if (process.send === undefined || !process.connected) process.exit(3);
-  process.send(fatal, undefined, undefined, () => process.exit(3));
-}
-
-if (conn !== undefined) {
-  const reader = conn;
-  process.on('message', (request: WorkerRequestMessage) => {
-    send({ id: request.id, ...runRead(reader, request) });
-  });
-  process.on('disconnect', () => process.exit(0));
+socket.once('connect', () => {
+  writeLine(socket, { hello: token });
+  let conn: ReadConnection;
+  try {
+    conn = open();
+  } catch (error) {
+    // Exit once the reason is out: the pool reports it instead of replacing the worker.
+    send({ fatal: error instanceof Error ? error.message : String(error) }, () => process.exit(3));
+    return;
+  }
+  readLines(
+    socket,
+    (request) =>
+      send({
+        id: (request as WorkerRequestMessage).id,
+        ...runRead(conn, request as WorkerRequestMessage),
+      }),
+    () => process.exit(0),
+  );
   send({ ready: true });
-}
+});

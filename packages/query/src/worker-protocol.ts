@@ -1,8 +1,11 @@
-// The messages between the query pool and its worker processes (JSON over the IPC channel):
+// The messages between the query pool and its worker processes: one JSON value per line
+// (line-channel.ts) on a Unix socket the worker connects to (worker-launcher.ts), found by the
+// environment variables CHANNEL_ENV and TOKEN_ENV:
 //
-//   parent -> child  argv: [databasePath, busyTimeoutMs]; then WorkerRequest & {id} per query
-//   child -> parent  {ready: true} once (or {fatal} when the replica cannot be opened), then one
-//                    WorkerResult & {id} per request, in request order
+//   worker argv      [databasePath, busyTimeoutMs]
+//   child -> parent  {hello: token} first, then {ready: true} once (or {fatal} when the replica
+//                    cannot be opened), then one WorkerResult & {id} per request, in request order
+//   parent -> child  WorkerRequest & {id} per query, after `ready`
 //
 // Integers that may exceed 2^53 (sequences) travel as decimal strings.
 
@@ -33,3 +36,27 @@ export type WorkerRequestMessage = WorkerRequest & { id: number };
 
 /** What a worker sends. */
 export type WorkerMessage = { ready: true } | { fatal: string } | (WorkerResult & { id: number });
+
+/** What the pool asks of the spawner process (worker-spawner.ts). */
+export type SpawnerRequest =
+  | {
+      op: 'start';
+      id: number;
+      modulePath: string;
+      args: string[];
+      execArgv: string[];
+      env: Record<string, string>;
+      nice: number;
+    }
+  | { op: 'kill'; id: number };
+
+/** What the spawner reports. */
+export type SpawnerEvent =
+  | { op: 'ready' }
+  | { op: 'started'; id: number; pid: number }
+  | { op: 'failed'; id: number; message: string }
+  | { op: 'exited'; id: number; code: number | null; signal: string | null };
+
+/** The environment variables a worker finds its channel to the pool by. */
+export const CHANNEL_ENV = 'SYNDDB_QUERY_CHANNEL';
+export const TOKEN_ENV = 'SYNDDB_QUERY_TOKEN';
