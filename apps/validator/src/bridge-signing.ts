@@ -118,6 +118,7 @@ export function createBridgeSigning(
   const interval = BigInt(config.stateAttestationInterval);
   /** Set when an apply transaction queued an attestation: sign after the next commit. */
   let attestationQueued = false;
+  let lastAttested = -1;
   let attestationSigner: StateAttestationSigner | undefined;
 
   const ledgerOf = (db: StateStore['db']): WithdrawalLedger => {
@@ -192,6 +193,7 @@ export function createBridgeSigning(
     if (attestationSigner === undefined) return;
     attestationQueued = false;
     const { signed, failed } = attestationSigner.signPending();
+    metrics.stateAttestationsUnsigned.set(failed);
     if (signed > 0 || failed > 0) logger.debug('state attestations signed', { signed, failed });
   };
 
@@ -241,11 +243,22 @@ export function createBridgeSigning(
           state,
           key,
           domain: { chainId, verifyingContract: bridgeContract },
-          onError: (e) =>
+          onSigned: (e) => {
+            metrics.stateAttestationsSigned.inc();
+            // Signed in sequence order within a round; a retried older one never lowers it.
+            const last = metrics.stateAttestationSequence;
+            if (Number(e.sequence) > lastAttested) {
+              lastAttested = Number(e.sequence);
+              last.set(lastAttested);
+            }
+          },
+          onError: (e) => {
+            metrics.stateAttestationSigningErrors.inc();
             logger.error('cannot sign a state attestation; it stays queued', {
               sequence: e.sequence,
               error: e.error,
-            }),
+            });
+          },
         });
         // attestations committed before a crash or a stop, not yet signed
         signAttestations();

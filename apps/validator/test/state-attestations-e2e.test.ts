@@ -29,6 +29,12 @@ async function attestations(
   return { status: response.status, body: (await response.json()) as Attestation[] };
 }
 
+/** One unlabelled sample of the Prometheus exposition. */
+function metricValue(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
 function recover(a: Attestation): string {
   return verifyTypedData(
     { name: 'SyndDBStateAttestation', version: '1', chainId: 31337n, verifyingContract: BRIDGE },
@@ -139,6 +145,18 @@ describe('state attestations', { timeout: 120_000 }, () => {
       }
     }
     expect(compared).toBeGreaterThan(3);
+    // ... and the metrics say so
+    const metricsA = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metricValue(metricsA, 'synddb_validator_state_attestations_signed_total')).toBe(
+      seenA.size,
+    );
+    expect(metricValue(metricsA, 'synddb_validator_state_attestation_sequence')).toBe(
+      Number(lastA),
+    );
+    expect(metricValue(metricsA, 'synddb_validator_state_attestations_unsigned')).toBe(0);
+    expect(metricValue(metricsA, 'synddb_validator_state_attestation_signing_errors_total')).toBe(
+      0,
+    );
     expect((await attestations(b.bridge!.url, start - 1n)).status).toBe(404);
 
     // A restarts: its attestations are persisted in the replica and served again, unchanged

@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
  * Bridge signer mode: the decisions about withdrawals (accepted, refused by a policy, unsignable),
- * their signing after commit, and their completion on the Bridge.
+ * their signing after commit, their completion on the Bridge, and the state attestations.
  */
 export interface SigningMetrics {
   /** `synddb_validator_withdrawals_signed_total`: signed after their commit. */
@@ -25,6 +25,14 @@ export interface SigningMetrics {
   readonly bridgeBlock: Gauge;
   /** `synddb_validator_bridge_rpc_errors_total`: failed polls of the chain (retried). */
   readonly bridgeRpcErrors: Counter;
+  /** `synddb_validator_state_attestations_signed_total`: state attestations signed after their commit. */
+  readonly stateAttestationsSigned: Counter;
+  /** `synddb_validator_state_attestation_signing_errors_total`: failed attempts (the attestation stays queued). */
+  readonly stateAttestationSigningErrors: Counter;
+  /** `synddb_validator_state_attestations_unsigned`: queued attestations the last signing round left unsigned. */
+  readonly stateAttestationsUnsigned: Gauge;
+  /** `synddb_validator_state_attestation_sequence`: sequence of the last state attestation signed. */
+  readonly stateAttestationSequence: Gauge;
 }
 
 export function createSigningMetrics(registry: Registry): SigningMetrics {
@@ -81,6 +89,26 @@ export function createSigningMetrics(registry: Registry): SigningMetrics {
     bridgeRpcErrors: new Counter({
       name: 'synddb_validator_bridge_rpc_errors_total',
       help: 'Failed polls of the Bridge chain (retried)',
+      registers,
+    }),
+    stateAttestationsSigned: new Counter({
+      name: 'synddb_validator_state_attestations_signed_total',
+      help: 'State attestations signed (after their sequence committed)',
+      registers,
+    }),
+    stateAttestationSigningErrors: new Counter({
+      name: 'synddb_validator_state_attestation_signing_errors_total',
+      help: 'Failed attempts to sign a queued state attestation (it stays queued and is retried)',
+      registers,
+    }),
+    stateAttestationsUnsigned: new Gauge({
+      name: 'synddb_validator_state_attestations_unsigned',
+      help: 'State attestations queued for signing that the last signing round left unsigned',
+      registers,
+    }),
+    stateAttestationSequence: new Gauge({
+      name: 'synddb_validator_state_attestation_sequence',
+      help: 'Sequence of the last state attestation signed',
       registers,
     }),
   };
