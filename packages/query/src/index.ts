@@ -20,7 +20,7 @@ export {
   queryWorkerLocation,
   type WorkerExitReason,
 } from './query-pool';
-export { queryResultJson } from './query-result-json';
+export { queryResultJson, queryResultJsonBytes } from './query-result-json';
 export {
   createQueryService,
   type QueryInput,

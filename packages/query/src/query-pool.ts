@@ -272,7 +272,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     // A start that failed (EMFILE, the worker died before connecting): retried after a backoff.
     child.on('startFailed', failStart);
     // The channel keeps this process alive only while starting or busy.
-    child.on('message', (raw) => {
+    child.on('message', (raw, payload) => {
       const message = raw as WorkerMessage;
       if ('ready' in message) {
         slot.ready = true;
@@ -294,8 +294,17 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       if (slot.tasks.size === 0) child.setBusy(false);
       clearTimeout(task.timer);
       if (!task.abandoned) {
-        const { id: _id, ...result } = message;
-        task.resolve(result as WorkerResult);
+        const {
+          id: _id,
+          payloadBytes: _bytes,
+          ...result
+        } = message as WorkerResult & {
+          id: number;
+          payloadBytes?: number;
+        };
+        // The rows arrived as the frame's payload.
+        if ('ok' in result && result.ok) result.rows = payload ?? Buffer.alloc(0);
+        task.resolve(result);
       } else {
         settleReady();
       }

@@ -13,3 +13,15 @@ const sequenceJson = (sequence: bigint | null) =>
 export function queryResultJson(result: QueryResult): string {
   return `{"columns":${JSON.stringify(result.columns)},"rows":${result.rowsJson},"sequence":${sequenceJson(result.sequence)}}`;
 }
+
+/**
+ * `queryResultJson` as UTF-8 bytes, built around the worker's rows bytes without decoding them:
+ * what a server writes (one copy of the rows, no string of them on the serving thread).
+ */
+export function queryResultJsonBytes(result: QueryResult): Buffer<ArrayBuffer> {
+  return Buffer.concat([
+    Buffer.from(`{"columns":${JSON.stringify(result.columns)},"rows":`),
+    result.rowsJsonBytes,
+    Buffer.from(`,"sequence":${sequenceJson(result.sequence)}}`),
+  ]);
+}

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryConfigError, QueryError } from './errors';
 import { QUERY_LATENCY_METRIC } from './query-metrics';
+import { queryResultJson, queryResultJsonBytes } from './query-result-json';
 import { createQueryService, type QueryService } from './query-service';
 import type { SequenceSource } from './sequence-source';
 
@@ -90,6 +91,24 @@ describe('createQueryService', () => {
       [2, 'bob', '-9223372036854775808', null, 'Infinity'],
       [3, 'carol', 42, '0x', null],
     ]);
+  });
+
+  it('keeps the rows as the worker wrote them: bytes and the lazily decoded text agree', async () => {
+    const r = await service.query({
+      sql: 'SELECT name, \'é漢字🙂 "q" \\ \' || char(10) AS t FROM accounts ORDER BY id',
+    });
+    expect(Buffer.from(r.rowsJsonBytes).toString('utf8')).toBe(r.rowsJson);
+    expect(JSON.parse(r.rowsJson)[0]).toEqual(['alice', 'é漢字🙂 "q" \\ \n']);
+    const bytes = queryResultJsonBytes(r);
+    expect(bytes.equals(Buffer.from(queryResultJson(r)))).toBe(true);
+    expect(JSON.parse(bytes.toString('utf8'))).toEqual({
+      columns: ['name', 't'],
+      rows: JSON.parse(r.rowsJson),
+      sequence: 41,
+    });
+    // a sequence past 2^53 stays exact (a string)
+    const big = { ...r, rowsJson: r.rowsJson, sequence: 2n ** 63n - 1n };
+    expect(JSON.parse(queryResultJsonBytes(big).toString()).sequence).toBe('9223372036854775807');
   });
 
   it('binds positional and named params (safe integers as INTEGER)', async () => {

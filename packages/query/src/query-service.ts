@@ -72,8 +72,13 @@ export interface QueryInput {
 
 export interface QueryResult {
   columns: string[];
-  /** JSON text of the rows (array of arrays). */
-  rowsJson: string;
+  /**
+   * JSON text of the rows (array of arrays), UTF-8, as the worker wrote it: a server splices it
+   * into its response as is (`queryResultJsonBytes`), with no decoding on this thread.
+   */
+  rowsJsonBytes: Uint8Array;
+  /** The same text as a string (decoded on first use). */
+  readonly rowsJson: string;
   rowCount: number;
   /** The replica sequence the rows reflect; null when nothing was applied yet. */
   sequence: bigint | null;
@@ -229,12 +234,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
         const code: QueryErrorCode = isQueryErrorCode(result.code) ? result.code : 'QUERY_INTERNAL';
         throw new QueryError(code, result.message, { sequence: toSequence(result.sequence) });
       }
-      return {
-        columns: result.columns,
-        rowsJson: result.rowsJson,
-        rowCount: result.rowCount,
-        sequence: toSequence(result.sequence),
-      };
+      return queryResult(result.columns, result.rows, result.rowCount, toSequence(result.sequence));
     }
   };
   const reachedNow = (min: bigint) => {
@@ -287,5 +287,29 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
       waiters.close();
       return pool.close();
     },
+  };
+}
+
+/** A QueryResult whose `rowsJson` string is decoded from the bytes only when asked for. */
+function queryResult(
+  columns: string[],
+  rowsJsonBytes: Uint8Array,
+  rowCount: number,
+  sequence: bigint | null,
+): QueryResult {
+  let text: string | undefined;
+  return {
+    columns,
+    rowsJsonBytes,
+    get rowsJson() {
+      text ??= Buffer.from(
+        rowsJsonBytes.buffer,
+        rowsJsonBytes.byteOffset,
+        rowsJsonBytes.byteLength,
+      ).toString('utf8');
+      return text;
+    },
+    rowCount,
+    sequence,
   };
 }

@@ -7,7 +7,7 @@
 // Messages: worker-protocol.ts.
 import { connect } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
-import { readLines, writeLine } from './line-channel';
+import { readFrames, writeFrame, writeLine } from './line-channel';
 import { createReadOnlyAuthorizer } from './read-only-authorizer';
 import { type ReadConnection, readConnection, runRead } from './run-read';
 import {
@@ -37,10 +37,17 @@ socket.on('error', () => process.exit(0));
 socket.on('close', () => process.exit(0));
 
 const send = (message: WorkerMessage, then?: () => void) => {
-  writeLine(socket, message, (error) => {
+  const done = (error: Error | null | undefined) => {
     if (error) process.exit(0);
     then?.();
-  });
+  };
+  // A result's rows go as the frame's raw payload: the pool splices them into the response as is.
+  if ('rows' in message) {
+    const { rows, ...head } = message;
+    writeFrame(socket, head, rows, done);
+  } else {
+    writeLine(socket, message, done);
+  }
 };
 
 function open(): ReadConnection {
@@ -70,7 +77,7 @@ socket.once('connect', () => {
     send({ fatal: error instanceof Error ? error.message : String(error) }, () => process.exit(3));
     return;
   }
-  readLines(
+  readFrames(
     socket,
     (request) =>
       send({

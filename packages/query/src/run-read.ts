@@ -217,7 +217,8 @@ export function runRead(conn: ReadConnection, request: WorkerRequest): WorkerRes
     const stmt = prepareUserStatement(conn, request.sql);
     const columns = stmt.columns().map((c) => c.name);
     const { rowsJson, rowCount } = collectRows(conn, stmt, request);
-    return { ok: true, columns, rowsJson, rowCount, sequence: sequence?.toString() ?? null };
+    const rows = Buffer.from(rowsJson);
+    return { ok: true, columns, rows, rowCount, sequence: sequence?.toString() ?? null };
   } catch (error) {
     if (error instanceof Refusal) {
       return {

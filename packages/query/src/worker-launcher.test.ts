@@ -86,7 +86,9 @@ describe('createWorkerLauncher', () => {
     const h = launcher().start(spec());
     expect(await firstMessage(h)).toEqual({ ready: true });
     const answers: unknown[] = [];
-    h.on('message', (m) => answers.push(m));
+    h.on('message', (m, payload) =>
+      answers.push({ ...(m as object), rowsJson: payload?.toString('utf8') }),
+    );
     const request = (id: number, sql: string) => ({
       id,
       sql,

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readLines, writeLine } from './line-channel';
+import { readFrames, writeLine } from './line-channel';
 import { CHANNEL_ENV, type SpawnerEvent, type SpawnerRequest, TOKEN_ENV } from './worker-protocol';
 
 /** A worker process started by a WorkerLauncher. */
@@ -21,8 +21,8 @@ export interface WorkerHandle {
   kill(): void;
   /** Whether the channel keeps this process's event loop alive (while queries are out). */
   setBusy(busy: boolean): void;
-  /** Every line the worker sends, parsed. */
-  on(event: 'message', listener: (message: unknown) => void): this;
+  /** Every frame the worker sends: its JSON, parsed, and its raw payload if it has one. */
+  on(event: 'message', listener: (message: unknown, payload: Buffer | undefined) => void): this;
   /** The worker never connected (fork failed, it died first, the spawner went away). */
   on(event: 'startFailed', listener: (error: Error) => void): this;
   /** A worker that had connected is gone. */
@@ -412,11 +412,11 @@ class Launcher implements WorkerLauncher {
       if (owner.exit === undefined) owner.kill();
       else this.#exited(owner);
     });
-    readLines(
+    readFrames(
       socket,
-      (value) => {
+      (value, payload) => {
         if (owner !== undefined) {
-          owner.emit('message', value);
+          owner.emit('message', value, payload);
           return;
         }
         clearTimeout(helloTimer);

@@ -4,7 +4,8 @@
 //
 //   worker argv      [databasePath, busyTimeoutMs]
 //   child -> parent  {hello: token} first, then {ready: true} once (or {fatal} when the replica
-//                    cannot be opened), then one WorkerResult & {id} per request, in request order
+//                    cannot be opened), then one WorkerResult & {id} per request, in request order;
+//                    a result's `rows` is sent as the frame's payload, not in its JSON
 //   parent -> child  WorkerRequest & {id} per query, after `ready`
 //
 // Integers that may exceed 2^53 (sequences) travel as decimal strings.
@@ -23,8 +24,11 @@ export type WorkerResult =
   | {
       ok: true;
       columns: string[];
-      /** The rows as JSON text (an array of arrays), ready to splice into a response. */
-      rowsJson: string;
+      /**
+       * The rows as JSON text (an array of arrays), UTF-8, ready to splice into a response. On
+       * the channel it is the frame's payload (line-channel.ts), never escaped or parsed.
+       */
+      rows: Uint8Array;
       rowCount: number;
       sequence: string | null;
     }

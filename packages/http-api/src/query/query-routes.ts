@@ -1,4 +1,9 @@
-import { QueryError, type QueryInput, type QueryService, queryResultJson } from '@synddb/query';
+import {
+  QueryError,
+  type QueryInput,
+  type QueryService,
+  queryResultJsonBytes,
+} from '@synddb/query';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { HttpApiError } from '../errors';
@@ -52,9 +57,12 @@ export function registerQueryRoutes(
     if (limits !== undefined && limits.outputHeadroom(client) <= 0) return outputBusy(c);
     try {
       const result = await service.query({ ...input, client }, '/query');
-      const body = queryResultJson(result);
+      // The worker's rows bytes, spliced as they are: no string of them on this thread.
+      const body = queryResultJsonBytes(result);
       // The result is built: write it only within the unread-output budgets.
-      if (limits !== undefined && !limits.admitOutput(client, body.length)) return outputBusy(c);
+      if (limits !== undefined && !limits.admitOutput(client, body.byteLength)) {
+        return outputBusy(c);
+      }
       return c.body(body, 200, {
         'content-type': 'application/json',
         [SEQUENCE_HEADER]: sequenceHeader(result.sequence),

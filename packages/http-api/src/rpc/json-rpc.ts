@@ -1,4 +1,9 @@
-import { QueryError, type QueryResult, type QueryService, queryResultJson } from '@synddb/query';
+import {
+  QueryError,
+  type QueryResult,
+  type QueryService,
+  queryResultJsonBytes,
+} from '@synddb/query';
 import { z } from 'zod';
 import { queryParamsSchema, queryRequestSchema } from '../query/query-schemas';
 
@@ -106,24 +111,37 @@ interface Budget {
 type Id = string | number | null;
 
 const errorJson = (id: Id, code: number, message: string, data?: unknown) =>
-  JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    error: data === undefined ? { code, message } : { code, message, data },
-  });
+  Buffer.from(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      error: data === undefined ? { code, message } : { code, message, data },
+    }),
+  );
 
-const resultJson = (id: Id, rawResult: string) =>
-  `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${rawResult}}`;
+/** A member's response around its raw result (a query's rows bytes are never decoded here). */
+const resultJson = (id: Id, rawResult: string | Uint8Array) =>
+  Buffer.concat([
+    Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`),
+    typeof rawResult === 'string' ? Buffer.from(rawResult) : rawResult,
+    CLOSE_BRACE,
+  ]);
+
+const CLOSE_BRACE = Buffer.from('}');
+const COMMA = Buffer.from(',');
 
 /**
- * Answers a JSON-RPC 2.0 body (single or batch). Returns the response text, or null when every
- * request was a notification (nothing to send). A batch is one request as far as cost goes: its
+ * Answers a JSON-RPC 2.0 body (single or batch). Returns the response (UTF-8 JSON bytes), or null
+ * when every request was a notification (nothing to send). A batch is one request as far as cost goes: its
  * members run one after another within one response budget (`maxResponseBytes`) and one time
  * limit (the query service's `timeoutMs`), and each member beyond the first takes a rate-limit
  * token, so a small batch cannot make this process build a response larger than one query's,
  * nor cost one token for many queries. Responses come in request order.
  */
-export async function handleJsonRpc(body: string, ctx: RpcContext): Promise<string | null> {
+export async function handleJsonRpc(
+  body: string,
+  ctx: RpcContext,
+): Promise<Buffer<ArrayBuffer> | null> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -139,7 +157,7 @@ export async function handleJsonRpc(body: string, ctx: RpcContext): Promise<stri
     if (parsed.length > MAX_RPC_BATCH) {
       return errorJson(null, RPC_ERRORS.INVALID_REQUEST, `batch larger than ${MAX_RPC_BATCH}`);
     }
-    const present: string[] = [];
+    const present: Buffer<ArrayBuffer>[] = [];
     for (let i = 0; i < parsed.length; i++) {
       const answer =
         i > 0 && ctx.takeToken !== undefined && !ctx.takeToken()
@@ -147,7 +165,14 @@ export async function handleJsonRpc(body: string, ctx: RpcContext): Promise<stri
           : await handleOne(parsed[i], ctx, budget);
       if (answer !== null) present.push(answer);
     }
-    return present.length === 0 ? null : `[${present.join(',')}]`;
+    if (present.length === 0) return null;
+    const parts: Buffer<ArrayBuffer>[] = [Buffer.from('[')];
+    for (let i = 0; i < present.length; i++) {
+      if (i > 0) parts.push(COMMA);
+      parts.push(present[i]!);
+    }
+    parts.push(Buffer.from(']'));
+    return Buffer.concat(parts);
   }
   return handleOne(parsed, ctx, budget);
 }
@@ -158,7 +183,7 @@ const rawIdOf = (request: unknown): Id => {
   return rpcId.safeParse(rawId).success ? ((rawId ?? null) as Id) : null;
 };
 
-function rateLimited(request: unknown): string | null {
+function rateLimited(request: unknown): Buffer<ArrayBuffer> | null {
   const checked = rpcRequestSchema.safeParse(request);
   if (checked.success && (!('id' in checked.data) || checked.data.id === undefined)) return null;
   return errorJson(rawIdOf(request), RPC_ERRORS.RATE_LIMITED, 'rate limit exceeded', {
@@ -170,7 +195,7 @@ async function handleOne(
   request: unknown,
   ctx: RpcContext,
   budget: Budget,
-): Promise<string | null> {
+): Promise<Buffer<ArrayBuffer> | null> {
   const checked = rpcRequestSchema.safeParse(request);
   if (!checked.success) {
     const rawId = (request as { id?: unknown } | null)?.id;
@@ -184,14 +209,14 @@ async function handleOne(
   const id: Id = checked.data.id ?? null;
   const answer = await call(method, params, ctx, budget).catch((error: unknown) => error);
   if (notification) return null;
-  if (typeof answer === 'string') {
+  if (typeof answer === 'string' || answer instanceof Uint8Array) {
     const text = resultJson(id, answer);
-    if (text.length > budget.bytesLeft) {
+    if (text.byteLength > budget.bytesLeft) {
       return errorJson(id, RPC_ERRORS.QUERY_LIMIT, 'the batch response budget is exhausted', {
         code: 'QUERY_SIZE_LIMIT',
       });
     }
-    budget.bytesLeft -= text.length;
+    budget.bytesLeft -= text.byteLength;
     return text;
   }
   if (answer instanceof RpcFailure) return errorJson(id, answer.code, answer.message, answer.data);
@@ -218,7 +243,7 @@ async function call(
   params: unknown,
   ctx: RpcContext,
   budget: Budget,
-): Promise<string> {
+): Promise<string | Uint8Array> {
   switch (method) {
     case 'synddb_query': {
       if (ctx.query === undefined) {
@@ -254,7 +279,7 @@ async function call(
         'synddb_query',
       );
       ctx.onQuery?.(result);
-      return queryResultJson(result);
+      return queryResultJsonBytes(result);
     }
     case 'synddb_status': {
       if (

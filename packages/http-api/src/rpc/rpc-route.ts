@@ -35,7 +35,7 @@ export function registerRpcRoute(app: AnyHono, options: RpcRouteOptions): void {
       takeToken: limiter?.enabled ? () => limiter.take(client).allowed : undefined,
     });
     if (response === null) return c.body(null, 204);
-    if (limits !== undefined && !limits.admitOutput(client, response.length)) {
+    if (limits !== undefined && !limits.admitOutput(client, response.byteLength)) {
       return outputBusy(c);
     }
     return c.body(response, 200, { 'content-type': 'application/json' });

@@ -1,14 +1,18 @@
 // Issue 13: what one unauthenticated client could do to the validator API, each as a test that
 // failed before the limits. Real HTTP on loopback; the hostile clients connect from 127.0.0.2/3
 // (Linux routes all of 127/8 to lo), the legitimate one from 127.0.0.1.
-import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { createQueryService, type QueryService } from '@synddb/query';
+import {
+  createQueryService,
+  createWorkerLauncher,
+  type QueryService,
+  type WorkerLauncher,
+} from '@synddb/query';
 import type { SyncStatus } from '@synddb/sync';
 import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -231,13 +235,23 @@ describe('amplify through JSON-RPC', () => {
   });
 });
 
+/** The real worker launcher, given a worker module that does not exist. */
+function failingLauncher(): WorkerLauncher {
+  const real = createWorkerLauncher();
+  onCleanup(() => real.close());
+  return {
+    start: (spec) => real.start({ ...spec, modulePath: join(path, 'no-such-worker.js') }),
+    close: () => real.close(),
+  };
+}
+
 describe('kill reads for good: /ready', () => {
   it('is not ready while no query worker can answer', async () => {
     const failing = createQueryService({
       databasePath: path,
       workers: 1,
-      fork: ((m: string, a: string[], o: object) =>
-        fork(m, a, { ...o, execPath: '/nonexistent/node' })) as typeof fork,
+      // Every start fails: the worker module cannot be loaded (it never connects).
+      launcher: failingLauncher(),
     });
     onCleanup(() => failing.close());
     const { served } = await start({}, { query: failing, syncedOnce: () => true });
