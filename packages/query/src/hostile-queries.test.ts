@@ -154,6 +154,30 @@ describe('starve readers', () => {
     expect(codes.every((c) => c === 'QUERY_TIMEOUT' || c === 'QUERY_CLIENT_BUSY')).toBe(true);
   });
 
+  it('a client arriving behind hundreds of queued queries of others gets the next free worker', async () => {
+    // The "grow memory" abuse: 10 clients queue 25 heavy (but finite) queries each. Served in
+    // arrival order, a newcomer's point query waited for all of them (~250 x tens of ms, past
+    // its 5 s limit); the client served least recently now goes first.
+    const s = service({ timeoutMs: 30_000, maxQueue: 1000 });
+    await s.ready();
+    const heavy =
+      'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) SELECT count(*) FROM c';
+    let settled = 0;
+    const flood = Array.from({ length: 250 }, (_, i) =>
+      s
+        .query({ sql: heavy, client: `abuser${i % 10}` })
+        .catch((e: QueryError) => e.code)
+        .finally(() => settled++),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await s.query({ ...pointQuery, timeoutMs: 5000 });
+    expect(JSON.parse(r.rowsJson)).toEqual([['one']]);
+    // It was answered while most of the flood still waited (it did not wait its turn).
+    expect(settled).toBeLessThan(125);
+    await s.close();
+    await Promise.all(flood);
+  });
+
   it("many clients' never-ending queries yield workers to a waiting client", async () => {
     // A 60 s limit: one preemption runs at a time (the next waits for the replacement worker,
     // started through tsx from sources here), so the first point query can wait for a round of

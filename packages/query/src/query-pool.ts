@@ -359,6 +359,15 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   /** How often each client's statements were interrupted (bounded: the oldest entries go). */
   const strikes = new Map<string, number>();
   const strikesOf = (client: string) => strikes.get(client) ?? 0;
+  /** When each client last had a query dispatched (a counter; bounded: the oldest entries go). */
+  const lastServed = new Map<string, number>();
+  let serveTick = 0;
+  const lastServedOf = (client: string) => lastServed.get(client) ?? -1;
+  const served = (client: string) => {
+    lastServed.delete(client);
+    lastServed.set(client, serveTick++);
+    if (lastServed.size > 10_000) lastServed.delete(lastServed.keys().next().value!);
+  };
   /** Clients whose statement was interrupted lately, until when (performance.now()). */
   const penalized = new Map<string, number>();
   const isPenalized = (client: string) => {
@@ -401,17 +410,28 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   const dispatchPass = (pass: 'idle' | 'any' | 'penalized') => {
     // Among clients holding no worker, those interrupted least often go first: a client whose
     // statements keep running past the interrupt floor cannot get ahead of one whose queries end,
-    // also once its penalty has run out (arrival order otherwise).
+    // also once its penalty has run out. Then the client served least recently: a client that
+    // arrives behind hundreds of queued queries of others gets the next free worker, instead of
+    // waiting for all of them (arrival order otherwise).
     const order =
       pass === 'idle'
-        ? [...queue].sort((a, b) => strikesOf(a.client) - strikesOf(b.client))
+        ? [...queue].sort(
+            (a, b) =>
+              strikesOf(a.client) - strikesOf(b.client) ||
+              lastServedOf(a.client) - lastServedOf(b.client),
+          )
         : [...queue];
+    // While a client holding no worker waits, nobody adds to a worker's pipeline: a client that
+    // keeps its worker's pipeline topped up would otherwise keep that worker for as long as it
+    // has queries queued, and the waiting client would never get one.
+    const waiting =
+      pass === 'any' && queue.some((t) => !isPenalized(t.client) && workersOf(t.client) === 0);
     for (const task of order) {
       const occupied = workersOf(task.client);
       const penalty = isPenalized(task.client);
       if ((pass === 'penalized') !== penalty || (pass === 'idle' && occupied > 0)) continue;
       const atCap = occupied >= maxWorkersPerClient;
-      const target = pickSlot(task.client, atCap, penalty);
+      const target = pickSlot(task.client, atCap, penalty || waiting);
       if (target === undefined) continue;
       const at = queue.indexOf(task);
       if (at < 0) continue;
@@ -419,6 +439,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       target.tasks.set(task.id, task);
       task.worker = target;
       task.sentAt = performance.now();
+      served(task.client);
       const child = target.child!;
       child.setBusy(true);
       const message: WorkerRequestMessage = { id: task.id, ...task.request };
