@@ -97,10 +97,12 @@ export function createSignatureApi(options: SignatureApiOptions): Hono {
   const app = new Hono();
   app.use(async (c, next) => {
     const started = performance.now();
+    // Before the handler: a header set on a finished response makes Hono rebuild it (a copy).
+    c.header('cache-control', 'no-store');
     try {
       await next();
     } finally {
-      c.header('cache-control', 'no-store');
+      if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store');
       onResponse?.({
         method: c.req.method,
         path: c.req.path,
