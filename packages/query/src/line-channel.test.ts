@@ -92,6 +92,7 @@ describe('readFrames', () => {
       ['not json\n', /not JSON/],
       ['{"payloadBytes":-1}\n', /payload length/],
       ['{"payloadBytes":1.5}\n', /payload length/],
+      ['{"payloadBytes":4503599627370496}\n', /payload length|no memory/],
       ['x'.repeat(300), /longer than 256/],
     ] as const) {
       const [a, b] = await socketPair();
