@@ -33,6 +33,8 @@ export async function startLimitedValidator(
       '-c',
       `ulimit -n ${options.nofile} && exec "$0" "$@"`,
       process.execPath,
+      // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where the validator's time goes
+      ...(process.env.SYNDDB_VALIDATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       VALIDATOR_BIN,
       ...args,
     ],
