@@ -55,6 +55,9 @@ export interface StartValidatorOptions {
   validationRules?: readonly ValidationRule[];
 }
 
+/** How long a refused (429) API request waits before its answer (see @synddb/http-api's refusalDelay). */
+const REFUSAL_DELAY_MS = 1000;
+
 export interface ValidatorHandle {
   /** Base URL of the main API, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
@@ -205,6 +208,8 @@ export async function startValidator(
       query,
       rateLimit,
       connectionLimits,
+      // Refusals (429) wait up to a second: clients that re-send at once cannot flood this thread.
+      refusalDelayMs: REFUSAL_DELAY_MS,
       maxBodyBytes: config.maxBodyBytes,
       corsOrigins: config.corsOrigins,
       onResponse: (r) => {

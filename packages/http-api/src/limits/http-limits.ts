@@ -22,17 +22,49 @@ export function clientAddress(c: Context): string {
   }
 }
 
-/** Answers 429 with Retry-After (seconds) when the client's bucket is empty. */
+/**
+ * Waits `ms` before a refusal is answered (429 to a client over a limit), or until the client's
+ * connection closes. A client that re-sends as soon as it is refused (a closed loop, however
+ * many connections it keeps) then sends at most one request per connection per `ms`, instead of
+ * as many as this thread can refuse: at 200 connections that flood kept the thread that answers
+ * `/health` busy. Holding a refused request costs a timer; connections are capped per client.
+ */
+export function refusalDelay(c: Context, ms: number): Promise<void> {
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise((resolve) => {
+    // @hono/node-server puts the Node request in c.env; without it (app.request in tests), wait.
+    const incoming = (c.env as { incoming?: NodeJS.EventEmitter } | undefined)?.incoming;
+    const done = () => {
+      clearTimeout(timer);
+      incoming?.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    incoming?.once('close', done);
+  });
+}
+
+/**
+ * Answers 429 with Retry-After (seconds) when the client's bucket is empty, after
+ * `refusalDelayMs` (at most the Retry-After; see `refusalDelay`). Default 0.
+ */
 export function rateLimitMiddleware(
   limiter: RateLimiter,
-  options: { clientKey?: (c: Context) => string; exempt?: ReadonlySet<string> } = {},
+  options: {
+    clientKey?: (c: Context) => string;
+    exempt?: ReadonlySet<string>;
+    refusalDelayMs?: number | undefined;
+  } = {},
 ): MiddlewareHandler {
   const key = options.clientKey ?? clientAddress;
   const exempt = options.exempt ?? UNLIMITED_PATHS;
+  const delayMs = options.refusalDelayMs ?? 0;
   return async (c, next) => {
     if (!limiter.enabled || exempt.has(c.req.path) || c.req.method === 'OPTIONS') return next();
     const decision = limiter.take(key(c));
     if (decision.allowed) return next();
+    await refusalDelay(c, Math.min(delayMs, decision.retryAfterSeconds * 1000));
     c.header('retry-after', String(decision.retryAfterSeconds));
     return c.json({ error: 'rate limit exceeded', code: 'RATE_LIMITED' }, 429);
   };

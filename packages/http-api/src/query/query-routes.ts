@@ -7,7 +7,7 @@ import {
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { HttpApiError } from '../errors';
-import { clientAddress } from '../limits/http-limits';
+import { clientAddress, refusalDelay } from '../limits/http-limits';
 import type { ConnectionLimits } from '../serve/connection-limits';
 import { queryGetSchema, queryRequestSchema, sequenceInputSchema } from './query-schemas';
 
@@ -32,6 +32,11 @@ export interface QueryRoutesOptions {
   connectionLimits?: ConnectionLimits | undefined;
   /** The client's key for the query service's per-client caps. Default: the peer address. */
   clientKey?: ((c: Context) => string) | undefined;
+  /**
+   * A client refused for being over a per-client cap (429 `QUERY_CLIENT_BUSY`, `OUTPUT_BUSY`)
+   * gets its answer after this long (see `refusalDelay`). Default 0.
+   */
+  refusalDelayMs?: number | undefined;
 }
 
 /** 429 `OUTPUT_BUSY`: the client's connections hold too much output it has not read. */
@@ -50,11 +55,15 @@ export function registerQueryRoutes(
   options: QueryRoutesOptions = {},
 ): void {
   const key = options.clientKey ?? clientAddress;
+  const delayMs = options.refusalDelayMs ?? 0;
   const answer = async (c: Context, input: QueryInput) => {
     const client = key(c);
     const limits = options.connectionLimits;
     // Unread output at its cap: refuse before running anything.
-    if (limits !== undefined && limits.outputHeadroom(client) <= 0) return outputBusy(c);
+    if (limits !== undefined && limits.outputHeadroom(client) <= 0) {
+      await refusalDelay(c, delayMs);
+      return outputBusy(c);
+    }
     try {
       const result = await service.query({ ...input, client }, '/query');
       // The worker's rows bytes, spliced as they are: no string of them on this thread.
@@ -69,6 +78,7 @@ export function registerQueryRoutes(
       });
     } catch (error) {
       if (error instanceof QueryError) {
+        if (error.code === 'QUERY_CLIENT_BUSY') await refusalDelay(c, delayMs);
         if (error.sequence !== null) c.header(SEQUENCE_HEADER, sequenceHeader(error.sequence));
         return c.json({ error: error.shortMessage, code: error.code }, error.status as 400);
       }

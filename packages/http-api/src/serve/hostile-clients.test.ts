@@ -327,3 +327,41 @@ describe('hold every WebSocket slot', () => {
     expect(held).toBeLessThanOrEqual(2 * 1024 * 1024 + 256 * 1024 + 64 * 1024);
   });
 });
+
+describe('refusals wait: a closed loop of re-sent requests cannot flood the thread', () => {
+  it('answers 429 after refusalDelayMs (at most its Retry-After), at once when the client leaves', async () => {
+    const { served } = await start(
+      {},
+      { rateLimit: { ratePerSecond: 1, burst: 1 }, refusalDelayMs: 300 },
+    );
+    const url = `${served.url}/query?sql=${encodeURIComponent('SELECT 1')}`;
+    expect((await fetch(url)).status).toBe(200);
+    // 4 connections re-sending as soon as they are answered, for 1.5 s.
+    let sent = 0;
+    let refused = 0;
+    const until = performance.now() + 1500;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (performance.now() < until) {
+          sent++;
+          const started = performance.now();
+          const res = await fetch(url);
+          await res.arrayBuffer();
+          if (res.status === 429) {
+            refused++;
+            expect(res.headers.get('retry-after')).toBe('1');
+            expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+          }
+        }
+      }),
+    );
+    // Without the wait each connection is refused hundreds of times in 1.5 s.
+    expect(refused).toBeGreaterThan(4);
+    expect(sent).toBeLessThanOrEqual(4 * (1500 / 300 + 2) + 2);
+    // A client that gives up frees its refusal at once (no timer left holding the loop).
+    const controller = new AbortController();
+    const gone = fetch(url, { signal: controller.signal }).catch((e: Error) => e.name);
+    setTimeout(() => controller.abort(), 20);
+    expect(await gone).toBe('AbortError');
+  });
+});

@@ -70,6 +70,12 @@ export interface CreateValidatorApiOptions {
    * connections hold more unread output than one result may take.
    */
   connectionLimits?: ConnectionLimits | undefined;
+  /**
+   * A client refused for being over a limit (429: `RATE_LIMITED`, `QUERY_CLIENT_BUSY`,
+   * `OUTPUT_BUSY`) gets its answer after this long (at most its Retry-After), so clients that
+   * re-send at once cannot keep this thread busy refusing them. Default 0 (at once).
+   */
+  refusalDelayMs?: number | undefined;
 }
 
 const optionsSchema = z.object({
@@ -177,7 +183,9 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
       : 'take' in options.rateLimit
         ? options.rateLimit
         : createRateLimiter(options.rateLimit);
-  if (limiter?.enabled) app.use(rateLimitMiddleware(limiter));
+  if (limiter?.enabled) {
+    app.use(rateLimitMiddleware(limiter, { refusalDelayMs: options.refusalDelayMs }));
+  }
   const bodyLimit = bodyLimitMiddleware(options.maxBodyBytes ?? 1024 * 1024);
   app.post('*', bodyLimit);
 
@@ -207,7 +215,10 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
   });
 
   if (options.query !== undefined) {
-    registerQueryRoutes(app, options.query, { connectionLimits: options.connectionLimits });
+    registerQueryRoutes(app, options.query, {
+      connectionLimits: options.connectionLimits,
+      refusalDelayMs: options.refusalDelayMs,
+    });
   }
   registerRpcRoute(app, {
     query: options.query,
