@@ -399,7 +399,21 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     return best;
   };
 
+  /** Whether some worker could take a query now (pickSlot's conditions, for any client). */
+  const anyOpenSlot = () => {
+    const now = performance.now();
+    for (const slot of slots) {
+      if (!usable(slot) || slot.child === undefined || slot.tasks.size >= PIPELINE_DEPTH) continue;
+      const oldest = slot.tasks.values().next().value;
+      if (oldest?.sentAt === undefined || now - oldest.sentAt <= PIPELINE_STALL_MS) return true;
+    }
+    return false;
+  };
+
   const dispatch = () => {
+    // Every worker busy (e.g. hogged by never-ending statements): nothing can move, and the
+    // passes below would walk the whole queue for nothing on every event.
+    if (queue.length === 0 || !anyOpenSlot()) return;
     // Clients that occupy no worker go first, then the rest in arrival order, then clients whose
     // statements were interrupted lately (each alone on an idle worker).
     dispatchPass('idle');
