@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { keccak256 } from '@synddb/protocol';
 
 /** Lanes of the LtHash16 state: 1024 lanes of 16 bits (2048 bytes), as in the LtHash paper. */
@@ -8,18 +8,65 @@ export const LTHASH_BYTES = LTHASH_LANES * 2;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+const XOF_OPTIONS = { outputLength: LTHASH_BYTES, outputEncoding: 'buffer' } as const;
+/**
+ * One-shot `crypto.hash` with an output length (Node >= 24.4): no Hash object per element. Older
+ * Node versions take no options object there (or ignore the length): checked once, and
+ * `createHash` is used when the one-shot form does not give 2048 bytes.
+ */
+const ONE_SHOT = (() => {
+  try {
+    const d = (hash as (a: string, d: Uint8Array, o: object) => unknown)(
+      'shake128',
+      new Uint8Array(0),
+      XOF_OPTIONS,
+    );
+    return d instanceof Uint8Array && d.byteLength === LTHASH_BYTES;
+  } catch {
+    return false;
+  }
+})();
+
+/** The element's 2048 XOF bytes: SHAKE128 of its bytes (a fresh buffer). */
+export function elementXof(element: Uint8Array): Uint8Array {
+  return ONE_SHOT
+    ? (hash as (a: string, d: Uint8Array, o: object) => Uint8Array)(
+        'shake128',
+        element,
+        XOF_OPTIONS,
+      )
+    : createHash('shake128', { outputLength: LTHASH_BYTES }).update(element).digest();
+}
+
 /**
  * The element hash: SHAKE128 of the element's bytes, 2048 bytes read as 1024 little-endian
  * 16-bit lanes. Written into `out` (a fresh array when absent).
  */
 export function hashElement(element: Uint8Array, out = new Uint16Array(LTHASH_LANES)): Uint16Array {
-  const digest = createHash('shake128', { outputLength: LTHASH_BYTES }).update(element).digest();
+  const digest = elementXof(element);
   if (LITTLE_ENDIAN) {
     new Uint8Array(out.buffer, out.byteOffset, LTHASH_BYTES).set(digest);
   } else {
     for (let i = 0; i < LTHASH_LANES; i++) out[i] = digest[2 * i]! | (digest[2 * i + 1]! << 8);
   }
   return out;
+}
+
+/**
+ * Adds (or subtracts) an XOF output's 1024 little-endian lanes to `lanes`, mod 2^16 per lane,
+ * straight from the digest bytes (no copy into a lane array first).
+ */
+export function addDigestLanes(lanes: Uint16Array, digest: Uint8Array, subtract: boolean): void {
+  if (LITTLE_ENDIAN && (digest.byteOffset & 1) === 0) {
+    const d = new Uint16Array(digest.buffer, digest.byteOffset, LTHASH_LANES);
+    if (subtract) for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! - d[i]!;
+    else for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! + d[i]!;
+    return;
+  }
+  for (let i = 0; i < LTHASH_LANES; i++) {
+    const x = digest[2 * i]! | (digest[2 * i + 1]! << 8);
+    lanes[i] = subtract ? lanes[i]! - x : lanes[i]! + x;
+  }
 }
 
 /**
@@ -30,7 +77,6 @@ export function hashElement(element: Uint8Array, out = new Uint16Array(LTHASH_LA
  */
 export class LtHash16 {
   readonly lanes: Uint16Array;
-  readonly #scratch = new Uint16Array(LTHASH_LANES);
 
   constructor(lanes?: Uint16Array) {
     this.lanes = new Uint16Array(LTHASH_LANES);
@@ -67,12 +113,12 @@ export class LtHash16 {
 
   /** Adds one element (its canonical bytes). */
   add(element: Uint8Array): void {
-    this.addLanes(hashElement(element, this.#scratch));
+    addDigestLanes(this.lanes, elementXof(element), false);
   }
 
   /** Removes one element. */
   remove(element: Uint8Array): void {
-    this.subtractLanes(hashElement(element, this.#scratch));
+    addDigestLanes(this.lanes, elementXof(element), true);
   }
 
   addLanes(other: Uint16Array): void {
