@@ -1,7 +1,8 @@
 // The state-root delta as it was before the issue-12 work (commit 168b6eb), kept verbatim in
 // JavaScript as the baseline of bench/state-root.bench.mjs: iterateChangeset's change objects,
 // a RowElementWriter that encodes the table name per row and converts every INTEGER to a BigInt,
-// and a fresh createHash('shake128') object and digest buffer per element.
+// and a fresh createHash('shake128') object and digest buffer per element (the element hash was
+// SHAKE128 then; `hash` swaps in today's to check the new code's result with the old loop).
 import { createHash } from 'node:crypto';
 import { isStateTable, iterateChangeset } from '../dist/index.js';
 
@@ -96,7 +97,7 @@ export class OldRowElementWriter {
 }
 
 /** changesetStateDelta as it was: the lanes and the UPDATEs left to resolve. */
-export function oldChangesetStateDelta(changeset) {
+export function oldChangesetStateDelta(changeset, hash = oldHashElement) {
   const lanes = new Uint16Array(LANES);
   const scratch = new Uint16Array(LANES);
   const writer = new OldRowElementWriter();
@@ -125,7 +126,7 @@ export function oldChangesetStateDelta(changeset) {
     const types = insert ? change.newTypes : change.oldTypes;
     writer.begin(table.name, table.columnCount);
     for (let i = 0; i < table.columnCount; i++) writer.value(types[i], values[i]);
-    oldHashElement(writer.finish(), scratch);
+    hash(writer.finish(), scratch);
     if (insert) for (let i = 0; i < LANES; i++) lanes[i] = lanes[i] + scratch[i];
     else for (let i = 0; i < LANES; i++) lanes[i] = lanes[i] - scratch[i];
   }

@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { keccak256 } from '@synddb/protocol';
 
 /** Lanes of the LtHash16 state: 1024 lanes of 16 bits (2048 bytes), as in the LtHash paper. */
@@ -8,38 +8,28 @@ export const LTHASH_BYTES = LTHASH_LANES * 2;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const XOF_OPTIONS = { outputLength: LTHASH_BYTES, outputEncoding: 'buffer' } as const;
 /**
- * One-shot `crypto.hash` with an output length (Node >= 24.4): no Hash object per element. Older
- * Node versions take no options object there (or ignore the length): checked once, and
- * `createHash` is used when the one-shot form does not give 2048 bytes.
+ * BLAKE3 (the reference Rust implementation compiled to WebAssembly, `blake3-wasm` 2.1.5): its
+ * Node binding loads the module synchronously, and `hash(input, out)` fills `out` with as many
+ * XOF bytes as it is long. Pinned: the package's later 3.0.0 depends on a version of its
+ * internals that was never published and does not install.
  */
-const ONE_SHOT = (() => {
-  try {
-    const d = (hash as (a: string, d: Uint8Array, o: object) => unknown)(
-      'shake128',
-      new Uint8Array(0),
-      XOF_OPTIONS,
-    );
-    return d instanceof Uint8Array && d.byteLength === LTHASH_BYTES;
-  } catch {
-    return false;
-  }
-})();
+const blake3: { hash(input: Uint8Array, out: Uint8Array): void } = createRequire(import.meta.url)(
+  'blake3-wasm/dist/wasm/nodejs/blake3_js.js',
+);
+const XOF_OUT = new Uint8Array(LTHASH_BYTES);
 
-/** The element's 2048 XOF bytes: SHAKE128 of its bytes (a fresh buffer). */
+/**
+ * The element's 2048 XOF bytes: BLAKE3 of its bytes in XOF mode (the first 2048 bytes of its
+ * extended output). Returns one buffer of this thread, overwritten by the next call.
+ */
 export function elementXof(element: Uint8Array): Uint8Array {
-  return ONE_SHOT
-    ? (hash as (a: string, d: Uint8Array, o: object) => Uint8Array)(
-        'shake128',
-        element,
-        XOF_OPTIONS,
-      )
-    : createHash('shake128', { outputLength: LTHASH_BYTES }).update(element).digest();
+  blake3.hash(element, XOF_OUT);
+  return XOF_OUT;
 }
 
 /**
- * The element hash: SHAKE128 of the element's bytes, 2048 bytes read as 1024 little-endian
+ * The element hash: BLAKE3 XOF of the element's bytes, 2048 bytes read as 1024 little-endian
  * 16-bit lanes. Written into `out` (a fresh array when absent).
  */
 export function hashElement(element: Uint8Array, out = new Uint16Array(LTHASH_LANES)): Uint16Array {
