@@ -67,12 +67,19 @@ describe('LtHash16', () => {
     expect(LtHash16.fromBytes(x.toBytes()).equals(x)).toBe(true);
   });
 
-  it('hashes elements with SHAKE128 into 1024 little-endian 16-bit lanes (golden vector)', () => {
-    // Independent: python3 -c "import hashlib; d=hashlib.shake_128(b'abc').digest(2048); print(d[:8].hex(), int.from_bytes(d[2046:], 'little'))"
+  it('hashes elements with the BLAKE3 XOF into 1024 little-endian 16-bit lanes (golden vectors)', () => {
+    // Independent (Debian's b3sum, the Rust crate): printf abc | b3sum --length 2048 --no-names
+    // gives 6437b3ac38465133… ending in …d250
     const lanes = hashElement(new TextEncoder().encode('abc'));
     const bytes = new Uint8Array(lanes.buffer, lanes.byteOffset, LTHASH_BYTES);
-    expect(hex(bytes.subarray(0, 8))).toBe('5881092dd818bf5c');
-    expect(lanes[1023]).toBe(bytes[2046]! | (bytes[2047]! << 8));
+    expect(hex(bytes.subarray(0, 8))).toBe('6437b3ac38465133');
+    expect(hex(bytes.subarray(2046))).toBe('d250');
+    expect(lanes[1023]).toBe(0x50d2);
+    // the official BLAKE3 test vector for the empty input, 131 bytes of extended output
+    const empty = hashElement(new Uint8Array(0));
+    expect(hex(new Uint8Array(empty.buffer, empty.byteOffset, 131))).toBe(
+      'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262e00f03e7b69af26b7faaf09fcd333050338ddfe085b8cc869ca98b206c08243a26f5487789e8f660afe6c99ef9e0c52b92e7393024a80459cf91f476f9ffdbda7001c22e159b402631f277ca96f2defdf1078282314e763699a31c5363165421cce14d',
+    );
     // the root is keccak256 of the 2048 state bytes (checked with the pure-JS keccak)
     const h = new LtHash16();
     h.add(new TextEncoder().encode('abc'));
@@ -116,6 +123,24 @@ describe('row elements', () => {
 });
 
 describe('the state root of a database', () => {
+  it("is keccak256 of the one element's BLAKE3 XOF lanes for a one-row table (golden root)", () => {
+    // Independent: the element's bytes piped through `b3sum --length 2048 --raw` (Debian's
+    // b3sum), then keccak256Js of those 2048 bytes (one element: the state is its lanes)
+    const db = dbs.ours('CREATE TABLE T(id INTEGER PRIMARY KEY, v TEXT);');
+    db.exec("INSERT INTO T VALUES (1, 'a')");
+    const w = new RowElementWriter();
+    w.begin('T', 2);
+    w.value(ValueType.Integer, 1);
+    w.value(ValueType.Text, 'a');
+    expect(hex(w.finish())).toBe(
+      '73796e6464622f73746174652d726f772f763100000000017400000002010000000000000001030000000161',
+    );
+    expect(hex(stateRootOfDatabase(db))).toBe(
+      '5cf8b4b67dba3d54a90b2496920961f423925bed7f2da9a9ffbf206bbed4244d',
+    );
+    db.close();
+  });
+
   it('differs for any single-row difference (affinity, blob vs text, NULL vs missing row)', () => {
     const base = (extra: string) => {
       const db = dbs.ours(

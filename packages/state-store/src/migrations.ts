@@ -51,6 +51,11 @@ export const STATE_MIGRATIONS: readonly string[] = [
     lthash BLOB NOT NULL
   );
   `,
+  // 4: the element hash of the state root changed (SHAKE128 to the BLAKE3 XOF, @synddb/applier):
+  // a state stored before is dropped, and the sync engine recomputes it from scratch at start
+  `
+  DELETE FROM _synddb_state_root;
+  `,
 ];
 
 export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS.length;

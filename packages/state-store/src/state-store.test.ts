@@ -303,6 +303,18 @@ describe('state root state and outbox reads by kind', () => {
     reopened.db.close();
   });
 
+  it('drops a state stored before the element hash changed (migration 4)', () => {
+    const db = openFile();
+    const store = openStateStore(db);
+    db.transaction(() => store.setStateRootState(3n, new Uint8Array(2048).fill(7)))();
+    db.prepare("UPDATE _synddb_meta SET value = '3' WHERE key = 'schema_version'").run();
+    db.close();
+    const reopened = openStateStore(openFile());
+    expect(readSchemaVersion(reopened.db)).toBe(STATE_SCHEMA_VERSION);
+    expect(reopened.stateRootState()).toBeNull();
+    reopened.db.close();
+  });
+
   it('lists unsigned entries of one kind and signed entries at a sequence', () => {
     const db = openFile();
     const store = openStateStore(db);

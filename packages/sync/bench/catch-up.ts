@@ -459,7 +459,7 @@ async function benchStateRoot(): Promise<void> {
   );
   console.table([
     {
-      part: 'one element hash (SHAKE128 to 2048 bytes + 1024 lane adds)',
+      part: 'one element hash (BLAKE3 XOF to 2048 bytes + 1024 lane adds)',
       ms: `${xofUs.toFixed(2)} us`,
     },
     { part: 'deltas of every changeset (prepare workers)', ms: deltaMs.toFixed(0) },

@@ -1,6 +1,16 @@
+import { type Change, readChange, readIndirect } from '../changeset/read-record';
+import {
+  OP_DELETE,
+  OP_INSERT,
+  OP_UPDATE,
+  Reader,
+  TABLE_CHANGESET,
+  TABLE_PATCHSET,
+} from '../changeset/reader';
+import { readTableHeader } from '../changeset/table-header';
 import { iterateChangeset } from '../codec/iterate-changeset';
 import type { ColumnValue } from '../types';
-import { hashElement, LTHASH_LANES } from './lthash';
+import { addDigestLanes, elementXof, hashElement, LTHASH_LANES } from './lthash';
 import { isStateTable, RowElementWriter } from './row-element';
 
 /**
@@ -33,8 +43,98 @@ export interface ChangesetStateDelta {
 /**
  * Computes a changeset's state delta from its bytes alone. Changes of `sqlite_*` and `_synddb_*`
  * tables are not state and are skipped. Throws ChangesetFormatError on malformed input.
+ *
+ * One pass over the bytes: INSERT and DELETE records are written into the element straight from
+ * the wire (`RowElementWriter#rawRecord`), hashed, and their lanes added to the delta; only
+ * UPDATEs (and the changes of skipped tables, to check them) are decoded into values. Anything
+ * that pass does not take (a patchset, a value it does not copy, malformed input) is left to
+ * `referenceChangesetStateDelta`, the plain decoding loop, which computes the same delta or
+ * throws the decoder's error.
  */
 export function changesetStateDelta(changeset: Uint8Array): ChangesetStateDelta {
+  let delta: ChangesetStateDelta | undefined;
+  try {
+    delta = rawDelta(changeset);
+  } catch {
+    delta = undefined;
+  }
+  return delta ?? referenceChangesetStateDelta(changeset);
+}
+
+/** One writer per thread: `changesetStateDelta` is synchronous and never re-entered. */
+const writer = new RowElementWriter();
+
+/** The single pass of changesetStateDelta; undefined when it must take the reference path. */
+function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
+  const r = new Reader(changeset);
+  const lanes = new Uint16Array(LTHASH_LANES);
+  const updates: PendingRowUpdate[] = [];
+  let name = '';
+  let columns = 0;
+  let pkFlags: Uint8Array = new Uint8Array(0);
+  let primaryKey: number[] = [];
+  let included = false;
+  let seen = false;
+  let skipped: Change | undefined;
+  while (r.pos < r.end) {
+    const op = r.buf[r.pos]!;
+    if (op === TABLE_CHANGESET || op === TABLE_PATCHSET) {
+      if (op === TABLE_PATCHSET) return undefined;
+      const h = readTableHeader(r, false);
+      name = h.name;
+      columns = h.columnCount;
+      pkFlags = h.pkFlags;
+      primaryKey = Array.from(pkFlags);
+      included = isStateTable(name);
+      seen = true;
+      skipped = undefined;
+      continue;
+    }
+    if (!seen) return undefined;
+    if (!included || op === OP_UPDATE) {
+      if (!included && skipped === undefined) skipped = newChange(columns);
+      const ch = included ? newChange(columns) : skipped!;
+      readChange(r, columns, pkFlags, false, ch, undefined);
+      if (!included) continue;
+      updates.push({
+        table: name,
+        primaryKey,
+        oldValues: ch.oldValues,
+        oldTypes: ch.oldTypes!,
+        newValues: ch.newValues,
+        newTypes: ch.newTypes!,
+      });
+      continue;
+    }
+    if (op !== OP_INSERT && op !== OP_DELETE) return undefined;
+    readIndirect(r);
+    writer.begin(name, columns);
+    const next = writer.rawRecord(r, r.pos, columns);
+    if (next < 0) return undefined;
+    r.pos = next;
+    addDigestLanes(lanes, elementXof(writer.finish()), op === OP_DELETE);
+  }
+  return { lanes, updates };
+}
+
+/** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */
+function newChange(columns: number): Change {
+  return {
+    op: 0,
+    indirect: false,
+    start: 0,
+    oldValues: new Array(columns),
+    newValues: new Array(columns),
+    oldTypes: new Uint8Array(columns),
+    newTypes: new Uint8Array(columns),
+  };
+}
+
+/**
+ * changesetStateDelta by the plain loop: every change decoded by iterateChangeset, every element
+ * written from its values. The fallback of changesetStateDelta, and what its tests compare it to.
+ */
+export function referenceChangesetStateDelta(changeset: Uint8Array): ChangesetStateDelta {
   const lanes = new Uint16Array(LTHASH_LANES);
   const scratch = new Uint16Array(LTHASH_LANES);
   const writer = new RowElementWriter();

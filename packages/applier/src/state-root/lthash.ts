@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { keccak256 } from '@synddb/protocol';
 
 /** Lanes of the LtHash16 state: 1024 lanes of 16 bits (2048 bytes), as in the LtHash paper. */
@@ -9,17 +9,54 @@ export const LTHASH_BYTES = LTHASH_LANES * 2;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * The element hash: SHAKE128 of the element's bytes, 2048 bytes read as 1024 little-endian
+ * BLAKE3 (the reference Rust implementation compiled to WebAssembly, `blake3-wasm` 2.1.5): its
+ * Node binding loads the module synchronously, and `hash(input, out)` fills `out` with as many
+ * XOF bytes as it is long. Pinned: the package's later 3.0.0 depends on a version of its
+ * internals that was never published and does not install.
+ */
+const blake3: { hash(input: Uint8Array, out: Uint8Array): void } = createRequire(import.meta.url)(
+  'blake3-wasm/dist/wasm/nodejs/blake3_js.js',
+);
+const XOF_OUT = new Uint8Array(LTHASH_BYTES);
+
+/**
+ * The element's 2048 XOF bytes: BLAKE3 of its bytes in XOF mode (the first 2048 bytes of its
+ * extended output). Returns one buffer of this thread, overwritten by the next call.
+ */
+export function elementXof(element: Uint8Array): Uint8Array {
+  blake3.hash(element, XOF_OUT);
+  return XOF_OUT;
+}
+
+/**
+ * The element hash: BLAKE3 XOF of the element's bytes, 2048 bytes read as 1024 little-endian
  * 16-bit lanes. Written into `out` (a fresh array when absent).
  */
 export function hashElement(element: Uint8Array, out = new Uint16Array(LTHASH_LANES)): Uint16Array {
-  const digest = createHash('shake128', { outputLength: LTHASH_BYTES }).update(element).digest();
+  const digest = elementXof(element);
   if (LITTLE_ENDIAN) {
     new Uint8Array(out.buffer, out.byteOffset, LTHASH_BYTES).set(digest);
   } else {
     for (let i = 0; i < LTHASH_LANES; i++) out[i] = digest[2 * i]! | (digest[2 * i + 1]! << 8);
   }
   return out;
+}
+
+/**
+ * Adds (or subtracts) an XOF output's 1024 little-endian lanes to `lanes`, mod 2^16 per lane,
+ * straight from the digest bytes (no copy into a lane array first).
+ */
+export function addDigestLanes(lanes: Uint16Array, digest: Uint8Array, subtract: boolean): void {
+  if (LITTLE_ENDIAN && (digest.byteOffset & 1) === 0) {
+    const d = new Uint16Array(digest.buffer, digest.byteOffset, LTHASH_LANES);
+    if (subtract) for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! - d[i]!;
+    else for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! + d[i]!;
+    return;
+  }
+  for (let i = 0; i < LTHASH_LANES; i++) {
+    const x = digest[2 * i]! | (digest[2 * i + 1]! << 8);
+    lanes[i] = subtract ? lanes[i]! - x : lanes[i]! + x;
+  }
 }
 
 /**
@@ -30,7 +67,6 @@ export function hashElement(element: Uint8Array, out = new Uint16Array(LTHASH_LA
  */
 export class LtHash16 {
   readonly lanes: Uint16Array;
-  readonly #scratch = new Uint16Array(LTHASH_LANES);
 
   constructor(lanes?: Uint16Array) {
     this.lanes = new Uint16Array(LTHASH_LANES);
@@ -67,12 +103,12 @@ export class LtHash16 {
 
   /** Adds one element (its canonical bytes). */
   add(element: Uint8Array): void {
-    this.addLanes(hashElement(element, this.#scratch));
+    addDigestLanes(this.lanes, elementXof(element), false);
   }
 
   /** Removes one element. */
   remove(element: Uint8Array): void {
-    this.subtractLanes(hashElement(element, this.#scratch));
+    addDigestLanes(this.lanes, elementXof(element), true);
   }
 
   addLanes(other: Uint16Array): void {

@@ -1,8 +1,11 @@
+import { isUtf8 } from 'node:buffer';
+import type { Reader } from '../changeset/reader';
 import type { SqlValue } from '../types';
 import { ValueType } from '../types';
 
 const DOMAIN = new TextEncoder().encode('synddb/state-row/v1\0');
 const utf8 = new TextEncoder();
+const TWO_32 = 4294967296;
 
 /**
  * Builds the canonical bytes of one row element `(table, row)`:
@@ -12,19 +15,29 @@ const utf8 = new TextEncoder();
  *               0x04 u32be len bytes | 0x05 (NULL)
  *
  * The primary key is part of the row, so the element is `(table, primary key, row)`. One writer
- * is reused per thread; `finish()` returns a view valid until the next `begin()`.
+ * is reused per thread; `finish()` returns a view valid until the next `begin()`. The encoded
+ * prefix (domain and table name) is kept for the last table, so rows of one table encode their
+ * name once.
  */
 export class RowElementWriter {
   #buf = new Uint8Array(4096);
   #view = new DataView(this.#buf.buffer);
   #pos = 0;
+  #table: string | undefined;
+  #prefix = new Uint8Array(0);
 
   begin(table: string, columns: number): void {
+    if (table !== this.#table) {
+      const name = utf8.encode(asciiLower(table));
+      const prefix = new Uint8Array(DOMAIN.byteLength + 4 + name.byteLength);
+      prefix.set(DOMAIN);
+      new DataView(prefix.buffer).setUint32(DOMAIN.byteLength, name.byteLength);
+      prefix.set(name, DOMAIN.byteLength + 4);
+      this.#prefix = prefix;
+      this.#table = table;
+    }
     this.#pos = 0;
-    this.#bytes(DOMAIN);
-    const name = utf8.encode(asciiLower(table));
-    this.#u32(name.byteLength);
-    this.#bytes(name);
+    this.#bytes(this.#prefix);
     this.#u32(columns);
   }
 
@@ -34,7 +47,14 @@ export class RowElementWriter {
       case ValueType.Integer:
         this.#ensure(9);
         this.#buf[this.#pos++] = 1;
-        this.#view.setBigInt64(this.#pos, typeof v === 'bigint' ? v : BigInt(v as number));
+        if (typeof v === 'number' && Number.isSafeInteger(v)) {
+          // the int64's two words without a BigInt: exact for |v| <= 2^53 - 1
+          const hi = Math.floor(v / TWO_32);
+          this.#view.setInt32(this.#pos, hi);
+          this.#view.setUint32(this.#pos + 4, v - hi * TWO_32);
+        } else {
+          this.#view.setBigInt64(this.#pos, typeof v === 'bigint' ? v : BigInt(v as number));
+        }
         this.#pos += 8;
         return;
       case ValueType.Real: {
@@ -46,11 +66,23 @@ export class RowElementWriter {
         return;
       }
       case ValueType.Text: {
-        const bytes = utf8.encode(v as string);
-        this.#ensure(5 + bytes.byteLength);
-        this.#buf[this.#pos++] = 3;
-        this.#u32(bytes.byteLength);
-        this.#bytes(bytes);
+        // UTF-8 straight into the buffer (at most 3 bytes per UTF-16 unit), the length after
+        const text = v as string;
+        this.#ensure(5 + 3 * text.length);
+        const buf = this.#buf;
+        const start = this.#pos + 5;
+        let n = 0;
+        for (; n < text.length; n++) {
+          const c = text.charCodeAt(n);
+          if (c >= 0x80) break;
+          buf[start + n] = c;
+        }
+        if (n < text.length) {
+          n = utf8.encodeInto(text, buf.subarray(start)).written;
+        }
+        buf[this.#pos] = 3;
+        this.#view.setUint32(this.#pos + 1, n);
+        this.#pos = start + n;
         return;
       }
       case ValueType.Blob: {
@@ -78,6 +110,74 @@ export class RowElementWriter {
     else if (typeof v === 'string') this.value(ValueType.Text, v);
     else if (v instanceof Uint8Array) this.value(ValueType.Blob, v);
     else throw new TypeError(`unexpected SQLite value ${typeof v}`);
+  }
+
+  /**
+   * Appends a changeset record's `columns` values straight from their wire bytes at `p` (an
+   * INSERT's new record or a DELETE's old one; `r` is the changeset's Reader). The wire format
+   * has the element's type bytes; INTEGER and NULL are copied as they are, a REAL is written as
+   * `value()` writes it, TEXT and BLOB get a u32be length instead of the varint (TEXT after a
+   * UTF-8 check: decoding then encoding valid UTF-8 gives the same bytes). Returns the position
+   * after the record, or -1 when a value is anything else (undefined, an unknown type, invalid
+   * UTF-8, truncated): the caller then takes the decoding path, which reports it.
+   */
+  rawRecord(r: Reader, p: number, columns: number): number {
+    const src = r.buf;
+    const end = r.end;
+    for (let i = 0; i < columns; i++) {
+      if (p >= end) return -1;
+      const t = src[p]!;
+      if (t === ValueType.Integer) {
+        if (end - p < 9) return -1;
+        this.#ensure(9);
+        const buf = this.#buf;
+        const at = this.#pos;
+        for (let k = 0; k < 9; k++) buf[at + k] = src[p + k]!;
+        this.#pos = at + 9;
+        p += 9;
+      } else if (t === ValueType.Real) {
+        if (end - p < 9) return -1;
+        this.#ensure(9);
+        const x = r.view.getFloat64(p + 1);
+        this.#buf[this.#pos] = 2;
+        this.#view.setFloat64(this.#pos + 1, x === 0 ? 0 : x);
+        this.#pos += 9;
+        p += 9;
+      } else if (t === ValueType.Text || t === ValueType.Blob) {
+        let n: number;
+        let s: number;
+        if (p + 1 < end && src[p + 1]! < 0x80) {
+          n = src[p + 1]!;
+          s = p + 2;
+        } else {
+          r.pos = p + 1;
+          n = r.varint();
+          s = r.pos;
+        }
+        if (n > end - s) return -1;
+        if (t === ValueType.Text) {
+          let or = 0;
+          for (let k = s; k < s + n; k++) or |= src[k]!;
+          if (or >= 0x80 && !isUtf8(src.subarray(s, s + n))) return -1;
+        }
+        this.#ensure(5 + n);
+        const buf = this.#buf;
+        const at = this.#pos;
+        buf[at] = t;
+        this.#view.setUint32(at + 1, n);
+        if (n <= 32) for (let k = 0; k < n; k++) buf[at + 5 + k] = src[s + k]!;
+        else buf.set(src.subarray(s, s + n), at + 5);
+        this.#pos = at + 5 + n;
+        p = s + n;
+      } else if (t === ValueType.Null) {
+        this.#ensure(1);
+        this.#buf[this.#pos++] = 5;
+        p++;
+      } else {
+        return -1;
+      }
+    }
+    return p;
   }
 
   finish(): Uint8Array {

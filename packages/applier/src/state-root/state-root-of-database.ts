@@ -6,6 +6,9 @@ import { asciiLower, isStateTable, RowElementWriter } from './row-element';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+/** One element writer per thread: both functions here are synchronous and never re-entered. */
+const writer = new RowElementWriter();
+
 /** The state tables of a database: ordinary tables, not `sqlite_*`, `_synddb_*` or virtual. */
 function stateTables(db: Database): string[] {
   const rows = db
@@ -27,7 +30,6 @@ function columnsOf(db: Database, table: string): string[] {
  */
 export function stateHashOfDatabase(db: Database): LtHash16 {
   const hash = new LtHash16();
-  const writer = new RowElementWriter();
   for (const table of stateTables(db)) {
     const columns = columnsOf(db, table);
     if (columns.length === 0) continue;
@@ -71,7 +73,6 @@ export function applyStateDelta(
 ): void {
   hash.addLanes(delta.lanes);
   if (delta.updates.length === 0) return;
-  const writer = new RowElementWriter();
   for (const u of delta.updates) {
     const reader = readerOf(db, readers, u);
     // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.

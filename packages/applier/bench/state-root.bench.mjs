@@ -1,0 +1,190 @@
+// The state root's cost per row element: changesetStateDelta of this build against the code it
+// replaced (bench/state-root-baseline.mjs: the old loop with the old element hash, SHAKE128), in
+// the same process, rounds alternated (which goes first alternates too), on the sync benchmark's
+// row shapes. Prints µs per element and the ratio new/old per round, and checks that the new code
+// gives what the old loop gives with today's element hash (BLAKE3). Then one element alone: the
+// old SHAKE128 (createHash, and one-shot crypto.hash) against BLAKE3, each with its 1024 lane
+// additions. Run: pnpm bench:state-root (builds dist first). BENCH_REPS (default 7),
+// BENCH_MESSAGES (default 200).
+import { hash } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { changesetStateDelta, hashElement, iterateChangeset, LtHash16 } from '../dist/index.js';
+import { oldChangesetStateDelta, oldHashElement } from './state-root-baseline.mjs';
+
+const REPS = Number(process.env.BENCH_REPS ?? 7);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200);
+
+// The sync benchmark's schema and row mix (packages/sync/bench/catch-up.ts): 500 changes per
+// message (80% inserts, 10% updates and 5% deletes of rows inserted in the same message, which
+// the session folds into the inserts, 5% upserts of balances), and one-row messages.
+const SCHEMA = `
+CREATE TABLE items (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, name TEXT, amount REAL, tag BLOB);
+CREATE TABLE balances (account INTEGER NOT NULL, asset TEXT NOT NULL, amount INTEGER NOT NULL,
+  PRIMARY KEY (account, asset)) WITHOUT ROWID;`;
+
+function workload(messages, rowsPerMessage) {
+  const db = new DatabaseSync(':memory:');
+  db.exec(SCHEMA);
+  const insert = db.prepare('INSERT INTO items VALUES (?, ?, ?, ?, ?)');
+  const update = db.prepare('UPDATE items SET amount = amount + 1.5, name = ? WHERE id = ?');
+  const remove = db.prepare('DELETE FROM items WHERE id = ?');
+  const upsert = db.prepare(
+    'INSERT INTO balances VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET amount = amount + excluded.amount',
+  );
+  const changesets = [];
+  let nextId = 1;
+  for (let m = 0; m < messages; m++) {
+    const session = db.createSession();
+    db.exec('BEGIN');
+    if (rowsPerMessage === 1) {
+      insert.run(nextId, nextId % 97, `item ${nextId}`, nextId / 3, null);
+      nextId++;
+    } else {
+      const inserts = Math.floor(rowsPerMessage * 0.8);
+      const first = nextId;
+      for (let i = 0; i < inserts; i++) {
+        const tag = i % 10 === 0 ? Buffer.alloc(16, i) : null;
+        insert.run(nextId, nextId % 97, `item ${nextId}`, nextId / 3, tag);
+        nextId++;
+      }
+      for (let i = 0; i < rowsPerMessage * 0.1; i++) update.run(`renamed ${m}`, first + i * 3);
+      for (let i = 0; i < rowsPerMessage * 0.05; i++) remove.run(first + i * 7 + 1);
+      for (let i = 0; i < rowsPerMessage * 0.05; i++)
+        upsert.run((m * 31 + i) % 500, i % 2 === 0 ? 'ETH' : 'USDC', BigInt(i + 1));
+    }
+    db.exec('COMMIT');
+    changesets.push(session.changeset());
+    session.close();
+  }
+  // a message deleting rows of earlier messages: DELETE records, subtracted lanes
+  if (rowsPerMessage > 1) {
+    const session = db.createSession();
+    db.exec('BEGIN');
+    db.exec('DELETE FROM items WHERE id % 3 = 0');
+    db.exec('COMMIT');
+    changesets.push(session.changeset());
+    session.close();
+  }
+  db.close();
+  let elements = 0;
+  let updates = 0;
+  for (const cs of changesets)
+    for (const { change } of iterateChangeset(cs)) {
+      if (change.op === 'UPDATE') updates++;
+      else elements++;
+    }
+  return { changesets, elements, updates };
+}
+
+const hex = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+function check(w) {
+  for (const cs of w.changesets) {
+    const a = oldChangesetStateDelta(cs, hashElement);
+    const b = changesetStateDelta(cs);
+    if (
+      hex(a.lanes) !== hex(b.lanes) ||
+      JSON.stringify(a.updates, big) !== JSON.stringify(b.updates, big)
+    )
+      throw new Error('changesetStateDelta differs from the baseline');
+  }
+}
+function big(_k, v) {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Uint8Array) return hex(v);
+  return v;
+}
+
+function timeDeltas(fn, changesets) {
+  const t = performance.now();
+  for (const cs of changesets) fn(cs);
+  return performance.now() - t;
+}
+
+function compare(label, w) {
+  const rows = [];
+  const ratios = [];
+  const sides = [
+    ['old', oldChangesetStateDelta],
+    ['new', changesetStateDelta],
+  ];
+  for (const [, fn] of sides) timeDeltas(fn, w.changesets); // warm-up
+  for (let rep = 0; rep < REPS; rep++) {
+    const order = rep % 2 === 0 ? sides : [...sides].reverse();
+    const ms = {};
+    for (const [name, fn] of order) ms[name] = timeDeltas(fn, w.changesets);
+    ratios.push(ms.new / ms.old);
+    rows.push({
+      round: rep + 1,
+      'old µs/element': ((ms.old * 1000) / w.elements).toFixed(2),
+      'new µs/element': ((ms.new * 1000) / w.elements).toFixed(2),
+      'new / old': (ms.new / ms.old).toFixed(3),
+    });
+  }
+  console.log(
+    `\n${label}: ${w.changesets.length} changesets, ${w.elements} elements hashed, ${w.updates} UPDATEs left to resolve`,
+  );
+  console.table(rows);
+  ratios.sort((a, b) => a - b);
+  console.log(`median new / old: ${ratios[ratios.length >> 1].toFixed(3)}`);
+}
+
+/** One element on its own, as LtHash16#add: the XOF and the 1024 lane additions. */
+function elementAdd() {
+  const e = new TextEncoder().encode('items 12345 item 12345 4115.0');
+  const h = new LtHash16();
+  const a = h.lanes;
+  const scratch = new Uint16Array(1024);
+  const sides = [
+    [
+      'SHAKE128 createHash (old)',
+      () => {
+        oldHashElement(e, scratch);
+        for (let i = 0; i < 1024; i++) a[i] = a[i] + scratch[i];
+      },
+    ],
+    [
+      'SHAKE128 crypto.hash one-shot',
+      () => {
+        const d = hash('shake128', e, { outputLength: 2048, outputEncoding: 'buffer' });
+        const l = new Uint16Array(d.buffer, d.byteOffset, 1024);
+        for (let i = 0; i < 1024; i++) a[i] = a[i] + l[i];
+      },
+    ],
+    ['BLAKE3 XOF (new, LtHash16#add)', () => h.add(e)],
+  ];
+  const n = 20000;
+  const time = (f) => {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) f();
+    return ((performance.now() - t) * 1000) / n;
+  };
+  for (const [, f] of sides) for (let i = 0; i < 2000; i++) f();
+  const us = sides.map(() => []);
+  for (let rep = 0; rep < REPS; rep++) {
+    for (let k = 0; k < sides.length; k++) {
+      const j = (k + rep) % sides.length; // rotate which goes first
+      us[j].push(time(sides[j][1]));
+    }
+  }
+  const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  console.log(`\none element (${e.length} bytes) added to an LtHash16: XOF + 1024 lane additions`);
+  console.table(
+    sides.map(([name], j) => ({
+      xof: name,
+      'µs per round': us[j].map((x) => x.toFixed(2)).join(' '),
+      'median / old': median(us[j].map((x, r) => x / us[0][r])).toFixed(3),
+    })),
+  );
+}
+
+const bulk = workload(MESSAGES, 500);
+const oneRow = workload(MESSAGES * 25, 1);
+check(bulk);
+check(oneRow);
+console.log(
+  "changesetStateDelta equals the old loop's (with today's element hash) on every changeset of both workloads",
+);
+compare(`${MESSAGES} messages x 500 changes`, bulk);
+compare(`${MESSAGES * 25} one-row messages`, oneRow);
+elementAdd();

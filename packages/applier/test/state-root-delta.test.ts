@@ -1,0 +1,298 @@
+import { testSeed } from '@synddb/test-support';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type ChangesetChange,
+  type ChangesetTable,
+  changesetStateDelta,
+  encodeChangeset,
+  LTHASH_BYTES,
+  LTHASH_LANES,
+  RowElementWriter,
+  ValueType,
+} from '../src/index';
+import {
+  type ChangesetStateDelta,
+  referenceChangesetStateDelta,
+} from '../src/state-root/changeset-state-delta';
+import { addDigestLanes } from '../src/state-root/lthash';
+
+// changesetStateDelta writes INSERT and DELETE elements straight from the changeset's bytes and
+// adds the digests' lanes in place; referenceChangesetStateDelta decodes every value and writes
+// the element from it. These properties hold them to the same result, or the same error.
+
+const hex = (b: Uint8Array | Uint16Array) =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+function canonical(d: ChangesetStateDelta): string {
+  return JSON.stringify({ lanes: hex(d.lanes), updates: d.updates }, (_k, v) => {
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v instanceof Uint8Array) return `x${hex(v)}`;
+    if (typeof v === 'number' && Object.is(v, -0)) return '-0';
+    if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+    return v;
+  });
+}
+
+/** Both functions' outcome: the delta, or the error's class and message. */
+function outcome(f: (cs: Uint8Array) => ChangesetStateDelta, cs: Uint8Array): string {
+  try {
+    return canonical(f(cs));
+  } catch (e) {
+    return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+  }
+}
+
+const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+const value = fc.oneof(
+  fc.record({ t: fc.constant(ValueType.Integer), v: fc.oneof(int64, fc.maxSafeInteger()) }),
+  fc.record({
+    t: fc.constant(ValueType.Integer),
+    v: fc.constantFrom(0, -1, 2 ** 32, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53 - 1)),
+  }),
+  fc.record({ t: fc.constant(ValueType.Real), v: fc.double() }),
+  fc.record({ t: fc.constant(ValueType.Real), v: fc.constantFrom(-0, 0, 1.5, -1e300) }),
+  fc.record({
+    t: fc.constant(ValueType.Text),
+    v: fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ minLength: 100, maxLength: 300 }),
+      fc.constantFrom('\uFEFFbom', 'héllo', '日本語', '😀', '\uFFFD'),
+    ),
+  }),
+  fc.record({ t: fc.constant(ValueType.Blob), v: fc.uint8Array({ maxLength: 300 }) }),
+  fc.record({ t: fc.constant(ValueType.Null), v: fc.constant(null) }),
+);
+type Value = { t: number; v: unknown };
+
+const change = (columns: number) =>
+  fc.record({
+    op: fc.constantFrom('INSERT', 'DELETE', 'UPDATE'),
+    old: fc.array(value, { minLength: columns, maxLength: columns }),
+    new: fc.array(value, { minLength: columns, maxLength: columns }),
+    changed: fc.array(fc.boolean(), { minLength: columns, maxLength: columns }),
+  });
+
+const table = fc
+  .record({
+    name: fc.constantFrom('t', 'Items', 'ÉTÉ', '_synddb_x', 'sqlite_stat1', 'u'),
+    columns: fc.integer({ min: 1, max: 5 }),
+  })
+  .chain(({ name, columns }) =>
+    fc.record({
+      name: fc.constant(name),
+      columns: fc.constant(columns),
+      changes: fc.array(change(columns), { maxLength: 6 }),
+    }),
+  );
+
+type TableCase = {
+  name: string;
+  columns: number;
+  changes: { op: 'INSERT' | 'DELETE' | 'UPDATE'; old: Value[]; new: Value[]; changed: boolean[] }[];
+};
+
+function changesetOf(tables: TableCase[], patchset: boolean): Uint8Array {
+  const out: ChangesetTable[] = tables.map((t) => {
+    const primaryKey = Array.from({ length: t.columns }, (_, i) => (i === 0 ? 1 : 0));
+    return {
+      name: t.name,
+      columnCount: t.columns,
+      primaryKey,
+      changes: t.changes.map((c): ChangesetChange => {
+        const vals = (r: Value[]) => r.map((x) => x.v) as never[];
+        const types = (r: Value[]) => Uint8Array.from(r.map((x) => x.t));
+        if (c.op !== 'UPDATE') {
+          const r = c.op === 'INSERT' ? c.new : c.old;
+          return c.op === 'INSERT'
+            ? {
+                op: c.op,
+                indirect: false,
+                oldValues: undefined,
+                newValues: vals(r),
+                newTypes: types(r),
+              }
+            : {
+                op: c.op,
+                indirect: false,
+                oldValues: vals(r),
+                oldTypes: types(r),
+                newValues: undefined,
+              };
+        }
+        // an UPDATE carries the key and the changed columns; the rest undefined
+        const pick = (r: Value[]) =>
+          r.map((x, i) => (i === 0 || c.changed[i] ? x : { t: ValueType.Undefined, v: undefined }));
+        const oldR = pick(c.old);
+        const newR = pick(c.new).map((x, i) =>
+          i === 0 ? { t: ValueType.Undefined, v: undefined } : x,
+        );
+        return {
+          op: c.op,
+          indirect: false,
+          oldValues: vals(oldR),
+          oldTypes: types(oldR),
+          newValues: vals(newR),
+          newTypes: types(newR),
+        };
+      }),
+    };
+  });
+  return encodeChangeset({ patchset, tables: out });
+}
+
+const runs = Number(process.env.STATE_ROOT_RUNS ?? 200);
+
+describe('changesetStateDelta (elements written from the changeset bytes)', () => {
+  it('equals the decoding reference on random changesets (every storage class, UTF-8, -0.0)', () => {
+    fc.assert(
+      fc.property(fc.array(table, { maxLength: 4 }), (tables) => {
+        const cs = changesetOf(tables, false);
+        expect(canonical(changesetStateDelta(cs))).toBe(
+          canonical(referenceChangesetStateDelta(cs)),
+        );
+      }),
+      { numRuns: runs, seed: testSeed('state delta vs reference') },
+    );
+  });
+
+  it('gives the same result or the same error on mutated changesets and on patchsets', () => {
+    fc.assert(
+      fc.property(
+        fc.array(table, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.array(fc.record({ at: fc.nat(), byte: fc.nat(255) }), { maxLength: 3 }),
+        fc.nat(),
+        (tables, patchset, flips, cut) => {
+          let cs: Uint8Array;
+          try {
+            cs = changesetOf(tables, patchset);
+          } catch {
+            return; // a patchset UPDATE the encoder refuses
+          }
+          const mutated = cs.slice(0, cs.byteLength - (cut % 4 === 0 ? cut % 7 : 0));
+          for (const f of flips) if (mutated.length > 0) mutated[f.at % mutated.length] = f.byte;
+          expect(outcome(changesetStateDelta, mutated)).toBe(
+            outcome(referenceChangesetStateDelta, mutated),
+          );
+        },
+      ),
+      { numRuns: runs * 2, seed: testSeed('state delta mutations') },
+    );
+  });
+
+  it('takes a REAL NaN payload and invalid UTF-8 as the reference does', () => {
+    const cs = changesetOf(
+      [
+        {
+          name: 't',
+          columns: 3,
+          changes: [
+            {
+              op: 'INSERT',
+              old: [],
+              changed: [],
+              new: [
+                { t: ValueType.Integer, v: 1 },
+                { t: ValueType.Real, v: 0.5 },
+                { t: ValueType.Text, v: 'ab' },
+              ],
+            },
+          ],
+        },
+      ],
+      false,
+    );
+    const nan = cs.slice();
+    const real = nan.indexOf(ValueType.Real, nan.length - 13);
+    nan.set([0x7f, 0xf0, 0, 0, 0, 0, 0, 1], real + 1); // a signalling NaN's bytes
+    expect(outcome(changesetStateDelta, nan)).toBe(outcome(referenceChangesetStateDelta, nan));
+    const invalid = cs.slice();
+    invalid[invalid.length - 1] = 0xff; // 'a', 0xff: not UTF-8
+    expect(outcome(changesetStateDelta, invalid)).toMatch(/ChangesetFormatError: .*UTF-8/);
+    expect(outcome(changesetStateDelta, invalid)).toBe(
+      outcome(referenceChangesetStateDelta, invalid),
+    );
+  });
+});
+
+describe('RowElementWriter', () => {
+  it('writes INTEGER numbers and TEXT as BigInt and TextEncoder would (any string)', () => {
+    const plain = (table: string, values: Value[]) => {
+      const parts: number[] = [];
+      const u32 = (n: number) => parts.push(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+      const name = new TextEncoder().encode(table.replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+      parts.push(...new TextEncoder().encode('synddb/state-row/v1\0'));
+      u32(name.length);
+      parts.push(...name);
+      u32(values.length);
+      for (const { t, v } of values) {
+        if (t === ValueType.Integer) {
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setBigInt64(0, BigInt(v as number | bigint));
+          parts.push(1, ...b);
+        } else {
+          const b = new TextEncoder().encode(v as string);
+          parts.push(3);
+          u32(b.length);
+          parts.push(...b);
+        }
+      }
+      return hex(Uint8Array.from(parts));
+    };
+    const w = new RowElementWriter();
+    fc.assert(
+      fc.property(
+        fc.constantFrom('t', 'T', 'Items'),
+        fc.array(
+          fc.oneof(
+            fc.record({ t: fc.constant(ValueType.Integer), v: fc.maxSafeInteger() }),
+            fc.record({ t: fc.constant(ValueType.Integer), v: fc.integer() }),
+            fc.record({ t: fc.constant(ValueType.Integer), v: int64 }),
+            fc.record({ t: fc.constant(ValueType.Text), v: fc.string({ unit: 'binary' }) }),
+            fc.record({ t: fc.constant(ValueType.Text), v: fc.string({ unit: 'grapheme' }) }),
+            fc.record({ t: fc.constant(ValueType.Text), v: fc.string({ maxLength: 2000 }) }),
+          ),
+          { maxLength: 6 },
+        ),
+        (name, values) => {
+          w.begin(name, values.length);
+          for (const { t, v } of values) w.value(t, v as never);
+          expect(hex(w.finish())).toBe(plain(name, values));
+        },
+      ),
+      { numRuns: runs * 2, seed: testSeed('row element writer') },
+    );
+    // lone surrogates become U+FFFD, as TextEncoder#encode makes them
+    w.begin('t', 1);
+    w.value(ValueType.Text, 'a\uD800b');
+    expect(hex(w.finish())).toBe(plain('t', [{ t: ValueType.Text, v: 'a\uD800b' }]));
+  });
+});
+
+describe('addDigestLanes', () => {
+  it('adds and subtracts mod 2^16 per lane, from aligned and unaligned digests', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: LTHASH_BYTES * 2, maxLength: LTHASH_BYTES * 2 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 3 }),
+        (bytes, subtract, offset) => {
+          const lanes = new Uint16Array(LTHASH_LANES);
+          for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = bytes[i]! * 257;
+          lanes[0] = 0xffff;
+          lanes[1] = 0;
+          const digest = new Uint8Array(bytes.buffer, offset, LTHASH_BYTES);
+          const expected = lanes.map((x, i) => {
+            const d = digest[2 * i]! | (digest[2 * i + 1]! << 8);
+            return (subtract ? x - d : x + d) & 0xffff;
+          });
+          addDigestLanes(lanes, digest, subtract);
+          expect(hex(lanes)).toBe(hex(expected));
+        },
+      ),
+      { numRuns: 100, seed: testSeed('digest lanes') },
+    );
+  });
+});
