@@ -1,10 +1,10 @@
 // Issue 13: what one hostile client could do to the read path, each as a test that failed before
 // the fix. Real worker processes on a real replica file.
 import { EventEmitter } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { childrenOf, onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryError } from './errors';
 import { createQueryService, type QueryServiceOptions } from './query-service';
@@ -102,26 +102,8 @@ describe('a worker that cannot be started is replaced (kill reads for good)', ()
   });
 });
 
-/** Pids of a process's children. */
-function childrenOf(pid: number | string): string[] {
-  const out: string[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        out.push(
-          ...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
-            .trim()
-            .split(/\s+/)
-            .filter(Boolean),
-        );
-      } catch {}
-    }
-  } catch {}
-  return out;
-}
-
 /** Pids of the query workers: the children of this process's children (the spawners). */
-function childPids(): string[] {
+function childPids(): number[] {
   return childrenOf(process.pid).flatMap((spawner) => childrenOf(spawner));
 }
 

@@ -1,11 +1,11 @@
 // The worker launcher: query workers are forked by a spawner process, never by this one (a fork
 // stalls the forking thread while the kernel copies its page tables), and talk to this process
 // over a Unix socket guarded by a one-time token. Real processes on a real replica file.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { isRunning as alive, childrenOf, onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryWorkerLocation } from './query-pool';
 import { createQueryService } from './query-service';
@@ -21,24 +21,6 @@ beforeAll(() => {
   db.close();
 });
 
-/** Pids of a process's children. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-        if (text !== '') out.push(...text.split(/\s+/).map(Number));
-      } catch {}
-    }
-  } catch {}
-  return out;
-}
-
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !stateOf(pid).startsWith('Z');
-const stateOf = (pid: number) =>
-  /State:\s+(\S)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
-
 function launcher() {
   const l = createWorkerLauncher();
   onCleanup(() => l.close());
@@ -46,6 +28,12 @@ function launcher() {
 }
 
 const worker = queryWorkerLocation();
+
+/** The socket a worker was told to connect to (from its environment). */
+function channelOf(pid: number): string {
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  return environ.find((e) => e.startsWith(`${CHANNEL_ENV}=`))!.slice(CHANNEL_ENV.length + 1);
+}
 const spec = () => ({ modulePath: worker.path, args: [path, '5000'], execArgv: worker.execArgv });
 
 /** The worker's first message (ready or fatal). */
@@ -119,10 +107,7 @@ describe('createWorkerLauncher', () => {
     const l = launcher();
     const h = l.start(spec());
     expect(await firstMessage(h)).toEqual({ ready: true });
-    const environ = readFileSync(`/proc/${h.pid}/environ`, 'utf8').split('\0');
-    const channel = environ
-      .find((e) => e.startsWith(`${CHANNEL_ENV}=`))!
-      .slice(CHANNEL_ENV.length + 1);
+    const channel = channelOf(h.pid!);
     for (const line of ['{"hello":"0000"}\n', 'not json\n', `${'x'.repeat(4096)}`]) {
       const closed = await new Promise<boolean>((resolve) => {
         const s = connect(channel, () => s.write(line));
@@ -170,10 +155,7 @@ describe('createWorkerLauncher', () => {
     const l = createWorkerLauncher();
     const h = l.start(spec());
     expect(await firstMessage(h)).toEqual({ ready: true });
-    const environ = readFileSync(`/proc/${h.pid}/environ`, 'utf8').split('\0');
-    const channel = environ
-      .find((e) => e.startsWith(`${CHANNEL_ENV}=`))!
-      .slice(CHANNEL_ENV.length + 1);
+    const channel = channelOf(h.pid!);
     const spawner = childrenOf(process.pid).find((pid) => !before.includes(pid))!;
     await l.close();
     expect(alive(h.pid!)).toBe(false);

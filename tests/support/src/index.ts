@@ -5,6 +5,12 @@
 export { ThrownAssertionError, thrown } from './assert/thrown';
 export { type Cleanup, type OnCleanupOptions, onCleanup } from './cleanup/on-cleanup';
 export { tempDir } from './cleanup/temp-dir';
+export {
+  childrenOf,
+  commandOf,
+  isRunning,
+  queryWorkersOf,
+} from './processes/process-tree';
 export { seededRandom } from './random/seeded-random';
 export {
   TEST_SEED_ENV,

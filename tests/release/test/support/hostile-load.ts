@@ -102,38 +102,7 @@ export function peakRssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Direct children of `pid`. */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-        if (text !== '') out.push(...text.split(/\s+/).map(Number));
-      } catch {}
-    }
-  } catch {}
-  return out;
-}
-
-/**
- * The query workers of validator `pid`: children of its worker spawner (its one child running
- * `worker-spawner.js`), which forks them so that the validator itself never forks after start.
- */
-export function queryWorkersOf(pid: number): number[] {
-  return childrenOf(pid)
-    .filter((child) => commandOf(child).includes('worker-spawner'))
-    .flatMap((spawner) => childrenOf(spawner))
-    .filter((worker) => commandOf(worker).includes('query-worker'));
-}
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
-}
+export { childrenOf, queryWorkersOf } from '@synddb/test-support';
 
 /** Descriptors `pid` holds now. */
 export function descriptorsOf(pid: number): number {
