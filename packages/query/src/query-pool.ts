@@ -1,3 +1,7 @@
+// Over ~600 lines: one closure over the pool's scheduling state (slots, queue, per-client caps,
+// fairness, preemption, deadlines, replacement with backoff), whose parts read and change the same
+// state on every event. What stands apart is split out: starting processes (worker-launcher.ts,
+// worker-spawner.ts), the channel's framing (line-channel.ts) and the messages (worker-protocol.ts).
 import { fileURLToPath } from 'node:url';
 import { QueryConfigError, QueryError } from './errors';
 import { createWorkerLauncher, type WorkerHandle, type WorkerLauncher } from './worker-launcher';

@@ -1,3 +1,7 @@
+// Just over ~600 lines: the engine's loop (fetch, prepare, apply, commit, retry) around one state
+// machine; applying messages, snapshots, failures, the state root and progress are their own
+// modules (apply-message.ts, restore-snapshot.ts, failure-tracker.ts, state-root-tracker.ts,
+// progress.ts).
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchIndex, type StorageFetcher } from '@synddb/fetchers';

@@ -1,3 +1,7 @@
+// Over ~600 lines on purpose: this is one declarative table, every flag and environment variable
+// of the validator with its type, default, section and help, in the order the README table and
+// --help are generated from (test/readme.test.ts checks the README against it). Split by section,
+// the one table would be scattered over files without separating any logic.
 import {
   bindAddress,
   boolean,

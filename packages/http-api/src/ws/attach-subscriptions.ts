@@ -1,3 +1,7 @@
+// Over ~600 lines: the public option and event types (~150 lines) and one closure over the
+// subscribers' shared state (slots per address, total buffered bytes, the schema and frame caches,
+// the engine listeners). Protocol parsing, row-change frames and metrics are already their own
+// modules (protocol.ts, row-changes.ts, row-frames.ts, ws-metrics.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { MESSAGE_TYPE_NAMES, MessageType } from '@synddb/protocol';
