@@ -5,6 +5,7 @@
 export { ThrownAssertionError, thrown } from './assert/thrown';
 export { type Cleanup, type OnCleanupOptions, onCleanup } from './cleanup/on-cleanup';
 export { tempDir } from './cleanup/temp-dir';
+export { idleConnection } from './net/idle-connection';
 export {
   childrenOf,
   commandOf,

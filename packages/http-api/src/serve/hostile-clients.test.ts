@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
@@ -14,7 +14,7 @@ import {
   type WorkerLauncher,
 } from '@synddb/query';
 import type { SyncStatus } from '@synddb/sync';
-import { onCleanup, tempDir, waitFor } from '@synddb/test-support';
+import { idleConnection, onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRateLimiter } from '../limits/rate-limiter';
@@ -82,17 +82,6 @@ async function start(
   return { served, connectionLimits };
 }
 
-/** An idle TCP connection from `localAddress`; resolves once connected (or closed at once). */
-function openSocket(port: number, localAddress: string): Promise<Socket> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress });
-    socket.on('error', () => {});
-    socket.once('connect', () => resolve(socket));
-    socket.once('close', () => resolve(socket));
-    onCleanup(() => socket.destroy());
-  });
-}
-
 /** GET `path` from 127.0.0.1 with a fresh connection; the status and the time it took. */
 function probe(port: number, path = '/health'): Promise<{ status: number; ms: number }> {
   const started = performance.now();
@@ -117,9 +106,9 @@ describe('halt sync: connection floods', () => {
       maxConnections: 20,
       maxConnectionsPerClient: 10,
     });
-    await Promise.all(Array.from({ length: 30 }, () => openSocket(served.port, '127.0.0.2')));
+    await Promise.all(Array.from({ length: 30 }, () => idleConnection(served.port, '127.0.0.2')));
     await waitFor(() => connectionLimits.connectionsOf('127.0.0.2') === 10);
-    await Promise.all(Array.from({ length: 15 }, () => openSocket(served.port, '127.0.0.3')));
+    await Promise.all(Array.from({ length: 15 }, () => idleConnection(served.port, '127.0.0.3')));
     await waitFor(() => connectionLimits.connections === 20);
     expect(connectionLimits.connectionsOf('127.0.0.3')).toBe(10);
     // At the global cap, /health from another client still answers at once (a newcomer left
@@ -144,7 +133,7 @@ describe('halt sync: connection floods', () => {
 
   it('closes connections that move no byte (idle timeout)', async () => {
     const { served, connectionLimits } = await start({}, {}, { idleTimeoutMs: 300 });
-    const socket = await openSocket(served.port, '127.0.0.2');
+    const socket = await idleConnection(served.port, '127.0.0.2');
     socket.write('GET /health HTTP/1.1\r\nHost: x\r\n'); // half a request, never finished
     const closed = new Promise<number>((resolve) => {
       const t = performance.now();
@@ -171,7 +160,7 @@ describe('grow memory: clients that never read', () => {
     // each; the rest would stay in this process).
     const body = JSON.stringify({ sql: "SELECT hex(zeroblob(3900000)) || ''" });
     const sockets = await Promise.all(
-      Array.from({ length: 20 }, () => openSocket(served.port, '127.0.0.2')),
+      Array.from({ length: 20 }, () => idleConnection(served.port, '127.0.0.2')),
     );
     for (const socket of sockets) {
       socket.pause();

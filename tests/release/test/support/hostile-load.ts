@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { onCleanup } from '@synddb/test-support';
+import { idleConnection, onCleanup } from '@synddb/test-support';
 import { ROOT, tail, VALIDATOR_BIN, type ValidatorStatus } from './processes';
 
 export interface LimitedValidator {
@@ -102,22 +102,11 @@ export function peakRssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-export { childrenOf, queryWorkersOf } from '@synddb/test-support';
+export { childrenOf, idleConnection, queryWorkersOf } from '@synddb/test-support';
 
 /** Descriptors `pid` holds now. */
 export function descriptorsOf(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** A TCP connection from `localAddress` that sends nothing; resolves once connected or refused. */
-export function idleConnection(port: number, localAddress: string): Promise<Socket> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress });
-    socket.on('error', () => {});
-    socket.once('connect', () => resolve(socket));
-    socket.once('close', () => resolve(socket));
-    onCleanup(() => socket.destroy());
-  });
 }
 
 /** Sends `raw` (an HTTP request) on a new connection from `localAddress` and never reads. */
