@@ -1,8 +1,8 @@
 // Query worker: a process of the query pool, forked by its spawner (worker-spawner.ts; its own
-// tsup entry, `dist/query-worker.js`), that runs read queries on its own read-only node:sqlite connection to the replica. It is a
-// process, not a thread, so that a statement that runs too long can be interrupted for sure: the
-// parent kills the process (a worker thread cannot be terminated while SQLite is inside
-// sqlite3_step). What may run is decided by SQLite's authorizer (read-only-authorizer.ts); the
+// tsup entry, `dist/query-worker.js`), that runs read queries on its own read-only node:sqlite
+// connection to the replica. It is a process, not a thread, so that a statement that runs too
+// long can be interrupted for sure: the pool has it killed (a worker thread cannot be terminated
+// while SQLite is inside sqlite3_step). What may run is decided by SQLite's authorizer (read-only-authorizer.ts); the
 // connection is also opened read-only and in defensive mode, without extension loading.
 // Messages: worker-protocol.ts.
 import { connect } from 'node:net';
