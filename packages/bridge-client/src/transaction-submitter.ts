@@ -284,17 +284,22 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
     return { outcome: 'rejected', detail: answers.map((a) => a.detail).join('; ') };
   }
 
-  async function receiptOf(versions: readonly JournaledTransaction[]) {
+  /** The first version with a receipt; `unknown` when none has one and some lookup failed. */
+  async function receiptOf(
+    versions: readonly JournaledTransaction[],
+  ): Promise<{ tx: JournaledTransaction; receipt: TransactionReceipt } | null | 'unknown'> {
+    let failed = false;
     for (const v of [...versions].reverse()) {
       let receipt: TransactionReceipt | null = null;
       try {
         receipt = await provider.getTransactionReceipt(v.hash);
       } catch {
+        failed = true;
         continue;
       }
       if (receipt !== null) return { tx: v, receipt };
     }
-    return null;
+    return failed ? 'unknown' : null;
   }
 
   /** A no-op self-transfer, signed only to use a nonce (see `fill`). */
@@ -371,7 +376,7 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
     for (;;) {
       signal?.throwIfAborted();
       const found = await receiptOf(versions);
-      if (found !== null) return mined(found.tx, found.receipt);
+      if (found !== null && found !== 'unknown') return mined(found.tx, found.receipt);
       const latest = versions[versions.length - 1]!;
       if (++polls % 4 === 0) {
         let chainNonce: number | null = null;
@@ -381,8 +386,11 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
           // RPC trouble: keep waiting
         }
         if (chainNonce !== null && chainNonce > latest.nonce) {
-          // mined meanwhile, or replaced by a transaction that is not ours
+          // mined meanwhile, or replaced by a transaction that is not ours; a receipt lookup that
+          // failed (RPC trouble) proves neither: ours may be the one mined, so keep waiting
+          // (reporting it as consumed by another marked our own mined transaction dropped)
           const again = await receiptOf(versions);
+          if (again === 'unknown') continue;
           if (again !== null) return mined(again.tx, again.receipt);
           return { status: 'nonce_consumed', nonce: latest.nonce };
         }
@@ -513,7 +521,7 @@ export function createTransactionSubmitter(options: CreateSubmitterOptions): Tra
     async resume(versions, journal, resumeOptions = {}) {
       if (versions.length === 0) throw new Error('resume needs at least one journaled version');
       const found = await receiptOf(versions);
-      if (found !== null) return mined(found.tx, found.receipt);
+      if (found !== null && found !== 'unknown') return mined(found.tx, found.receipt);
       const all = [...versions];
       const latest = all[all.length - 1]!;
       if (!isFiller(latest) && !(await anyKnown(all))) {
