@@ -3,8 +3,9 @@ import { Worker } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
 import { SyndDBError } from '@synddb/protocol';
 import type { PreparedMessage } from './prepare-batch';
+import { unpackMessages } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
-import { RemoteError } from './remote-error';
+import { RemoteError, type SerializedError } from './remote-error';
 
 export interface PreparePool {
   readonly size: number;
@@ -130,11 +131,14 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       entry.pending.delete(reply.id);
       settleRef(entry);
       if (reply.ok) {
-        pending.resolve(
-          reply.messages.map((m) =>
-            m.type === 'invalid' ? { ...m, error: new RemoteError(m.error) } : m,
-          ),
-        );
+        const messages = unpackMessages(reply.packed) as PreparedMessage[];
+        for (let i = 0; i < messages.length; i++) {
+          const m = messages[i]!;
+          if (m.type === 'invalid') {
+            messages[i] = { ...m, error: new RemoteError(m.error as SerializedError) };
+          }
+        }
+        pending.resolve(messages);
       } else {
         pending.reject(new RemoteError(reply.error));
       }

@@ -1,9 +1,11 @@
 // Worker thread of the prepare pool: decompresses, decodes and verifies batches off the applying
-// thread. Plain messages in, plain messages out (see prepare-pool.ts).
+// thread. Plain messages in; the prepared messages go back packed (prepare-wire.ts).
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
-import { type PreparedMessage, prepareBlob } from './prepare-batch';
+import { defaultBackend } from '@synddb/verifier';
+import { prepareBlob } from './prepare-batch';
+import { type PackedMessages, packMessages, type WireMessage } from './prepare-wire';
 import { type SerializedError, serializeError } from './remote-error';
 
 export interface PrepareRequest {
@@ -15,13 +17,8 @@ export interface PrepareRequest {
   stateDeltas?: boolean;
 }
 
-/** `invalid` messages carry their error serialized. */
-export type WireMessage =
-  | Exclude<PreparedMessage, { type: 'invalid' }>
-  | { type: 'invalid'; sequence: bigint; timestamp: bigint; error: SerializedError };
-
 export type PrepareReply =
-  | { id: number; ok: true; messages: WireMessage[]; seconds: number }
+  | { id: number; ok: true; packed: PackedMessages; seconds: number }
   | { id: number; ok: false; error: SerializedError };
 
 const port = parentPort;
@@ -38,6 +35,9 @@ if (niceness > 0) {
   }
 }
 
+// Load the signature backend (the native addon) now rather than in the first batch.
+defaultBackend();
+
 // Modules are loaded: tell the pool this worker can take batches.
 port.postMessage({ ready: true });
 
@@ -52,9 +52,11 @@ port.on('message', (request: PrepareRequest) => {
     }).map(
       (m): WireMessage => (m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m),
     );
-    reply = { id: request.id, ok: true, messages, seconds: (performance.now() - started) / 1000 };
+    const packed = packMessages(messages);
+    reply = { id: request.id, ok: true, packed, seconds: (performance.now() - started) / 1000 };
+    port.postMessage(reply, [packed.buffer]);
   } catch (error) {
     reply = { id: request.id, ok: false, error: serializeError(error) };
+    port.postMessage(reply);
   }
-  port.postMessage(reply);
 });
