@@ -7,8 +7,8 @@
 //
 //   node --conditions=source --import tsx bench/one-row-profile.ts [engine src dir ...]
 //
-// With several source directories (e.g. a copy of an older packages/sync/src) the runs alternate
-// between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
+// With several source directories (e.g. a copy of an older packages/sync/src; `dir,key=value`
+// passes prepare pool options, e.g. `src,decodeOn=worker`) the runs alternate between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
 // medians are compared in the same run. Env: BENCH_ONE_ROW (20000), BENCH_PROFILE_ROUNDS,
 // BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the profiler's own cost grows as it
 // shrinks), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
@@ -38,7 +38,16 @@ const INTERVAL_US = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 250);
 process.env.SYNDDB_PROFILE_INTERVAL_US = String(INTERVAL_US);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceArgs = process.argv.length > 2 ? process.argv.slice(2) : [join(here, '../src')];
-const sources = sourceArgs.map((d) => resolve(d));
+// `dir,key=value,...`: prepare pool options for that run (e.g. `src,decodeOn=worker`).
+const sources = sourceArgs.map((d) => resolve(d.split(',')[0]!));
+const poolOptions = sourceArgs.map((d) =>
+  Object.fromEntries(
+    d
+      .split(',')
+      .slice(1)
+      .map((kv) => kv.split('=') as [string, string]),
+  ),
+);
 const label = (i: number) => `${i}: ${sourceArgs[i]}`;
 
 const root = mkdtempSync(join(tmpdir(), 'synddb-one-row-profile-'));
@@ -219,7 +228,8 @@ function topSelf(profile: CpuProfile, count: number): string[] {
 
 // --- one catch-up --------------------------------------------------------------------------------
 interface Run {
-  source: string;
+  /** Index of its source argument. */
+  source: number;
   ms: number;
   /** CPU of the storage server process during the run (100 Hz ticks). */
   serverUs: number;
@@ -247,10 +257,12 @@ function fromWorkers<T>(count: number, request: string, pick: (data: unknown) =>
   });
 }
 
-async function catchUp(dir: string, run: number): Promise<Run> {
+async function catchUp(index: number, run: number): Promise<Run> {
+  const dir = sources[index]!;
   const sync = (await import(pathToFileURL(join(dir, 'index.ts')).href)) as typeof SyncModule;
   process.env.SYNDDB_PREPARE_WORKER = pathToFileURL(join(dir, 'prepare-worker.ts')).href;
   const preparePool = sync.createPreparePool({
+    ...poolOptions[index],
     workerUrl: new URL('./profiled-prepare-worker.ts', import.meta.url),
   });
   await preparePool.ready();
@@ -297,7 +309,7 @@ async function catchUp(dir: string, run: number): Promise<Run> {
   db.close();
   rmSync(path, { force: true });
   return {
-    source: dir,
+    source: index,
     ms,
     serverUs,
     main: { cpuUs: cpu.user + cpu.system, profile: profile as CpuProfile },
@@ -308,8 +320,8 @@ async function catchUp(dir: string, run: number): Promise<Run> {
 const runs: Run[] = [];
 let runNo = 0;
 for (let round = 0; round < ROUNDS; round++) {
-  for (const dir of sources) {
-    const run = await catchUp(dir, runNo++);
+  for (const [index, dir] of sources.entries()) {
+    const run = await catchUp(index, runNo++);
     runs.push(run);
     console.log(
       `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU`,
@@ -350,8 +362,8 @@ function perMessage(thread: { cpuUs: number; profile: CpuProfile }): Map<string,
 for (const thread of ['main', 'worker'] as const) {
   const table: Record<string, Record<string, string>> = {};
   const categories = new Set<string>();
-  const medians = sources.map((dir) => {
-    const mine = runs.filter((r) => r.source === dir);
+  const medians = sources.map((_dir, index) => {
+    const mine = runs.filter((r) => r.source === index);
     const maps = mine.map((r) =>
       thread === 'main'
         ? perMessage(r.main)
@@ -377,11 +389,11 @@ for (const thread of ['main', 'worker'] as const) {
   console.table(table);
 }
 const rates = Object.fromEntries(
-  sources.map((dir, i) => [
+  sources.map((_dir, i) => [
     label(i),
     {
       'msgs/s (median)': Math.round(
-        median(runs.filter((r) => r.source === dir).map((r) => N / (r.ms / 1000))),
+        median(runs.filter((r) => r.source === i).map((r) => N / (r.ms / 1000))),
       ),
       'time / first source, median of rounds': median(
         [...Array(ROUNDS).keys()].map(
@@ -395,8 +407,8 @@ console.log('\nend to end');
 console.table(rates);
 
 if (TOP > 0) {
-  for (const dir of sources) {
-    const last = runs.filter((r) => r.source === dir).at(-1)!;
+  for (const [index, dir] of sources.entries()) {
+    const last = runs.filter((r) => r.source === index).at(-1)!;
     console.log(
       `\ntop self time, main thread, ${dir}:\n${topSelf(last.main.profile, TOP).join('\n')}`,
     );
