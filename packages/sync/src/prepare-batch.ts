@@ -119,12 +119,32 @@ export function prepareBlob(
   blob: Uint8Array,
   options: PrepareBlobOptions,
 ): PreparedMessage[] {
+  return decodePayloads(
+    verifyBlob(info, blob, options),
+    options.maxDecompressedBatchBytes,
+    options.stateDeltas === true,
+  );
+}
+
+/** A verified message whose payload is not decoded yet (what `decodePayloads` reads of one). */
+export interface VerifiedPayload {
+  messageType: VerifiedBatch['messages'][number]['messageType'];
+  sequence: bigint;
+  timestamp: bigint;
+  payload: Uint8Array;
+}
+
+/** `prepareBlob` up to the payloads: every check, nothing decoded past the signatures. */
+export function verifyBlob(
+  info: BatchInfo,
+  blob: Uint8Array,
+  options: PrepareBlobOptions,
+): VerifiedPayload[] {
   const { batch, key } = decodeListed(info, blob, options);
-  const verified = verifyBatch(batch, {
+  return verifyBatch(batch, {
     expectedPubkey: key,
     ...(options.backend ? { backend: options.backend } : {}),
-  });
-  return decodePayloads(verified, options.maxDecompressedBatchBytes, options.stateDeltas === true);
+  }).messages;
 }
 
 async function prepareBlobWithPool(
@@ -139,7 +159,11 @@ async function prepareBlobWithPool(
     pool,
     ...(options.backend ? { backend: options.backend } : {}),
   });
-  return decodePayloads(verified, options.maxDecompressedBatchBytes, options.stateDeltas === true);
+  return decodePayloads(
+    verified.messages,
+    options.maxDecompressedBatchBytes,
+    options.stateDeltas === true,
+  );
 }
 
 function decodeListed(
@@ -160,13 +184,17 @@ function decodeListed(
   return { batch, key: requireTrustedKey(options.trustedKeys, batch.pubkey) };
 }
 
-function decodePayloads(
-  verified: VerifiedBatch,
+/**
+ * The payloads of verified messages, decoded (zstd, CBOR; snapshots stay compressed), with each
+ * message's `messageHash`. A payload that does not decode becomes an `invalid` message.
+ */
+export function decodePayloads(
+  verified: readonly VerifiedPayload[],
   maxDecompressedBytes: number,
   stateDeltas: boolean,
 ): PreparedMessage[] {
   const messages: PreparedMessage[] = [];
-  for (const m of verified.messages) {
+  for (const m of verified) {
     const messageHash = keccak256(m.payload);
     if (m.messageType === MessageType.Snapshot) {
       messages.push({

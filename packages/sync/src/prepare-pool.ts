@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
 import { SyndDBError } from '@synddb/protocol';
-import type { PreparedMessage } from './prepare-batch';
-import { unpackMessages } from './prepare-wire';
+import { decodePayloads, type PreparedMessage } from './prepare-batch';
+import { unpackMessages, unpackPayloads } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
 import { RemoteError, type SerializedError } from './remote-error';
 
@@ -11,7 +11,8 @@ export interface PreparePool {
   readonly size: number;
   /**
    * Decompresses, decodes and verifies one downloaded batch on a worker thread (the same checks
-   * as `prepareBlob`); failures reject with an error of the same `code` as in-thread.
+   * as `prepareBlob`); failures reject with an error of the same `code` as in-thread. The message
+   * payloads are decoded where `decodeOn` says.
    */
   prepare(
     info: BatchInfo,
@@ -41,6 +42,15 @@ export interface CreatePreparePoolOptions {
    * CPU to the applying thread and to reads when cores are short. 0 keeps normal priority.
    */
   niceness?: number;
+  /**
+   * Where message payloads are decoded (zstd, CBOR, the message hash): `'worker'`, or `'caller'`,
+   * the thread that called `prepare()` (the applying thread), when the workers' reply arrives.
+   * Default: `'caller'` with one worker, `'worker'` with more. With one worker (two cores) the
+   * worker, which verifies every signature, is the bottleneck while the applying thread has time
+   * to spare; with more workers the applying thread is the one to spare. Batches prepared with
+   * `stateDeltas` are always decoded on the worker (the deltas need the changesets).
+   */
+  decodeOn?: 'worker' | 'caller';
 }
 
 /** The prepare pool failed: a bad size, a worker that crashed or exited, use after `close()`. */
@@ -56,6 +66,8 @@ export class PreparePoolError extends SyndDBError {
 interface Pending {
   resolve(messages: PreparedMessage[]): void;
   reject(error: Error): void;
+  /** The request's cap, for payloads decoded on this thread. */
+  maxDecompressedBatchBytes: number;
 }
 
 interface PoolWorker {
@@ -87,6 +99,10 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
     throw new PreparePoolError(`pool size must be an integer in [1, 256], got ${size}`);
   }
   const niceness = options.niceness ?? 10;
+  const decodeOn = options.decodeOn ?? (size === 1 ? 'caller' : 'worker');
+  if (decodeOn !== 'worker' && decodeOn !== 'caller') {
+    throw new PreparePoolError(`decodeOn must be 'worker' or 'caller', got ${String(decodeOn)}`);
+  }
   const here = import.meta.url;
   // Run from TypeScript sources (tests, `source` condition): load the worker through tsx.
   const fromSource = here.endsWith('.ts');
@@ -130,7 +146,11 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       if (pending === undefined) return;
       entry.pending.delete(reply.id);
       settleRef(entry);
-      if (reply.ok) {
+      if (reply.ok && 'payloads' in reply) {
+        pending.resolve(
+          decodePayloads(unpackPayloads(reply.payloads), pending.maxDecompressedBatchBytes, false),
+        );
+      } else if (reply.ok) {
         const messages = unpackMessages(reply.packed) as PreparedMessage[];
         for (let i = 0; i < messages.length; i++) {
           const m = messages[i]!;
@@ -186,9 +206,14 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
         trustedKeys: [...prepareOptions.trustedKeys],
         maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
         stateDeltas: prepareOptions.stateDeltas === true,
+        decode: decodeOn === 'worker' || prepareOptions.stateDeltas === true,
       };
       return new Promise<PreparedMessage[]>((resolve, reject) => {
-        entry.pending.set(id, { resolve, reject });
+        entry.pending.set(id, {
+          resolve,
+          reject,
+          maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
+        });
         settleRef(entry);
         entry.worker.postMessage(request);
       });

@@ -1,6 +1,12 @@
 import { MessageType } from '@synddb/protocol';
 import { describe, expect, it } from 'vitest';
-import { packMessages, unpackMessages, type WireMessage } from './prepare-wire';
+import {
+  packMessages,
+  packPayloads,
+  unpackMessages,
+  unpackPayloads,
+  type WireMessage,
+} from './prepare-wire';
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
@@ -69,5 +75,28 @@ describe('prepare wire', () => {
 
   it('packs an empty batch', () => {
     expect(unpackMessages(packMessages([]))).toEqual([]);
+  });
+
+  it('round-trips verified payloads (any type, empty, views into a larger buffer)', () => {
+    const backing = new Uint8Array(40).map((_, i) => i);
+    const messages = [
+      {
+        messageType: MessageType.Changeset,
+        sequence: 0n,
+        timestamp: 1n,
+        payload: backing.subarray(3, 9),
+      },
+      {
+        messageType: MessageType.Withdrawal,
+        sequence: 1n,
+        timestamp: 2n ** 64n - 1n,
+        payload: new Uint8Array(0),
+      },
+      { messageType: MessageType.Snapshot, sequence: 2n ** 63n, timestamp: 0n, payload: backing },
+    ];
+    const packed = packPayloads(messages);
+    const copy = structuredClone(packed, { transfer: [packed.buffer] });
+    expect(unpackPayloads(copy)).toEqual(messages);
+    expect(unpackPayloads(packPayloads([]))).toEqual([]);
   });
 });

@@ -4,8 +4,14 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
 import { defaultBackend } from '@synddb/verifier';
-import { prepareBlob } from './prepare-batch';
-import { type PackedMessages, packMessages, type WireMessage } from './prepare-wire';
+import { prepareBlob, verifyBlob } from './prepare-batch';
+import {
+  type PackedMessages,
+  type PackedPayloads,
+  packMessages,
+  packPayloads,
+  type WireMessage,
+} from './prepare-wire';
 import { type SerializedError, serializeError } from './remote-error';
 
 export interface PrepareRequest {
@@ -15,10 +21,13 @@ export interface PrepareRequest {
   trustedKeys: Uint8Array[];
   maxDecompressedBatchBytes: number;
   stateDeltas?: boolean;
+  /** false: verify only; the payloads go back undecoded (`payloads`), the pool decodes them. */
+  decode?: boolean;
 }
 
 export type PrepareReply =
   | { id: number; ok: true; packed: PackedMessages; seconds: number }
+  | { id: number; ok: true; payloads: PackedPayloads; seconds: number }
   | { id: number; ok: false; error: SerializedError };
 
 const port = parentPort;
@@ -45,6 +54,17 @@ port.on('message', (request: PrepareRequest) => {
   const started = performance.now();
   let reply: PrepareReply;
   try {
+    if (request.decode === false) {
+      const payloads = packPayloads(
+        verifyBlob(request.info, request.blob, {
+          trustedKeys: request.trustedKeys,
+          maxDecompressedBatchBytes: request.maxDecompressedBatchBytes,
+        }),
+      );
+      reply = { id: request.id, ok: true, payloads, seconds: (performance.now() - started) / 1000 };
+      port.postMessage(reply, [payloads.buffer]);
+      return;
+    }
     const messages = prepareBlob(request.info, request.blob, {
       trustedKeys: request.trustedKeys,
       maxDecompressedBatchBytes: request.maxDecompressedBatchBytes,
