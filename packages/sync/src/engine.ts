@@ -365,7 +365,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       messages = messages.concat(following.messages);
       last = following.info;
     }
-    await this.#applyMessages(messages, next);
+    // Top the prefetch up before applying, so the next batches are prepared meanwhile.
     if (this.#pending.length === 0) {
       const following = this.#index.find(last.endSequence + 1n);
       if (following !== null && following.startSequence === last.endSequence + 1n) {
@@ -374,6 +374,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     } else {
       this.#fillPrefetch(null);
     }
+    await this.#applyMessages(messages, next);
+    this.#fillPrefetch(null);
     return true;
   }
 
