@@ -233,6 +233,8 @@ interface Run {
   ms: number;
   /** CPU of the storage server process during the run (100 Hz ticks). */
   serverUs: number;
+  /** Commits (messagesCommitted events) during the run. */
+  commits: number;
   main: { cpuUs: number; profile: CpuProfile };
   workers: { cpuUs: number; profile: CpuProfile }[];
 }
@@ -280,6 +282,10 @@ async function catchUp(index: number, run: number): Promise<Run> {
     prefetchBatches: 8,
     preparePool,
   });
+  let commits = 0;
+  engine.on('messagesCommitted', () => {
+    commits++;
+  });
   const done = new Promise<void>((resolveDone, reject) => {
     engine.on('applied', (messages) => {
       if ((messages.at(-1)?.sequence ?? -1n) >= server.head) resolveDone();
@@ -312,6 +318,7 @@ async function catchUp(index: number, run: number): Promise<Run> {
     source: index,
     ms,
     serverUs,
+    commits,
     main: { cpuUs: cpu.user + cpu.system, profile: profile as CpuProfile },
     workers,
   };
@@ -324,7 +331,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const run = await catchUp(index, runNo++);
     runs.push(run);
     console.log(
-      `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU`,
+      `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU, ${Math.round(N / run.commits)} messages per commit`,
     );
     if (PROFILE_DIR !== undefined) {
       mkdirSync(PROFILE_DIR, { recursive: true });
