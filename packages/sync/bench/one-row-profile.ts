@@ -11,7 +11,7 @@
 // passes prepare pool options, e.g. `src,decodeOn=worker`) the runs alternate between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
 // medians are compared in the same run. Env: BENCH_ONE_ROW (20000), BENCH_PROFILE_ROUNDS,
 // BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the profiler's own cost grows as it
-// shrinks), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
+// shrinks; 0: no profiler, only the CPU clocks and the rates), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
 // applying thread without the HTTP client, the storage server idle), BENCH_PROFILE_DIR (write the
 // .cpuprofile files there, for DevTools), BENCH_PROFILE_TOP (list the top self-time functions of
 // each thread).
@@ -33,8 +33,9 @@ const N = Number(process.env.BENCH_ONE_ROW ?? 20000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_PROFILE_ROUNDS ?? 3));
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const TOP = Number(process.env.BENCH_PROFILE_TOP ?? 0);
-/** Sampling interval, µs (both threads); the profiler's own cost grows as it shrinks. */
+/** Sampling interval, µs (both threads); the profiler's own cost grows as it shrinks. 0: none. */
 const INTERVAL_US = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 250);
+const PROFILING = INTERVAL_US > 0;
 process.env.SYNDDB_PROFILE_INTERVAL_US = String(INTERVAL_US);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceArgs = process.argv.length > 2 ? process.argv.slice(2) : [join(here, '../src')];
@@ -242,7 +243,7 @@ interface Run {
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
+if (PROFILING) await session.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
 const channel = new BroadcastChannel('synddb-bench-profile');
 channel.unref();
 
@@ -295,7 +296,7 @@ async function catchUp(index: number, run: number): Promise<Run> {
   await fromWorkers(preparePool.size, 'start', (d) =>
     typeof d === 'object' && d !== null && 'started' in d ? d : null,
   );
-  await session.post('Profiler.start');
+  if (PROFILING) await session.post('Profiler.start');
   const cpuAtStart = process.threadCpuUsage();
   const serverAtStart = serverCpuUs();
   const started = performance.now();
@@ -304,7 +305,9 @@ async function catchUp(index: number, run: number): Promise<Run> {
   const ms = performance.now() - started;
   const cpu = process.threadCpuUsage(cpuAtStart);
   const serverUs = serverCpuUs() - serverAtStart;
-  const { profile } = await session.post('Profiler.stop');
+  const { profile } = PROFILING
+    ? await session.post('Profiler.stop')
+    : { profile: { nodes: [], samples: [], timeDeltas: [] } };
   const workers = await fromWorkers(preparePool.size, 'stop', (d) =>
     typeof d === 'object' && d !== null && 'profile' in d
       ? (d as { cpuUs: number; profile: CpuProfile })
@@ -333,7 +336,7 @@ for (let round = 0; round < ROUNDS; round++) {
     console.log(
       `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU, ${Math.round(N / run.commits)} messages per commit`,
     );
-    if (PROFILE_DIR !== undefined) {
+    if (PROFILING && PROFILE_DIR !== undefined) {
       mkdirSync(PROFILE_DIR, { recursive: true });
       writeFileSync(
         join(PROFILE_DIR, `run${runNo}-main.cpuprofile`),
@@ -366,7 +369,7 @@ function perMessage(thread: { cpuUs: number; profile: CpuProfile }): Map<string,
   return out;
 }
 
-for (const thread of ['main', 'worker'] as const) {
+for (const thread of PROFILING ? (['main', 'worker'] as const) : []) {
   const table: Record<string, Record<string, string>> = {};
   const categories = new Set<string>();
   const medians = sources.map((_dir, index) => {
@@ -413,7 +416,7 @@ const rates = Object.fromEntries(
 console.log('\nend to end');
 console.table(rates);
 
-if (TOP > 0) {
+if (PROFILING && TOP > 0) {
   for (const [index, dir] of sources.entries()) {
     const last = runs.filter((r) => r.source === index).at(-1)!;
     console.log(

@@ -7,21 +7,23 @@ import { BroadcastChannel, threadId } from 'node:worker_threads';
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', {
-  interval: Number(process.env.SYNDDB_PROFILE_INTERVAL_US ?? 100),
-});
+const interval = Number(process.env.SYNDDB_PROFILE_INTERVAL_US ?? 100);
+if (interval > 0) await session.post('Profiler.setSamplingInterval', { interval });
 const channel = new BroadcastChannel('synddb-bench-profile');
 channel.unref();
 let cpuAtStart = process.threadCpuUsage();
 channel.onmessage = async (event: unknown) => {
   const data = (event as { data: unknown }).data;
   if (data === 'start') {
-    await session.post('Profiler.start');
+    if (interval > 0) await session.post('Profiler.start');
     cpuAtStart = process.threadCpuUsage();
     channel.postMessage({ started: threadId });
   } else if (data === 'stop') {
     const cpu = process.threadCpuUsage(cpuAtStart);
-    const { profile } = await session.post('Profiler.stop');
+    const { profile } =
+      interval > 0
+        ? await session.post('Profiler.stop')
+        : { profile: { nodes: [], samples: [], timeDeltas: [] } };
     channel.postMessage({ threadId, cpuUs: cpu.user + cpu.system, profile });
   }
 };
