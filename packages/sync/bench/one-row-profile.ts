@@ -8,7 +8,7 @@
 //   node --conditions=source --import tsx bench/one-row-profile.ts [engine src dir ...]
 //
 // With several source directories (e.g. a copy of an older packages/sync/src; `dir,key=value`
-// passes prepare pool options, e.g. `src,decodeOn=worker`) the runs alternate between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
+// passes prepare pool options, e.g. `src,callerDecodeMaxBytes=0`) the runs alternate between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
 // medians are compared in the same run. Env: BENCH_ONE_ROW (20000), BENCH_PROFILE_ROUNDS,
 // BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the profiler's own cost grows as it
 // shrinks; 0: no profiler, only the CPU clocks and the rates), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
@@ -39,14 +39,17 @@ const PROFILING = INTERVAL_US > 0;
 process.env.SYNDDB_PROFILE_INTERVAL_US = String(INTERVAL_US);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceArgs = process.argv.length > 2 ? process.argv.slice(2) : [join(here, '../src')];
-// `dir,key=value,...`: prepare pool options for that run (e.g. `src,decodeOn=worker`).
+// `dir,key=value,...`: prepare pool options for that run (e.g. `src,callerDecodeMaxBytes=0`).
 const sources = sourceArgs.map((d) => resolve(d.split(',')[0]!));
 const poolOptions = sourceArgs.map((d) =>
   Object.fromEntries(
     d
       .split(',')
       .slice(1)
-      .map((kv) => kv.split('=') as [string, string]),
+      .map((kv) => {
+        const [key, value] = kv.split('=') as [string, string];
+        return [key, value !== '' && Number.isFinite(Number(value)) ? Number(value) : value];
+      }),
   ),
 );
 const label = (i: number) => `${i}: ${sourceArgs[i]}`;

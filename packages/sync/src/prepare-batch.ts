@@ -193,46 +193,52 @@ export function decodePayloads(
   maxDecompressedBytes: number,
   stateDeltas: boolean,
 ): PreparedMessage[] {
-  const messages: PreparedMessage[] = [];
-  for (const m of verified) {
-    const messageHash = keccak256(m.payload);
-    if (m.messageType === MessageType.Snapshot) {
-      messages.push({
-        type: m.messageType,
-        sequence: m.sequence,
-        timestamp: m.timestamp,
-        messageHash,
-        payload: m.payload,
-      });
-      continue;
-    }
-    let decoded: ReturnType<typeof decodePayload>;
-    try {
-      decoded = decodePayload(m.messageType, m.payload, { maxDecompressedBytes });
-    } catch (error) {
-      messages.push({ type: 'invalid', sequence: m.sequence, timestamp: m.timestamp, error });
-      continue;
-    }
-    if (decoded.type === MessageType.Changeset) {
-      messages.push({
-        type: decoded.type,
-        sequence: m.sequence,
-        timestamp: m.timestamp,
-        messageHash,
-        request: decoded.value,
-        ...(stateDeltas ? { deltas: decoded.value.changesets.map((c) => deltaOf(c.data)) } : {}),
-      });
-    } else if (decoded.type === MessageType.Withdrawal) {
-      messages.push({
-        type: decoded.type,
-        sequence: m.sequence,
-        timestamp: m.timestamp,
-        messageHash,
-        request: decoded.value,
-      });
-    }
+  return verified.map((m) => decodeMessage(m, maxDecompressedBytes, stateDeltas));
+}
+
+/** `decodePayloads` of one message. */
+export function decodeMessage(
+  m: VerifiedPayload,
+  maxDecompressedBytes: number,
+  stateDeltas: boolean,
+): PreparedMessage {
+  const messageHash = keccak256(m.payload);
+  if (m.messageType === MessageType.Snapshot) {
+    return {
+      type: m.messageType,
+      sequence: m.sequence,
+      timestamp: m.timestamp,
+      messageHash,
+      payload: m.payload,
+    };
   }
-  return messages;
+  let decoded: ReturnType<typeof decodePayload>;
+  try {
+    decoded = decodePayload(m.messageType, m.payload, { maxDecompressedBytes });
+  } catch (error) {
+    return { type: 'invalid', sequence: m.sequence, timestamp: m.timestamp, error };
+  }
+  if (decoded.type === MessageType.Changeset) {
+    return {
+      type: decoded.type,
+      sequence: m.sequence,
+      timestamp: m.timestamp,
+      messageHash,
+      request: decoded.value,
+      ...(stateDeltas ? { deltas: decoded.value.changesets.map((c) => deltaOf(c.data)) } : {}),
+    };
+  }
+  if (decoded.type === MessageType.Withdrawal) {
+    return {
+      type: decoded.type,
+      sequence: m.sequence,
+      timestamp: m.timestamp,
+      messageHash,
+      request: decoded.value,
+    };
+  }
+  // decodePayload returns the type it was asked for; a snapshot was handled above.
+  throw new TypeError(`unexpected payload type ${decoded.type}`);
 }
 
 /** A changeset's state delta, or null (empty, or malformed: applying it reports the error). */

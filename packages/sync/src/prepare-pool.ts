@@ -2,17 +2,17 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
 import { SyndDBError } from '@synddb/protocol';
-import { decodePayloads, type PreparedMessage } from './prepare-batch';
-import { unpackMessages, unpackPayloads } from './prepare-wire';
+import { decodeMessage, type PreparedMessage } from './prepare-batch';
+import { unpackMessages } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
-import { RemoteError, type SerializedError } from './remote-error';
+import { RemoteError } from './remote-error';
 
 export interface PreparePool {
   readonly size: number;
   /**
    * Decompresses, decodes and verifies one downloaded batch on a worker thread (the same checks
-   * as `prepareBlob`); failures reject with an error of the same `code` as in-thread. The message
-   * payloads are decoded where `decodeOn` says.
+   * as `prepareBlob`); failures reject with an error of the same `code` as in-thread. Small
+   * message payloads are decoded on the calling thread (see `callerDecodeMaxBytes`).
    */
   prepare(
     info: BatchInfo,
@@ -43,14 +43,16 @@ export interface CreatePreparePoolOptions {
    */
   niceness?: number;
   /**
-   * Where message payloads are decoded (zstd, CBOR, the message hash): `'worker'`, or `'caller'`,
-   * the thread that called `prepare()` (the applying thread), when the workers' reply arrives.
-   * Default: `'caller'` with one worker, `'worker'` with more. With one worker (two cores) the
-   * worker, which verifies every signature, is the bottleneck while the applying thread has time
-   * to spare; with more workers the applying thread is the one to spare. Batches prepared with
-   * `stateDeltas` are always decoded on the worker (the deltas need the changesets).
+   * Changeset and withdrawal payloads of at most this many bytes (compressed, as signed) are
+   * decoded (zstd, CBOR, message hash) on the thread that called `prepare()`, the applying thread,
+   * when the worker's reply arrives; larger ones on the worker. Default: 1024 with one worker, 0
+   * (all on the workers) with more. With one worker (two cores) and small messages, the worker,
+   * which verifies every signature, is the bottleneck while the applying thread has time to spare;
+   * large payloads cost the applying thread more to apply than to decode, and with more workers
+   * the applying thread is the one to spare. Batches prepared with `stateDeltas` are decoded on
+   * the worker whole (the deltas need the changesets).
    */
-  decodeOn?: 'worker' | 'caller';
+  callerDecodeMaxBytes?: number;
 }
 
 /** The prepare pool failed: a bad size, a worker that crashed or exited, use after `close()`. */
@@ -99,9 +101,11 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
     throw new PreparePoolError(`pool size must be an integer in [1, 256], got ${size}`);
   }
   const niceness = options.niceness ?? 10;
-  const decodeOn = options.decodeOn ?? (size === 1 ? 'caller' : 'worker');
-  if (decodeOn !== 'worker' && decodeOn !== 'caller') {
-    throw new PreparePoolError(`decodeOn must be 'worker' or 'caller', got ${String(decodeOn)}`);
+  const callerDecodeMaxBytes = options.callerDecodeMaxBytes ?? (size === 1 ? 1024 : 0);
+  if (!Number.isSafeInteger(callerDecodeMaxBytes) || callerDecodeMaxBytes < 0) {
+    throw new PreparePoolError(
+      `callerDecodeMaxBytes must be a non-negative integer, got ${callerDecodeMaxBytes}`,
+    );
   }
   const here = import.meta.url;
   // Run from TypeScript sources (tests, `source` condition): load the worker through tsx.
@@ -146,16 +150,17 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       if (pending === undefined) return;
       entry.pending.delete(reply.id);
       settleRef(entry);
-      if (reply.ok && 'payloads' in reply) {
-        pending.resolve(
-          decodePayloads(unpackPayloads(reply.payloads), pending.maxDecompressedBatchBytes, false),
-        );
-      } else if (reply.ok) {
-        const messages = unpackMessages(reply.packed) as PreparedMessage[];
-        for (let i = 0; i < messages.length; i++) {
-          const m = messages[i]!;
-          if (m.type === 'invalid') {
-            messages[i] = { ...m, error: new RemoteError(m.error as SerializedError) };
+      if (reply.ok) {
+        const wire = unpackMessages(reply.packed);
+        const messages: PreparedMessage[] = new Array(wire.length);
+        for (let i = 0; i < wire.length; i++) {
+          const m = wire[i]!;
+          if (m.type === 'payload') {
+            messages[i] = decodeMessage(m.verified, pending.maxDecompressedBatchBytes, false);
+          } else if (m.type === 'invalid') {
+            messages[i] = { ...m, error: new RemoteError(m.error) };
+          } else {
+            messages[i] = m;
           }
         }
         pending.resolve(messages);
@@ -206,7 +211,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
         trustedKeys: [...prepareOptions.trustedKeys],
         maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
         stateDeltas: prepareOptions.stateDeltas === true,
-        decode: decodeOn === 'worker' || prepareOptions.stateDeltas === true,
+        callerDecodeMaxBytes,
       };
       return new Promise<PreparedMessage[]>((resolve, reject) => {
         entry.pending.set(id, {

@@ -1,12 +1,6 @@
 import { MessageType } from '@synddb/protocol';
 import { describe, expect, it } from 'vitest';
-import {
-  packMessages,
-  packPayloads,
-  unpackMessages,
-  unpackPayloads,
-  type WireMessage,
-} from './prepare-wire';
+import { packMessages, unpackMessages, type WireMessage } from './prepare-wire';
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
@@ -77,26 +71,38 @@ describe('prepare wire', () => {
     expect(unpackMessages(packMessages([]))).toEqual([]);
   });
 
-  it('round-trips verified payloads (any type, empty, views into a larger buffer)', () => {
+  it('round-trips verified payloads left to the receiver (any type, empty, views into a larger buffer)', () => {
     const backing = new Uint8Array(40).map((_, i) => i);
-    const messages = [
+    const messages: WireMessage[] = [
       {
-        messageType: MessageType.Changeset,
-        sequence: 0n,
-        timestamp: 1n,
-        payload: backing.subarray(3, 9),
+        type: 'payload',
+        verified: {
+          messageType: MessageType.Changeset,
+          sequence: 0n,
+          timestamp: 1n,
+          payload: backing.subarray(3, 9),
+        },
       },
       {
-        messageType: MessageType.Withdrawal,
+        type: MessageType.Changeset,
         sequence: 1n,
-        timestamp: 2n ** 64n - 1n,
-        payload: new Uint8Array(0),
+        timestamp: 0n,
+        messageHash: new Uint8Array(32).fill(4),
+        request: { batchId: 'x', changesets: [] },
       },
-      { messageType: MessageType.Snapshot, sequence: 2n ** 63n, timestamp: 0n, payload: backing },
+      {
+        type: 'payload',
+        verified: {
+          messageType: MessageType.Withdrawal,
+          sequence: 2n ** 63n,
+          timestamp: 2n ** 64n - 1n,
+          payload: new Uint8Array(0),
+        },
+      },
     ];
-    const packed = packPayloads(messages);
+    const packed = packMessages(messages);
+    expect(packed.others).toHaveLength(0);
     const copy = structuredClone(packed, { transfer: [packed.buffer] });
-    expect(unpackPayloads(copy)).toEqual(messages);
-    expect(unpackPayloads(packPayloads([]))).toEqual([]);
+    expect(unpackMessages(copy)).toEqual(messages);
   });
 });

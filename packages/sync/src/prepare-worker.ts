@@ -2,16 +2,10 @@
 // thread. Plain messages in; the prepared messages go back packed (prepare-wire.ts).
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BatchInfo } from '@synddb/protocol';
+import { type BatchInfo, MessageType } from '@synddb/protocol';
 import { defaultBackend } from '@synddb/verifier';
-import { prepareBlob, verifyBlob } from './prepare-batch';
-import {
-  type PackedMessages,
-  type PackedPayloads,
-  packMessages,
-  packPayloads,
-  type WireMessage,
-} from './prepare-wire';
+import { decodeMessage, verifyBlob } from './prepare-batch';
+import { type PackedMessages, packMessages, type WireMessage } from './prepare-wire';
 import { type SerializedError, serializeError } from './remote-error';
 
 export interface PrepareRequest {
@@ -21,13 +15,15 @@ export interface PrepareRequest {
   trustedKeys: Uint8Array[];
   maxDecompressedBatchBytes: number;
   stateDeltas?: boolean;
-  /** false: verify only; the payloads go back undecoded (`payloads`), the pool decodes them. */
-  decode?: boolean;
+  /**
+   * Changeset and withdrawal payloads of at most this many (compressed) bytes go back undecoded
+   * (`payload` messages), for the pool to decode. Default 0: every payload decoded here.
+   */
+  callerDecodeMaxBytes?: number;
 }
 
 export type PrepareReply =
   | { id: number; ok: true; packed: PackedMessages; seconds: number }
-  | { id: number; ok: true; payloads: PackedPayloads; seconds: number }
   | { id: number; ok: false; error: SerializedError };
 
 const port = parentPort;
@@ -54,24 +50,20 @@ port.on('message', (request: PrepareRequest) => {
   const started = performance.now();
   let reply: PrepareReply;
   try {
-    if (request.decode === false) {
-      const payloads = packPayloads(
-        verifyBlob(request.info, request.blob, {
-          trustedKeys: request.trustedKeys,
-          maxDecompressedBatchBytes: request.maxDecompressedBatchBytes,
-        }),
-      );
-      reply = { id: request.id, ok: true, payloads, seconds: (performance.now() - started) / 1000 };
-      port.postMessage(reply, [payloads.buffer]);
-      return;
-    }
-    const messages = prepareBlob(request.info, request.blob, {
+    const stateDeltas = request.stateDeltas === true;
+    // State deltas need the decoded changesets: with them, every payload is decoded here.
+    const leaveUpTo = stateDeltas ? -1 : (request.callerDecodeMaxBytes ?? 0);
+    const { maxDecompressedBatchBytes } = request;
+    const messages = verifyBlob(request.info, request.blob, {
       trustedKeys: request.trustedKeys,
-      maxDecompressedBatchBytes: request.maxDecompressedBatchBytes,
-      stateDeltas: request.stateDeltas === true,
-    }).map(
-      (m): WireMessage => (m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m),
-    );
+      maxDecompressedBatchBytes,
+    }).map((v): WireMessage => {
+      if (v.payload.length <= leaveUpTo && v.messageType !== MessageType.Snapshot) {
+        return { type: 'payload', verified: v };
+      }
+      const m = decodeMessage(v, maxDecompressedBatchBytes, stateDeltas);
+      return m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m;
+    });
     const packed = packMessages(messages);
     reply = { id: request.id, ok: true, packed, seconds: (performance.now() - started) / 1000 };
     port.postMessage(reply, [packed.buffer]);

@@ -17,10 +17,13 @@ import {
 
 const pool = createPreparePool({ size: 2 });
 onCleanup(() => pool.close()); // after the file: every test shares the pool
-// One worker, payloads decoded on this thread (the default with one worker), and the other way.
+// One worker, small payloads decoded on this thread (the default with one worker), every payload
+// decoded on this thread, and every payload on the worker.
 const onCaller = createPreparePool({ size: 1 });
-const onWorker = createPreparePool({ size: 1, decodeOn: 'worker' });
+const allOnCaller = createPreparePool({ size: 1, callerDecodeMaxBytes: 1 << 30 });
+const onWorker = createPreparePool({ size: 1, callerDecodeMaxBytes: 0 });
 onCleanup(() => onCaller.close());
+onCleanup(() => allOnCaller.close());
 onCleanup(() => onWorker.close());
 
 describe('prepare workers', () => {
@@ -42,7 +45,7 @@ describe('prepare workers', () => {
       const info = { startSequence: batch.startSequence, endSequence: batch.endSequence, path: '' };
       const options = { trustedKeys: [devnet.pubkey], maxDecompressedBatchBytes: 1 << 26 };
       const local = prepareBlob(info, batch.blob, options);
-      for (const p of [pool, onCaller, onWorker]) {
+      for (const p of [pool, onCaller, allOnCaller, onWorker]) {
         expect(await p.prepare(info, batch.blob, options)).toEqual(local);
       }
     }
@@ -78,7 +81,7 @@ describe('prepare workers', () => {
     const local = prepareBlob(info, bad, options);
     expect(local[1]).toMatchObject({ type: 'invalid', sequence: middle.startSequence + 1n });
     const code = (local[1] as { error: { code: string } }).error.code;
-    for (const p of [onCaller, onWorker]) {
+    for (const p of [onCaller, allOnCaller, onWorker]) {
       const prepared = await p.prepare(info, bad, options);
       expect(prepared.map((m) => m.type)).toEqual(local.map((m) => m.type));
       expect(prepared[1]).toMatchObject({ type: 'invalid', error: { code } });
