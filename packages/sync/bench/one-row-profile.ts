@@ -9,7 +9,8 @@
 //
 // With several source directories (e.g. a copy of an older packages/sync/src; `dir,key=value`
 // passes prepare pool options, e.g. `src,callerDecodeMaxBytes=0`) the runs alternate between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
-// medians are compared in the same run. Env: BENCH_ONE_ROW (20000), BENCH_PROFILE_ROUNDS,
+// medians are compared in the same run. Env: BENCH_ONE_ROW (20000), BENCH_ROWS_PER_MESSAGE (1;
+// more for a check of multi-row messages), BENCH_PROFILE_ROUNDS,
 // BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the profiler's own cost grows as it
 // shrinks; 0: no profiler, only the CPU clocks and the rates), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
 // applying thread without the HTTP client, the storage server idle), BENCH_PROFILE_DIR (write the
@@ -30,6 +31,8 @@ import type * as SyncModule from '../src/index';
 import { startStorageServer } from './storage-server-client';
 
 const N = Number(process.env.BENCH_ONE_ROW ?? 20000);
+/** Rows per message (inserts), 1 unless BENCH_ROWS_PER_MESSAGE says otherwise (a bulk check). */
+const ROWS = Math.max(1, Number(process.env.BENCH_ROWS_PER_MESSAGE ?? 1));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_PROFILE_ROUNDS ?? 3));
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const TOP = Number(process.env.BENCH_PROFILE_TOP ?? 0);
@@ -68,9 +71,11 @@ const insert = source.prepare(
   'INSERT INTO items (id, account, name, amount, tag) VALUES (?, ?, ?, ?, ?)',
 );
 const changesets: Uint8Array[] = [];
-for (let id = 1; id <= N; id++) {
+for (let m = 0, id = 1; m < N; m++) {
   const session = source.createSession();
-  insert.run(id, id % 97, `item ${id}`, id / 3, null);
+  source.exec('BEGIN');
+  for (let r = 0; r < ROWS; r++, id++) insert.run(id, id % 97, `item ${id}`, id / 3, null);
+  source.exec('COMMIT');
   changesets.push(session.changeset());
   session.close();
 }
