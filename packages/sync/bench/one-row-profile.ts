@@ -13,10 +13,12 @@
 // more for a check of multi-row messages), BENCH_PROFILE_ROUNDS,
 // BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the profiler's own cost grows as it
 // shrinks; 0: no profiler, only the CPU clocks and the rates), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
-// applying thread without the HTTP client, the storage server idle), BENCH_PROFILE_DIR (write the
+// applying thread without the HTTP client, the storage server idle; `dir,fetcher=memory` for one
+// source, `fetcher=node-http` for batch GETs over node:http instead of fetch), BENCH_PROFILE_DIR (write the
 // .cpuprofile files there, for DevTools), BENCH_PROFILE_TOP (list the top self-time functions of
 // each thread).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,7 +46,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceArgs = process.argv.length > 2 ? process.argv.slice(2) : [join(here, '../src')];
 // `dir,key=value,...`: prepare pool options for that run (e.g. `src,callerDecodeMaxBytes=0`).
 const sources = sourceArgs.map((d) => resolve(d.split(',')[0]!));
-const poolOptions = sourceArgs.map((d) =>
+// `fetcher=http|memory|node-http` picks the run's fetcher; the other keys go to the pool.
+const runOptions = sourceArgs.map((d) =>
   Object.fromEntries(
     d
       .split(',')
@@ -54,7 +57,9 @@ const poolOptions = sourceArgs.map((d) =>
         return [key, value !== '' && Number.isFinite(Number(value)) ? Number(value) : value];
       }),
   ),
-);
+) as Record<string, unknown>[];
+const fetcherOf = runOptions.map((o) => o.fetcher as string | undefined);
+const poolOptions = runOptions.map(({ fetcher: _fetcher, ...pool }) => pool);
 const label = (i: number) => `${i}: ${sourceArgs[i]}`;
 
 const root = mkdtempSync(join(tmpdir(), 'synddb-one-row-profile-'));
@@ -86,8 +91,42 @@ const httpFetcher = createHttpFetcher({ baseUrl: server.url });
  * BENCH_FETCHER=memory: every batch downloaded once before the runs and served from memory, so
  * the applying thread's numbers leave out the HTTP client (and the server process idles).
  */
-const fetcher: StorageFetcher =
-  process.env.BENCH_FETCHER === 'memory' ? await inMemory(httpFetcher) : httpFetcher;
+const fetchers: Record<string, StorageFetcher> = {
+  http: httpFetcher,
+  memory: await inMemory(httpFetcher),
+  'node-http': nodeHttp(httpFetcher),
+};
+const defaultFetcher = process.env.BENCH_FETCHER ?? 'http';
+
+/**
+ * An experiment, not a fetcher to use: batch GETs over node:http (keep-alive, no retries), to
+ * measure what undici's fetch costs the applying thread (`dir,fetcher=node-http`).
+ */
+function nodeHttp(from: StorageFetcher): StorageFetcher {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  return {
+    ...from,
+    getBatch: (info, { signal } = {}) =>
+      new Promise<Uint8Array | null>((resolveGet, reject) => {
+        const request = get(
+          `${server.url}/storage/batches/${info.startSequence}`,
+          { agent, timeout: 30_000, ...(signal ? { signal } : {}) },
+          (response) => {
+            if (response.statusCode === 404) {
+              response.resume();
+              resolveGet(null);
+              return;
+            }
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolveGet(Buffer.concat(chunks)));
+            response.on('error', reject);
+          },
+        );
+        request.on('error', reject);
+      }),
+  };
+}
 
 async function inMemory(from: StorageFetcher): Promise<StorageFetcher> {
   const list = await from.listBatches();
@@ -285,7 +324,7 @@ async function catchUp(index: number, run: number): Promise<Run> {
   const engine = sync.createSyncEngine({
     db,
     databasePath: path,
-    fetcher,
+    fetcher: fetchers[fetcherOf[index] ?? defaultFetcher]!,
     sequencerPubkeys: [parseSequencerPubkey(server.pubkey)],
     syncIntervalMs: 5,
     prefetchBatches: 8,
