@@ -7,16 +7,19 @@
 //
 //   node --conditions=source --import tsx bench/one-row-profile.ts [engine src dir ...]
 //
-// With several source directories (e.g. a copy of an older packages/sync/src; `dir,key=value`
-// passes prepare pool options, e.g. `src,callerDecodeMaxBytes=0`) the runs alternate between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
-// medians are compared in the same run. Env: BENCH_ONE_ROW (20000), BENCH_ROWS_PER_MESSAGE (1;
-// more for a check of multi-row messages), BENCH_PROFILE_ROUNDS,
-// BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the profiler's own cost grows as it
-// shrinks; 0: no profiler, only the CPU clocks and the rates), BENCH_FETCHER=memory (batches downloaded before the runs and served from memory: the
-// applying thread without the HTTP client, the storage server idle; `dir,fetcher=memory` for one
-// source, `fetcher=node-http` for batch GETs over node:http instead of fetch), BENCH_PROFILE_DIR (write the
-// .cpuprofile files there, for DevTools), BENCH_PROFILE_TOP (list the top self-time functions of
-// each thread).
+// With several source directories (e.g. a copy of an older packages/sync/src) the runs alternate
+// between them, BENCH_PROFILE_ROUNDS times (default 3), against one storage server, and the
+// medians are compared in the same run. `dir,key=value,...` sets options of that source's runs:
+// `fetcher=http|memory|node-http` (memory: batches downloaded before the runs and served from
+// memory, the applying thread without the download and the storage server idle; node-http: batch
+// GETs over node:http instead of fetch, an experiment), anything else goes to the prepare pool
+// (e.g. `src,callerDecodeMaxBytes=0`).
+//
+// Env: BENCH_ONE_ROW (messages, 20000), BENCH_ROWS_PER_MESSAGE (1; more for a check of multi-row
+// messages), BENCH_PROFILE_ROUNDS, BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the
+// profiler's own cost grows as it shrinks; 0: no profiler, only the CPU clocks and the rates),
+// BENCH_FETCHER (the default fetcher, http), BENCH_PROFILE_DIR (write the .cpuprofile files
+// there, for DevTools), BENCH_PROFILE_TOP (list the top self-time functions of each thread).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { Session } from 'node:inspector/promises';
