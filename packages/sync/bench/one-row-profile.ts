@@ -30,7 +30,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
 import { readDatabaseImage } from '@synddb/devnet';
 import { createHttpFetcher, type StorageFetcher } from '@synddb/fetchers';
-import { parseSequencerPubkey } from '@synddb/verifier';
+import { keccak256 } from '@synddb/protocol';
+import { createSequencerSigner, defaultBackend, parseSequencerPubkey } from '@synddb/verifier';
 import BetterSqlite3 from 'better-sqlite3';
 import type * as SyncModule from '../src/index';
 import { startStorageServer } from './storage-server-client';
@@ -377,12 +378,36 @@ async function catchUp(index: number, run: number): Promise<Run> {
   };
 }
 
+// The verify capacity, as bench/catch-up.ts part 2 measures it: one core's verifications per
+// second (this thread, ~0.5 s, distinct signatures under one key) before every round.
+const signer = createSequencerSigner(
+  'ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
+);
+const samples = Array.from({ length: 256 }, (_, i) => {
+  const digest = keccak256(new TextEncoder().encode(`verify sample ${i}`));
+  return { digest, signature: signer.signDigest(digest) };
+});
+function verifyRatePerCore(): number {
+  const verifier = defaultBackend().bindPublicKey(signer.pubkey);
+  const started = performance.now();
+  let done = 0;
+  while (performance.now() - started < 500) {
+    for (const { signature, digest } of samples) verifier.verify(signature, digest);
+    done += samples.length;
+  }
+  return done / ((performance.now() - started) / 1000);
+}
+const verifyRates: number[] = [];
+let workers = 0;
+
 const runs: Run[] = [];
 let runNo = 0;
 for (let round = 0; round < ROUNDS; round++) {
+  verifyRates.push(verifyRatePerCore());
   for (const [index, dir] of sources.entries()) {
     const run = await catchUp(index, runNo++);
     runs.push(run);
+    workers = run.workers.length;
     console.log(
       `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU, ${Math.round(N / run.commits)} messages per commit`,
     );
@@ -465,6 +490,15 @@ const rates = Object.fromEntries(
 );
 console.log('\nend to end');
 console.table(rates);
+const capacity = workers * median(verifyRates);
+console.log(
+  `verify capacity: ${workers} worker(s) x ${Math.round(median(verifyRates))} verifications/s per core (median of the rounds) = ${Math.round(capacity)}/s; end to end / capacity: ${sources
+    .map(
+      (_dir, i) =>
+        `${i}: ${(median(runs.filter((r) => r.source === i).map((r) => N / (r.ms / 1000))) / capacity).toFixed(2)}`,
+    )
+    .join(', ')}`,
+);
 
 if (PROFILING && TOP > 0) {
   for (const [index, dir] of sources.entries()) {
