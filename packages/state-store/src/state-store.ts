@@ -94,6 +94,7 @@ export class StateStore {
   readonly db: Database;
   readonly #now: () => number;
   readonly #selectCursor: Statement;
+  readonly #selectLastSequence: Statement;
   readonly #upsertCursor: Statement;
   readonly #insertGap: Statement;
   readonly #selectGaps: Statement;
@@ -115,6 +116,10 @@ export class StateStore {
     migrateStateSchema(db);
     this.#selectCursor = db
       .prepare('SELECT last_sequence, last_timestamp, applied_at FROM _synddb_cursor WHERE id = 1')
+      .safeIntegers(true);
+    this.#selectLastSequence = db
+      .prepare('SELECT last_sequence FROM _synddb_cursor WHERE id = 1')
+      .pluck()
       .safeIntegers(true);
     this.#upsertCursor = db.prepare(
       `INSERT INTO _synddb_cursor (id, last_sequence, last_timestamp, applied_at) VALUES (1, ?, ?, ?)
@@ -185,8 +190,9 @@ export class StateStore {
 
   /** The next sequence to apply: cursor + 1, or `startSequence` for a fresh replica. */
   nextSequence(startSequence = 0n): bigint {
-    const cursor = this.cursor();
-    return cursor === null ? startSequence : cursor.lastSequence + 1n;
+    // One column, no Cursor object: recordApplied reads it for every applied message.
+    const last = this.#selectLastSequence.get() as bigint | undefined;
+    return last === undefined ? startSequence : last + 1n;
   }
 
   /**

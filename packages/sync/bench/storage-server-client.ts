@@ -11,6 +11,8 @@ export interface StorageServer {
   pubkey: string;
   /** The last published sequence. */
   head: bigint;
+  /** The server's process id (e.g. to read its CPU time). */
+  pid: number;
   stop(): void;
 }
 
@@ -48,6 +50,7 @@ export async function startStorageServer(
     url: info.url,
     pubkey: info.pubkey,
     head: BigInt(info.head),
+    pid: child.pid ?? -1,
     stop: () => child.kill('SIGTERM'),
   };
 }

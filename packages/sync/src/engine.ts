@@ -122,6 +122,8 @@ interface PendingBatch {
   info: BatchInfo;
   result: Promise<PreparedBatch>;
   settled: boolean;
+  /** The prepared batch once `result` resolved (a batch that failed never has one). */
+  value?: PreparedBatch;
   /** Aborts its download when the batch is dropped (a failure, a skipped gap, stop()). */
   abort: AbortController;
 }
@@ -212,7 +214,25 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       stateRoot: this.stateRoot,
       onStateRoot: keepRoot ? options.onStateRoot : undefined,
     };
-    this.#applyOne = this.db.transaction((m: PreparedMessage) => applyMessage(m, context));
+    // Plain SAVEPOINT statements: what db.transaction() runs when nested, without its wrapper.
+    const savepoint = this.db.prepare('SAVEPOINT synddb_message');
+    const release = this.db.prepare('RELEASE synddb_message');
+    const rollbackTo = this.db.prepare('ROLLBACK TO synddb_message');
+    this.#applyOne = (m) => {
+      savepoint.run();
+      try {
+        const applied = applyMessage(m, context);
+        release.run();
+        return applied;
+      } catch (error) {
+        // Undo this message only (an error that ended the whole transaction left nothing to undo).
+        if (this.db.inTransaction) {
+          rollbackTo.run();
+          release.run();
+        }
+        throw error;
+      }
+    };
     this.#index = new BatchIndex();
     this.#failures = new FailureTracker(this.#o);
     this.#progress = new ProgressTracker(
@@ -338,7 +358,27 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     }
     this.emit('prefetchDepth', this.#pending.length);
     const prepared = await pending.result;
-    await this.#applyBatch(prepared, next);
+    // Prefetched batches that are ready join this one's commits: fewer, larger transactions
+    // (bounded by maxMessagesPerTransaction and maxCommitMs as ever) when messages are small.
+    let messages = prepared.messages;
+    let last = prepared.info;
+    while (messages.length < this.#o.maxMessagesPerTransaction) {
+      const following = this.#pending[0]?.value;
+      if (following === undefined || following.info.startSequence !== last.endSequence + 1n) break;
+      this.#pending.shift();
+      messages = messages.concat(following.messages);
+      last = following.info;
+    }
+    // Top the prefetch up before applying, so the next batches are prepared meanwhile.
+    if (this.#pending.length === 0) {
+      const following = this.#index.find(last.endSequence + 1n);
+      if (following !== null && following.startSequence === last.endSequence + 1n) {
+        this.#fillPrefetch(following);
+      }
+    } else {
+      this.#fillPrefetch(null);
+    }
+    await this.#applyMessages(messages, next);
     this.#fillPrefetch(null);
     return true;
   }
@@ -397,8 +437,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
             }),
     };
     entry.result.then(
-      () => {
+      (value) => {
         entry.settled = true;
+        entry.value = value;
       },
       () => {
         // Surfaced when the batch reaches the head of the queue; earlier batches still apply.
@@ -417,9 +458,10 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     }
   }
 
-  /** Applies the batch's messages at or after `next`, grouping them into few commits. */
-  async #applyBatch(batch: PreparedBatch, next: bigint): Promise<void> {
-    const messages = batch.messages.filter((m) => m.sequence >= next);
+  /** Applies the (contiguous) messages at or after `next`, grouping them into few commits. */
+  async #applyMessages(all: readonly PreparedMessage[], next: bigint): Promise<void> {
+    const messages =
+      all[0] !== undefined && all[0].sequence >= next ? all : all.filter((m) => m.sequence >= next);
     let i = 0;
     while (i < messages.length && this.#running) {
       const message = messages[i]!;
@@ -449,7 +491,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
    * engine at k. The group ends early once `maxCommitMs` is spent, so the thread is never held
    * for long. Returns how many messages it committed.
    */
-  #commitGroup(group: PreparedMessage[]): number {
+  #commitGroup(group: readonly PreparedMessage[]): number {
     const started = performance.now();
     const applied: AppliedMessage[] = [];
     let failure: unknown = null;

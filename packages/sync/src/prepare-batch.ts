@@ -119,12 +119,32 @@ export function prepareBlob(
   blob: Uint8Array,
   options: PrepareBlobOptions,
 ): PreparedMessage[] {
+  return decodePayloads(
+    verifyBlob(info, blob, options),
+    options.maxDecompressedBatchBytes,
+    options.stateDeltas === true,
+  );
+}
+
+/** A verified message whose payload is not decoded yet (what `decodePayloads` reads of one). */
+export interface VerifiedPayload {
+  messageType: VerifiedBatch['messages'][number]['messageType'];
+  sequence: bigint;
+  timestamp: bigint;
+  payload: Uint8Array;
+}
+
+/** `prepareBlob` up to the payloads: every check, nothing decoded past the signatures. */
+export function verifyBlob(
+  info: BatchInfo,
+  blob: Uint8Array,
+  options: PrepareBlobOptions,
+): VerifiedPayload[] {
   const { batch, key } = decodeListed(info, blob, options);
-  const verified = verifyBatch(batch, {
+  return verifyBatch(batch, {
     expectedPubkey: key,
     ...(options.backend ? { backend: options.backend } : {}),
-  });
-  return decodePayloads(verified, options.maxDecompressedBatchBytes, options.stateDeltas === true);
+  }).messages;
 }
 
 async function prepareBlobWithPool(
@@ -139,7 +159,11 @@ async function prepareBlobWithPool(
     pool,
     ...(options.backend ? { backend: options.backend } : {}),
   });
-  return decodePayloads(verified, options.maxDecompressedBatchBytes, options.stateDeltas === true);
+  return decodePayloads(
+    verified.messages,
+    options.maxDecompressedBatchBytes,
+    options.stateDeltas === true,
+  );
 }
 
 function decodeListed(
@@ -160,51 +184,61 @@ function decodeListed(
   return { batch, key: requireTrustedKey(options.trustedKeys, batch.pubkey) };
 }
 
-function decodePayloads(
-  verified: VerifiedBatch,
+/**
+ * The payloads of verified messages, decoded (zstd, CBOR; snapshots stay compressed), with each
+ * message's `messageHash`. A payload that does not decode becomes an `invalid` message.
+ */
+export function decodePayloads(
+  verified: readonly VerifiedPayload[],
   maxDecompressedBytes: number,
   stateDeltas: boolean,
 ): PreparedMessage[] {
-  const messages: PreparedMessage[] = [];
-  for (const m of verified.messages) {
-    const messageHash = keccak256(m.payload);
-    if (m.messageType === MessageType.Snapshot) {
-      messages.push({
-        type: m.messageType,
-        sequence: m.sequence,
-        timestamp: m.timestamp,
-        messageHash,
-        payload: m.payload,
-      });
-      continue;
-    }
-    let decoded: ReturnType<typeof decodePayload>;
-    try {
-      decoded = decodePayload(m.messageType, m.payload, { maxDecompressedBytes });
-    } catch (error) {
-      messages.push({ type: 'invalid', sequence: m.sequence, timestamp: m.timestamp, error });
-      continue;
-    }
-    if (decoded.type === MessageType.Changeset) {
-      messages.push({
-        type: decoded.type,
-        sequence: m.sequence,
-        timestamp: m.timestamp,
-        messageHash,
-        request: decoded.value,
-        ...(stateDeltas ? { deltas: decoded.value.changesets.map((c) => deltaOf(c.data)) } : {}),
-      });
-    } else if (decoded.type === MessageType.Withdrawal) {
-      messages.push({
-        type: decoded.type,
-        sequence: m.sequence,
-        timestamp: m.timestamp,
-        messageHash,
-        request: decoded.value,
-      });
-    }
+  return verified.map((m) => decodeMessage(m, maxDecompressedBytes, stateDeltas));
+}
+
+/** `decodePayloads` of one message. */
+export function decodeMessage(
+  m: VerifiedPayload,
+  maxDecompressedBytes: number,
+  stateDeltas: boolean,
+): PreparedMessage {
+  const messageHash = keccak256(m.payload);
+  if (m.messageType === MessageType.Snapshot) {
+    return {
+      type: m.messageType,
+      sequence: m.sequence,
+      timestamp: m.timestamp,
+      messageHash,
+      payload: m.payload,
+    };
   }
-  return messages;
+  let decoded: ReturnType<typeof decodePayload>;
+  try {
+    decoded = decodePayload(m.messageType, m.payload, { maxDecompressedBytes });
+  } catch (error) {
+    return { type: 'invalid', sequence: m.sequence, timestamp: m.timestamp, error };
+  }
+  if (decoded.type === MessageType.Changeset) {
+    return {
+      type: decoded.type,
+      sequence: m.sequence,
+      timestamp: m.timestamp,
+      messageHash,
+      request: decoded.value,
+      ...(stateDeltas ? { deltas: decoded.value.changesets.map((c) => deltaOf(c.data)) } : {}),
+    };
+  }
+  if (decoded.type === MessageType.Withdrawal) {
+    return {
+      type: decoded.type,
+      sequence: m.sequence,
+      timestamp: m.timestamp,
+      messageHash,
+      request: decoded.value,
+    };
+  }
+  // decodePayload returns the type it was asked for; a snapshot was handled above.
+  throw new TypeError(`unexpected payload type ${decoded.type}`);
 }
 
 /** A changeset's state delta, or null (empty, or malformed: applying it reports the error). */

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
 import { SyndDBError } from '@synddb/protocol';
-import type { PreparedMessage } from './prepare-batch';
+import { decodeMessage, type PreparedMessage } from './prepare-batch';
+import { unpackMessages } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
 import { RemoteError } from './remote-error';
 
@@ -10,7 +11,8 @@ export interface PreparePool {
   readonly size: number;
   /**
    * Decompresses, decodes and verifies one downloaded batch on a worker thread (the same checks
-   * as `prepareBlob`); failures reject with an error of the same `code` as in-thread.
+   * as `prepareBlob`); failures reject with an error of the same `code` as in-thread. Small
+   * message payloads are decoded on the calling thread (see `callerDecodeMaxBytes`).
    */
   prepare(
     info: BatchInfo,
@@ -40,6 +42,17 @@ export interface CreatePreparePoolOptions {
    * CPU to the applying thread and to reads when cores are short. 0 keeps normal priority.
    */
   niceness?: number;
+  /**
+   * Changeset and withdrawal payloads of at most this many bytes (compressed, as signed) are
+   * decoded (zstd, CBOR, message hash) on the thread that called `prepare()`, the applying thread,
+   * when the worker's reply arrives; larger ones on the worker. Default: 1024 with one worker, 0
+   * (all on the workers) with more. With one worker (two cores) and small messages, the worker,
+   * which verifies every signature, is the bottleneck while the applying thread has time to spare;
+   * large payloads cost the applying thread more to apply than to decode, and with more workers
+   * the applying thread is the one to spare. Batches prepared with `stateDeltas` are decoded on
+   * the worker whole (the deltas need the changesets).
+   */
+  callerDecodeMaxBytes?: number;
 }
 
 /** The prepare pool failed: a bad size, a worker that crashed or exited, use after `close()`. */
@@ -55,6 +68,8 @@ export class PreparePoolError extends SyndDBError {
 interface Pending {
   resolve(messages: PreparedMessage[]): void;
   reject(error: Error): void;
+  /** The request's cap, for payloads decoded on this thread. */
+  maxDecompressedBatchBytes: number;
 }
 
 interface PoolWorker {
@@ -86,6 +101,12 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
     throw new PreparePoolError(`pool size must be an integer in [1, 256], got ${size}`);
   }
   const niceness = options.niceness ?? 10;
+  const callerDecodeMaxBytes = options.callerDecodeMaxBytes ?? (size === 1 ? 1024 : 0);
+  if (!Number.isSafeInteger(callerDecodeMaxBytes) || callerDecodeMaxBytes < 0) {
+    throw new PreparePoolError(
+      `callerDecodeMaxBytes must be a non-negative integer, got ${callerDecodeMaxBytes}`,
+    );
+  }
   const here = import.meta.url;
   // Run from TypeScript sources (tests, `source` condition): load the worker through tsx.
   const fromSource = here.endsWith('.ts');
@@ -130,11 +151,19 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       entry.pending.delete(reply.id);
       settleRef(entry);
       if (reply.ok) {
-        pending.resolve(
-          reply.messages.map((m) =>
-            m.type === 'invalid' ? { ...m, error: new RemoteError(m.error) } : m,
-          ),
-        );
+        const wire = unpackMessages(reply.packed);
+        const messages: PreparedMessage[] = new Array(wire.length);
+        for (let i = 0; i < wire.length; i++) {
+          const m = wire[i]!;
+          if (m.type === 'payload') {
+            messages[i] = decodeMessage(m.verified, pending.maxDecompressedBatchBytes, false);
+          } else if (m.type === 'invalid') {
+            messages[i] = { ...m, error: new RemoteError(m.error) };
+          } else {
+            messages[i] = m;
+          }
+        }
+        pending.resolve(messages);
       } else {
         pending.reject(new RemoteError(reply.error));
       }
@@ -182,9 +211,14 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
         trustedKeys: [...prepareOptions.trustedKeys],
         maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
         stateDeltas: prepareOptions.stateDeltas === true,
+        callerDecodeMaxBytes,
       };
       return new Promise<PreparedMessage[]>((resolve, reject) => {
-        entry.pending.set(id, { resolve, reject });
+        entry.pending.set(id, {
+          resolve,
+          reject,
+          maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
+        });
         settleRef(entry);
         entry.worker.postMessage(request);
       });

@@ -1,9 +1,11 @@
 // Worker thread of the prepare pool: decompresses, decodes and verifies batches off the applying
-// thread. Plain messages in, plain messages out (see prepare-pool.ts).
+// thread. Plain messages in; the prepared messages go back packed (prepare-wire.ts).
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BatchInfo } from '@synddb/protocol';
-import { type PreparedMessage, prepareBlob } from './prepare-batch';
+import { type BatchInfo, MessageType } from '@synddb/protocol';
+import { defaultBackend } from '@synddb/verifier';
+import { decodeMessage, verifyBlob } from './prepare-batch';
+import { type PackedMessages, packMessages, type WireMessage } from './prepare-wire';
 import { type SerializedError, serializeError } from './remote-error';
 
 export interface PrepareRequest {
@@ -13,15 +15,15 @@ export interface PrepareRequest {
   trustedKeys: Uint8Array[];
   maxDecompressedBatchBytes: number;
   stateDeltas?: boolean;
+  /**
+   * Changeset and withdrawal payloads of at most this many (compressed) bytes go back undecoded
+   * (`payload` messages), for the pool to decode. Default 0: every payload decoded here.
+   */
+  callerDecodeMaxBytes?: number;
 }
 
-/** `invalid` messages carry their error serialized. */
-export type WireMessage =
-  | Exclude<PreparedMessage, { type: 'invalid' }>
-  | { type: 'invalid'; sequence: bigint; timestamp: bigint; error: SerializedError };
-
 export type PrepareReply =
-  | { id: number; ok: true; messages: WireMessage[]; seconds: number }
+  | { id: number; ok: true; packed: PackedMessages; seconds: number }
   | { id: number; ok: false; error: SerializedError };
 
 const port = parentPort;
@@ -38,6 +40,9 @@ if (niceness > 0) {
   }
 }
 
+// Load the signature backend (the native addon) now rather than in the first batch.
+defaultBackend();
+
 // Modules are loaded: tell the pool this worker can take batches.
 port.postMessage({ ready: true });
 
@@ -45,16 +50,25 @@ port.on('message', (request: PrepareRequest) => {
   const started = performance.now();
   let reply: PrepareReply;
   try {
-    const messages = prepareBlob(request.info, request.blob, {
+    const stateDeltas = request.stateDeltas === true;
+    // State deltas need the decoded changesets: with them, every payload is decoded here.
+    const leaveUpTo = stateDeltas ? -1 : (request.callerDecodeMaxBytes ?? 0);
+    const { maxDecompressedBatchBytes } = request;
+    const messages = verifyBlob(request.info, request.blob, {
       trustedKeys: request.trustedKeys,
-      maxDecompressedBatchBytes: request.maxDecompressedBatchBytes,
-      stateDeltas: request.stateDeltas === true,
-    }).map(
-      (m): WireMessage => (m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m),
-    );
-    reply = { id: request.id, ok: true, messages, seconds: (performance.now() - started) / 1000 };
+      maxDecompressedBatchBytes,
+    }).map((v): WireMessage => {
+      if (v.payload.length <= leaveUpTo && v.messageType !== MessageType.Snapshot) {
+        return { type: 'payload', verified: v };
+      }
+      const m = decodeMessage(v, maxDecompressedBatchBytes, stateDeltas);
+      return m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m;
+    });
+    const packed = packMessages(messages);
+    reply = { id: request.id, ok: true, packed, seconds: (performance.now() - started) / 1000 };
+    port.postMessage(reply, [packed.buffer]);
   } catch (error) {
     reply = { id: request.id, ok: false, error: serializeError(error) };
+    port.postMessage(reply);
   }
-  port.postMessage(reply);
 });

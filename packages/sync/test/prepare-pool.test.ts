@@ -1,4 +1,5 @@
 import { rebuildBatchBlob } from '@synddb/devnet';
+import { MessageType, zstdCompress } from '@synddb/protocol';
 import { nextEvent, onCleanup } from '@synddb/test-support';
 import { createSequencerSigner } from '@synddb/verifier';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,14 @@ import {
 
 const pool = createPreparePool({ size: 2 });
 onCleanup(() => pool.close()); // after the file: every test shares the pool
+// One worker, small payloads decoded on this thread (the default with one worker), every payload
+// decoded on this thread, and every payload on the worker.
+const onCaller = createPreparePool({ size: 1 });
+const allOnCaller = createPreparePool({ size: 1, callerDecodeMaxBytes: 1 << 30 });
+const onWorker = createPreparePool({ size: 1, callerDecodeMaxBytes: 0 });
+onCleanup(() => onCaller.close());
+onCleanup(() => allOnCaller.close());
+onCleanup(() => onWorker.close());
 
 describe('prepare workers', () => {
   it('replicate the devnet through worker threads, row by row', async () => {
@@ -28,15 +37,73 @@ describe('prepare workers', () => {
     expect(engine.status().halt).toBeNull();
   });
 
-  it('produce exactly what prepareBlob produces in-thread', async () => {
+  it('produce exactly what prepareBlob produces in-thread, payloads decoded on either side', async () => {
     const devnet = await startDevnet();
-    await devnet.app.runWorkload({ transactions: 40, seed: 32, snapshotEvery: 0 });
+    await devnet.app.runWorkload({ transactions: 40, seed: 32, snapshotEvery: 10 });
     publishedHead(devnet);
     for (const batch of devnet.sequencer.storage.list()) {
       const info = { startSequence: batch.startSequence, endSequence: batch.endSequence, path: '' };
       const options = { trustedKeys: [devnet.pubkey], maxDecompressedBatchBytes: 1 << 26 };
-      const remote = await pool.prepare(info, batch.blob, options);
-      expect(remote).toEqual(prepareBlob(info, batch.blob, options));
+      const local = prepareBlob(info, batch.blob, options);
+      for (const p of [pool, onCaller, allOnCaller, onWorker]) {
+        expect(await p.prepare(info, batch.blob, options)).toEqual(local);
+      }
+    }
+  });
+
+  it('halt at a validly signed message whose payload does not decode, the messages before it applied, payloads decoded on either side', async () => {
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 60,
+      seed: 34,
+      snapshotEvery: 0,
+    });
+    const batches = devnet.sequencer.storage.list();
+    const middle = batches.find(
+      (b, i) => i > 0 && b.endSequence > b.startSequence && i < batches.length - 1,
+    );
+    if (middle === undefined) throw new Error('no batch of two messages or more');
+    // The second message's payload: valid zstd of bytes that are not a changeset request.
+    const bad = rebuildBatchBlob(middle.blob, {
+      signer: devnet.sequencer.signer,
+      transform: (messages) =>
+        messages.map((m, i) =>
+          i === 1
+            ? {
+                ...m,
+                messageType: MessageType.Changeset,
+                payload: zstdCompress(Uint8Array.of(0xa1, 0x61, 0x78, 0x01)),
+              }
+            : m,
+        ),
+    });
+    const info = { startSequence: middle.startSequence, endSequence: middle.endSequence, path: '' };
+    const options = { trustedKeys: [devnet.pubkey], maxDecompressedBatchBytes: 1 << 26 };
+    const local = prepareBlob(info, bad, options);
+    expect(local[1]).toMatchObject({ type: 'invalid', sequence: middle.startSequence + 1n });
+    const code = (local[1] as { error: { code: string } }).error.code;
+    for (const p of [onCaller, allOnCaller, onWorker]) {
+      const prepared = await p.prepare(info, bad, options);
+      expect(prepared.map((m) => m.type)).toEqual(local.map((m) => m.type));
+      expect(prepared[1]).toMatchObject({ type: 'invalid', error: { code } });
+    }
+
+    devnet.sequencer.storage.replace(middle.startSequence, bad);
+    for (const p of [onCaller, onWorker]) {
+      const { engine, db } = startEngine({
+        url: devnet.url,
+        pubkey: devnet.pubkey,
+        preparePool: p,
+      });
+      const [reason] = await nextEvent(engine, 'halted');
+      expect(reason).toMatchObject({ sequence: middle.startSequence + 1n, kind: 'decode', code });
+      expect(engine.status().lastSequence).toBe(middle.startSequence);
+      const resumed = nextEvent(engine, 'resumed');
+      devnet.sequencer.storage.restoreAll();
+      await resumed;
+      await waitForSequence(engine, head);
+      expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
+      await engine.stop();
+      devnet.sequencer.storage.replace(middle.startSequence, bad);
     }
   });
 

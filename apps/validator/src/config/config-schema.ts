@@ -242,7 +242,7 @@ export const configShape = {
     value: 'N',
     group: G.sync,
     describe:
-      'Worker threads that decompress, decode and verify batches next to the applying thread; 0 does everything on the main thread. Default auto: cores - 1 (0 on one core).',
+      'Worker threads that decompress, decode and verify batches next to the applying thread (with one, small message payloads are decoded on the applying thread); 0 does everything on the main thread. Default auto: cores - 1 (0 on one core).',
   }),
   maxCommitTime: withDefault('maxCommitTime', duration(), '10ms', {
     env: 'MAX_COMMIT_TIME',

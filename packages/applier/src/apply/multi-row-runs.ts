@@ -54,7 +54,9 @@ function collectAndApply(ctx: ApplyContext, op: number, batchRows: number): void
   const record = op === OP_INSERT ? 'INSERT' : 'DELETE';
   const maxRows = Math.max(1, Math.min(batchRows, Math.floor(MAX_PARAMS / n)));
   const { params, starts } = ctx.runBuffers;
-  params.length = maxRows * n;
+  // Filled row after row (readRecord writes every column): the run's values and nothing else.
+  // Sizing it for maxRows up front cost a 1,000-slot array per apply of a one-row changeset.
+  params.length = 0;
   let rows = 0;
   while (r.pos < r.end && buf[r.pos] === op && rows < maxRows) {
     const start = r.pos;

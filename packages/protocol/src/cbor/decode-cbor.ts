@@ -34,9 +34,16 @@ export function decodeCbor(bytes: Uint8Array, options: DecodeCborOptions = {}): 
   return value;
 }
 
+/** Maps up to this many entries check duplicate keys by a scan instead of a Set of key strings. */
+const SCAN_DUPLICATES_UP_TO = 16;
+
 class CborReader {
   offset = 0;
   private readonly view: DataView;
+  /** Major type of the head `readHead` read last. */
+  private major = 0;
+  /** Its argument: a number, or a bigint for an 8-byte argument (which may exceed 2^53). */
+  private arg: number | bigint = 0;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -53,51 +60,61 @@ class CborReader {
     if (count > this.remaining) throw new CborUnexpectedEndError(start, count, this.remaining);
   }
 
-  /** Reads a head; returns the major type and the argument (minimal encoding enforced). */
-  private readHead(): { major: number; arg: bigint } {
+  /** Reads a head into `major` and `arg` (minimal encoding enforced). */
+  private readHead(): void {
     const start = this.offset;
     this.need(start, 1);
-    const initial = this.bytes[this.offset++]!;
+    const bytes = this.bytes;
+    const initial = bytes[this.offset++]!;
     const major = initial >> 5;
     const info = initial & 0x1f;
+    this.major = major;
     if (major === 7) {
-      if (initial === 0xf6) return { major, arg: 0n };
+      if (initial === 0xf6) {
+        this.arg = 0;
+        return;
+      }
       throw new CborUnsupportedItemError(start, describeSimple(info));
     }
     if (major === 6) throw new CborUnsupportedItemError(start, 'tag');
-    if (info < 24) return { major, arg: BigInt(info) };
+    if (info < 24) {
+      this.arg = info;
+      return;
+    }
     if (info === 31) throw new CborUnsupportedItemError(start, 'indefinite length');
     if (info > 27) throw new CborDecodeError(`reserved additional information ${info}`, start);
     const size = 1 << (info - 24);
     this.need(start, size);
-    let arg: bigint;
-    let minimum: bigint;
+    const at = this.offset;
+    let arg: number | bigint;
+    let minimal: boolean;
     if (size === 1) {
-      arg = BigInt(this.view.getUint8(this.offset));
-      minimum = 24n;
+      arg = bytes[at]!;
+      minimal = arg >= 24;
     } else if (size === 2) {
-      arg = BigInt(this.view.getUint16(this.offset));
-      minimum = 0x100n;
+      arg = (bytes[at]! << 8) | bytes[at + 1]!;
+      minimal = arg >= 0x100;
     } else if (size === 4) {
-      arg = BigInt(this.view.getUint32(this.offset));
-      minimum = 0x1_0000n;
+      arg = this.view.getUint32(at);
+      minimal = arg >= 0x1_0000;
     } else {
-      arg = this.view.getBigUint64(this.offset);
-      minimum = 0x1_0000_0000n;
+      arg = this.view.getBigUint64(at);
+      minimal = arg >= 0x1_0000_0000n;
     }
     this.offset += size;
-    if (arg < minimum) throw new CborNonMinimalError(start);
-    return { major, arg };
+    if (!minimal) throw new CborNonMinimalError(start);
+    this.arg = arg;
   }
 
   readItem(depth: number): CborValue {
     const start = this.offset;
-    const { major, arg } = this.readHead();
-    switch (major) {
+    this.readHead();
+    const arg = this.arg;
+    switch (this.major) {
       case 0:
-        return { kind: 'uint', value: arg, start, end: this.offset };
+        return { kind: 'uint', value: BigInt(arg), start, end: this.offset };
       case 1:
-        return { kind: 'nint', value: -1n - arg, start, end: this.offset };
+        return { kind: 'nint', value: -1n - BigInt(arg), start, end: this.offset };
       case 2: {
         const value = this.readSpan(start, arg);
         return { kind: 'bytes', value, start, end: this.offset };
@@ -106,7 +123,7 @@ class CborReader {
         const span = this.readSpan(start, arg);
         let value: string;
         try {
-          value = utf8.decode(span);
+          value = decodeUtf8(span);
         } catch (cause) {
           throw new CborDecodeError('text string is not valid UTF-8', start, String(cause));
         }
@@ -115,17 +132,18 @@ class CborReader {
       case 4: {
         if (depth > this.maxDepth) throw new CborNestingDepthError(start, this.maxDepth);
         // Every item takes at least one byte, so a count above the remaining bytes is a lie.
-        if (arg > BigInt(this.remaining)) {
+        if (arg > this.remaining) {
           throw new CborUnexpectedEndError(start, arg, this.remaining);
         }
+        const count = Number(arg);
         const items: CborValue[] = [];
-        for (let i = 0n; i < arg; i++) items.push(this.readItem(depth + 1));
+        for (let i = 0; i < count; i++) items.push(this.readItem(depth + 1));
         return { kind: 'array', items, start, end: this.offset };
       }
       case 5: {
         if (depth > this.maxDepth) throw new CborNestingDepthError(start, this.maxDepth);
-        const minBytes = arg * 2n;
-        if (minBytes > BigInt(this.remaining)) {
+        const minBytes = typeof arg === 'bigint' ? arg * 2n : arg * 2;
+        if (minBytes > this.remaining) {
           throw new CborUnexpectedEndError(start, minBytes, this.remaining);
         }
         return this.readMapEntries(start, Number(arg), depth);
@@ -133,29 +151,38 @@ class CborReader {
       case 7:
         return { kind: 'null', start, end: this.offset };
       default:
-        throw new CborDecodeError(`unexpected major type ${major}`, start);
+        throw new CborDecodeError(`unexpected major type ${this.major}`, start);
     }
   }
 
   private readMapEntries(start: number, count: number, depth: number): CborValue {
     const entries: CborMapEntry[] = [];
-    const seen = new Set<string>();
+    const seen = count > SCAN_DUPLICATES_UP_TO ? new Set<string>() : undefined;
     for (let i = 0; i < count; i++) {
       const keyStart = this.offset;
       const key = this.readItem(depth + 1);
       if (key.kind !== 'uint' && key.kind !== 'nint' && key.kind !== 'text') {
         throw new CborUnsupportedItemError(keyStart, `map key of kind ${key.kind}`);
       }
-      const identity = mapKeyIdentity(key);
-      if (seen.has(identity)) throw new DuplicateMapKeyError(keyStart, identity);
-      seen.add(identity);
+      if (seen === undefined) {
+        // Same identity as mapKeyIdentity: uint and nint values never coincide.
+        for (const e of entries) {
+          if (e.key.value === key.value && (e.key.kind === 'text') === (key.kind === 'text')) {
+            throw new DuplicateMapKeyError(keyStart, mapKeyIdentity(key));
+          }
+        }
+      } else {
+        const identity = mapKeyIdentity(key);
+        if (seen.has(identity)) throw new DuplicateMapKeyError(keyStart, identity);
+        seen.add(identity);
+      }
       entries.push({ key, value: this.readItem(depth + 1) });
     }
     return { kind: 'map', entries, start, end: this.offset };
   }
 
-  private readSpan(start: number, length: bigint): Uint8Array {
-    if (length > BigInt(this.remaining)) {
+  private readSpan(start: number, length: number | bigint): Uint8Array {
+    if (length > this.remaining) {
       throw new CborUnexpectedEndError(start, length, this.remaining);
     }
     const n = Number(length);
@@ -163,6 +190,23 @@ class CborReader {
     this.offset += n;
     return span;
   }
+}
+
+/**
+ * Strict UTF-8; short ASCII strings (map keys, ids) without a TextDecoder call, which costs more
+ * than the whole string on the few-byte keys of every message.
+ */
+function decodeUtf8(span: Uint8Array): string {
+  if (span.length <= 32) {
+    let text = '';
+    for (let i = 0; i < span.length; i++) {
+      const c = span[i]!;
+      if (c > 0x7f) return utf8.decode(span);
+      text += String.fromCharCode(c);
+    }
+    return text;
+  }
+  return utf8.decode(span);
 }
 
 function mapKeyIdentity(key: CborMapKey): string {

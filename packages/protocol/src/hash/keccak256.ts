@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 
 /**
@@ -15,10 +15,30 @@ const hasNativeKeccak = ((): boolean => {
   }
 })();
 
+/**
+ * `crypto.hash` (one-shot, no Hash object: ~40% less per call on the ~100-byte inputs hashed per
+ * message) when this Node has it with a Buffer output (checked once); createHash otherwise.
+ */
+const hasOneShot = ((): boolean => {
+  if (!hasNativeKeccak || typeof hash !== 'function') return false;
+  try {
+    const empty = hash('KECCAK-256', new Uint8Array(0), 'buffer') as unknown;
+    return (
+      empty instanceof Uint8Array &&
+      Buffer.from(empty).toString('hex') ===
+        'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
+    );
+  } catch {
+    return false;
+  }
+})();
+
 /** Ethereum Keccak-256 (pre-NIST padding), NOT SHA3-256 (docs/protocol.md#hashes). */
 export function keccak256(bytes: Uint8Array): Uint8Array {
   if (!hasNativeKeccak) return keccak_256(bytes);
-  const digest = createHash('KECCAK-256').update(bytes).digest();
+  const digest = hasOneShot
+    ? (hash('KECCAK-256', bytes, 'buffer') as unknown as Buffer)
+    : createHash('KECCAK-256').update(bytes).digest();
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 

@@ -24,34 +24,40 @@ export class PayloadStruct {
     return requireField(this.fields, name, this.what, this.value.start, failPayload);
   }
 
+  /** The field's item of `kind`; the error text is only built when it is not. */
+  private of<K extends CborValue['kind']>(value: CborValue, kind: K, name: string) {
+    if (value.kind === kind) return value as Extract<CborValue, { kind: K }>;
+    return expectKind(value, kind, `${this.what}.${name}`, failPayload);
+  }
+
   text(name: string): string {
-    return expectKind(this.required(name), 'text', `${this.what}.${name}`, failPayload).value;
+    return this.of(this.required(name), 'text', name).value;
   }
 
   uint(name: string): bigint {
-    return expectKind(this.required(name), 'uint', `${this.what}.${name}`, failPayload).value;
+    return this.of(this.required(name), 'uint', name).value;
   }
 
   /** Byte fields must be bstr: the sequencer re-encodes every payload, so it never writes text or arrays here. */
   bytes(name: string): Uint8Array {
-    return expectKind(this.required(name), 'bytes', `${this.what}.${name}`, failPayload).value;
+    return this.of(this.required(name), 'bytes', name).value;
   }
 
   /** `#[serde(default)]` byte field: missing -> empty. */
   bytesOrEmpty(name: string): Uint8Array {
     const v = this.fields.get(name);
     if (v === undefined) return new Uint8Array(0);
-    return expectKind(v, 'bytes', `${this.what}.${name}`, failPayload).value;
+    return this.of(v, 'bytes', name).value;
   }
 
   optionalText(name: string): string | undefined {
     const v = this.fields.get(name);
     if (v === undefined || v.kind === 'null') return undefined;
-    return expectKind(v, 'text', `${this.what}.${name}`, failPayload).value;
+    return this.of(v, 'text', name).value;
   }
 
   array(name: string): CborValue[] {
-    return expectKind(this.required(name), 'array', `${this.what}.${name}`, failPayload).items;
+    return this.of(this.required(name), 'array', name).items;
   }
 
   struct(name: string, known: readonly string[]): PayloadStruct {

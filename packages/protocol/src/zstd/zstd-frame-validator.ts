@@ -12,6 +12,13 @@ export interface ZstdFrameSpan {
   skippable: boolean;
   /** Window the frame needs (0 for skippable frames). */
   windowSize: number;
+  /** The frame header declares its content size. */
+  declaresContentSize: boolean;
+  /**
+   * Most bytes the frame can decompress to, from its block headers (a raw or RLE block its size,
+   * a compressed block its limit); 0 for skippable frames.
+   */
+  maxOutputBytes: number;
 }
 
 type State =
@@ -41,6 +48,9 @@ export class ZstdFrameValidator {
   private windowSize = 0;
   private blockLimit = 0;
   private hasChecksum = false;
+  private declaresContentSize = false;
+  /** Sum of the current frame's block output bounds. */
+  private frameOutputBound = 0;
   private declaredTotal = 0;
   /** Inside a skippable frame (its header fields are not emitted). */
   private inSkippable = false;
@@ -161,6 +171,7 @@ export class ZstdFrameValidator {
         if (type === 3) this.fail('reserved zstd block type');
         if (size > this.blockLimit)
           this.fail(`zstd block of ${size} bytes exceeds the limit of ${this.blockLimit}`);
+        this.frameOutputBound += type === 2 ? this.blockLimit : size;
         const then = last ? (this.hasChecksum ? 'checksum' : 'frame-end') : 'block-header';
         this.enterSkip(type === 1 ? 1 : size, then, false);
         return;
@@ -187,6 +198,8 @@ export class ZstdFrameValidator {
     for (let k = 0; k < dictIdSize; k++) dictId += rest[p++]! * 2 ** (8 * k);
     if (dictId !== 0) this.fail(`zstd dictionaries are not supported (dictionary id ${dictId})`);
     const fcsSize = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
+    this.declaresContentSize = fcsSize > 0;
+    this.frameOutputBound = 0;
     if (fcsSize > 0) {
       let contentSize = 0;
       for (let k = 0; k < fcsSize; k++) contentSize += rest[p++]! * 2 ** (8 * k);
@@ -230,6 +243,8 @@ export class ZstdFrameValidator {
       end: this.offset,
       skippable,
       windowSize: skippable ? 0 : this.windowSize,
+      declaresContentSize: skippable ? false : this.declaresContentSize,
+      maxOutputBytes: skippable ? 0 : this.frameOutputBound,
     });
     this.state = { kind: 'magic' };
   }
