@@ -2,6 +2,7 @@
 // the fix. Real worker processes on a real replica file.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { childrenOf, onCleanup, tempDir, waitFor } from '@synddb/test-support';
@@ -223,6 +224,74 @@ describe('starve readers', () => {
     expect(codes.filter((c) => c === 'QUERY_CLIENT_BUSY')).toHaveLength(6);
     const busy = new QueryError('QUERY_CLIENT_BUSY', 'x');
     expect(busy.status).toBe(429);
+  });
+
+  it('runs short queries at full priority and nices only a worker whose statement runs long', async () => {
+    // A worker niced for good waited behind every busy thread of the machine (tens of ms for a
+    // point query while the engine catches up); a never-ending statement must still not compete
+    // with the validator's own threads.
+    const s = service();
+    await s.ready();
+    const spawned = s.pool.spawned;
+    const own = getPriority();
+    const priorities = () =>
+      childPids().flatMap((pid) => {
+        try {
+          return [getPriority(pid)];
+        } catch {
+          return []; // gone meanwhile
+        }
+      });
+    for (let i = 0; i < 50; i++) await s.query(pointQuery);
+    expect(priorities()).toEqual([own, own]);
+    const long = s.query({ sql: NEVER_ENDING, timeoutMs: 700, client: 'long' });
+    // Demoted past demoteAfterMs (50 ms), relative to this process.
+    await waitFor(() => priorities().includes(Math.min(19, own + 10)), {
+      what: 'the long statement demoted',
+      timeoutMs: 2000,
+    });
+    await expect(long).rejects.toMatchObject({ code: 'QUERY_TIMEOUT' });
+    // Meanwhile point queries kept their worker at full priority.
+    expect(priorities()).toContain(own);
+    // Killed at its limit and replaced, or idle and retired: every worker is back at full priority.
+    await waitFor(
+      () => {
+        const p = priorities();
+        return p.length === 2 && p.every((n) => n === own);
+      },
+      { what: 'every worker at full priority', timeoutMs: 5000 },
+    );
+    expect(s.pool.spawned).toBe(spawned + 1);
+    expect(JSON.parse((await s.query(pointQuery)).rowsJson)).toEqual([['one']]);
+  });
+
+  it('replaces a demoted worker once idle, without a gap in available workers', async () => {
+    const s = service({ workers: 1 });
+    await s.ready();
+    const own = getPriority();
+    // ~150-300 ms of CPU: past demoteAfterMs, well inside its time limit.
+    const slow =
+      'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c';
+    const [pid] = childPids();
+    const answer = s.query({ sql: slow, timeoutMs: 10_000 });
+    await waitFor(() => getPriority(pid!) === Math.min(19, own + 10), {
+      what: 'the slow statement demoted',
+      timeoutMs: 2000,
+    });
+    expect(JSON.parse((await answer).rowsJson)).toEqual([[3_000_000]]);
+    // A successor starts beside it; the demoted one ends once the successor is ready.
+    const availability: number[] = [];
+    await waitFor(
+      () => {
+        availability.push(s.available);
+        const now = childPids();
+        return now.length === 1 && now[0] !== pid;
+      },
+      { what: 'the demoted worker replaced', timeoutMs: 5000, intervalMs: 2 },
+    );
+    expect(Math.min(...availability)).toBeGreaterThanOrEqual(1);
+    expect(getPriority(childPids()[0]!)).toBe(own);
+    expect(JSON.parse((await s.query(pointQuery)).rowsJson)).toEqual([['one']]);
   });
 
   it('timeout_ms: 1 does not fork a worker per request', async () => {

@@ -2,6 +2,7 @@
 // fairness, preemption, deadlines, replacement with backoff), whose parts read and change the same
 // state on every event. What stands apart is split out: starting processes (worker-launcher.ts,
 // worker-spawner.ts), the channel's framing (line-channel.ts) and the messages (worker-protocol.ts).
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { QueryConfigError, QueryError } from './errors';
 import { createWorkerLauncher, type WorkerHandle, type WorkerLauncher } from './worker-launcher';
@@ -45,17 +46,22 @@ export interface QueryPoolOptions {
   /** Called when a worker is killed, dies, or cannot be started (for logs). */
   onWorkerExit?: ((info: { reason: WorkerExitReason; detail: string }) => void) | undefined;
   /**
-   * Starts the worker processes. Default: `createWorkerLauncher({ nice: workerNice })`, a
-   * spawner process that forks them, so that this process never forks after start (owned and
-   * closed by the pool). Tests wrap it to inject failed starts.
+   * Starts the worker processes. Default: `createWorkerLauncher()`, a spawner process that forks
+   * them, so that this process never forks after start (owned and closed by the pool). Tests wrap
+   * it to inject failed starts.
    */
   launcher?: WorkerLauncher | undefined;
   /**
-   * Scheduling niceness of the worker processes (0-19): statements burning every core must not
-   * starve this process (sync, `/health`). Default 10; 0 keeps this process's priority. Applies
-   * to the default launcher.
+   * How much lower than this process a worker runs once its current statement has run for
+   * `demoteAfterMs` (added to this process's niceness, at most 19): statements burning every core
+   * must not starve this process (sync, `/health`), while short queries run at this process's
+   * priority (a worker niced for good waited behind every busy thread of the machine: tens of ms
+   * for a point query). A demoted worker is replaced once it is idle (at most one replacement per
+   * 2 s; until then it serves, niced). Default 10; 0 never demotes.
    */
   workerNice?: number | undefined;
+  /** See `workerNice`. Default 50 ms. */
+  demoteAfterMs?: number | undefined;
 }
 
 export interface QueryPool {
@@ -98,6 +104,14 @@ interface Task {
 interface Slot {
   child: WorkerHandle | undefined;
   ready: boolean;
+  /** performance.now() when its current first task (the running statement) reached the head. */
+  headSince: number;
+  /** Niced because a statement ran past `demoteAfterMs`; replaced once idle. */
+  demoted: boolean;
+  /** A demoted slot this one (starting) replaces once it is ready. */
+  replaces: Slot | undefined;
+  /** Replaced by a successor: takes no more tasks, ends once idle, and leaves `slots`. */
+  retired: boolean;
   /** Sent and not answered yet, in send order (the worker runs them one after another). */
   tasks: Map<number, Task>;
   exited: boolean;
@@ -120,6 +134,8 @@ const PIPELINE_STALL_MS = 100;
 const PENALTY_MS = 10_000;
 /** How often queued work checks whether a long statement must yield its worker. */
 const PREEMPT_CHECK_MS = 100;
+/** At most one demoted worker is replaced per this many ms (a replacement costs a process start). */
+const RETIRE_EVERY_MS = 2000;
 /** Retry delays of a worker that could not be started (e.g. EMFILE): doubling up to the max. */
 const RESPAWN_MIN_MS = 100;
 const RESPAWN_MAX_MS = 5000;
@@ -161,8 +177,17 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   }
   const interruptFloorMs = options.interruptFloorMs ?? 1000;
   const workerNice = options.workerNice ?? 10;
+  if (!Number.isSafeInteger(workerNice) || workerNice < 0 || workerNice > 19) {
+    throw new QueryConfigError(`workerNice must be an integer in [0, 19], got ${workerNice}`);
+  }
+  const demoteAfterMs = options.demoteAfterMs ?? 50;
+  // Relative to this process: a validator started under `nice -n 5` demotes its workers to 15.
+  let demotedNice = workerNice;
+  try {
+    demotedNice = Math.min(19, getPriority() + workerNice);
+  } catch {}
   const ownLauncher = options.launcher === undefined;
-  const launcher = options.launcher ?? createWorkerLauncher({ nice: workerNice });
+  const launcher = options.launcher ?? createWorkerLauncher();
   const worker = queryWorkerLocation(options.workerUrl);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const slots: Slot[] = [];
@@ -202,6 +227,8 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     }
     if (!failedStart) {
       slots[index] = spawn();
+      // A successor that died before it was ready: its own replacement takes over the retirement.
+      slots[index]!.replaces = slot.replaces;
       return;
     }
     // Keep the dead slot in place (it is not usable) and retry all failed slots together.
@@ -212,7 +239,10 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       respawnTimer = undefined;
       for (let i = 0; i < slots.length; i++) {
         const s = slots[i]!;
-        if (s.exited && !closed && fatal === undefined) slots[i] = spawn();
+        if (s.exited && !closed && fatal === undefined) {
+          slots[i] = spawn();
+          slots[i]!.replaces = s.replaces;
+        }
       }
     }, delay);
     respawnTimer.unref();
@@ -249,6 +279,10 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     const slot: Slot = {
       child: undefined,
       ready: false,
+      headSince: 0,
+      demoted: false,
+      replaces: undefined,
+      retired: false,
       tasks: new Map(),
       exited: false,
       dying: false,
@@ -282,6 +316,13 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
         slot.ready = true;
         respawnDelay = RESPAWN_MIN_MS;
         child.setBusy(false);
+        const old = slot.replaces;
+        if (old !== undefined) {
+          slot.replaces = undefined;
+          old.retired = true;
+          old.dying = true;
+          if (old.tasks.size === 0) old.child?.kill();
+        }
         settleReady();
         dispatch();
         return;
@@ -295,7 +336,12 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       const task = slot.tasks.get(message.id);
       if (task === undefined) return;
       slot.tasks.delete(message.id);
-      if (slot.tasks.size === 0) child.setBusy(false);
+      slot.headSince = performance.now();
+      if (slot.tasks.size === 0) {
+        child.setBusy(false);
+        if (slot.retired) child.kill();
+        else if (slot.demoted) retire(slot);
+      }
       clearTimeout(task.timer);
       if (!task.abandoned) {
         const {
@@ -324,7 +370,15 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       } else if (held === 0 && !closed && !slot.dying && fatal === undefined) {
         options.onWorkerExit?.({ reason: 'crash', detail: `idle worker exited (${reason})` });
       }
-      replace(slot, false);
+      // A demoted worker that ended while its successor starts: the successor takes its place.
+      const successor = slots.find((s) => s.replaces === slot);
+      if (successor !== undefined) successor.replaces = undefined;
+      if (slot.retired || successor !== undefined) {
+        const index = slots.indexOf(slot);
+        if (index >= 0) slots.splice(index, 1);
+      } else {
+        replace(slot, false);
+      }
       settleReady();
       if (closed || fatal !== undefined) failQueue();
       else dispatch();
@@ -346,17 +400,12 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     }
   };
 
+  /** The client whose tasks `slot` holds: a worker only ever holds one client's tasks. */
+  const ownerOf = (slot: Slot): string | undefined => slot.tasks.values().next().value?.client;
   /** Workers holding at least one task of `client`. */
   const workersOf = (client: string) => {
     let n = 0;
-    for (const slot of slots) {
-      for (const task of slot.tasks.values()) {
-        if (task.client === client) {
-          n++;
-          break;
-        }
-      }
-    }
+    for (const slot of slots) if (ownerOf(slot) === client) n++;
     return n;
   };
 
@@ -382,30 +431,92 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     return false;
   };
 
-  const pickSlot = (client: string, atCap: boolean, alone: boolean): Slot | undefined => {
+  let lastRetire = Number.NEGATIVE_INFINITY;
+  let demoteTimer: NodeJS.Timeout | undefined;
+  /** Nices each worker whose statement has run past demoteAfterMs; stops once all are idle. */
+  const checkDemotions = () => {
+    const now = performance.now();
+    let busy = false;
+    for (const slot of slots) {
+      if (slot.tasks.size === 0 || !usable(slot)) continue;
+      busy = true;
+      if (slot.demoted || now - slot.headSince < demoteAfterMs) continue;
+      slot.demoted = true;
+      const pid = slot.child?.pid;
+      try {
+        if (pid !== undefined) setPriority(pid, demotedNice);
+      } catch {
+        // gone already, or not permitted: it keeps running at this process's priority
+      }
+    }
+    if (!busy && demoteTimer !== undefined) {
+      clearInterval(demoteTimer);
+      demoteTimer = undefined;
+    }
+  };
+  const watchDemotions = () => {
+    if (workerNice === 0 || demoteTimer !== undefined || closed) return;
+    demoteTimer = setInterval(checkDemotions, Math.max(5, demoteAfterMs / 2));
+    demoteTimer.unref();
+  };
+  /**
+   * Starts a successor for an idle demoted worker (niceness can only go up without privileges);
+   * the demoted one serves until the successor is ready, then ends. One at a time, at most one
+   * per RETIRE_EVERY_MS: a client whose statements keep running long cannot make the pool start
+   * a process per query (its workers stay demoted meanwhile).
+   */
+  const retire = (slot: Slot) => {
+    const now = performance.now();
+    if (closed || fatal !== undefined || !usable(slot) || slot.retired || slot.tasks.size > 0) {
+      return;
+    }
+    if (now - lastRetire < RETIRE_EVERY_MS || slots.some((s) => s.replaces !== undefined)) return;
+    lastRetire = now;
+    const successor = spawn();
+    successor.replaces = slot;
+    slots.push(successor);
+  };
+
+  /**
+   * The worker a query of `client` may go to now, the least loaded (a full-priority one before a
+   * demoted one): an empty worker, or one that holds only this client's queries with room in its
+   * pipeline and no stalled statement. Queries are pipelined only behind the same client's:
+   * nobody waits inside a worker behind another client's statement (which may never end); they
+   * wait in the queue, where preemption can reach them. `alone`: only an empty worker (a
+   * penalized client, or any client while one holding no worker waits). `atCap`: only workers
+   * this client already occupies.
+   */
+  const pickSlot = (
+    client: string,
+    atCap: boolean,
+    alone: boolean,
+    now: number,
+  ): Slot | undefined => {
     let best: Slot | undefined;
     for (const candidate of slots) {
       if (!usable(candidate) || candidate.child === undefined) continue;
-      if (candidate.tasks.size >= PIPELINE_DEPTH) continue;
-      // A penalized client's query runs only on an idle worker. Queries are pipelined only
-      // behind the same client's: nobody waits inside a worker behind another client's statement
-      // (which may never end); they wait in the queue, where preemption can reach them.
-      if (alone && candidate.tasks.size > 0) continue;
-      if ([...candidate.tasks.values()].some((t) => t.client !== client)) continue;
+      const size = candidate.tasks.size;
+      if (size >= PIPELINE_DEPTH || (alone && size > 0)) continue;
       const oldest = candidate.tasks.values().next().value;
-      if (oldest?.sentAt !== undefined && performance.now() - oldest.sentAt > PIPELINE_STALL_MS) {
+      if (oldest !== undefined) {
+        if (oldest.client !== client) continue;
+        if (oldest.sentAt !== undefined && now - oldest.sentAt > PIPELINE_STALL_MS) continue;
+      } else if (atCap) {
         continue;
       }
-      // At its cap, a client may only add to workers it already occupies.
-      if (atCap && ![...candidate.tasks.values()].some((t) => t.client === client)) continue;
-      if (best === undefined || candidate.tasks.size < best.tasks.size) best = candidate;
+      if (
+        best === undefined ||
+        size < best.tasks.size ||
+        (size === best.tasks.size && best.demoted && !candidate.demoted)
+      ) {
+        best = candidate;
+      }
     }
     return best;
   };
 
   /** Whether some worker could take a query now (pickSlot's conditions, for any client). */
-  const anyOpenSlot = () => {
-    const now = performance.now();
+  const anyOpenSlot = (now: number) => {
     for (const slot of slots) {
       if (!usable(slot) || slot.child === undefined || slot.tasks.size >= PIPELINE_DEPTH) continue;
       const oldest = slot.tasks.values().next().value;
@@ -414,49 +525,47 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     return false;
   };
 
+  /**
+   * Sends queued queries to workers, in three passes: clients holding no worker first (those
+   * interrupted least often, then the one served least recently: a client arriving behind
+   * hundreds of queued queries of others gets the next free worker), then the rest in arrival
+   * order, then clients whose statements were interrupted lately (each alone on an idle worker).
+   * While a client holding no worker waits, nobody adds to a worker's pipeline: a client that keeps
+   * its worker's pipeline topped up would otherwise keep that worker for as long as it has queries
+   * queued, and the waiting client would never get one.
+   *
+   * One walk of the queue per pass, and a client refused a worker is not asked again in the same
+   * pass (nothing it could get frees up meanwhile): a long queue costs O(queue), not
+   * O(queue x workers) with a sort, on every reply (measured: the sorting dispatch took ~45 us of
+   * the main thread per query once 100 queries queued, which made a backlog feed itself).
+   */
   const dispatch = () => {
-    // Every worker busy (e.g. hogged by never-ending statements): nothing can move, and the
-    // passes below would walk the whole queue for nothing on every event.
-    if (queue.length === 0 || !anyOpenSlot()) return;
-    // Clients that occupy no worker go first, then the rest in arrival order, then clients whose
-    // statements were interrupted lately (each alone on an idle worker).
-    dispatchPass('idle');
-    dispatchPass('any');
-    dispatchPass('penalized');
-  };
-
-  const dispatchPass = (pass: 'idle' | 'any' | 'penalized') => {
-    // Among clients holding no worker, those interrupted least often go first: a client whose
-    // statements keep running past the interrupt floor cannot get ahead of one whose queries end,
-    // also once its penalty has run out. Then the client served least recently: a client that
-    // arrives behind hundreds of queued queries of others gets the next free worker, instead of
-    // waiting for all of them (arrival order otherwise).
-    const order =
-      pass === 'idle'
-        ? [...queue].sort(
-            (a, b) =>
-              strikesOf(a.client) - strikesOf(b.client) ||
-              lastServedOf(a.client) - lastServedOf(b.client),
-          )
-        : [...queue];
-    // While a client holding no worker waits, nobody adds to a worker's pipeline: a client that
-    // keeps its worker's pipeline topped up would otherwise keep that worker for as long as it
-    // has queries queued, and the waiting client would never get one.
-    const waiting =
-      pass === 'any' && queue.some((t) => !isPenalized(t.client) && workersOf(t.client) === 0);
-    for (const task of order) {
-      const occupied = workersOf(task.client);
-      const penalty = isPenalized(task.client);
-      if ((pass === 'penalized') !== penalty || (pass === 'idle' && occupied > 0)) continue;
-      const atCap = occupied >= maxWorkersPerClient;
-      const target = pickSlot(task.client, atCap, penalty || waiting);
-      if (target === undefined) continue;
-      const at = queue.indexOf(task);
-      if (at < 0) continue;
-      queue.splice(at, 1);
+    // Every worker busy (e.g. hogged by never-ending statements): nothing can move.
+    if (queue.length === 0) return;
+    const now = performance.now();
+    if (!anyOpenSlot(now)) return;
+    const occupied = new Map<string, number>();
+    for (const slot of slots) {
+      const owner = ownerOf(slot);
+      if (owner !== undefined) occupied.set(owner, (occupied.get(owner) ?? 0) + 1);
+    }
+    const penalties = new Map<string, boolean>();
+    const penalty = (client: string) => {
+      let p = penalties.get(client);
+      if (p === undefined) penalties.set(client, (p = isPenalized(client)));
+      return p;
+    };
+    const taken = new Set<Task>();
+    const send = (task: Task, target: Slot) => {
+      if (target.tasks.size === 0) {
+        target.headSince = now;
+        occupied.set(task.client, (occupied.get(task.client) ?? 0) + 1);
+        watchDemotions();
+      }
+      taken.add(task);
       target.tasks.set(task.id, task);
       task.worker = target;
-      task.sentAt = performance.now();
+      task.sentAt = now;
       served(task.client);
       const child = target.child!;
       child.setBusy(true);
@@ -468,6 +577,55 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
           child.kill();
         }
       });
+    };
+
+    // 1. Clients holding no worker (not penalized): the first queued query of each.
+    const heads: Task[] = [];
+    const seen = new Set<string>();
+    for (const task of queue) {
+      if (seen.has(task.client)) continue;
+      seen.add(task.client);
+      if (!occupied.has(task.client) && !penalty(task.client)) heads.push(task);
+    }
+    heads.sort(
+      (a, b) =>
+        strikesOf(a.client) - strikesOf(b.client) ||
+        lastServedOf(a.client) - lastServedOf(b.client),
+    );
+    let waiting = false;
+    for (const task of heads) {
+      const target = waiting ? undefined : pickSlot(task.client, false, false, now);
+      if (target === undefined) waiting = true;
+      else send(task, target);
+    }
+
+    // 2. Everyone else in arrival order, unless a client holding no worker still waits: then
+    // only an empty worker could take a query, and pass 1 found none.
+    const refused = new Set<string>();
+    if (!waiting) {
+      for (const task of queue) {
+        if (taken.has(task) || refused.has(task.client) || penalty(task.client)) continue;
+        const atCap = (occupied.get(task.client) ?? 0) >= maxWorkersPerClient;
+        const target = pickSlot(task.client, atCap, false, now);
+        if (target === undefined) refused.add(task.client);
+        else send(task, target);
+      }
+    }
+
+    // 3. Clients interrupted lately: each query alone on an idle worker.
+    refused.clear();
+    for (const task of queue) {
+      if (taken.has(task) || refused.has(task.client) || !penalty(task.client)) continue;
+      const atCap = (occupied.get(task.client) ?? 0) >= maxWorkersPerClient;
+      const target = pickSlot(task.client, atCap, true, now);
+      if (target === undefined) refused.add(task.client);
+      else send(task, target);
+    }
+
+    if (taken.size > 0) {
+      let kept = 0;
+      for (const task of queue) if (!taken.has(task)) queue[kept++] = task;
+      queue.length = kept;
     }
   };
 
@@ -480,6 +638,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
   const preempt = () => {
     if (closed) return;
     const now = performance.now();
+    for (const slot of slots) if (slot.demoted && slot.tasks.size === 0) retire(slot);
     const longRunner = (slot: Slot) => {
       if (!usable(slot)) return undefined;
       const first = slot.tasks.values().next().value;
@@ -645,6 +804,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       closed = true;
       if (respawnTimer !== undefined) clearTimeout(respawnTimer);
       if (preemptTimer !== undefined) clearInterval(preemptTimer);
+      if (demoteTimer !== undefined) clearInterval(demoteTimer);
       failQueue();
       settleReady();
       const exits = slots.map((slot) => {
