@@ -18,6 +18,8 @@ export interface LoadReport {
   errors: number;
   /** A few error descriptions (status and body, or the socket error). */
   samples: string[];
+  /** CPU time of this (load generator) thread, us: subtracted from the process's. */
+  cpuUs: number;
 }
 
 const { url, rate, seconds, rows } = workerData as LoadRequest;
@@ -49,6 +51,7 @@ function post(body: string): Promise<{ status: number; text: string }> {
   });
 }
 
+const cpu = process.threadCpuUsage();
 const total = Math.round(rate * seconds);
 const latencies: number[] = [];
 const samples: string[] = [];
@@ -82,5 +85,11 @@ for (let i = 0; i < total; i++) {
 }
 await Promise.all(inflight);
 agent.destroy();
-const report: LoadReport = { latencies: latencies.sort((a, b) => a - b), errors, samples };
+const used = process.threadCpuUsage(cpu);
+const report: LoadReport = {
+  latencies: latencies.sort((a, b) => a - b),
+  errors,
+  samples,
+  cpuUs: used.user + used.system,
+};
 parentPort?.postMessage(report);

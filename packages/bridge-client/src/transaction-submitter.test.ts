@@ -17,6 +17,7 @@ import {
   type TestBridgeDeployment,
 } from '@synddb/test-contracts';
 import { waitFor } from '@synddb/test-support';
+import { startJsonRpcFaultProxy } from '@synddb/test-support/chain';
 import {
   type BaseWallet,
   getBytes,
@@ -499,6 +500,59 @@ describe('transaction submitter', () => {
       expect(revert).toMatchObject({ name: 'MessageAlreadyInitialized', args: [m.messageId] });
     } finally {
       await rpcCall('evm_setAutomine', [true]);
+    }
+  });
+
+  it('waits out failed receipt lookups of its own mined transaction instead of calling its nonce consumed by another', async () => {
+    // Every receipt lookup fails (its connection is dropped) while the transaction is mined: the
+    // chain's nonce passes ours but nothing proves whose transaction used it. Reporting
+    // 'nonce_consumed' made the relayer mark its own mined transaction dropped.
+    const proxy = await startJsonRpcFaultProxy({
+      upstream: anvil.url,
+      dropRateByMethod: { eth_getTransactionReceipt: 1 },
+      dropAfterForwardShare: 0,
+    });
+    const lossy = createRpcProviders({
+      urls: [proxy.url],
+      chainId: anvil.chainId,
+      timeoutMs: 2000,
+    });
+    try {
+      const s = createTransactionSubmitter({
+        rpc: lossy,
+        wallet: relayer,
+        chainId: anvil.chainId,
+        pollIntervalMs: 50,
+        replaceAfterMs: 60_000,
+      });
+      const m = withdrawal(777n);
+      const { j, signed } = journal();
+      const outcome = s.send(
+        {
+          to: chain.addresses.bridge,
+          data: encodeInitializeAndHandle(m, [
+            sig(validators[0]!, m.messageId),
+            sig(validators[1]!, m.messageId),
+          ]),
+        },
+        j,
+      );
+      // Mined (anvil mines at once) while every receipt lookup fails, for several nonce checks.
+      await waitFor(async () => (await reader.messageStatus(m.messageId)).completed, {
+        what: 'the withdrawal mined',
+        timeoutMs: 10_000,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(proxy.stats().byMethod.eth_getTransactionCount ?? 0).toBeGreaterThan(1);
+      proxy.setRates({ dropRateByMethod: {} });
+      const result = await outcome;
+      expect(result.status).toBe('mined');
+      if (result.status !== 'mined') return;
+      expect(result.tx.hash).toBe(signed[0]!.hash);
+      expect(result.receipt.success).toBe(true);
+    } finally {
+      lossy.destroy();
+      await proxy.close();
     }
   });
 

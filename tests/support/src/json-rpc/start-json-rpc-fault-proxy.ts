@@ -14,6 +14,11 @@ export interface JsonRpcFaultProxyOptions {
   /** Share of requests whose connection is dropped without an answer. Default 0. */
   dropRate?: number;
   /**
+   * Drop shares by JSON-RPC method, in place of `dropRate` for those methods (e.g.
+   * `{ eth_getTransactionReceipt: 1 }`: every receipt lookup fails, nothing else does).
+   */
+  dropRateByMethod?: Record<string, number>;
+  /**
    * Of the dropped requests, the share forwarded first (the node acts, the answer is lost: the
    * hard case for `eth_sendRawTransaction`). Default 0.5.
    */
@@ -29,8 +34,12 @@ export interface JsonRpcFaultProxy {
   url: string;
   /** Requests by JSON-RPC method, and how many were dropped / delayed. */
   stats(): { requests: number; dropped: number; delayed: number; byMethod: Record<string, number> };
-  /** Changes the rates while running (0 turns faults off). */
-  setRates(rates: { dropRate?: number; delayRate?: number }): void;
+  /** Changes the rates while running (0 turns faults off); `dropRateByMethod` is replaced whole. */
+  setRates(rates: {
+    dropRate?: number;
+    delayRate?: number;
+    dropRateByMethod?: Record<string, number>;
+  }): void;
   close(): Promise<void>;
 }
 
@@ -46,6 +55,7 @@ export async function startJsonRpcFaultProxy(
   const random = seededRandom(testSeed(options.seedLabel ?? 'json-rpc-fault-proxy'));
   let dropRate = options.dropRate ?? 0;
   let delayRate = options.delayRate ?? 0;
+  let byMethod = new Map(Object.entries(options.dropRateByMethod ?? {}));
   const afterShare = options.dropAfterForwardShare ?? 0.5;
   const maxDelay = options.maxDelayMs ?? 500;
   const stats = { requests: 0, dropped: 0, delayed: 0, byMethod: {} as Record<string, number> };
@@ -85,16 +95,17 @@ export async function startJsonRpcFaultProxy(
     req.on('end', async () => {
       const body = Buffer.concat(chunks);
       stats.requests++;
+      let method = 'unknown';
       try {
         const parsed = JSON.parse(body.toString('utf8')) as
           | { method?: string }
           | { method?: string }[];
-        const method = Array.isArray(parsed) ? 'batch' : (parsed.method ?? 'unknown');
+        method = Array.isArray(parsed) ? 'batch' : (parsed.method ?? 'unknown');
         stats.byMethod[method] = (stats.byMethod[method] ?? 0) + 1;
       } catch {
         // forwarded as is
       }
-      const drop = random() < dropRate;
+      const drop = random() < (byMethod.get(method) ?? dropRate);
       const dropAfter = drop && random() < afterShare;
       if (!drop && random() < delayRate) {
         stats.delayed++;
@@ -126,6 +137,9 @@ export async function startJsonRpcFaultProxy(
     setRates(rates) {
       if (rates.dropRate !== undefined) dropRate = rates.dropRate;
       if (rates.delayRate !== undefined) delayRate = rates.delayRate;
+      if (rates.dropRateByMethod !== undefined) {
+        byMethod = new Map(Object.entries(rates.dropRateByMethod));
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {
