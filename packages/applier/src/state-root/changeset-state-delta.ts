@@ -68,7 +68,6 @@ const writer = new RowElementWriter();
 /** The single pass of changesetStateDelta; undefined when it must take the reference path. */
 function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
   const r = new Reader(changeset);
-  const lanes = new Uint16Array(LTHASH_LANES);
   const updates: PendingRowUpdate[] = [];
   let name = '';
   let columns = 0;
@@ -116,8 +115,7 @@ function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
     r.pos = next;
     batch.add(writer.finish(), op === OP_DELETE);
   }
-  batch.finish(lanes);
-  return { lanes, updates };
+  return { lanes: batch.take(), updates };
 }
 
 /** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */

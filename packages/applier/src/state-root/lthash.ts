@@ -137,11 +137,27 @@ export class ElementLaneBatch {
 
   /** Adds the batch's sum (mod 2^16 per lane) to `lanes` and empties the batch. */
   finish(lanes: Uint16Array): void {
-    this.#run();
-    const k = this.#k;
-    k.x.lthash_acc_take();
-    addDigestLanes(lanes, k.out(), false);
+    addDigestLanes(lanes, this.#take(), false);
     this.begin();
+  }
+
+  /** The batch's sum as a new lane array (a copy, no lane additions), and empties the batch. */
+  take(): Uint16Array {
+    const sum = this.#take();
+    // little-endian: one copy of the kernel's output as 16-bit lanes (the wasm memory is LE)
+    const lanes = LITTLE_ENDIAN
+      ? new Uint16Array(sum.buffer.slice(sum.byteOffset, sum.byteOffset + LTHASH_BYTES))
+      : new Uint16Array(LTHASH_LANES);
+    if (!LITTLE_ENDIAN) addDigestLanes(lanes, sum, false);
+    this.begin();
+    return lanes;
+  }
+
+  /** Runs what is queued; the sum's 2048 bytes in natural order (the kernel's output area). */
+  #take(): Uint8Array {
+    this.#run();
+    this.#k.x.lthash_acc_take();
+    return this.#k.out();
   }
 
   #run(): void {
