@@ -165,6 +165,12 @@ function timeApplierOnly(name: string, workload: Workload): number {
   return elapsed;
 }
 
+/**
+ * CPU time of this process (every thread: the applying thread and the prepare workers; the
+ * storage server is a child process) during the last timeSync's catch-up, in ms.
+ */
+let lastSyncCpuMs = 0;
+
 async function timeSync(
   name: string,
   workload: Workload,
@@ -202,6 +208,7 @@ async function timeSync(
     ...(stateRoot ? { stateRoot: true } : {}),
   });
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const done = new Promise<void>((resolve, reject) => {
     engine.on('applied', (messages) => {
       if ((messages.at(-1)?.sequence ?? -1n) >= server.head) resolve();
@@ -211,6 +218,8 @@ async function timeSync(
   engine.start();
   await done;
   const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStarted);
+  lastSyncCpuMs = (cpu.user + cpu.system) / 1000;
   await engine.stop();
   await pool?.close();
   await preparePool?.close();
@@ -452,29 +461,40 @@ async function benchStateRoot(): Promise<void> {
     { label: `${MESSAGES} messages x ${ROWS} rows`, w: makeWorkload('root-bulk', MESSAGES, ROWS) },
     { label: `${ONE_ROW} one-row messages`, w: makeWorkload('root-one', ONE_ROW, 1) },
   ];
-  console.log('\n4) state root maintained vs not, prepare workers (pairs alternated, off first)');
+  const pairs = Number(process.env.BENCH_ROOT_PAIRS ?? 2);
+  console.log(
+    `\n4) state root maintained vs not, prepare workers (${pairs} pairs alternated, off first; CPU = all threads of this process)`,
+  );
   for (const { label, w } of workloads) {
-    const rows: { run: string; time: string; 'time / baseline of the pair': string }[] = [];
+    const rows: Record<string, string>[] = [];
     const ratios: number[] = [];
-    for (let pair = 0; pair < 2; pair++) {
+    const cpuRatios: number[] = [];
+    for (let pair = 0; pair < pairs; pair++) {
       const off = await timeSync(`root-${label}`, w, 'prepare', [], false);
+      const offCpu = lastSyncCpuMs;
       const on = await timeSync(`root-${label}`, w, 'prepare', [], true);
+      const onCpu = lastSyncCpuMs;
       ratios.push(on / off);
+      cpuRatios.push(onCpu / offCpu);
       rows.push({
         run: 'no state root (baseline)',
         time: fmt(off),
         'time / baseline of the pair': '1.00',
+        'CPU time': fmt(offCpu),
+        'CPU / baseline of the pair': '1.00',
       });
       rows.push({
         run: 'state root kept',
         time: fmt(on),
         'time / baseline of the pair': (on / off).toFixed(2),
+        'CPU time': fmt(onCpu),
+        'CPU / baseline of the pair': (onCpu / offCpu).toFixed(2),
       });
     }
     console.log(`${label} (${w.rows.toLocaleString()} rows):`);
     console.table(rows);
     console.log(
-      `ratio with / without the state root: ${ratios.map((r) => `x${r.toFixed(2)}`).join(', ')} (goal <= 1.10)`,
+      `ratio with / without the state root: ${ratios.map((r) => `x${r.toFixed(2)}`).join(', ')} (goal <= 1.10); CPU time: ${cpuRatios.map((r) => `x${r.toFixed(2)}`).join(', ')}`,
     );
   }
 

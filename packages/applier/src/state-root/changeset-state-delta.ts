@@ -10,7 +10,7 @@ import {
 import { readTableHeader } from '../changeset/table-header';
 import { iterateChangeset } from '../codec/iterate-changeset';
 import type { ColumnValue } from '../types';
-import { addDigestLanes, elementXof, hashElement, LTHASH_LANES } from './lthash';
+import { elementLaneBatch, hashElement, LTHASH_LANES } from './lthash';
 import { isStateTable, RowElementWriter } from './row-element';
 
 /**
@@ -45,7 +45,8 @@ export interface ChangesetStateDelta {
  * tables are not state and are skipped. Throws ChangesetFormatError on malformed input.
  *
  * One pass over the bytes: INSERT and DELETE records are written into the element straight from
- * the wire (`RowElementWriter#rawRecord`), hashed, and their lanes added to the delta; only
+ * the wire (`RowElementWriter#rawRecord`) and queued on this thread's `ElementLaneBatch`, which
+ * hashes them in WebAssembly and sums their lanes into the delta; only
  * UPDATEs (and the changes of skipped tables, to check them) are decoded into values. Anything
  * that pass does not take (a patchset, a value it does not copy, malformed input) is left to
  * `referenceChangesetStateDelta`, the plain decoding loop, which computes the same delta or
@@ -67,7 +68,6 @@ const writer = new RowElementWriter();
 /** The single pass of changesetStateDelta; undefined when it must take the reference path. */
 function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
   const r = new Reader(changeset);
-  const lanes = new Uint16Array(LTHASH_LANES);
   const updates: PendingRowUpdate[] = [];
   let name = '';
   let columns = 0;
@@ -76,6 +76,7 @@ function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
   let included = false;
   let seen = false;
   let skipped: Change | undefined;
+  const batch = elementLaneBatch();
   while (r.pos < r.end) {
     const op = r.buf[r.pos]!;
     if (op === TABLE_CHANGESET || op === TABLE_PATCHSET) {
@@ -112,9 +113,9 @@ function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
     const next = writer.rawRecord(r, r.pos, columns);
     if (next < 0) return undefined;
     r.pos = next;
-    addDigestLanes(lanes, elementXof(writer.finish()), op === OP_DELETE);
+    batch.add(writer.finish(), op === OP_DELETE);
   }
-  return { lanes, updates };
+  return { lanes: batch.take(), updates };
 }
 
 /** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */

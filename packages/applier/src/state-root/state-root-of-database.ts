@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { ValueType } from '../types';
 import type { ChangesetStateDelta, PendingRowUpdate } from './changeset-state-delta';
-import { LtHash16 } from './lthash';
+import { elementLaneBatch, LtHash16 } from './lthash';
 import { asciiLower, isStateTable, RowElementWriter } from './row-element';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -30,6 +30,7 @@ function columnsOf(db: Database, table: string): string[] {
  */
 export function stateHashOfDatabase(db: Database): LtHash16 {
   const hash = new LtHash16();
+  const batch = elementLaneBatch();
   for (const table of stateTables(db)) {
     const columns = columnsOf(db, table);
     if (columns.length === 0) continue;
@@ -40,9 +41,10 @@ export function stateHashOfDatabase(db: Database): LtHash16 {
     for (const row of select.iterate() as IterableIterator<unknown[]>) {
       writer.begin(table, columns.length);
       for (const v of row) writer.storedValue(v);
-      hash.add(writer.finish());
+      batch.add(writer.finish(), false);
     }
   }
+  batch.finish(hash.lanes);
   return hash;
 }
 
@@ -73,6 +75,7 @@ export function applyStateDelta(
 ): void {
   hash.addLanes(delta.lanes);
   if (delta.updates.length === 0) return;
+  const batch = elementLaneBatch();
   for (const u of delta.updates) {
     const reader = readerOf(db, readers, u);
     // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.
@@ -90,11 +93,12 @@ export function applyStateDelta(
       if (u.oldTypes[i] !== 0) writer.value(u.oldTypes[i]!, u.oldValues[i]);
       else writer.storedValue(row[i]);
     }
-    hash.remove(writer.finish());
+    batch.add(writer.finish(), true);
     writer.begin(u.table, reader.columns);
     for (let i = 0; i < reader.columns; i++) writer.storedValue(row[i]);
-    hash.add(writer.finish());
+    batch.add(writer.finish(), false);
   }
+  batch.finish(hash.lanes);
 }
 
 function readerOf(
