@@ -1,0 +1,86 @@
+// Worker thread of query-while-syncing.ts: sends open-loop point queries (POST /query) at a fixed
+// rate and reports their latencies. It runs off the bench's main thread, which also runs the
+// validator's sync engine: measured there, a latency would include every apply slice of the
+// measuring thread itself, whatever thread answered the request.
+import { Agent, request } from 'node:http';
+import { parentPort, workerData } from 'node:worker_threads';
+
+export interface LoadRequest {
+  url: string;
+  rate: number;
+  seconds: number;
+  rows: number;
+}
+
+export interface LoadReport {
+  /** Latencies in ms from each request's scheduled send time, sorted. */
+  latencies: number[];
+  errors: number;
+  /** A few error descriptions (status and body, or the socket error). */
+  samples: string[];
+}
+
+const { url, rate, seconds, rows } = workerData as LoadRequest;
+const target = new URL('/query', url);
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const total = Math.round(rate * seconds);
+const latencies: number[] = [];
+const samples: string[] = [];
+let errors = 0;
+const start = performance.now() + 50;
+const inflight: Promise<void>[] = [];
+for (let i = 0; i < total; i++) {
+  const at = start + (i * 1000) / rate;
+  const wait = at - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  const id = 1 + Math.floor(Math.random() * rows);
+  const body = JSON.stringify({
+    sql: 'SELECT owner, balance FROM accounts WHERE id = ?',
+    params: [id],
+  });
+  inflight.push(
+    post(body).then(
+      ({ status, text }) => {
+        if (status === 200) latencies.push(performance.now() - at);
+        else {
+          errors++;
+          if (samples.length < 5) samples.push(`${status} ${text.slice(0, 200)}`);
+        }
+      },
+      (error: Error) => {
+        errors++;
+        if (samples.length < 5) samples.push(error.message);
+      },
+    ),
+  );
+}
+await Promise.all(inflight);
+agent.destroy();
+const report: LoadReport = { latencies: latencies.sort((a, b) => a - b), errors, samples };
+parentPort?.postMessage(report);
