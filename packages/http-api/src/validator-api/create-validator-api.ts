@@ -70,6 +70,11 @@ export interface CreateValidatorApiOptions {
    * connections hold more unread output than one result may take.
    */
   connectionLimits?: ConnectionLimits | undefined;
+  /**
+   * Exposition text of metrics kept in another registry (e.g. another thread's), served on
+   * `/metrics` before `metrics.registry`'s own. The two must not share metric names.
+   */
+  externalMetrics?: (() => Promise<string>) | undefined;
 }
 
 const optionsSchema = z.object({
@@ -196,7 +201,12 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
 
   app.get('/metrics', async (c) => {
     metrics.observeStatus(options.status());
-    const text = await metrics.registry.metrics();
+    const [external, own] = await Promise.all([
+      options.externalMetrics?.() ?? '',
+      metrics.registry.metrics(),
+    ]);
+    const text =
+      external === '' || external.endsWith('\n') ? external + own : `${external}\n${own}`;
     return c.body(text, 200, { 'content-type': metrics.registry.contentType });
   });
 

@@ -48,6 +48,19 @@ export interface UpgradeServer {
   listenerCount(event: 'upgrade'): number;
 }
 
+/**
+ * Where row changes come from when the changesets of `applied` events are only carried while
+ * someone subscribes to rows (e.g. events relayed from another thread): a rows subscription takes
+ * effect (and is acknowledged) once `acquire()` resolves, from which point every `applied` event
+ * carries its changesets until the matching `release()`.
+ */
+export interface RowChangesGate {
+  acquire(): Promise<void>;
+  release(): void;
+  /** `listener` drops every rows subscriber: row changes were lost upstream (over its budget). */
+  onLost(listener: () => void): void;
+}
+
 /** Optional structured logger (the validator's `Logger` fits). */
 export interface SubscriptionLogger {
   debug?(message: string, fields?: Record<string, unknown>): void;
@@ -110,6 +123,8 @@ export interface AttachSubscriptionsOptions {
   /** Where the `synddb_ws_*` metrics are recorded (`createWsMetrics`, or the validator's). */
   metrics?: WsMetrics | undefined;
   logger?: SubscriptionLogger | undefined;
+  /** See `RowChangesGate`. Default: every `applied` event carries its changesets. */
+  rowChanges?: RowChangesGate | undefined;
 }
 
 export interface SubscriptionClientInfo {
@@ -160,6 +175,10 @@ interface Client {
   errors: number;
   closing: boolean;
   killTimer: NodeJS.Timeout | undefined;
+  /** Holds an `acquire()` of the row-changes gate. */
+  rowsHeld: boolean;
+  /** Messages of this client wait for this (a rows subscription waiting for the gate). */
+  pending: Promise<void> | undefined;
 }
 
 /** Per-entry overhead counted against `maxBufferedBytes`. */
@@ -430,7 +449,17 @@ export function attachSubscriptions(
 
   // ---- client messages --------------------------------------------------------------------
 
-  const handle = (client: Client, message: ClientMessage) => {
+  const gate = options.rowChanges;
+  gate?.onLost(() => {
+    for (const client of clients.values()) if (client.rows !== null) drop(client, 'slow_consumer');
+  });
+  const releaseRows = (client: Client) => {
+    if (!client.rowsHeld) return;
+    client.rowsHeld = false;
+    gate?.release();
+  };
+
+  const handle = (client: Client, message: ClientMessage): Promise<void> | undefined => {
     const id = message.id === undefined ? {} : { id: message.id };
     if (message.op === 'ping') {
       sendControl(client, { op: 'pong', ...id });
@@ -443,7 +472,10 @@ export function attachSubscriptions(
         return;
       }
       if (message.channel === 'sequences') client.sequences = false;
-      else client.rows = null;
+      else {
+        client.rows = null;
+        releaseRows(client);
+      }
       sendControl(client, { op: 'unsubscribed', ...id, channel: message.channel });
       return;
     }
@@ -453,14 +485,29 @@ export function attachSubscriptions(
       return;
     }
     const values = message.values ?? includeValues;
-    client.rows = { tables: message.tables === null ? null : new Set(message.tables), values };
-    sendControl(client, {
-      op: 'subscribed',
-      ...id,
-      channel: 'rows',
-      tables: message.tables,
-      values,
-    });
+    const subscribe = () => {
+      client.rows = { tables: message.tables === null ? null : new Set(message.tables), values };
+      sendControl(client, {
+        op: 'subscribed',
+        ...id,
+        channel: 'rows',
+        tables: message.tables,
+        values,
+      });
+    };
+    if (gate === undefined || client.rowsHeld) {
+      subscribe();
+      return undefined;
+    }
+    return gate.acquire().then(
+      () => {
+        client.rowsHeld = true;
+        if (client.closing) releaseRows(client);
+        else subscribe();
+      },
+      // the source is going away (shutting down)
+      () => drop(client, 'shutdown'),
+    );
   };
 
   const onMessage = (client: Client, data: RawData, isBinary: boolean) => {
@@ -473,7 +520,23 @@ export function attachSubscriptions(
       const text = Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')
         : Buffer.from(data as ArrayBuffer).toString('utf8');
-      handle(client, parseClientMessage(text, limits));
+      const message = parseClientMessage(text, limits);
+      if (client.pending !== undefined) {
+        // in order, after the rows subscription that waits for the gate
+        const pending = client.pending.then(() => handle(client, message));
+        client.pending = pending;
+        void pending.then(() => {
+          if (client.pending === pending) client.pending = undefined;
+        });
+        return;
+      }
+      const pending = handle(client, message);
+      if (pending !== undefined) {
+        client.pending = pending;
+        void pending.then(() => {
+          if (client.pending === pending) client.pending = undefined;
+        });
+      }
     } catch (error) {
       if (!(error instanceof ClientMessageError)) throw error;
       client.errors++;
@@ -511,6 +574,8 @@ export function attachSubscriptions(
       errors: 0,
       closing: false,
       killTimer: undefined,
+      rowsHeld: false,
+      pending: undefined,
     };
     clients.set(ws, client);
     metrics?.wsClients.set(clients.size);
@@ -530,6 +595,7 @@ export function attachSubscriptions(
       if (client.killTimer !== undefined) clearTimeout(client.killTimer);
       client.queue = [];
       client.closing = true;
+      releaseRows(client);
       clients.delete(ws);
       metrics?.wsClients.set(clients.size);
       logger?.debug?.('websocket client disconnected', { client: client.id, code });
