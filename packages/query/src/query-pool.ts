@@ -552,7 +552,10 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
     const penalties = new Map<string, boolean>();
     const penalty = (client: string) => {
       let p = penalties.get(client);
-      if (p === undefined) penalties.set(client, (p = isPenalized(client)));
+      if (p === undefined) {
+        p = isPenalized(client);
+        penalties.set(client, p);
+      }
       return p;
     };
     const taken = new Set<Task>();
