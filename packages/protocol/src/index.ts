@@ -66,7 +66,12 @@ export {
   type SyndDBErrorOptions,
   walkErrorChain,
 } from './errors';
-export { keccak256, keccak256Implementation, keccak256Js } from './hash/keccak256';
+export {
+  keccak256,
+  keccak256Implementation,
+  keccak256Js,
+  keccak256Parts,
+} from './hash/keccak256';
 export { sha256 } from './hash/sha256';
 export { HeaderMismatchError, SignedMessageJsonError } from './json/errors';
 export {
@@ -87,6 +92,11 @@ export {
 } from './payload/changeset-batch-request';
 export { type DecodePayloadOptions, decodePayload } from './payload/decode-payload';
 export { PayloadDecodeError } from './payload/errors';
+export {
+  type SnapshotRequestFields,
+  type StreamSnapshotImageOptions,
+  streamSnapshotImage,
+} from './payload/snapshot-image-stream';
 export { decodeSnapshotRequest, encodeSnapshotRequest } from './payload/snapshot-request';
 export { decodeWithdrawalRequest, encodeWithdrawalRequest } from './payload/withdrawal-request';
 export type {

@@ -2,6 +2,7 @@
 // fairness, preemption, deadlines, replacement with backoff), whose parts read and change the same
 // state on every event. What stands apart is split out: starting processes (worker-launcher.ts,
 // worker-spawner.ts), the channel's framing (line-channel.ts) and the messages (worker-protocol.ts).
+import { readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { QueryConfigError, QueryError } from './errors';
@@ -52,15 +53,18 @@ export interface QueryPoolOptions {
    */
   launcher?: WorkerLauncher | undefined;
   /**
-   * How much lower than this process a worker runs once its current statement has run for
-   * `demoteAfterMs` (added to this process's niceness, at most 19): statements burning every core
+   * How much lower than this process a worker runs once its current statement has used
+   * `demoteAfterMs` of CPU time (added to this process's niceness, at most 19): statements burning every core
    * must not starve this process (sync, `/health`), while short queries run at this process's
    * priority (a worker niced for good waited behind every busy thread of the machine: tens of ms
    * for a point query). A demoted worker is replaced once it is idle (at most one replacement per
    * 2 s; until then it serves, niced). Default 10; 0 never demotes.
    */
   workerNice?: number | undefined;
-  /** See `workerNice`. Default 50 ms. */
+  /**
+   * See `workerNice`. Default 50 ms of the worker's CPU time (Linux `/proc`; elsewhere, of wall
+   * time): on a loaded machine a point query can take longer than that waiting for a core.
+   */
   demoteAfterMs?: number | undefined;
 }
 
@@ -108,6 +112,8 @@ interface Slot {
   headSince: number;
   /** Niced because a statement ran past `demoteAfterMs`; replaced once idle. */
   demoted: boolean;
+  /** The first task when the demotion check last saw it, and the worker's CPU ticks then. */
+  watched: { task: Task; ticks: number } | undefined;
   /** A demoted slot this one (starting) replaces once it is ready. */
   replaces: Slot | undefined;
   /** Replaced by a successor: takes no more tasks, ends once idle, and leaves `slots`. */
@@ -134,6 +140,22 @@ const PIPELINE_STALL_MS = 100;
 const PENALTY_MS = 10_000;
 /** How often queued work checks whether a long statement must yield its worker. */
 const PREEMPT_CHECK_MS = 100;
+/** Linux reports CPU time in /proc in clock ticks of 10 ms (USER_HZ 100). */
+const MS_PER_TICK = 10;
+
+/** CPU time (user + system) of process `pid` in clock ticks, or undefined without /proc. */
+function cpuTicksOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command (which may contain spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** At most one demoted worker is replaced per this many ms (a replacement costs a process start). */
 const RETIRE_EVERY_MS = 2000;
 /** Retry delays of a worker that could not be started (e.g. EMFILE): doubling up to the max. */
@@ -281,6 +303,7 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
       ready: false,
       headSince: 0,
       demoted: false,
+      watched: undefined,
       replaces: undefined,
       retired: false,
       tasks: new Map(),
@@ -433,16 +456,29 @@ export function createQueryPool(options: QueryPoolOptions): QueryPool {
 
   let lastRetire = Number.NEGATIVE_INFINITY;
   let demoteTimer: NodeJS.Timeout | undefined;
-  /** Nices each worker whose statement has run past demoteAfterMs; stops once all are idle. */
+  /**
+   * Nices each worker whose current statement has used demoteAfterMs of CPU time since the check
+   * first saw it (wall time where /proc is missing); stops once every worker is idle.
+   */
   const checkDemotions = () => {
     const now = performance.now();
     let busy = false;
     for (const slot of slots) {
       if (slot.tasks.size === 0 || !usable(slot)) continue;
       busy = true;
-      if (slot.demoted || now - slot.headSince < demoteAfterMs) continue;
-      slot.demoted = true;
+      if (slot.demoted) continue;
       const pid = slot.child?.pid;
+      const head = slot.tasks.values().next().value!;
+      const ticks = pid === undefined ? undefined : cpuTicksOf(pid);
+      if (ticks === undefined) {
+        if (now - slot.headSince < demoteAfterMs) continue;
+      } else if (slot.watched?.task !== head) {
+        slot.watched = { task: head, ticks };
+        continue;
+      } else if ((ticks - slot.watched.ticks) * MS_PER_TICK < demoteAfterMs) {
+        continue;
+      }
+      slot.demoted = true;
       try {
         if (pid !== undefined) setPriority(pid, demotedNice);
       } catch {

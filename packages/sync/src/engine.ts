@@ -427,13 +427,14 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
           ? prepareBatch(info, context)
           : fetchBatchBlob(info, context).then(async (blob) => {
               const started = performance.now();
+              const bytes = blob.byteLength; // a large blob is moved to the worker
               const messages = await preparePool.prepare(info, blob, context);
               context.onVerified({
                 startSequence: info.startSequence,
                 messages: messages.length,
                 seconds: (performance.now() - started) / 1000,
               });
-              return { info, messages, bytes: blob.byteLength };
+              return { info, messages, bytes };
             }),
     };
     entry.result.then(

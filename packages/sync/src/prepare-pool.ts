@@ -6,13 +6,16 @@ import { decodeMessage, type PreparedMessage } from './prepare-batch';
 import { unpackMessages } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
 import { RemoteError } from './remote-error';
+import { transferable } from './transfer';
 
 export interface PreparePool {
   readonly size: number;
   /**
    * Decompresses, decodes and verifies one downloaded batch on a worker thread (the same checks
    * as `prepareBlob`); failures reject with an error of the same `code` as in-thread. Small
-   * message payloads are decoded on the calling thread (see `callerDecodeMaxBytes`).
+   * message payloads are decoded on the calling thread (see `callerDecodeMaxBytes`). A blob of
+   * at least 1 MiB that is its whole ArrayBuffer is moved to the worker, not copied: it is
+   * detached (empty) here once `prepare` returns.
    */
   prepare(
     info: BatchInfo,
@@ -220,7 +223,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
           maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
         });
         settleRef(entry);
-        entry.worker.postMessage(request);
+        entry.worker.postMessage(request, transferable(blob));
       });
     },
     async close() {

@@ -7,6 +7,7 @@ import { defaultBackend } from '@synddb/verifier';
 import { decodeMessage, verifyBlob } from './prepare-batch';
 import { type PackedMessages, packMessages, type WireMessage } from './prepare-wire';
 import { type SerializedError, serializeError } from './remote-error';
+import { TRANSFER_FROM_BYTES } from './transfer';
 
 export interface PrepareRequest {
   id: number;
@@ -64,11 +65,34 @@ port.on('message', (request: PrepareRequest) => {
       const m = decodeMessage(v, maxDecompressedBatchBytes, stateDeltas);
       return m.type === 'invalid' ? { ...m, error: serializeError(m.error) } : m;
     });
+    // The downloaded blob is this worker's own (moved or copied here): free a large one now
+    // rather than at some later GC, before the applying thread starts on what it held.
+    if (request.blob.byteLength >= TRANSFER_FROM_BYTES) release(request.blob.buffer);
     const packed = packMessages(messages);
     reply = { id: request.id, ok: true, packed, seconds: (performance.now() - started) / 1000 };
-    port.postMessage(reply, [packed.buffer]);
+    port.postMessage(reply, [packed.buffer, ...snapshotTransfers(packed.others)]);
   } catch (error) {
     reply = { id: request.id, ok: false, error: serializeError(error) };
     port.postMessage(reply);
   }
 });
+
+/**
+ * Snapshot payloads (whole databases) are moved to the applying thread, not copied: the buffer
+ * of the decompressed batch they are a view into goes with the reply (this worker is done with
+ * it; other messages' views into it travel along).
+ */
+function snapshotTransfers(others: readonly WireMessage[]): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const m of others) {
+    if (m.type !== MessageType.Snapshot || m.payload.byteLength < TRANSFER_FROM_BYTES) continue;
+    const buffer = m.payload.buffer;
+    if (buffer instanceof ArrayBuffer && !out.includes(buffer)) out.push(buffer);
+  }
+  return out;
+}
+
+/** Frees a buffer's memory now (ES2024 `transfer(0)` detaches it); no-op where unsupported. */
+function release(buffer: ArrayBufferLike): void {
+  (buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+}

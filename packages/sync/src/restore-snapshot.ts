@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { restoreSnapshot } from '@synddb/applier';
-import { decodePayload, MessageType } from '@synddb/protocol';
+import { MessageType, streamSnapshotImage } from '@synddb/protocol';
 import { isReservedName, type StateStore } from '@synddb/state-store';
 import type { Database } from 'better-sqlite3';
 import type { PreparedMessage } from './prepare-batch';
@@ -28,15 +28,15 @@ export async function restoreSnapshotMessage(
   message: Extract<PreparedMessage, { type: typeof MessageType.Snapshot }>,
   ctx: RestoreSnapshotContext,
 ): Promise<number> {
-  const decoded = decodePayload(MessageType.Snapshot, message.payload, {
-    maxSnapshotBytes: ctx.maxSnapshotBytes,
-  });
-  if (decoded.type !== MessageType.Snapshot) throw new TypeError('expected a snapshot payload');
-  const image = decoded.value.snapshot.data;
+  // The payload is decompressed as a stream straight into the temporary file the applier swaps
+  // in (the image is never in memory); a payload that does not decode fails the stream, and so
+  // the restore, before anything is swapped.
+  const image = streamSnapshotImage(message.payload, { maxSnapshotBytes: ctx.maxSnapshotBytes });
   const inMemory = ctx.databasePath === ':memory:' || ctx.databasePath === '';
   const tracker = ctx.stateRoot;
+  let bytes: number;
   try {
-    await restoreSnapshot(ctx.db, image, {
+    ({ bytes } = await restoreSnapshot(ctx.db, image, {
       ...(inMemory ? {} : { tempDir: dirname(ctx.databasePath) }),
       maxBytes: ctx.maxSnapshotBytes,
       keepTable: isReservedName,
@@ -58,10 +58,10 @@ export async function restoreSnapshotMessage(
         });
         tracker.persist(message.sequence);
       },
-    });
+    }));
   } catch (error) {
     tracker?.reload();
     throw error;
   }
-  return image.byteLength;
+  return bytes;
 }

@@ -222,6 +222,39 @@ describe('createHttpFetcher: getBatch', () => {
     expect(calls).toBe(2);
   });
 
+  it('reads a large body with a Content-Length into one buffer of that size, exactly', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': String(body.length) });
+      // in pieces, as a real transfer arrives
+      for (let at = 0; at < body.length; at += 65_536) res.write(body.subarray(at, at + 65_536));
+      res.end();
+    });
+    const blob = (await fetcherFor(server).getBatch(info(0n)))!;
+    expect(Buffer.compare(Buffer.from(blob), body)).toBe(0);
+    // the whole buffer: the sync engine can move it to a prepare worker without a copy
+    expect(blob.byteOffset).toBe(0);
+    expect(blob.buffer.byteLength).toBe(body.length);
+  });
+
+  it('retries a large truncated body (connection closed before Content-Length)', async () => {
+    let calls = 0;
+    const size = 2 * 1024 * 1024;
+    const server = await serve((_req, res) => {
+      calls++;
+      res.writeHead(200, { 'content-length': String(size) });
+      if (calls === 1) {
+        res.write(Buffer.alloc(size / 2, 1));
+        setTimeout(() => res.socket?.destroy(), 10);
+      } else res.end(Buffer.alloc(size, 2));
+    });
+    const blob = (await fetcherFor(server).getBatch(info(0n)))!;
+    expect(blob.length).toBe(size);
+    expect(blob.every((b) => b === 2)).toBe(true);
+    expect(calls).toBe(2);
+  });
+
   it('times out a hanging response, retries, then fails with HttpTransportError(timedOut)', async () => {
     const server = await serve(() => {
       // never respond

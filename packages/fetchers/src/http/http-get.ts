@@ -131,10 +131,14 @@ class VerifyFailure extends Error {
   }
 }
 
+/** Bodies from this size (announced) are read into one preallocated buffer. */
+const PREALLOCATE_FROM_BYTES = 1024 * 1024;
+
 async function readBody(response: Response, request: HttpGetRequest): Promise<Uint8Array> {
   const announced = response.headers.get('content-length');
+  let size: number | undefined;
   if (announced !== null) {
-    const size = Number(announced);
+    size = Number(announced);
     if (Number.isFinite(size) && size > request.maxBytes) {
       await response.body?.cancel().catch(() => undefined);
       throw request.tooLarge(size);
@@ -142,6 +146,13 @@ async function readBody(response: Response, request: HttpGetRequest): Promise<Ui
   }
   if (response.body === null) return new Uint8Array(0);
   const reader = response.body.getReader();
+  // With a Content-Length, the chunks go straight into one buffer of that size: a large batch (a
+  // snapshot) is not held twice, as chunks and joined. Its pages become resident only as they
+  // are written, so a size announced but never sent costs nothing.
+  const into =
+    size !== undefined && Number.isSafeInteger(size) && size >= PREALLOCATE_FROM_BYTES
+      ? new Uint8Array(size)
+      : undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -152,7 +163,18 @@ async function readBody(response: Response, request: HttpGetRequest): Promise<Ui
       await reader.cancel().catch(() => undefined);
       throw request.tooLarge(total);
     }
+    if (into !== undefined && chunks.length === 0 && total <= into.length) {
+      into.set(value, total - value.byteLength);
+      continue;
+    }
+    if (into !== undefined && chunks.length === 0) {
+      // More than announced: carry on in chunks, the buffer so far as the first.
+      chunks.push(into.subarray(0, total - value.byteLength));
+    }
     chunks.push(value);
+  }
+  if (into !== undefined && chunks.length === 0) {
+    return total === into.length ? into : into.subarray(0, total);
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);

@@ -14,6 +14,9 @@ export interface ZstdDecompressOptions {
   implementation?: 'native' | 'js';
 }
 
+/** Frames that may decompress to this much or more are decompressed into one buffer. */
+const ONE_BUFFER_FROM_BYTES = 1024 * 1024;
+
 /** Inputs this small with small windows decode faster in JS than through a new native context. */
 const SMALL_INPUT_BYTES = 1024;
 const SMALL_WINDOW_BYTES = 16 * 1024;
@@ -58,6 +61,12 @@ export function zstdDecompress(input: Uint8Array, options: ZstdDecompressOptions
       // maxOutputLength must be >= 1; a zero budget is enforced by the length check below.
       part = native.zstdDecompressSync(input.subarray(frame.start, frame.end), {
         maxOutputLength: Math.max(remaining, 1),
+        // A large frame goes into one output buffer of the frame's bound (from its block
+        // headers), instead of node:zlib's small chunks joined by a copy at the end: it is not
+        // held twice. Pages past the actual output are never touched, so never resident.
+        ...(frame.maxOutputBytes >= ONE_BUFFER_FROM_BYTES
+          ? { chunkSize: Math.min(frame.maxOutputBytes, remaining) + 1 }
+          : {}),
       });
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
