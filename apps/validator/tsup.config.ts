@@ -1,5 +1,10 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared';
 
-// Two entries: the library (`startValidator`, config schema) and the `synddb-validator` binary.
-export default defineConfig(packageBuild({ entry: ['src/index.ts', 'src/cli.ts'] }));
+// Three entries: the library (`startValidator`, config schema), the `synddb-validator` binary and
+// the API thread, which both start as `./api-thread.js` next to their bundle.
+export default defineConfig(
+  packageBuild({
+    entry: { index: 'src/index.ts', cli: 'src/cli.ts', 'api-thread': 'src/api-thread.ts' },
+  }),
+);

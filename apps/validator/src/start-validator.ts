@@ -2,24 +2,13 @@ import { availableParallelism } from 'node:os';
 import { createLogger, type Logger } from '@synddb/app-kit';
 import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import {
-  attachSubscriptions,
   bindSyncMetrics,
-  createConnectionLimits,
-  createRateLimiter,
-  createValidatorApi,
+  createHttpMetrics,
   createValidatorMetrics,
-  type ServedApi,
-  type Subscriptions,
-  serveValidatorApi,
+  createWsMetrics,
   type ValidatorMetrics,
 } from '@synddb/http-api';
-import {
-  createQueryService,
-  hasSqliteAuthorizer,
-  type QueryMetrics,
-  type QueryService,
-  sequenceSourceFromEngine,
-} from '@synddb/query';
+import { createQueryMetrics, hasSqliteAuthorizer } from '@synddb/query';
 import {
   createPreparePool,
   createSyncEngine,
@@ -29,6 +18,14 @@ import {
   type ValidationRule,
 } from '@synddb/sync';
 import type { Database } from 'better-sqlite3';
+import { Registry } from 'prom-client';
+import {
+  type ApiHost,
+  startApiThread,
+  type ValidatorQueries,
+  type ValidatorSubscriptions,
+} from './api-host';
+import type { ApiThreadSettings } from './api-protocol';
 import { type BridgeSigning, createBridgeSigning, resolveBridgeSignerKey } from './bridge-signing';
 import type { ValidatorConfig, ValidatorConfigInput } from './config/config-schema';
 import { resolveValidatorConfig } from './config/parse-config';
@@ -55,23 +52,28 @@ export interface StartValidatorOptions {
   validationRules?: readonly ValidationRule[];
 }
 
-/** How long a refused (429) API request waits before its answer (see @synddb/http-api's refusalDelay). */
-const REFUSAL_DELAY_MS = 1000;
-
 export interface ValidatorHandle {
   /** Base URL of the main API, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly config: ValidatorConfig;
   readonly engine: SyncEngine;
+  /**
+   * The main thread's metrics: sync, bridge signing, invariant rules, process. The query,
+   * WebSocket and HTTP members are recorded by the API thread in its own registry (here they are
+   * detached); `/metrics` serves both registries.
+   */
   readonly metrics: ValidatorMetrics;
   /** The replica's writer connection (owned by the engine; do not write). */
   readonly db: Database;
   /** Read-only connection to the replica; null for `:memory:`. */
   readonly readDb: Database | null;
-  /** Read queries (worker processes); null when QUERY_WORKERS=0 or the replica is `:memory:`. */
-  readonly query: QueryService | null;
-  /** WebSocket subscriptions at `/ws`; undefined when turned off (`WS_MAX_CLIENTS=0`). */
-  readonly subscriptions: Subscriptions | undefined;
+  /**
+   * Read queries (worker processes of the API thread); null when QUERY_WORKERS=0 or the replica
+   * is `:memory:`.
+   */
+  readonly query: ValidatorQueries | null;
+  /** WebSocket subscriptions at `/ws` (API thread); undefined when off (`WS_MAX_CLIENTS=0`). */
+  readonly subscriptions: ValidatorSubscriptions | undefined;
   /** True once the replica has caught up with storage since start. */
   readonly syncedOnce: boolean;
   /** Bridge signer mode: the signer's address and the signature API's URL; null when off. */
@@ -86,7 +88,8 @@ export interface ValidatorHandle {
 
 /**
  * Runs a validator in this process: resolves the sequencer key, opens the replica, builds the
- * fetcher and the sync engine, serves the API on `bindAddress`, and starts syncing.
+ * fetcher and the sync engine (on this thread), serves the API on `bindAddress` from its own
+ * worker thread (api-thread.ts: no read waits for an apply slice), and starts syncing.
  */
 export async function startValidator(
   input: ValidatorConfigInput | ValidatorConfig,
@@ -96,8 +99,9 @@ export async function startValidator(
   const logger = options.logger ?? createLogger({ json: config.logJson, level: config.logLevel });
   warnAboutIgnoredOptions(config, logger);
 
-  // One registry for every component: sync, bridge signing, queries, WebSocket, HTTP.
-  const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
+  // This thread's registry: sync, bridge signing, rules, process. Queries, WebSocket and HTTP are
+  // recorded by the API thread, which merges this registry into its /metrics.
+  const metrics = mainThreadMetrics();
   // The key is loaded before anything is opened: a bad key file fails fast, nothing to close.
   let bridge: BridgeSigning | undefined;
   try {
@@ -176,74 +180,22 @@ export async function startValidator(
     syncedOnce = true;
   });
 
-  let query: QueryService | undefined;
-  let server: ServedApi | undefined;
-  let subscriptions: Subscriptions | undefined;
+  let api: ApiHost | undefined;
   let bridgeUrl: string | undefined;
   try {
-    query = await startQueryService(config, engine, metrics, logger);
-    // Limits against hostile clients (issue 13): one rate limiter for HTTP routes, JSON-RPC batch
-    // members and WebSocket upgrades; connection caps below the descriptor limit.
-    const rateLimit = createRateLimiter({
-      ratePerSecond: config.rateLimit,
-      burst: config.rateLimitBurst,
-    });
-    const connectionLimits = createConnectionLimits({
-      maxConnections:
-        config.maxConnections === 0 ? 1_000_000_000 : (config.maxConnections ?? 'auto'),
-      reservedDescriptors: config.reservedFds,
-      maxConnectionsPerClient: config.maxConnectionsPerClient,
-      maxOutputPerClient: config.maxOutputPerClient,
-      maxOutputTotal: config.maxOutputTotal,
-    });
-    logger.info('connection limits', {
-      maxConnections: connectionLimits.maxConnections,
-      perClient: connectionLimits.maxConnectionsPerClient,
-    });
-    const app = createValidatorApi({
-      status: () => engine.status(),
+    api = await startApiThread({
+      settings: await apiThreadSettings(config, logger),
+      engine,
       metrics,
-      maxLag: config.maxLag,
+      logger,
       syncedOnce: () => syncedOnce,
-      query,
-      rateLimit,
-      connectionLimits,
-      // Refusals (429) wait up to a second: clients that re-send at once cannot flood this thread.
-      refusalDelayMs: REFUSAL_DELAY_MS,
-      maxBodyBytes: config.maxBodyBytes,
-      corsOrigins: config.corsOrigins,
-      onResponse: (r) => {
-        if (logger.isEnabled('debug')) logger.debug('http request', { ...r });
-      },
+      db: replica.db,
+      maxInFlightBytes: config.wsMaxTotalBuffered,
     });
-    server = await serveValidatorApi(app, {
-      bindAddress: config.bindAddress,
-      connectionLimits,
-      idleTimeoutMs: config.idleTimeout,
-    });
-    subscriptions =
-      config.wsMaxClients === 0
-        ? undefined
-        : attachSubscriptions(server.server as Parameters<typeof attachSubscriptions>[0], {
-            engine,
-            // column names for row changes (the writer connection for :memory: replicas)
-            replica: replica.readDb ?? replica.db,
-            maxClients: config.wsMaxClients,
-            maxQueue: config.wsMaxQueue,
-            maxClientsPerAddress: config.wsMaxClientsPerAddress,
-            maxTotalBufferedBytes: config.wsMaxTotalBuffered,
-            rateLimit,
-            metrics,
-            logger: {
-              debug: (message, fields) => logger.debug(message, fields),
-              warn: (message, fields) => logger.warn(message, fields),
-            },
-          });
     bridgeUrl = (await bridge?.start(engine))?.url;
   } catch (error) {
     await bridge?.close();
-    await server?.close();
-    await query?.close();
+    await api?.close();
     detachLogging();
     unbindMetrics();
     await pool?.close();
@@ -253,28 +205,29 @@ export async function startValidator(
 
   const cursor = engine.status();
   logger.info('synddb-validator started', {
-    url: server.url,
+    url: api.url,
     storage: storage.description,
     database: config.databasePath,
     lastSequence: cursor.lastSequence,
     nextSequence: cursor.nextSequence,
     mode: config.batchSyncEnabled ? 'batch' : 'single-message',
     verifyThreads: pool?.size ?? 0,
-    queryWorkers: query?.limits.workers ?? 0,
+    queryWorkers: api.query?.limits.workers ?? 0,
     bridgeSigner: bridge?.address ?? false,
   });
   engine.start();
 
   let stopping: Promise<void> | undefined;
+  const served = api;
   return {
-    url: server.url,
+    url: served.url,
     config,
     engine,
     metrics,
     db: replica.db,
     readDb: replica.readDb,
-    query: query ?? null,
-    subscriptions,
+    query: served.query,
+    subscriptions: served.subscriptions,
     get syncedOnce() {
       return syncedOnce;
     },
@@ -284,19 +237,10 @@ export async function startValidator(
         : { address: bridge.address, url: bridgeUrl },
     status: () => engine.status(),
     stop() {
-      stopping ??= shutdown(
-        engine,
-        server,
-        { query, subscriptions, bridge },
-        replica,
-        pool,
-        config,
-        logger,
-        () => {
-          detachLogging();
-          unbindMetrics();
-        },
-      );
+      stopping ??= shutdown(engine, served, bridge, replica, pool, config, logger, () => {
+        detachLogging();
+        unbindMetrics();
+      });
       return stopping;
     },
   };
@@ -304,12 +248,8 @@ export async function startValidator(
 
 async function shutdown(
   engine: SyncEngine,
-  server: ServedApi,
-  api: {
-    query: QueryService | undefined;
-    subscriptions: Subscriptions | undefined;
-    bridge: BridgeSigning | undefined;
-  },
+  api: ApiHost,
+  bridge: BridgeSigning | undefined,
   replica: Replica,
   pool: PreparePool | undefined,
   config: ValidatorConfig,
@@ -324,11 +264,9 @@ async function shutdown(
     failure = error;
     logger.error('sync engine did not stop in time', { error: error as Error });
   }
-  await api.bridge?.close();
-  // Upgraded sockets would keep server.close() waiting: close the subscriptions first.
-  await api.subscriptions?.close();
-  await server.close();
-  await api.query?.close();
+  await bridge?.close();
+  // The API thread: subscriptions, server, query workers.
+  await api.close();
   const last = safeStatus(engine);
   detach();
   await pool?.close();
@@ -340,48 +278,77 @@ async function shutdown(
   if (failure !== undefined) throw failure;
 }
 
-/** Starts the query workers (each opens the replica read-only), or none when queries are off. */
-async function startQueryService(
+/**
+ * What the API thread needs of the configuration. Queries are off (null) when QUERY_WORKERS=0,
+ * for a `:memory:` replica (workers cannot open it) and without node:sqlite's authorizer.
+ */
+async function apiThreadSettings(
   config: ValidatorConfig,
-  engine: SyncEngine,
-  metrics: QueryMetrics,
   logger: Logger,
-): Promise<QueryService | undefined> {
-  if (config.queryWorkers === 0) return undefined;
-  if (isInMemory(config.databasePath)) {
+): Promise<ApiThreadSettings> {
+  let queries = config.queryWorkers > 0;
+  if (queries && isInMemory(config.databasePath)) {
     logger.warn('read queries are off: a :memory: replica cannot be opened by query workers');
-    return undefined;
-  }
-  if (!(await hasSqliteAuthorizer())) {
+    queries = false;
+  } else if (queries && !(await hasSqliteAuthorizer())) {
     logger.warn(
       `read queries are off: they need node:sqlite's authorizer (Node >= 24.10), this is Node ${process.versions.node}; set QUERY_WORKERS=0 to silence this`,
     );
-    return undefined;
+    queries = false;
   }
-  let service: QueryService | undefined;
-  try {
-    service = createQueryService({
-      databasePath: config.databasePath,
-      workers: config.queryWorkers,
-      maxRows: config.queryMaxRows,
-      maxBytes: config.queryMaxBytes,
-      timeoutMs: config.queryTimeout,
-      minSequenceMaxWaitMs: config.minSequenceMaxWait,
-      maxInFlightPerClient: config.queryMaxInFlightPerClient,
-      interruptFloorMs: config.queryInterruptFloor,
-      sequence: sequenceSourceFromEngine(engine),
-      metrics,
-      onWorkerExit: (info) =>
-        info.reason === 'spawn_failed'
-          ? logger.error('query worker cannot be started; retrying', { ...info })
-          : logger.warn('query worker replaced', { ...info }),
-    });
-    await service.ready();
-    return service;
-  } catch (cause) {
-    await service?.close();
-    throw new ValidatorStartupError('cannot start the query workers', { cause });
+  return {
+    bindAddress: config.bindAddress,
+    databasePath: config.databasePath,
+    maxLag: config.maxLag === undefined ? undefined : BigInt(config.maxLag),
+    query: queries
+      ? {
+          workers: config.queryWorkers,
+          maxRows: config.queryMaxRows,
+          maxBytes: config.queryMaxBytes,
+          timeoutMs: config.queryTimeout,
+          minSequenceMaxWaitMs: config.minSequenceMaxWait,
+          maxInFlightPerClient: config.queryMaxInFlightPerClient,
+          interruptFloorMs: config.queryInterruptFloor,
+        }
+      : null,
+    rateLimit: config.rateLimit,
+    rateLimitBurst: config.rateLimitBurst,
+    maxConnections: config.maxConnections === 0 ? 1_000_000_000 : (config.maxConnections ?? 'auto'),
+    reservedFds: config.reservedFds,
+    maxConnectionsPerClient: config.maxConnectionsPerClient,
+    maxOutputPerClient: config.maxOutputPerClient,
+    maxOutputTotal: config.maxOutputTotal,
+    maxBodyBytes: config.maxBodyBytes,
+    corsOrigins: config.corsOrigins,
+    idleTimeoutMs: config.idleTimeout,
+    ws:
+      config.wsMaxClients === 0
+        ? null
+        : {
+            maxClients: config.wsMaxClients,
+            maxQueue: config.wsMaxQueue,
+            maxClientsPerAddress: config.wsMaxClientsPerAddress,
+            maxTotalBuffered: config.wsMaxTotalBuffered,
+          },
+    logLevel: config.logLevel,
+  };
+}
+
+/**
+ * The validator's metrics object whose registry holds only what this thread records (process,
+ * sync, signing): the query, WebSocket and HTTP metrics live in the API thread's registry, and
+ * two registries with the same names could not be served together.
+ */
+function mainThreadMetrics(): ValidatorMetrics {
+  const metrics = createValidatorMetrics(undefined, { defaultMetrics: true });
+  const elsewhere = new Registry();
+  createQueryMetrics(elsewhere);
+  createWsMetrics(elsewhere);
+  createHttpMetrics(elsewhere);
+  for (const metric of elsewhere.getMetricsAsArray()) {
+    metrics.registry.removeSingleMetric(metric.name);
   }
+  return metrics;
 }
 
 function safeStatus(engine: SyncEngine): SyncStatus | undefined {

@@ -76,6 +76,11 @@ export interface CreateValidatorApiOptions {
    * re-send at once cannot keep this thread busy refusing them. Default 0 (at once).
    */
   refusalDelayMs?: number | undefined;
+  /**
+   * Exposition text of metrics kept in another registry (e.g. another thread's), served on
+   * `/metrics` before `metrics.registry`'s own. The two must not share metric names.
+   */
+  externalMetrics?: (() => Promise<string>) | undefined;
 }
 
 const optionsSchema = z.object({
@@ -210,7 +215,12 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
 
   app.get('/metrics', async (c) => {
     metrics.observeStatus(options.status());
-    const text = await metrics.registry.metrics();
+    const [external, own] = await Promise.all([
+      options.externalMetrics?.() ?? '',
+      metrics.registry.metrics(),
+    ]);
+    const text =
+      external === '' || external.endsWith('\n') ? external + own : `${external}\n${own}`;
     return c.body(text, 200, { 'content-type': metrics.registry.contentType });
   });
 

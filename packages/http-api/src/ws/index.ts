@@ -1,6 +1,7 @@
 export {
   type AttachSubscriptionsOptions,
   attachSubscriptions,
+  type RowChangesGate,
   type SubscriptionClientInfo,
   type SubscriptionEventSource,
   type SubscriptionLogger,
