@@ -32,6 +32,10 @@ if (channelPath === undefined || token === undefined) {
 
 // The spawner going away (its IPC channel closes) or the pool closing the socket ends the worker.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group, this worker included: the pool that owns
+// it stops it (or its spawner goes, and the channel above ends it), not the terminal. Dying here
+// made the pool replace it in the middle of the validator's graceful stop.
+process.on('SIGINT', () => {});
 const socket = connect(channelPath);
 socket.on('error', () => process.exit(0));
 socket.on('close', () => process.exit(0));

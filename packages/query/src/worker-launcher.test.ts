@@ -150,6 +150,33 @@ describe('createWorkerLauncher', () => {
     expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).not.toContain(spawner);
   });
 
+  it('Ctrl-C (SIGINT to the process group) reaches the spawner and workers without ending them', async () => {
+    const before = childrenOf(process.pid);
+    const l = launcher();
+    const h = l.start(spec());
+    expect(await firstMessage(h)).toEqual({ ready: true });
+    const spawner = childrenOf(process.pid).find((pid) => !before.includes(pid))!;
+    let exited = false;
+    h.on('exit', () => {
+      exited = true;
+    });
+    process.kill(spawner, 'SIGINT');
+    process.kill(h.pid!, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(exited).toBe(false);
+    expect(alive(spawner) && alive(h.pid!)).toBe(true);
+    const answer = new Promise((resolve) => h.on('message', (m) => resolve(m)));
+    h.send({
+      id: 7,
+      sql: 'SELECT 1',
+      params: null,
+      minSequence: null,
+      maxRows: 10,
+      maxBytes: 1 << 20,
+    });
+    expect(await answer).toMatchObject({ id: 7, ok: true });
+  });
+
   it('close() ends the spawner and every worker, and removes the channel directory', async () => {
     const before = childrenOf(process.pid);
     const l = createWorkerLauncher();

@@ -66,6 +66,11 @@ process.on('message', (request: SpawnerRequest) => {
 
 report({ op: 'ready' });
 
+// Ctrl-C in a terminal signals the whole process group: this process ends with the pool (below),
+// not with the terminal. Dying here took every worker along in the middle of the validator's
+// graceful stop, and the pool logged them crashed and failed to replace them.
+process.on('SIGINT', () => {});
+
 // The pool is gone (its process ended or closed the pool): so are the workers.
 process.on('disconnect', () => {
   for (const child of children.values()) child.kill('SIGKILL');
