@@ -10,7 +10,9 @@ import { decompressWithFzstdReference } from './reference/decompress-fzstd-refer
 
 function outcome(decode: () => Uint8Array): unknown {
   try {
-    return { ok: Array.from(decode()) };
+    // Hex, not an array of numbers: deep equality of arrays of up to 128 KiB elements made this
+    // file take 20+ s of a 30 s limit, and time out on a loaded machine.
+    return { ok: Buffer.from(decode()).toString('hex') };
   } catch (error) {
     const e = error as { name: string; code?: string; message: string; details?: string };
     return { error: [e.name, e.code, e.message, e.details] };
@@ -70,9 +72,11 @@ describe('one-shot fzstd decoding of small frames matches the streaming decoder'
           same(input.subarray(0, cut % (input.length + 1)), 256 << 20);
         },
       ),
-      { numRuns: 3000 },
+      // 3,000 runs, their outputs compared as arrays of numbers, took 20-54 s of a 30 s limit
+      // in CI; 1,000 runs compared as hex take ~2 s.
+      { numRuns: 1000 },
     );
-  });
+  }, 120_000);
 
   it('on random bytes after a frame header', () => {
     fc.assert(
