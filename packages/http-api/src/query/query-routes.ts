@@ -48,6 +48,106 @@ export function outputBusy(c: Context): Response {
   );
 }
 
+/** A response as plain data: the Hono routes and the server's `POST /query` fast path send it. */
+export interface PlainResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+}
+
+const jsonError = (status: number, error: string, code: string, headers = {}): PlainResponse => ({
+  status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify({ error, code }),
+});
+
+/** A `QueryError` or `HttpApiError` as the JSON answer the API gives it. */
+export function plainErrorResponse(error: QueryError | HttpApiError): PlainResponse {
+  const headers: Record<string, string> = {};
+  if (error instanceof QueryError && error.sequence !== null) {
+    headers[SEQUENCE_HEADER_LOWER] = sequenceHeader(error.sequence);
+  }
+  return jsonError(error.status, error.shortMessage, error.code, headers);
+}
+
+const SEQUENCE_HEADER_LOWER = SEQUENCE_HEADER.toLowerCase();
+
+/** 429 `OUTPUT_BUSY` as plain data. */
+export const OUTPUT_BUSY_RESPONSE: PlainResponse = jsonError(
+  429,
+  'too much unread output on your connections; read it first',
+  'OUTPUT_BUSY',
+  { 'retry-after': '1' },
+);
+
+/**
+ * A `POST /query` body (JSON text) as the query service's input; throws `HttpApiError` 400
+ * (`INVALID_JSON`, `INVALID_REQUEST`).
+ */
+export function parseQueryPostBody(text: string): QueryInput {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpApiError(400, 'INVALID_JSON', 'the body is not valid JSON');
+  }
+  const parsed = queryRequestSchema.safeParse(body);
+  if (!parsed.success) throw invalid(parsed.error);
+  const q = parsed.data;
+  return { sql: q.sql, params: q.params, minSequence: q.min_sequence, timeoutMs: q.timeout_ms };
+}
+
+/**
+ * Runs a query for `client` and builds its answer: the result, or the JSON error of a
+ * `QueryError`; 429 `OUTPUT_BUSY` (after `refusalDelay`) when the client's unread output is at its
+ * cap. Other errors are thrown (500).
+ */
+export async function answerQuery(
+  service: QueryService,
+  input: QueryInput,
+  client: string,
+  connectionLimits: ConnectionLimits | undefined,
+  refusalDelay: () => Promise<void>,
+): Promise<PlainResponse> {
+  // Unread output at its cap: refuse before running anything.
+  if (connectionLimits !== undefined && connectionLimits.outputHeadroom(client) <= 0) {
+    await refusalDelay();
+    return OUTPUT_BUSY_RESPONSE;
+  }
+  try {
+    const result = await service.query({ ...input, client }, '/query');
+    // The worker's rows bytes, spliced as they are: no string of them on this thread.
+    const body = queryResultJsonBytes(result);
+    // The result is built: write it only within the unread-output budgets.
+    if (connectionLimits !== undefined && !connectionLimits.admitOutput(client, body.byteLength)) {
+      return OUTPUT_BUSY_RESPONSE;
+    }
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'application/json',
+        [SEQUENCE_HEADER_LOWER]: sequenceHeader(result.sequence),
+      },
+      body,
+    };
+  } catch (error) {
+    if (error instanceof QueryError) {
+      if (error.code === 'QUERY_CLIENT_BUSY') await refusalDelay();
+      return plainErrorResponse(error);
+    }
+    throw error;
+  }
+}
+
+/** Sends a `PlainResponse` through Hono's context. */
+export function sendPlain(c: Context, response: PlainResponse): Response {
+  return c.body(
+    typeof response.body === 'string' ? response.body : (response.body as Uint8Array<ArrayBuffer>),
+    response.status as 200,
+    response.headers,
+  );
+}
+
 /** `GET /query` and `POST /query` on `app`, answered by `service` (`@synddb/query`). */
 export function registerQueryRoutes(
   app: AnyHono,
@@ -56,53 +156,15 @@ export function registerQueryRoutes(
 ): void {
   const key = options.clientKey ?? clientAddress;
   const delayMs = options.refusalDelayMs ?? 0;
-  const answer = async (c: Context, input: QueryInput) => {
-    const client = key(c);
-    const limits = options.connectionLimits;
-    // Unread output at its cap: refuse before running anything.
-    if (limits !== undefined && limits.outputHeadroom(client) <= 0) {
-      await refusalDelay(c, delayMs);
-      return outputBusy(c);
-    }
-    try {
-      const result = await service.query({ ...input, client }, '/query');
-      // The worker's rows bytes, spliced as they are: no string of them on this thread.
-      const body = queryResultJsonBytes(result);
-      // The result is built: write it only within the unread-output budgets.
-      if (limits !== undefined && !limits.admitOutput(client, body.byteLength)) {
-        return outputBusy(c);
-      }
-      return c.body(body, 200, {
-        'content-type': 'application/json',
-        [SEQUENCE_HEADER]: sequenceHeader(result.sequence),
-      });
-    } catch (error) {
-      if (error instanceof QueryError) {
-        if (error.code === 'QUERY_CLIENT_BUSY') await refusalDelay(c, delayMs);
-        if (error.sequence !== null) c.header(SEQUENCE_HEADER, sequenceHeader(error.sequence));
-        return c.json({ error: error.shortMessage, code: error.code }, error.status as 400);
-      }
-      throw error;
-    }
-  };
+  const answer = async (c: Context, input: QueryInput) =>
+    sendPlain(
+      c,
+      await answerQuery(service, input, key(c), options.connectionLimits, () =>
+        refusalDelay(c, delayMs),
+      ),
+    );
 
-  app.post('/query', async (c) => {
-    let body: unknown;
-    try {
-      body = JSON.parse(await c.req.text());
-    } catch {
-      throw new HttpApiError(400, 'INVALID_JSON', 'the body is not valid JSON');
-    }
-    const parsed = queryRequestSchema.safeParse(body);
-    if (!parsed.success) throw invalid(parsed.error);
-    const q = parsed.data;
-    return answer(c, {
-      sql: q.sql,
-      params: q.params,
-      minSequence: q.min_sequence,
-      timeoutMs: q.timeout_ms,
-    });
-  });
+  app.post('/query', async (c) => answer(c, parseQueryPostBody(await c.req.text())));
 
   app.get('/query', async (c) => {
     const parsed = queryGetSchema.safeParse(c.req.query());

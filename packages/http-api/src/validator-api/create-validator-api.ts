@@ -19,6 +19,7 @@ import {
 } from '../status/status-json';
 import type { SyncMetrics } from '../sync-metrics/sync-metrics';
 import type { HttpMetrics } from './http-metrics';
+import { createQueryFastPath, FAST_PATH } from './query-fast-path';
 
 /**
  * The metrics the validator API uses: it records HTTP requests, refreshes the status gauges and
@@ -243,5 +244,20 @@ export function createValidatorApi(options: CreateValidatorApiOptions): Hono<Env
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
   installJsonErrorHandlers(app);
+  if (options.query !== undefined) {
+    // serveValidatorApi answers `POST /query` with this before Hono (same answers, less CPU).
+    Object.defineProperty(app, FAST_PATH, {
+      value: createQueryFastPath({
+        query: options.query,
+        metrics,
+        rateLimit: limiter,
+        connectionLimits: options.connectionLimits,
+        refusalDelayMs: options.refusalDelayMs ?? 0,
+        maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+        cors: options.corsOrigins !== undefined && options.corsOrigins.length > 0,
+        onResponse: options.onResponse,
+      }),
+    });
+  }
   return app;
 }
