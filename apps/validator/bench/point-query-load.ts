@@ -4,6 +4,7 @@
 // measuring thread itself, whatever thread answered the request.
 import { Agent, request } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
+import { postRequest, RawHttpClient } from './raw-http-client';
 
 export interface LoadRequest {
   url: string;
@@ -51,6 +52,16 @@ function post(body: string): Promise<{ status: number; text: string }> {
   });
 }
 
+// BENCH_CLIENT=node-http: node:http's client (its agent) instead of the raw one.
+const raw = process.env.BENCH_CLIENT !== 'node-http';
+const client = new RawHttpClient(target.hostname, Number(target.port), 64);
+const send = raw
+  ? (body: string) =>
+      client
+        .send(postRequest(target.hostname, Number(target.port), target.pathname, body))
+        .then((r) => ({ status: r.status, text: r.body.toString() }))
+  : post;
+
 const cpu = process.threadCpuUsage();
 const total = Math.round(rate * seconds);
 const latencies: number[] = [];
@@ -68,7 +79,7 @@ for (let i = 0; i < total; i++) {
     params: [id],
   });
   inflight.push(
-    post(body).then(
+    send(body).then(
       ({ status, text }) => {
         if (status === 200) latencies.push(performance.now() - at);
         else {
@@ -85,6 +96,7 @@ for (let i = 0; i < total; i++) {
 }
 await Promise.all(inflight);
 agent.destroy();
+client.close();
 const used = process.threadCpuUsage(cpu);
 const report: LoadReport = {
   latencies: latencies.sort((a, b) => a - b),

@@ -195,6 +195,8 @@ const row = (name: string, rate: number, r: Measured | null, c?: CatchUp) => ({
   errors: r?.errors ?? '-',
   'CPU us/query main': r === null ? '-' : Math.round(r.mainCpuUsPerQuery),
   'CPU us/query process': r === null ? '-' : Math.round(r.processCpuUsPerQuery),
+  'CPU us/query client':
+    r === null ? '-' : Math.round(r.cpuUs / Math.max(1, r.latencies.length + r.errors)),
   'msgs/s': c === undefined ? '-' : Math.round(perSecond(c)),
   'loop p99 ms': c === undefined ? '-' : fmt(c.loopDelayP99),
   behind: c === undefined ? '-' : c.stillBehind ? 'yes' : 'NO: raise BENCH_BACKLOG',

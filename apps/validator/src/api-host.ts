@@ -1,6 +1,7 @@
 // Main-thread side of the API thread (api-thread.ts): starts it, posts it the committed status and
 // every commit of the sync engine, answers its requests for the main thread's metrics, relays its
 // log lines, proxies `ValidatorHandle.query` / `.subscriptions`, and restarts it if it dies.
+import { writeFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { Logger } from '@synddb/app-kit';
 import {
@@ -243,6 +244,7 @@ export async function startApiThread(options: StartApiThreadOptions): Promise<Ap
           available = message.available;
           subscriptionsOn = message.subscriptions;
           worker = thread;
+          startProfile(thread);
           resolve();
         } else if (message.t === 'startup-failed') {
           reject(startupError(message.error, settings.bindAddress));
@@ -268,6 +270,29 @@ export async function startApiThread(options: StartApiThreadOptions): Promise<Ap
         }
       });
     });
+
+  // SYNDDB_API_THREAD_CPU_PROF=<file>: a CPU profile of the API thread (.cpuprofile, for Chrome
+  // DevTools or speedscope) from its start to the validator's stop. `--cpu-prof` cannot take it:
+  // a worker's profile is written when the worker ends by itself, and this one is terminated.
+  const profilePath = process.env.SYNDDB_API_THREAD_CPU_PROF;
+  let profile: Promise<{ stop(): Promise<string> } | undefined> | undefined;
+  function startProfile(thread: Worker) {
+    if (profilePath === undefined || profilePath === '' || profile !== undefined) return;
+    profile = thread.startCpuProfile().catch((error: unknown) => {
+      logger.warn('cannot profile the API thread', { error: error as Error });
+      return undefined;
+    });
+  }
+  async function writeProfile() {
+    const handle = await profile;
+    if (handle === undefined || profilePath === undefined) return;
+    try {
+      writeFileSync(profilePath, await handle.stop());
+      logger.info('API thread CPU profile written', { path: profilePath });
+    } catch (error) {
+      logger.warn('cannot write the API thread CPU profile', { error: error as Error });
+    }
+  }
 
   let failures = 0;
   let restartAt = 0;
@@ -368,6 +393,7 @@ export async function startApiThread(options: StartApiThreadOptions): Promise<Ap
         const timer = setTimeout(() => stopped?.(), STOP_TIMEOUT_MS);
         await done;
         clearTimeout(timer);
+        await writeProfile();
         await thread.terminate();
       })();
       return closed;
