@@ -20,6 +20,8 @@ export interface ApiThreadSettings {
     minSequenceMaxWaitMs: number;
     maxInFlightPerClient: number;
     interruptFloorMs: number;
+    /** Point queries answered on the API thread (`@synddb/query`'s `pointReads`). */
+    pointReads: boolean;
   } | null;
   rateLimit: number;
   rateLimitBurst: number | undefined;

@@ -243,6 +243,7 @@ async function start(): Promise<void> {
         minSequenceMaxWaitMs: q.minSequenceMaxWaitMs,
         maxInFlightPerClient: q.maxInFlightPerClient,
         interruptFloorMs: q.interruptFloorMs,
+        pointReads: q.pointReads,
         sequence: sequenceSourceFromEngine(mirror),
         metrics,
         onWorkerExit: (info) =>

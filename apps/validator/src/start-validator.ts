@@ -309,6 +309,7 @@ async function apiThreadSettings(
           minSequenceMaxWaitMs: config.minSequenceMaxWait,
           maxInFlightPerClient: config.queryMaxInFlightPerClient,
           interruptFloorMs: config.queryInterruptFloor,
+          pointReads: config.queryPointReads,
         }
       : null,
     rateLimit: config.rateLimit,

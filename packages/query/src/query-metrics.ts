@@ -1,6 +1,7 @@
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export const QUERY_LATENCY_METRIC = 'synddb_query_latency_seconds';
+export const POINT_READS_METRIC = 'synddb_query_point_reads_total';
 
 /** Buckets of `synddb_query_latency_seconds` (read queries are mostly sub-millisecond). */
 export const QUERY_LATENCY_BUCKETS = [
@@ -18,6 +19,11 @@ export interface QueryMetrics {
    * (never a raw path or SQL): `/query`, `synddb_query`; `outcome` is one of `QUERY_OUTCOMES`.
    */
   readonly queryLatency: Histogram<'endpoint' | 'outcome'>;
+  /**
+   * `synddb_query_point_reads_total`: queries answered on the calling thread by point reads
+   * (`pointReads`), without a worker. Absent in metrics built before it existed.
+   */
+  readonly pointReads?: Counter | undefined;
 }
 
 /**
@@ -31,9 +37,13 @@ export function createQueryMetrics(registry: Registry): QueryMetrics {
     if (typeof (existing as Partial<Histogram>).observe !== 'function') {
       throw new TypeError(`${QUERY_LATENCY_METRIC} is registered, but not as a histogram`);
     }
-    return { queryLatency: existing as Histogram<'endpoint' | 'outcome'> };
+    return {
+      queryLatency: existing as Histogram<'endpoint' | 'outcome'>,
+      pointReads: pointReadsCounter(registry),
+    };
   }
   return {
+    pointReads: pointReadsCounter(registry),
     queryLatency: new Histogram({
       name: QUERY_LATENCY_METRIC,
       help: 'Duration of one read query, by endpoint and outcome',
@@ -42,4 +52,18 @@ export function createQueryMetrics(registry: Registry): QueryMetrics {
       registers: [registry],
     }),
   };
+}
+
+function pointReadsCounter(registry: Registry): Counter | undefined {
+  const existing = registry.getSingleMetric(POINT_READS_METRIC);
+  if (existing !== undefined) {
+    return typeof (existing as Partial<Counter>).inc === 'function'
+      ? (existing as Counter)
+      : undefined;
+  }
+  return new Counter({
+    name: POINT_READS_METRIC,
+    help: 'Read queries answered on the API thread by point reads, without a query worker',
+    registers: [registry],
+  });
 }

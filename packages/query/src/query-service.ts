@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { isQueryErrorCode, QueryConfigError, QueryError, type QueryErrorCode } from './errors';
+import { PointReads, type PointReadsOptions } from './point-reads';
 import { createQueryMetrics, type QueryMetrics, type QueryOutcome } from './query-metrics';
 import { createQueryPool, type QueryPool, type WorkerExitReason } from './query-pool';
 import { createSequenceWaiters, type SequenceSource } from './sequence-source';
@@ -53,6 +54,14 @@ export interface QueryServiceOptions {
    * process of the pool's own (`createWorkerLauncher`), so this process never forks after start.
    */
   launcher?: WorkerLauncher | undefined;
+  /**
+   * Point reads on the calling thread (needs the optional peer `better-sqlite3`): a statement a
+   * worker has answered once, whose compiled program reads at most one row by key, is then
+   * answered on a read-only connection of this thread, without a worker round trip (see
+   * point-reads.ts for the rules that keep it bounded). Only where this process has no
+   * node:sqlite connection to the replica. Default off.
+   */
+  pointReads?: boolean | PointReadsOptions | undefined;
 }
 
 export interface QueryInput {
@@ -103,6 +112,8 @@ export interface QueryService {
   ready(): Promise<void>;
   /** Workers able to answer now; 0 means every query fails (readiness should say so). */
   readonly available: number;
+  /** Queries answered on this thread by point reads (`pointReads`) since start. */
+  readonly pointReadsAnswered: number;
   /**
    * Runs one read statement; rejects with `QueryError`. `endpoint` labels the latency metric
    * (default `/query`; keep it bounded).
@@ -177,6 +188,10 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
   const waiters = createSequenceWaiters(source);
   const maxSequenceWaits = options.maxSequenceWaits ?? 4096;
   const inFlight = new Map<string, number>();
+  const pointReads =
+    options.pointReads === undefined || options.pointReads === false
+      ? undefined
+      : new PointReads(options.databasePath, options.pointReads === true ? {} : options.pointReads);
 
   const run = async (input: QueryInput): Promise<QueryResult> => {
     const started = performance.now();
@@ -191,6 +206,19 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
       maxRows: limits.maxRows,
       maxBytes: Math.max(2, Math.min(input.maxBytes ?? limits.maxBytes, limits.maxBytes)),
     };
+    if (pointReads !== undefined && (min === undefined || reachedNow(min))) {
+      const here = pointReads.tryRun(
+        input.sql,
+        request.params,
+        min,
+        request.maxRows,
+        request.maxBytes,
+      );
+      if (here !== undefined) {
+        metrics?.pointReads?.inc();
+        return queryResult(here.columns, here.rowsJsonBytes, here.rowCount, here.sequence);
+      }
+    }
     let retryMs = 5;
     /** The replica's sequence when a worker last answered "behind" (undefined: never). */
     let behindAt: bigint | null | undefined;
@@ -234,6 +262,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
         const code: QueryErrorCode = isQueryErrorCode(result.code) ? result.code : 'QUERY_INTERNAL';
         throw new QueryError(code, result.message, { sequence: toSequence(result.sequence) });
       }
+      pointReads?.learn(input.sql, request.params);
       return queryResult(result.columns, result.rows, result.rowCount, toSequence(result.sequence));
     }
   };
@@ -268,6 +297,9 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     get available() {
       return pool.available;
     },
+    get pointReadsAnswered() {
+      return pointReads?.answered ?? 0;
+    },
     async query(input, endpoint = '/query') {
       const started = performance.now();
       let outcome: QueryOutcome = 'ok';
@@ -285,6 +317,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     },
     close: () => {
       waiters.close();
+      pointReads?.close();
       return pool.close();
     },
   };

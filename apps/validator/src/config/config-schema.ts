@@ -464,6 +464,13 @@ export const configShape = {
       'A statement is interrupted (its worker killed and replaced) only after running this long, whatever timeout_ms asked; the request is still answered at its own deadline. Stops timeout_ms: 1 from forking a worker per request.',
   }),
 
+  queryPointReads: withDefault('queryPointReads', boolean(), true, {
+    env: 'QUERY_POINT_READS',
+    group: G.query,
+    describe:
+      'Answer point queries (a statement a worker has answered once, whose compiled program reads at most one row by key) on the API thread, without a worker round trip. false = every query goes to a worker.',
+  }),
+
   // Logging
   logJson: withDefault('logJson', boolean(), false, {
     env: 'LOG_JSON',

@@ -27,6 +27,7 @@ const EXPECTED: Record<string, [string, string[]]> = {
   synddb_snapshots_applied_total: ['counter', []],
   synddb_signature_verification_failures_total: ['counter', ['code']],
   synddb_query_latency_seconds: ['histogram', ['endpoint', 'outcome']],
+  synddb_query_point_reads_total: ['counter', []],
   synddb_withdrawals_processed_total: ['counter', []],
   synddb_sync_halts_total: ['counter', ['reason', 'code']],
   synddb_prefetch_depth: ['gauge', []],
