@@ -15,10 +15,11 @@
  * the next request. The sequencer's storage API runs in its own process
  * (packages/sync/bench/storage-server.ts).
  *
- * Env: BENCH_IDLE_RATE (2000 req/s), BENCH_RATE (500 req/s), BENCH_SECONDS (5), BENCH_ROWS
+ * Env: BENCH_POINT_READS (1; 0 = every query to a worker), BENCH_CLIENT (raw; node-http),
+ * BENCH_IDLE_RATE (2000 req/s), BENCH_RATE (500 req/s), BENCH_SECONDS (5), BENCH_ROWS
  * (100000 rows in the snapshot), BENCH_BACKLOG (20000 messages of 200 row changes), BENCH_ROUNDS (2).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,8 @@ async function validatorFor(name: string, server: { url: string; pubkey: string 
       // one client sends every query: no per-client caps
       maxConnectionsPerClient: 0,
       queryMaxInFlightPerClient: 0,
+      // BENCH_POINT_READS=0: every query goes to a query worker
+      queryPointReads: process.env.BENCH_POINT_READS !== '0',
     },
     { logger: createLogger({ json: true, level: 'error', write: () => {} }) },
   );
@@ -102,6 +105,51 @@ interface Measured extends LoadReport {
    * libuv) per query answered, in us. The query worker processes are not counted.
    */
   processCpuUsPerQuery: number;
+  /** CPU time of the query worker processes per query answered, in us (10 ms ticks). */
+  workersCpuUsPerQuery: number;
+}
+
+/**
+ * CPU time (us) used so far by this process's query worker processes and their spawner (Linux
+ * /proc, 10 ms ticks; 0 elsewhere): point queries cost there too, not only in this process.
+ */
+function queryWorkersCpuUs(): Map<string, number> {
+  const children = (pid: string): string[] => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+        readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean),
+      );
+    } catch {
+      return [];
+    }
+  };
+  const ticks = new Map<string, number>();
+  const walk = (pid: string, counted: boolean): void => {
+    for (const child of children(pid)) {
+      let isQuery = counted;
+      try {
+        isQuery ||= /worker-spawner|query-worker/.test(
+          readFileSync(`/proc/${child}/cmdline`, 'utf8'),
+        );
+        const stat = readFileSync(`/proc/${child}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // utime + stime, in 10 ms ticks
+        if (isQuery) ticks.set(child, (Number(fields[11]) + Number(fields[12])) * 10_000);
+      } catch {
+        continue;
+      }
+      walk(child, isQuery);
+    }
+  };
+  walk(String(process.pid), false);
+  return ticks;
+}
+
+/** CPU used between two readings, by processes alive at the second (a worker replaced in between loses its share). */
+function cpuSince(before: Map<string, number>, after: Map<string, number>): number {
+  let us = 0;
+  for (const [pid, now] of after) us += now - (before.get(pid) ?? 0);
+  return us;
 }
 
 /** Open-loop point queries at `rate` for SECONDS from a worker thread. */
@@ -112,6 +160,7 @@ function measure(validator: ValidatorHandle, rate: number): Promise<Measured> {
   });
   const cpu = process.threadCpuUsage();
   const processCpu = process.cpuUsage();
+  const workersCpu = queryWorkersCpuUs();
   return new Promise((resolve, reject) => {
     worker.once('message', (report: LoadReport) => {
       const used = process.threadCpuUsage(cpu);
@@ -121,6 +170,7 @@ function measure(validator: ValidatorHandle, rate: number): Promise<Measured> {
         ...report,
         mainCpuUsPerQuery: (used.user + used.system) / answered,
         processCpuUsPerQuery: (all.user + all.system - report.cpuUs) / answered,
+        workersCpuUsPerQuery: cpuSince(workersCpu, queryWorkersCpuUs()) / answered,
       });
       void worker.terminate();
     });
@@ -138,6 +188,12 @@ const idle = await validatorFor('idle', idleServer);
 await waitFor(() => idle.status().lastSequence === idleServer.head);
 await measure(idle, Math.min(IDLE_RATE, 200)); // warm-up: connections, statement caches
 const quiet = await measure(idle, IDLE_RATE);
+/** Point queries answered on the API thread (QUERY_POINT_READS), from the validator's /metrics. */
+async function pointReadsOf(validator: ValidatorHandle): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', validator.url))).text();
+  return Number(/^synddb_query_point_reads_total (\d+)/m.exec(text)?.[1] ?? 0);
+}
+const quietPointReads = await pointReadsOf(idle);
 await idle.stop();
 idleServer.stop();
 
@@ -195,6 +251,7 @@ const row = (name: string, rate: number, r: Measured | null, c?: CatchUp) => ({
   errors: r?.errors ?? '-',
   'CPU us/query main': r === null ? '-' : Math.round(r.mainCpuUsPerQuery),
   'CPU us/query process': r === null ? '-' : Math.round(r.processCpuUsPerQuery),
+  'CPU us/query workers': r === null ? '-' : Math.round(r.workersCpuUsPerQuery),
   'CPU us/query client':
     r === null ? '-' : Math.round(r.cpuUs / Math.max(1, r.latencies.length + r.errors)),
   'msgs/s': c === undefined ? '-' : Math.round(perSecond(c)),
@@ -219,6 +276,9 @@ const throughput = mean(loaded.map(perSecond)) / mean(alone.map(perSecond));
 const loadedP99 = Math.max(...loaded.map((l) => pct(l.report!.latencies, 99)));
 const loadedErrors = loaded.reduce((n, l) => n + l.report!.errors, 0);
 const verdict = (ok: boolean) => (ok ? 'met' : 'NOT MET');
+console.log(
+  `point reads (answered on the API thread) since start, caught up: ${quietPointReads} of ${quiet.latencies.length + quiet.errors + Math.round(Math.min(IDLE_RATE, 200) * SECONDS)} queries`,
+);
 console.log(
   `goal caught up p99 <= 2 ms at ${IDLE_RATE} req/s: ${fmt(pct(quiet.latencies, 99))} ms, ${verdict(pct(quiet.latencies, 99) <= 2)}`,
 );
