@@ -584,6 +584,23 @@ describe('packed packages installed outside the workspace', () => {
           synced_once: true,
           halt: null,
         });
+        // A point query asked three times: a worker answers the first, the API thread's point
+        // reads (better-sqlite3, an optional peer of @synddb/query resolved in this install)
+        // the others.
+        const point = async () => {
+          const res = await fetch(`${url}/query`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ sql: 'SELECT id FROM accounts WHERE id = ?', params: [1] }),
+          });
+          expect(res.status, output).toBe(200);
+          return res.json();
+        };
+        const answers = [await point(), await point(), await point()];
+        expect(answers[1]).toEqual(answers[0]);
+        expect(answers[2]).toEqual(answers[0]);
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        expect(metrics).toMatch(/^synddb_query_point_reads_total 2$/m);
       } finally {
         child.kill('SIGTERM');
       }
