@@ -131,7 +131,9 @@ function nonReader(): Promise<Socket> {
 
 const reader = new WebSocket(`${served.url.replace('http', 'ws')}/ws`);
 let received = 0;
-reader.on('message', () => received++);
+reader.on('message', (data) => {
+  if (String(data).startsWith('{"channel":"rows"')) received++; // not the ack
+});
 await new Promise((resolve) => reader.once('open', resolve));
 reader.send(JSON.stringify({ op: 'subscribe', id: 1, channel: 'rows' }));
 await new Promise<void>((resolve) => {
@@ -152,6 +154,8 @@ interface Result {
 
 async function phase(): Promise<Result> {
   const frames = received;
+  const open = () => subscriptions.clients().filter((c) => !c.closing).length;
+  const openBefore = open();
   const rows = emittedRows;
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -182,7 +186,7 @@ async function phase(): Promise<Result> {
     commits,
     readerFrames: received - frames,
     expectedFrames: emittedRows - rows,
-    dropped: subscriptions.clients().filter((c) => c.closing).length,
+    dropped: openBefore - open(),
   };
 }
 
@@ -214,6 +218,14 @@ console.log(row('reader alone', baseline));
 console.log(row(`+ ${CLIENTS} non-readers`, loaded));
 console.log(
   `ratio (non-readers / alone): delay p90 ${(loaded.delayP90 / baseline.delayP90).toFixed(2)}x, max ${(loaded.delayMax / baseline.delayMax).toFixed(2)}x, CPU per commit ${(loaded.cpuMsPerCommit / baseline.cpuMsPerCommit).toFixed(2)}x`,
+);
+const held = subscriptions
+  .clients()
+  .filter((c) => !c.closing)
+  .map((c) => c.bufferedAmount)
+  .sort((a, b) => a - b);
+console.log(
+  `after: ${held.length} clients open, socket buffers (node side) median ${(held[held.length >> 1]! / 1024).toFixed(0)} KiB, total ${(held.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(1)} MiB (frames shared: counted per client), RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
 );
 for (const [name, r] of [
   ['alone', baseline],
