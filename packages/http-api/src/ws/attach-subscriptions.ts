@@ -1,16 +1,22 @@
-// Over ~600 lines: the public option and event types (~150 lines) and one closure over the
-// subscribers' shared state (slots per address, total buffered bytes, the schema and frame caches,
-// the engine listeners). Protocol parsing, row-change frames and metrics are already their own
-// modules (protocol.ts, row-changes.ts, row-frames.ts, ws-metrics.ts).
+// Over ~600 lines: one closure over the subscribers' shared state (slots per address, total
+// buffered bytes, the schema and frame caches, the engine listeners). Protocol parsing, row-change
+// frames, framing and metrics are already their own modules (protocol.ts, row-changes.ts,
+// row-frames.ts, commit-frames.ts, text-frame.ts, ws-metrics.ts); the public types are in
+// subscription-types.ts.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { MESSAGE_TYPE_NAMES, MessageType } from '@synddb/protocol';
+import { MessageType } from '@synddb/protocol';
 import type { AppliedMessage } from '@synddb/sync';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { HttpApiConfigError } from '../errors';
-import { jsonInteger } from '../status/json-integer';
 import {
-  type Channel,
+  type Commit,
+  CommitFrameCache,
+  type Shape,
+  shapeKey,
+  shapeTablesKey,
+} from './commit-frames';
+import {
   type ClientId,
   type ClientMessage,
   ClientMessageError,
@@ -36,28 +42,39 @@ export type {
   UpgradeServer,
 } from './subscription-types';
 
-/** One applied message waiting to be sent to one client. */
+/**
+ * One commit (or part of a big one, see `ENTRY_MAX_*`) waiting to be sent, for the clients
+ * subscribed to the same channels when it was applied: shared by those clients' queues (at most
+ * four entries per part).
+ */
 interface QueueEntry {
-  message: AppliedMessage;
-  /** The schema as it was when the message was applied (rows only). */
-  schema: SchemaView | undefined;
-  sequences: boolean;
-  rows: boolean;
-  bytes: number;
+  readonly commit: Commit;
+  readonly sequences: boolean;
+  readonly rows: boolean;
+  /** Messages of the commit (counted against `maxQueue`). */
+  readonly count: number;
+  /** Counted against `maxBufferedBytes`: the raw changesets (rows only) plus per-message overhead. */
+  readonly bytes: number;
 }
 
 interface Client {
   readonly id: number;
   readonly ws: WebSocket;
+  /** The upgraded socket under `ws`: shared frames are written to it directly (one write each). */
+  readonly socket: Duplex;
   readonly remoteAddress: string | undefined;
   sequences: boolean;
-  rows: { tables: Set<string> | null; values: boolean } | null;
+  rows: { tables: Set<string> | null; values: boolean; key: string } | null;
   queue: QueueEntry[];
   /** Index of the next entry to send (the queue is compacted now and then). */
   head: number;
+  /** Messages in the queue from `head` on. */
+  queuedMessages: number;
   queuedBytes: number;
   /** Waiting for the socket to drain below the high-water mark. */
   waiting: boolean;
+  /** Write callback: pumps again once a write flushed while `waiting`. */
+  readonly resume: () => void;
   scheduled: boolean;
   alive: boolean;
   errors: number;
@@ -69,8 +86,15 @@ interface Client {
   pending: Promise<void> | undefined;
 }
 
-/** Per-entry overhead counted against `maxBufferedBytes`. */
+/** Per-message overhead counted against `maxBufferedBytes`. */
 const ENTRY_BYTES = 64;
+/**
+ * A commit is queued in parts of at most this many changeset bytes (or one message) and messages:
+ * each part is one socket write, and the high-water mark is checked between parts, so a client's
+ * socket buffer grows past it by at most one part's frames.
+ */
+const ENTRY_MAX_BYTES = 64 * 1024;
+const ENTRY_MAX_MESSAGES = 256;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1) {
   if (value === undefined) return fallback;
@@ -124,6 +148,9 @@ export function attachSubscriptions(
   const schemaCache = new SchemaCache(options.replica);
   const limits = { maxTables, maxTableNameLength: 256 };
 
+  // permessage-deflate stays off: data frames are framed once and written to the sockets as bytes
+  // (text-frame.ts), and ws compresses asynchronously, so a compressed ack could go out after data
+  // written later.
   const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
   const clients = new Map<WebSocket, Client>();
   /** Open connections per peer address (upgrades in progress included). */
@@ -138,6 +165,7 @@ export function attachSubscriptions(
     client.closing = true;
     client.queue = [];
     client.head = 0;
+    client.queuedMessages = 0;
     client.queuedBytes = 0;
     metrics?.wsClientsDropped.inc({ reason });
     const [code, text] =
@@ -186,74 +214,66 @@ export function attachSubscriptions(
       error: error.message,
     });
   });
+  const commitFrames = new CommitFrameCache(rowFrames, () => schemaCache.current());
 
-  /** Sends one entry's frames; returns the number of frames sent. */
-  const sendEntry = (client: Client, entry: QueueEntry, onFlushed: () => void): number => {
-    const out: [Channel, string][] = [];
-    const { message } = entry;
-    const sequence = jsonInteger(message.sequence);
-    const type = MESSAGE_TYPE_NAMES[message.messageType] ?? 'unknown';
-    if (entry.sequences && client.sequences) {
-      out.push([
-        'sequences',
-        JSON.stringify({
-          channel: 'sequences',
-          sequence,
-          timestamp: jsonInteger(message.timestamp),
-          type,
-        }),
-      ]);
-    }
-    const rows = client.rows;
-    if (entry.rows && rows !== null) {
-      if (type === 'snapshot') {
-        out.push(['rows', JSON.stringify({ channel: 'rows', sequence, op: 'SNAPSHOT' })]);
-      } else if (type === 'changeset') {
-        const frames = rowFrames.frames(
-          message,
-          entry.schema ?? schemaCache.current(),
-          rows.values,
-        );
-        if (frames instanceof Error) {
-          sendError(client, 'DECODE_FAILED', `cannot decode a changeset of sequence ${sequence}`);
-        } else {
-          for (const f of frames) {
-            if (rows.tables === null || rows.tables.has(f.table)) out.push(['rows', f.text]);
-          }
-        }
+  /**
+   * Writes one queued commit: the frames its shape gets (what the client subscribes to now, of
+   * the channels it subscribed to when the commit was applied), built once per commit and shape
+   * and shared by every client of that shape. Returns whether anything was written.
+   */
+  const sendEntry = (client: Client, entry: QueueEntry): boolean => {
+    const shape: Shape = {
+      sequences: entry.sequences && client.sequences,
+      rows: entry.rows ? client.rows : null,
+    };
+    if (!shape.sequences && shape.rows === null) return false;
+    const output = commitFrames.output(
+      entry.commit,
+      shape,
+      shapeKey(shape, client.rows?.key ?? ''),
+    );
+    if (output.data.length === 0) return false;
+    client.socket.write(output.data, client.resume);
+    if (metrics !== undefined) {
+      if (output.sequences > 0)
+        metrics.wsMessagesSent.inc({ channel: 'sequences' }, output.sequences);
+      if (output.rows > 0) metrics.wsMessagesSent.inc({ channel: 'rows' }, output.rows);
+      if (output.decodeErrors > 0) {
+        metrics.wsMessagesSent.inc({ channel: 'control' }, output.decodeErrors);
+        metrics.wsClientErrors.inc({ code: 'DECODE_FAILED' }, output.decodeErrors);
       }
+      metrics.wsBytesSent.inc(output.sequencesBytes + output.rowsBytes + output.controlBytes);
     }
-    for (let i = 0; i < out.length; i++) {
-      const [channel, text] = out[i]!;
-      if (i === out.length - 1) client.ws.send(text, onFlushed);
-      else client.ws.send(text);
-      metrics?.wsMessagesSent.inc({ channel });
-      metrics?.wsBytesSent.inc(Buffer.byteLength(text));
-    }
-    return out.length;
+    return true;
   };
 
-  /** Writes queued entries while the socket buffer is below the high-water mark. */
+  /**
+   * Writes queued commits while the socket buffer is below the high-water mark: one write per
+   * commit, corked so that the commits of one pump leave in one system call.
+   */
   const pump = (client: Client): void => {
     client.scheduled = false;
     if (client.waiting) return;
-    const resume = () => {
-      if (!client.waiting) return;
-      client.waiting = false;
-      pump(client);
-    };
+    let corked = false;
     while (client.head < client.queue.length) {
-      if (client.closing || client.ws.readyState !== WebSocket.OPEN) return;
+      if (client.closing || client.ws.readyState !== WebSocket.OPEN || client.socket.destroyed) {
+        break;
+      }
       const entry = client.queue[client.head]!;
       client.queue[client.head] = undefined as never;
       client.head++;
+      client.queuedMessages -= entry.count;
       client.queuedBytes -= entry.bytes;
-      const sent = sendEntry(client, entry, resume);
-      if (sent > 0 && client.ws.bufferedAmount >= sendHighWaterMark) {
+      if (!corked) {
+        client.socket.cork();
+        corked = true;
+      }
+      if (sendEntry(client, entry) && client.ws.bufferedAmount >= sendHighWaterMark) {
         client.waiting = true;
         break;
       }
     }
+    if (corked) client.socket.uncork();
     if (client.head > 1024 && client.head * 2 > client.queue.length) {
       client.queue = client.queue.slice(client.head);
       client.head = 0;
@@ -268,45 +288,82 @@ export function attachSubscriptions(
 
   // ---- engine events ----------------------------------------------------------------------
 
+  /**
+   * Queues the commit for every subscribed client: one shared entry per channel combination and
+   * part (one part unless the commit is big), so a client costs O(1) per commit here, and nothing
+   * more while it waits for its socket to drain.
+   */
   const onApplied = (messages: readonly AppliedMessage[]) => {
-    if (clients.size === 0) return;
+    if (clients.size === 0 || messages.length === 0) return;
     let anyRows = false;
     for (const client of clients.values()) {
       if (!client.closing && client.rows !== null) anyRows = true;
     }
     let view: SchemaView | undefined;
-    for (const message of messages) {
-      const isSnapshot = message.messageType === MessageType.Snapshot;
-      if (isSnapshot) {
+    const schemas = messages.map((message) => {
+      if (message.messageType === MessageType.Snapshot) {
         schemaCache.invalidate();
         view = undefined;
       } else if (anyRows && message.messageType === MessageType.Changeset) {
         view ??= schemaCache.current();
+        return view;
       }
-      let bytes = ENTRY_BYTES;
-      for (const c of message.changesets) bytes += c.byteLength;
-      for (const client of clients.values()) {
-        if (client.closing || (!client.sequences && client.rows === null)) continue;
-        const entry: QueueEntry = {
-          message,
-          schema: message.messageType === MessageType.Changeset ? view : undefined,
-          sequences: client.sequences,
-          rows: client.rows !== null,
-          bytes: client.rows !== null ? bytes : ENTRY_BYTES,
-        };
-        client.queue.push(entry);
-        client.queuedBytes += entry.bytes;
-        if (
-          client.queue.length - client.head > maxQueue ||
-          client.queuedBytes + client.ws.bufferedAmount > maxBufferedBytes
-        ) {
-          drop(client, 'slow_consumer');
-          continue;
-        }
-        schedule(client);
+      return undefined;
+    });
+    const sizes = messages.map((m) => m.changesets.reduce((n, c) => n + c.byteLength, 0));
+    for (let from = 0, to = 0; from < messages.length; from = to) {
+      let changesetBytes = sizes[from]!;
+      to = from + 1;
+      while (
+        to < messages.length &&
+        to - from < ENTRY_MAX_MESSAGES &&
+        changesetBytes + sizes[to]! <= ENTRY_MAX_BYTES
+      ) {
+        changesetBytes += sizes[to]!;
+        to++;
       }
+      const whole = from === 0 && to === messages.length;
+      enqueue(
+        {
+          messages: whole ? messages : messages.slice(from, to),
+          schemas: whole ? schemas : schemas.slice(from, to),
+        },
+        changesetBytes,
+      );
     }
     enforceTotalBudget();
+  };
+
+  /** Queues one part of a commit for every subscribed client. */
+  const enqueue = (commit: Commit, changesetBytes: number) => {
+    const count = commit.messages.length;
+    const entries: (QueueEntry | undefined)[] = [];
+    const entryFor = (sequences: boolean, rows: boolean): QueueEntry => {
+      const at = (sequences ? 1 : 0) + (rows ? 2 : 0);
+      entries[at] ??= {
+        commit,
+        sequences,
+        rows,
+        count,
+        bytes: count * ENTRY_BYTES + (rows ? changesetBytes : 0),
+      };
+      return entries[at];
+    };
+    for (const client of clients.values()) {
+      if (client.closing || (!client.sequences && client.rows === null)) continue;
+      const entry = entryFor(client.sequences, client.rows !== null);
+      client.queue.push(entry);
+      client.queuedMessages += entry.count;
+      client.queuedBytes += entry.bytes;
+      if (
+        client.queuedMessages > maxQueue ||
+        client.queuedBytes + client.ws.bufferedAmount > maxBufferedBytes
+      ) {
+        drop(client, 'slow_consumer');
+        continue;
+      }
+      schedule(client);
+    }
   };
 
   /** Drops the biggest holders until all clients together hold at most the total budget. */
@@ -315,20 +372,16 @@ export function attachSubscriptions(
     for (const client of clients.values()) {
       if (!client.closing) total += client.queuedBytes + client.ws.bufferedAmount;
     }
-    while (total > maxTotalBufferedBytes) {
-      let biggest: Client | undefined;
-      let most = 0;
-      for (const client of clients.values()) {
-        if (client.closing) continue;
-        const held = client.queuedBytes + client.ws.bufferedAmount;
-        if (held > most) {
-          most = held;
-          biggest = client;
-        }
-      }
-      if (biggest === undefined) return;
-      drop(biggest, 'slow_consumer');
-      total -= most;
+    if (total <= maxTotalBufferedBytes) return;
+    const holders: [Client, number][] = [];
+    for (const client of clients.values()) {
+      if (!client.closing) holders.push([client, client.queuedBytes + client.ws.bufferedAmount]);
+    }
+    holders.sort((a, b) => b[1] - a[1]);
+    for (const [client, held] of holders) {
+      if (total <= maxTotalBufferedBytes) return;
+      drop(client, 'slow_consumer');
+      total -= held;
     }
   };
   const onSnapshot = () => schemaCache.invalidate();
@@ -374,7 +427,8 @@ export function attachSubscriptions(
     }
     const values = message.values ?? includeValues;
     const subscribe = () => {
-      client.rows = { tables: message.tables === null ? null : new Set(message.tables), values };
+      const tables = message.tables === null ? null : new Set(message.tables);
+      client.rows = { tables, values, key: shapeTablesKey(tables) };
       sendControl(client, {
         op: 'subscribed',
         ...id,
@@ -435,7 +489,7 @@ export function attachSubscriptions(
 
   // ---- connections ------------------------------------------------------------------------
 
-  const onConnection = (ws: WebSocket, request: IncomingMessage) => {
+  const onConnection = (ws: WebSocket, request: IncomingMessage, socket: Duplex) => {
     metrics?.wsConnections.inc();
     if (closed) {
       ws.close(WS_CLOSE_CODES.shutdown, 'server shutting down');
@@ -450,13 +504,20 @@ export function attachSubscriptions(
     const client: Client = {
       id: nextId++,
       ws,
+      socket,
       remoteAddress: request.socket.remoteAddress,
       sequences: false,
       rows: null,
       queue: [],
       head: 0,
+      queuedMessages: 0,
       queuedBytes: 0,
       waiting: false,
+      resume: () => {
+        if (!client.waiting) return;
+        client.waiting = false;
+        pump(client);
+      },
       scheduled: false,
       alive: true,
       errors: 0,
@@ -489,7 +550,6 @@ export function attachSubscriptions(
       logger?.debug?.('websocket client disconnected', { client: client.id, code });
     });
   };
-  wss.on('connection', onConnection);
 
   const refuseUpgrade = (socket: Duplex, status: string, extra = '') => {
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
@@ -526,7 +586,8 @@ export function attachSubscriptions(
       if (left <= 0) perAddress.delete(address);
       else perAddress.set(address, left);
     });
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    // The socket handed to ws stays ours to write shared frames to (see `pump`).
+    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request, socket));
   };
   server.on('upgrade', onUpgrade);
 

@@ -24,5 +24,5 @@ export {
   rowChanges,
   SchemaCache,
 } from './row-changes';
-export { type RowFrame, RowFrameCache } from './row-frames';
+export { type RowFrame, RowFrameCache, type RowFrames } from './row-frames';
 export { createWsMetrics, WS_CHANNELS, WS_DROP_REASONS, type WsMetrics } from './ws-metrics';
