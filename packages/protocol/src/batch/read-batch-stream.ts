@@ -33,6 +33,8 @@ export interface ReadBatchStreamOptions<T> {
    * messages whole). Past it: `DecompressionLimitError`, as soon as a head announces it.
    */
   maxInMemoryBytes: number;
+  /** The error for `maxInMemoryBytes` (given the bytes it would reach). Default `DecompressionLimitError`. */
+  inMemoryLimitError?: (bytes: number) => Error;
   /** Cap on the decompressed batch, payloads sent to spools included (`DecompressionLimitError`). */
   maxDecompressedBytes: number;
   /**
@@ -107,6 +109,7 @@ export async function readBatchStream<T>(
     used: 0,
     max: options.maxInMemoryBytes,
     tooLarge: (wanted) =>
+      options.inMemoryLimitError?.(budget.used + wanted) ??
       new DecompressionLimitError(
         options.maxInMemoryBytes,
         `the batch's content held in memory (everything but snapshot payloads) would reach ${budget.used + wanted} bytes`,
