@@ -203,6 +203,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     if (options.sequencerPubkeys.length === 0) {
       throw new TypeError('createSyncEngine: at least one trusted sequencer key is required');
     }
+    const maxSnapshotBytes = options.maxSnapshotBytes ?? 32 * 1024 * MiB;
     this.#o = {
       databasePath: options.databasePath,
       sequencerPubkeys: options.sequencerPubkeys,
@@ -220,11 +221,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       maxMessagesPerTransaction: Math.max(1, options.maxMessagesPerTransaction ?? 512),
       maxCommitMs: Math.max(0, options.maxCommitMs ?? 10),
       maxDecompressedBatchBytes: options.maxDecompressedBatchBytes ?? 256 * MiB,
-      maxSnapshotBytes: options.maxSnapshotBytes ?? 32 * 1024 * MiB,
+      maxSnapshotBytes,
       maxSnapshotBatchBytes:
-        options.maxSnapshotBatchBytes ??
-        (options.maxSnapshotBytes ?? 32 * 1024 * MiB) +
-          Math.ceil((options.maxSnapshotBytes ?? 32 * 1024 * MiB) / 64),
+        options.maxSnapshotBatchBytes ?? maxSnapshotBytes + Math.ceil(maxSnapshotBytes / 64),
       snapshotDiskReserveBytes: options.snapshotDiskReserveBytes ?? 64 * MiB,
       progressIntervalMs: options.progressIntervalMs ?? 5000,
       now: options.now ?? Date.now,
