@@ -160,6 +160,9 @@ export async function startValidator(
       maxMessagesPerTransaction: config.maxMessagesPerTransaction,
       maxDecompressedBatchBytes: config.maxBatchBytes,
       maxSnapshotBytes: config.maxSnapshotBytes,
+      ...(config.maxSnapshotBatchBytes === undefined
+        ? {}
+        : { maxSnapshotBatchBytes: config.maxSnapshotBatchBytes }),
       progressIntervalMs: config.progressInterval,
       maxCommitMs: config.maxCommitTime,
       ...(pool === undefined ? {} : { preparePool: pool }),

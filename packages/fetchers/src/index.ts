@@ -34,4 +34,9 @@ export {
   batchInfoFromObjectName,
   objectNameFor,
 } from './object-store/batch-object-name';
-export type { FetchCallOptions, ListBatchesOptions, StorageFetcher } from './types';
+export type {
+  BatchStream,
+  FetchCallOptions,
+  ListBatchesOptions,
+  StorageFetcher,
+} from './types';

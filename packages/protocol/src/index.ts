@@ -21,6 +21,13 @@ export {
 } from './batch/errors';
 export { BATCH_KEYS, BATCH_VERSION, CONTENT_HASH_LENGTH } from './batch/keys';
 export { parseBatch } from './batch/parse-batch';
+export {
+  type PayloadSpool,
+  type ReadBatchStreamOptions,
+  readBatchStream,
+  type StreamedBatch,
+  type StreamedBatchMessage,
+} from './batch/read-batch-stream';
 export { batchSigningDigest, batchSigningPayload } from './batch/signing';
 export { equalBytes } from './bytes/equal-bytes';
 export { bytesToHex, hexToBytes } from './bytes/hex';
@@ -53,7 +60,7 @@ export {
   encodeProtectedHeader,
   isNormalizedProtectedHeader,
 } from './cose/protected-header';
-export { buildSigStructure, messageSigningDigest } from './cose/sig-structure';
+export { buildSigStructure, messageSigningDigest, sigStructureHead } from './cose/sig-structure';
 export { signedMessageFromCose } from './cose/signed-message-from-cose';
 export {
   ERROR_KINDS,
@@ -67,6 +74,8 @@ export {
   walkErrorChain,
 } from './errors';
 export {
+  createKeccak256,
+  type IncrementalHash,
   keccak256,
   keccak256Implementation,
   keccak256Js,

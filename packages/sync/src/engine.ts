@@ -19,7 +19,7 @@ import { HALT_RULES } from './classify';
 import { SequenceGapError } from './errors';
 import { FailureTracker } from './failure-tracker';
 import {
-  fetchBatchBlob,
+  downloadBatch,
   type PreparedBatch,
   type PreparedMessage,
   prepareBatch,
@@ -28,6 +28,8 @@ import type { PreparePool } from './prepare-pool';
 import { ProgressTracker } from './progress';
 import { restoreSnapshotMessage } from './restore-snapshot';
 import { syncSingleMessage } from './single-message';
+import type { SnapshotBatchLimits } from './snapshot-batch';
+import { discardSpooled, snapshotSpoolPlace, sweepSnapshotSpools } from './snapshot-spool';
 import { type StateRootHandler, StateRootTracker } from './state-root-tracker';
 import type { AppliedMessage, SyncEvents, SyncState, SyncStatus } from './types';
 import type { ValidationRule } from './validation-rule';
@@ -76,8 +78,25 @@ export interface SyncEngineOptions {
   maxCommitMs?: number;
   /** Cap on a decompressed batch and on each decompressed changeset/withdrawal payload. Default 256 MiB. */
   maxDecompressedBatchBytes?: number;
-  /** Cap on a decompressed snapshot payload. Default 4 GiB. */
+  /**
+   * Cap on a decompressed snapshot payload (its image), which is streamed to disk, never held in
+   * memory: the bound on the disk a snapshot takes. Default 32 GiB.
+   */
   maxSnapshotBytes?: number;
+  /**
+   * Cap on a batch that carries a snapshot and is over the fetcher's download cap (a snapshot
+   * travels in one batch): such a batch is streamed, its snapshot payloads spooled to a file
+   * beside the replica, never held in memory, while its other messages still count against
+   * the ordinary caps. Bounds its download and its decompressed size. Default `maxSnapshotBytes`
+   * plus 1/64 (zstd grows incompressible data by at most 1/256 in each of the two layers).
+   */
+  maxSnapshotBatchBytes?: number;
+  /**
+   * Free disk space a snapshot must leave on the replica's disk: a spooled payload needs its
+   * length plus this before it is written, an image as it is written, and room for its copy
+   * plus this before it is swapped in; else `INSUFFICIENT_DISK_SPACE` (retried). Default 64 MiB.
+   */
+  snapshotDiskReserveBytes?: number;
   /** Minimum interval between `progress` events. Default 5000. */
   progressIntervalMs?: number;
   withdrawalHandler?: WithdrawalHandler;
@@ -122,6 +141,8 @@ interface PendingBatch {
   info: BatchInfo;
   result: Promise<PreparedBatch>;
   settled: boolean;
+  /** Dropped (its spooled snapshot payloads are removed, now or once it is prepared). */
+  dropped: boolean;
   /** The prepared batch once `result` resolved (a batch that failed never has one). */
   value?: PreparedBatch;
   /** Aborts its download when the batch is dropped (a failure, a skipped gap, stop()). */
@@ -159,6 +180,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   readonly #fetcher: StorageFetcher;
   readonly #options: SyncEngineOptions;
   readonly #index: BatchIndex;
+  /** Where snapshot payloads too large to hold wait for their restore, and their bounds. */
+  readonly #snapshotBatches: SnapshotBatchLimits;
   #indexRefreshedAt = 0;
   #state: SyncState = 'stopped';
   readonly #failures: FailureTracker;
@@ -180,6 +203,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     if (options.sequencerPubkeys.length === 0) {
       throw new TypeError('createSyncEngine: at least one trusted sequencer key is required');
     }
+    const maxSnapshotBytes = options.maxSnapshotBytes ?? 32 * 1024 * MiB;
     this.#o = {
       databasePath: options.databasePath,
       sequencerPubkeys: options.sequencerPubkeys,
@@ -197,12 +221,21 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       maxMessagesPerTransaction: Math.max(1, options.maxMessagesPerTransaction ?? 512),
       maxCommitMs: Math.max(0, options.maxCommitMs ?? 10),
       maxDecompressedBatchBytes: options.maxDecompressedBatchBytes ?? 256 * MiB,
-      maxSnapshotBytes: options.maxSnapshotBytes ?? 4096 * MiB,
+      maxSnapshotBytes,
+      maxSnapshotBatchBytes:
+        options.maxSnapshotBatchBytes ?? maxSnapshotBytes + Math.ceil(maxSnapshotBytes / 64),
+      snapshotDiskReserveBytes: options.snapshotDiskReserveBytes ?? 64 * MiB,
       progressIntervalMs: options.progressIntervalMs ?? 5000,
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
     };
     this.state = openStateStore(this.db, { now: this.#o.now });
+    this.#snapshotBatches = {
+      maxBatchBytes: this.#o.maxSnapshotBatchBytes,
+      spool: snapshotSpoolPlace(this.#o.databasePath, this.#o.snapshotDiskReserveBytes),
+    };
+    // Spool files a crash left behind (this engine is the replica's only writer).
+    sweepSnapshotSpools(this.#snapshotBatches.spool);
     const keepRoot = options.stateRoot ?? options.onStateRoot !== undefined;
     this.stateRoot = keepRoot ? new StateRootTracker(this.db, this.state) : undefined;
     const context = {
@@ -352,7 +385,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     this.#fillPrefetch(info);
     const pending = this.#pending.shift();
     if (pending === undefined || pending.info.startSequence !== info.startSequence) {
-      if (pending !== undefined) pending.abort.abort(new Error('prefetched batch dropped'));
+      if (pending !== undefined) this.#pending.unshift(pending);
       this.#dropPending();
       return true;
     }
@@ -378,7 +411,13 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     } else {
       this.#fillPrefetch(null);
     }
-    await this.#applyMessages(messages, next);
+    try {
+      await this.#applyMessages(messages, next);
+    } finally {
+      // A snapshot's spooled payload goes once it is restored; this catches the ones that were
+      // not (a message before them failed, stop()): the batch is downloaded again on a retry.
+      await discardSpooled(messages);
+    }
     this.#fillPrefetch(null);
     return true;
   }
@@ -411,6 +450,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       stateDeltas: this.stateRoot !== undefined,
       backend: this.#options.backend,
       pool: this.#options.pool,
+      snapshotBatches: this.#snapshotBatches,
       signal: AbortSignal.any([this.#signal, abort.signal]),
       onFetched: (e: { startSequence: bigint; bytes: number; seconds: number }) =>
         this.emit('batchFetched', e),
@@ -421,11 +461,15 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const entry: PendingBatch = {
       info,
       settled: false,
+      dropped: false,
       abort,
       result:
         preparePool === undefined
           ? prepareBatch(info, context)
-          : fetchBatchBlob(info, context).then(async (blob) => {
+          : downloadBatch(info, context).then(async (downloaded) => {
+              // A batch that carries a snapshot too large to download whole comes prepared.
+              if (downloaded.kind === 'prepared') return downloaded.batch;
+              const { blob } = downloaded;
               const started = performance.now();
               const bytes = blob.byteLength; // a large blob is moved to the worker
               const messages = await preparePool.prepare(info, blob, context);
@@ -441,6 +485,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       (value) => {
         entry.settled = true;
         entry.value = value;
+        if (entry.dropped) void discardSpooled(value.messages);
       },
       () => {
         // Surfaced when the batch reaches the head of the queue; earlier batches still apply.
@@ -455,7 +500,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const dropped = this.#pending;
     this.#pending = [];
     for (const entry of dropped) {
+      entry.dropped = true;
       if (!entry.settled) entry.abort.abort(new Error('prefetched batch dropped'));
+      else if (entry.value !== undefined) void discardSpooled(entry.value.messages);
     }
   }
 
@@ -529,6 +576,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       databasePath: this.#o.databasePath,
       state: this.state,
       maxSnapshotBytes: this.#o.maxSnapshotBytes,
+      diskReserveBytes: this.#o.snapshotDiskReserveBytes,
       startSequence: this.#o.startSequence,
       stateRoot: this.stateRoot,
       onStateRoot: this.#options.onStateRoot,

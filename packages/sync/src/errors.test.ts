@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BatchListingMismatchError,
   BatchUnavailableError,
+  InsufficientDiskSpaceError,
   SequenceGapError,
   UnexpectedSequenceError,
   UntrustedSignerError,
@@ -39,6 +40,11 @@ describe('every exported error class declares its code and kind', () => {
       make: () => new UnexpectedSequenceError(4n, 5n),
       code: 'UNEXPECTED_SEQUENCE',
       kind: 'decode',
+    },
+    InsufficientDiskSpaceError: {
+      make: () => new InsufficientDiskSpaceError('a snapshot image', '/data', 10, 5),
+      code: 'INSUFFICIENT_DISK_SPACE',
+      kind: 'unavailable',
     },
     PreparePoolError: {
       make: () => new PreparePoolError('the prepare pool is closed'),

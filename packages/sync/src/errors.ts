@@ -73,3 +73,23 @@ export function requireTrustedKey(
   if (key === undefined) throw new UntrustedSignerError(bytesToHex(signer));
   return key;
 }
+
+/**
+ * The disk holding the replica has too little free space for a snapshot: its payload spooled
+ * while it downloads, or a copy of its image for the swap. Nothing is written to the replica;
+ * the engine retries, and resumes once there is room.
+ */
+export class InsufficientDiskSpaceError extends SyndDBError {
+  override name = 'InsufficientDiskSpaceError';
+  declare readonly code: 'INSUFFICIENT_DISK_SPACE';
+  override readonly kind = 'unavailable';
+  readonly needed: number;
+  readonly available: number;
+  constructor(what: string, directory: string, needed: number, available: number) {
+    super('INSUFFICIENT_DISK_SPACE', `Not enough free disk space for ${what}`, {
+      details: `${directory}: ${available} bytes free, ${needed} needed (including the reserve)`,
+    });
+    this.needed = needed;
+    this.available = available;
+  }
+}

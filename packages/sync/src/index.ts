@@ -5,12 +5,18 @@ export { createSyncEngine } from './engine';
 export {
   BatchListingMismatchError,
   BatchUnavailableError,
+  InsufficientDiskSpaceError,
   SequenceGapError,
   UnexpectedSequenceError,
   UntrustedSignerError,
 } from './errors';
-export type { PrepareBlobOptions, PreparedBatch, PreparedMessage } from './prepare-batch';
-export { fetchBatchBlob, prepareBatch, prepareBlob } from './prepare-batch';
+export type {
+  DownloadedBatch,
+  PrepareBlobOptions,
+  PreparedBatch,
+  PreparedMessage,
+} from './prepare-batch';
+export { downloadBatch, fetchBatchBlob, prepareBatch, prepareBlob } from './prepare-batch';
 export {
   type CreatePreparePoolOptions,
   createPreparePool,
@@ -19,6 +25,8 @@ export {
 } from './prepare-pool';
 export { RemoteError, type SerializedError } from './remote-error';
 export { type RetryDelayParameters, retryDelay } from './retry-delay';
+export { prepareSnapshotBatch, type SnapshotBatchLimits } from './snapshot-batch';
+export type { SnapshotSpoolPlace, SpooledPayload } from './snapshot-spool';
 export {
   createSqlRule,
   RuleConfigError,

@@ -18,6 +18,8 @@ import {
   verifyBatch,
 } from '@synddb/verifier';
 import { BatchListingMismatchError, BatchUnavailableError, requireTrustedKey } from './errors';
+import { downloadCapOf, prepareSnapshotBatch, type SnapshotBatchLimits } from './snapshot-batch';
+import type { SpooledPayload } from './snapshot-spool';
 
 /**
  * A verified message, its payload decoded (snapshots stay compressed until applied).
@@ -49,7 +51,8 @@ export type PreparedMessage =
       sequence: bigint;
       timestamp: bigint;
       messageHash: Uint8Array;
-      payload: Uint8Array;
+      /** In memory, or spooled to disk when its batch was too large to download whole. */
+      payload: Uint8Array | SpooledPayload;
     }
   /** Validly signed, but its payload does not decode: applying it must halt at this sequence. */
   | { type: 'invalid'; sequence: bigint; timestamp: bigint; error: unknown };
@@ -68,6 +71,11 @@ export interface PrepareContext {
   stateDeltas?: boolean | undefined;
   backend?: Secp256k1Backend | undefined;
   pool?: VerifierPool | undefined;
+  /**
+   * Stream a batch over the fetcher's download cap when it carries a snapshot, within these
+   * limits (`prepareSnapshotBatch`). Without them such a batch fails with `BatchTooLargeError`.
+   */
+  snapshotBatches?: SnapshotBatchLimits | undefined;
   signal?: AbortSignal | undefined;
   onFetched?: (info: { startSequence: bigint; bytes: number; seconds: number }) => void;
   onVerified?: (info: { startSequence: bigint; messages: number; seconds: number }) => void;
@@ -95,12 +103,42 @@ export async function fetchBatchBlob(info: BatchInfo, ctx: PrepareContext): Prom
 }
 
 /**
+ * A downloaded batch: its blob, or, for a batch over the fetcher's download cap that carries a
+ * snapshot, the batch already streamed and prepared (`prepareSnapshotBatch`).
+ */
+export type DownloadedBatch =
+  | { kind: 'blob'; blob: Uint8Array }
+  | { kind: 'prepared'; batch: PreparedBatch };
+
+/** Downloads one listed batch whole, or streams it when it is too large for that. */
+export async function downloadBatch(
+  info: BatchInfo,
+  ctx: PrepareContext,
+): Promise<DownloadedBatch> {
+  let blob: Uint8Array;
+  try {
+    blob = await fetchBatchBlob(info, ctx);
+  } catch (error) {
+    const cap = downloadCapOf(error);
+    if (cap === undefined || ctx.snapshotBatches === undefined || ctx.signal?.aborted) throw error;
+    const snapshotBatches = ctx.snapshotBatches;
+    return {
+      kind: 'prepared',
+      batch: await prepareSnapshotBatch(info, cap, { ...ctx, snapshotBatches }),
+    };
+  }
+  return { kind: 'blob', blob };
+}
+
+/**
  * Downloads one batch and runs every check before anything is applied: bounded zstd, strict CBOR,
  * listing range == content range, trusted signer, content hash, batch signature, every message
  * signature, contiguous sequences; then decodes the changeset and withdrawal payloads.
  */
 export async function prepareBatch(info: BatchInfo, ctx: PrepareContext): Promise<PreparedBatch> {
-  const blob = await fetchBatchBlob(info, ctx);
+  const downloaded = await downloadBatch(info, ctx);
+  if (downloaded.kind === 'prepared') return downloaded.batch;
+  const { blob } = downloaded;
   const verifyStarted = performance.now();
   const messages = ctx.pool
     ? await prepareBlobWithPool(info, blob, ctx, ctx.pool)

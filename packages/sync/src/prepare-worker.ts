@@ -85,7 +85,9 @@ port.on('message', (request: PrepareRequest) => {
 function snapshotTransfers(others: readonly WireMessage[]): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const m of others) {
-    if (m.type !== MessageType.Snapshot || m.payload.byteLength < TRANSFER_FROM_BYTES) continue;
+    // (Payloads spooled to disk never come from a worker: they are prepared where they download.)
+    if (m.type !== MessageType.Snapshot || !(m.payload instanceof Uint8Array)) continue;
+    if (m.payload.byteLength < TRANSFER_FROM_BYTES) continue;
     const buffer = m.payload.buffer;
     if (buffer instanceof ArrayBuffer && !out.includes(buffer)) out.push(buffer);
   }

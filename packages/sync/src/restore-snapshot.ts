@@ -1,9 +1,11 @@
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { restoreSnapshot } from '@synddb/applier';
 import { MessageType, streamSnapshotImage } from '@synddb/protocol';
 import { isReservedName, type StateStore } from '@synddb/state-store';
 import type { Database } from 'better-sqlite3';
 import type { PreparedMessage } from './prepare-batch';
+import { requireFreeSpace } from './snapshot-spool';
 import type { StateRootHandler, StateRootTracker } from './state-root-tracker';
 
 export interface RestoreSnapshotContext {
@@ -12,6 +14,8 @@ export interface RestoreSnapshotContext {
   databasePath: string;
   state: StateStore;
   maxSnapshotBytes: number;
+  /** Free disk space to leave while the image is written, and after it with room for its copy. */
+  diskReserveBytes: number;
   startSequence: bigint;
   stateRoot?: StateRootTracker | undefined;
   onStateRoot?: StateRootHandler | undefined;
@@ -28,11 +32,20 @@ export async function restoreSnapshotMessage(
   message: Extract<PreparedMessage, { type: typeof MessageType.Snapshot }>,
   ctx: RestoreSnapshotContext,
 ): Promise<number> {
-  // The payload is decompressed as a stream straight into the temporary file the applier swaps
-  // in (the image is never in memory); a payload that does not decode fails the stream, and so
-  // the restore, before anything is swapped.
-  const image = streamSnapshotImage(message.payload, { maxSnapshotBytes: ctx.maxSnapshotBytes });
+  // The payload (in memory, or spooled to disk when its batch was too large to download whole)
+  // is decompressed as a stream straight into the temporary file the applier swaps in (the image
+  // is never in memory); a payload that does not decode fails the stream, and so the restore,
+  // before anything is swapped.
+  const { payload } = message;
   const inMemory = ctx.databasePath === ':memory:' || ctx.databasePath === '';
+  const directory = inMemory ? tmpdir() : dirname(ctx.databasePath);
+  const image = withFreeSpace(
+    streamSnapshotImage(payload instanceof Uint8Array ? payload : payload.read(), {
+      maxSnapshotBytes: ctx.maxSnapshotBytes,
+    }),
+    directory,
+    ctx.diskReserveBytes,
+  );
   const tracker = ctx.stateRoot;
   let bytes: number;
   try {
@@ -62,6 +75,36 @@ export async function restoreSnapshotMessage(
   } catch (error) {
     tracker?.reload();
     throw error;
+  } finally {
+    if (!(payload instanceof Uint8Array)) await payload.discard();
   }
   return bytes;
+}
+
+/** Free space is checked again after this many bytes of the image are written. */
+const CHECK_EVERY_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The image's chunks, with the disk's free space checked as they are written to the temporary
+ * file: at the start and every 256 MiB it must keep the reserve, and once the image is complete
+ * it must have room for the image again (the swap copies it into the replica) and the reserve.
+ * Failing here fails the restore before the swap, as a payload that does not decode does.
+ */
+async function* withFreeSpace(
+  image: AsyncIterable<Uint8Array>,
+  directory: string,
+  reserveBytes: number,
+): AsyncGenerator<Uint8Array> {
+  const what = 'a snapshot image';
+  let bytes = 0;
+  let nextCheck = 0;
+  for await (const chunk of image) {
+    if (bytes >= nextCheck) {
+      await requireFreeSpace(directory, reserveBytes + chunk.length, what);
+      nextCheck = bytes + CHECK_EVERY_BYTES;
+    }
+    bytes += chunk.length;
+    yield chunk;
+  }
+  await requireFreeSpace(directory, bytes + reserveBytes, `${what} of ${bytes} bytes to swap in`);
 }

@@ -8,6 +8,12 @@ export type { VerifiedBatch } from './batch/verified-batch';
 export type { VerifyBatchOptions } from './batch/verify-batch';
 export { verifyBatch } from './batch/verify-batch';
 export {
+  type VerifiedStreamedBatch,
+  type VerifiedStreamedMessage,
+  type VerifyStreamedBatchOptions,
+  verifyStreamedBatch,
+} from './batch/verify-streamed-batch';
+export {
   BackendUnavailableError,
   BatchSignatureError,
   InvalidPrivateKeyError,

@@ -287,19 +287,28 @@ export const configShape = {
     value: 'BYTES',
     group: G.limits,
     describe:
-      'Cap on a decompressed batch and on each decompressed changeset or withdrawal payload (zstd-bomb guard).',
+      'Cap on a decompressed batch and on each decompressed changeset or withdrawal payload (zstd-bomb guard). In a batch that carries a snapshot, on everything but the snapshot payload.',
   }),
-  maxSnapshotBytes: withDefault('maxSnapshotBytes', byteSize(1024), '4GiB', {
+  maxSnapshotBytes: withDefault('maxSnapshotBytes', byteSize(1024), '32GiB', {
     env: 'MAX_SNAPSHOT_BYTES',
     value: 'BYTES',
     group: G.limits,
-    describe: 'Cap on a decompressed snapshot payload.',
+    describe:
+      'Cap on a decompressed snapshot payload (the database image). Snapshots are streamed to disk, never held in memory: this bounds the disk a snapshot takes (its image, then a copy of it while it is swapped in, checked against free space), not memory.',
   }),
   maxCompressedBatchBytes: withDefault('maxCompressedBatchBytes', byteSize(1024), '64MiB', {
     env: 'MAX_COMPRESSED_BATCH_BYTES',
     value: 'BYTES',
     group: G.limits,
-    describe: 'Largest batch object downloaded from storage.',
+    describe:
+      'Largest batch object downloaded from storage into memory. A larger one is accepted only when it carries a snapshot (MAX_SNAPSHOT_BATCH_BYTES).',
+  }),
+  maxSnapshotBatchBytes: optional('maxSnapshotBatchBytes', byteSize(1024), {
+    env: 'MAX_SNAPSHOT_BATCH_BYTES',
+    value: 'BYTES',
+    group: G.limits,
+    describe:
+      'Largest batch that carries a snapshot, downloaded and decompressed. A batch over MAX_COMPRESSED_BATCH_BYTES is streamed: a snapshot payload in it is spooled to a file beside the replica (checked against free space), hashed as it arrives and verified before anything is applied; its other messages must still fit MAX_COMPRESSED_BATCH_BYTES and MAX_BATCH_BYTES, and a batch without a snapshot is refused as before. Default: MAX_SNAPSHOT_BYTES plus 1/64 (an incompressible image grows by up to 1/256 in each zstd layer).',
   }),
 
   // HTTP server and process

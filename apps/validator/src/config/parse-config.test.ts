@@ -53,10 +53,11 @@ describe('parseValidatorArgs', () => {
       prefetchBatches: 4,
       maxMessagesPerTransaction: 512,
       maxBatchBytes: 256 * 1024 * 1024,
-      maxSnapshotBytes: 4 * 1024 ** 3,
+      maxSnapshotBytes: 32 * 1024 ** 3,
       maxCompressedBatchBytes: 64 * 1024 * 1024,
       progressInterval: 5000,
     });
+    expect(config.maxSnapshotBatchBytes).toBeUndefined();
     expect(config.sequencerPubkey).toBeUndefined();
     expect(config.gcsBucket).toBeUndefined();
   });
@@ -192,6 +193,9 @@ describe('parseValidatorArgs', () => {
     expect(run(['--shutdown-timeout', '1m 30s']).config.shutdownTimeout).toBe(90_000);
     expect(run(['--shutdown-timeout', '1h']).config.shutdownTimeout).toBe(3_600_000);
     expect(run(['--max-snapshot-bytes', '500MB']).config.maxSnapshotBytes).toBe(500_000_000);
+    expect(
+      run([], { ...URL_ENV, MAX_SNAPSHOT_BATCH_BYTES: '2GiB' }).config.maxSnapshotBatchBytes,
+    ).toBe(2 * 1024 ** 3);
     expect(run(['--start-sequence', '18446744073709551615']).config.startSequence).toBe(
       2n ** 64n - 1n,
     );

@@ -1,6 +1,6 @@
 import type { BatchInfo, SignedMessage } from '@synddb/protocol';
 import { FallbackExhaustedError, FetcherConfigError } from '../errors';
-import type { FetchCallOptions, ListBatchesOptions, StorageFetcher } from '../types';
+import type { BatchStream, FetchCallOptions, ListBatchesOptions, StorageFetcher } from '../types';
 
 export interface FallbackFetcherOptions {
   /**
@@ -79,8 +79,24 @@ export function createFallbackFetcher(
     return null;
   }
 
+  // Streams come from the sources that can stream; a failure to open one fails over, a failure
+  // once bytes flowed ends the stream (the caller retries the batch).
+  const openBatch = sources.some((s) => s.openBatch !== undefined)
+    ? {
+        openBatch(
+          info: BatchInfo,
+          callOptions: FetchCallOptions & { maxBytes: number },
+        ): Promise<BatchStream | null> {
+          return firstAnswer(`openBatch(${info.startSequence})`, callOptions.signal, (s) =>
+            s.openBatch === undefined ? Promise.resolve(null) : s.openBatch(info, callOptions),
+          );
+        },
+      }
+    : {};
+
   return {
     kind: 'fallback',
+    ...openBatch,
 
     async listBatches(listOptions: ListBatchesOptions = {}): Promise<BatchInfo[]> {
       // A listing is a complete answer even when empty, so the first success wins.

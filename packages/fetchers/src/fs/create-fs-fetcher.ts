@@ -67,8 +67,42 @@ function createFsObjectStore(root: string): BatchObjectStore {
     return full;
   }
 
+  /** Opens a batch file for reading: a regular file, not a symlink; null when absent. */
+  async function openFile(name: string, signal: AbortSignal | undefined) {
+    signal?.throwIfAborted();
+    const path = pathOf(name);
+    let handle: import('node:fs/promises').FileHandle;
+    try {
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+        throw new InvalidBatchPathError(name, 'is a symbolic link');
+      }
+      throw new FsReadError(path, error);
+    }
+    return { handle, path };
+  }
+
   return {
     kind: 'fs',
+
+    async open(name, { maxBytes, signal }) {
+      const opened = await openFile(name, signal);
+      if (opened === null) return null;
+      const { handle, path } = opened;
+      try {
+        const stat = await handle.stat();
+        if (!stat.isFile()) throw new InvalidBatchPathError(name, 'is not a regular file');
+        if (stat.size > maxBytes) throw new BatchTooLargeError(path, maxBytes, stat.size);
+        return { size: stat.size, body: readChunks(handle, path, stat.size, signal) };
+      } catch (error) {
+        await handle.close();
+        if (error instanceof BatchTooLargeError || error instanceof InvalidBatchPathError)
+          throw error;
+        throw new FsReadError(path, error);
+      }
+    },
 
     async listNames(folder, { signal }) {
       signal?.throwIfAborted();
@@ -85,18 +119,9 @@ function createFsObjectStore(root: string): BatchObjectStore {
     },
 
     async read(name, { maxBytes, signal }) {
-      signal?.throwIfAborted();
-      const path = pathOf(name);
-      let handle: import('node:fs/promises').FileHandle;
-      try {
-        handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
-          throw new InvalidBatchPathError(name, 'is a symbolic link');
-        }
-        throw new FsReadError(path, error);
-      }
+      const opened = await openFile(name, signal);
+      if (opened === null) return null;
+      const { handle, path } = opened;
       try {
         const stat = await handle.stat();
         if (!stat.isFile()) throw new InvalidBatchPathError(name, 'is not a regular file');
@@ -124,6 +149,39 @@ function createFsObjectStore(root: string): BatchObjectStore {
       }
     },
   };
+}
+
+/** Bytes read per chunk of a streamed file. */
+const STREAM_CHUNK_BYTES = 1024 * 1024;
+
+/** A batch file as a stream of chunks; the handle is closed when the stream ends or stops. */
+async function* readChunks(
+  handle: import('node:fs/promises').FileHandle,
+  path: string,
+  size: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      // A fresh buffer per chunk: the consumer may keep a chunk while it reads the next.
+      const buffer = new Uint8Array(STREAM_CHUNK_BYTES);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
+      } catch (error) {
+        throw new FsReadError(path, error);
+      }
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > size) throw new FsReadError(path, new Error('file grew while being read'));
+      yield buffer.subarray(0, bytesRead);
+    }
+    if (total < size) throw new FsReadError(path, new Error('file shrank while being read'));
+  } finally {
+    await handle.close();
+  }
 }
 
 function isNotFound(error: unknown): boolean {

@@ -7,10 +7,10 @@ import {
   InvalidResponseError,
   ResponseTooLargeError,
 } from '../errors';
-import { type HttpGetRequest, type HttpGetSettings, httpGet } from '../http/http-get';
+import { type HttpGetRequest, type HttpGetSettings, httpGet, httpOpen } from '../http/http-get';
 import { DEFAULT_MAX_JSON_BYTES } from '../limits';
 import type { BatchObjectStore } from '../object-store/batch-object-store';
-import { crc32cBase64 } from './crc32c';
+import { CRC32C_START, crc32cBase64, crc32cFinish, crc32cToBase64, crc32cUpdate } from './crc32c';
 
 /** A listing that keeps returning pages past this is treated as a misbehaving server. */
 const MAX_LIST_PAGES = 1_000_000;
@@ -100,6 +100,33 @@ export function createGcsObjectStore(settings: GcsObjectStoreSettings): BatchObj
       throw new InvalidResponseError('GCS list', `more than ${MAX_LIST_PAGES} pages`);
     },
 
+    async open(name, { maxBytes, signal }) {
+      const locator = `gs://${bucket}/${name}`;
+      const url = `${bucketUrl}/${encodeURIComponent(name)}?alt=media`;
+      const operation = `download ${locator}`;
+      let opened: Awaited<ReturnType<typeof httpOpen>>;
+      try {
+        opened = await httpOpen(
+          {
+            url,
+            accept: 'application/octet-stream, */*',
+            maxBytes,
+            tooLarge: (size) => new BatchTooLargeError(locator, maxBytes, size),
+            signal,
+            headers: () => headers(url),
+            verify: (response) => streamedCrc32c(locator, response),
+          },
+          transport,
+        );
+      } catch (error) {
+        if (error instanceof HttpStatusError || error instanceof HttpTransportError)
+          throw new GcsRequestError(operation, error);
+        throw error;
+      }
+      if (opened === null) return null;
+      return { size: opened.size, body: asGcsErrors(opened.body, operation) };
+    },
+
     read(name, { maxBytes, signal }) {
       const locator = `gs://${bucket}/${name}`;
       const url = `${bucketUrl}/${encodeURIComponent(name)}?alt=media`;
@@ -122,21 +149,62 @@ export function createGcsObjectStore(settings: GcsObjectStoreSettings): BatchObj
  * is a damaged transfer and is retried; a batch damaged in storage fails its signature instead.
  */
 function verifyCrc32c(locator: string, body: Uint8Array, response: Response): void {
-  const stored = response.headers.get('x-goog-stored-content-encoding');
-  if (stored !== null && stored !== 'identity') return;
-  if (response.headers.get('content-encoding') !== null) return;
-  const hashes = response.headers.get('x-goog-hash');
-  const expected = hashes
-    ?.split(',')
-    .map((part) => part.trim())
-    .find((part) => part.startsWith('crc32c='))
-    ?.slice('crc32c='.length);
+  const expected = expectedCrc32c(response);
   if (expected === undefined) return;
   const actual = crc32cBase64(body);
   if (actual !== expected) {
     throw new InvalidResponseError(`GCS download ${locator}`, 'crc32c does not match x-goog-hash', {
       details: `expected ${expected}, got ${actual} over ${body.byteLength} bytes`,
     });
+  }
+}
+
+/** The crc32c to check the served bytes against, when they are the stored bytes and GCS sent one. */
+function expectedCrc32c(response: Response): string | undefined {
+  const stored = response.headers.get('x-goog-stored-content-encoding');
+  if (stored !== null && stored !== 'identity') return undefined;
+  if (response.headers.get('content-encoding') !== null) return undefined;
+  return response.headers
+    .get('x-goog-hash')
+    ?.split(',')
+    .map((part) => part.trim())
+    .find((part) => part.startsWith('crc32c='))
+    ?.slice('crc32c='.length);
+}
+
+/** `verifyCrc32c` over a body as it streams past (checked once it is complete). */
+function streamedCrc32c(locator: string, response: Response) {
+  const expected = expectedCrc32c(response);
+  if (expected === undefined) return undefined;
+  let state = CRC32C_START;
+  return {
+    update: (chunk: Uint8Array) => {
+      state = crc32cUpdate(state, chunk);
+    },
+    end: (total: number) => {
+      const actual = crc32cToBase64(crc32cFinish(state));
+      if (actual !== expected) {
+        throw new InvalidResponseError(
+          `GCS download ${locator}`,
+          'crc32c does not match x-goog-hash',
+          { details: `expected ${expected}, got ${actual} over ${total} bytes` },
+        );
+      }
+    },
+  };
+}
+
+/** A streamed download's transport failures as GcsRequestError, as `read` reports them. */
+async function* asGcsErrors(
+  body: AsyncIterable<Uint8Array>,
+  operation: string,
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (error) {
+    if (error instanceof HttpStatusError || error instanceof HttpTransportError)
+      throw new GcsRequestError(operation, error);
+    throw error;
   }
 }
 

@@ -9,8 +9,8 @@ import {
 import { parseJsonExact } from '../json/parse-json-exact';
 import { batchListFromJson, latestSequenceFromJson } from '../json/storage-responses';
 import { checkIntegerOption, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_JSON_BYTES } from '../limits';
-import type { FetchCallOptions, ListBatchesOptions, StorageFetcher } from '../types';
-import { type HttpGetSettings, httpGet } from './http-get';
+import type { BatchStream, FetchCallOptions, ListBatchesOptions, StorageFetcher } from '../types';
+import { type HttpGetSettings, httpGet, httpOpen } from './http-get';
 
 export interface HttpFetcherOptions {
   /** Sequencer base URL, e.g. `http://127.0.0.1:8433`; trailing slashes are trimmed. */
@@ -159,6 +159,24 @@ export function createHttpFetcher(options: HttpFetcherOptions): StorageFetcher {
           accept: 'application/cbor+zstd, application/octet-stream',
           maxBytes: settings.maxBatchBytes,
           tooLarge: (size) => new BatchTooLargeError(url, settings.maxBatchBytes, size),
+          signal,
+        },
+        settings,
+      );
+    },
+
+    async openBatch(
+      info: BatchInfo,
+      { signal, maxBytes }: FetchCallOptions & { maxBytes: number },
+    ): Promise<BatchStream | null> {
+      checkIntegerOption('maxBytes', maxBytes, 1);
+      const url = `${settings.baseUrl}/storage/batches/${info.startSequence}`;
+      return httpOpen(
+        {
+          url,
+          accept: 'application/cbor+zstd, application/octet-stream',
+          maxBytes,
+          tooLarge: (size) => new BatchTooLargeError(url, maxBytes, size),
           signal,
         },
         settings,

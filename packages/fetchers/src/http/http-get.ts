@@ -53,10 +53,118 @@ export interface HttpGetRequest {
  *
  * Returns null on 404.
  */
-export async function httpGet(
+export function httpGet(
   request: HttpGetRequest,
   settings: HttpGetSettings,
 ): Promise<Uint8Array | null> {
+  return withRetries(request, settings, async (response) => {
+    const body = await readBody(response, request);
+    if (request.verify !== undefined) {
+      try {
+        request.verify(body, response);
+      } catch (cause) {
+        throw new VerifyFailure(cause);
+      }
+    }
+    return body;
+  });
+}
+
+/** A response body as it arrives (`httpOpen`). */
+export interface HttpBodyStream {
+  /** Content-Length, when the server sent one. */
+  size: number | undefined;
+  /**
+   * The body's chunks. Ends with `HttpTransportError` when the transfer fails or stalls for the
+   * timeout, and with `tooLarge` past `maxBytes`. Stopping early (break) releases the connection.
+   */
+  body: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * `httpGet` for bodies too large to hold (a snapshot's batch): the same request, statuses and
+ * retries up to the response headers, then the body as a stream of chunks. The timeout covers
+ * the headers, then each wait for the next chunk (a stalled body is cut, however long the whole
+ * transfer takes). A failure after the headers is not retried here: it ends the stream, and the
+ * caller retries. `verify`, when given, runs over the chunks as they pass and on the complete body
+ * (`verify.end`), and what it throws ends the stream.
+ */
+export function httpOpen(
+  request: Omit<HttpGetRequest, 'verify'> & { verify?: StreamVerifier },
+  settings: HttpGetSettings,
+): Promise<HttpBodyStream | null> {
+  return withRetries(request, settings, async (response, attempt) => {
+    const size = announcedSize(response);
+    if (size !== undefined && size > request.maxBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw request.tooLarge(size);
+    }
+    const check = request.verify?.(response);
+    attempt.keep();
+    return { size, body: streamBody(response, request, attempt, check) };
+  });
+}
+
+/** Checks a streamed body: `update` per chunk, `end` once complete (throws on a mismatch). */
+export type StreamVerifier = (
+  response: Response,
+) => { update(chunk: Uint8Array): void; end(total: number): void } | undefined;
+
+/**
+ * One attempt's abort signal and timer: a timeout over the whole attempt, or, once `touch`ed as
+ * chunks arrive, over each wait for the next one.
+ */
+class Attempt {
+  readonly signal: AbortSignal;
+  /** The caller keeps the attempt past the retry loop (a streamed body), and disposes it. */
+  kept = false;
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout;
+  private expired = false;
+
+  constructor(
+    private readonly timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.signal = signal
+      ? AbortSignal.any([signal, this.controller.signal])
+      : this.controller.signal;
+    this.timer = this.arm();
+  }
+
+  timedOut(): boolean {
+    return this.expired;
+  }
+
+  /** Restarts the timeout (a chunk arrived). */
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = this.arm();
+  }
+
+  keep(): void {
+    this.kept = true;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+
+  private arm(): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new DOMException('the request timed out', 'TimeoutError'));
+    }, this.timeoutMs);
+    timer.unref();
+    return timer;
+  }
+}
+
+async function withRetries<T>(
+  request: Omit<HttpGetRequest, 'verify'>,
+  settings: HttpGetSettings,
+  onOk: (response: Response, attempt: Attempt) => Promise<T>,
+): Promise<T | null> {
   const { url, signal } = request;
   let lastError: unknown;
   let lastTimedOut = false;
@@ -72,12 +180,11 @@ export async function httpGet(
       await sleep(Math.max(backoff, lastStatus?.retryAfterMs ?? 0), signal);
     }
     signal?.throwIfAborted();
-    const timeout = AbortSignal.timeout(settings.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const current = new Attempt(settings.timeoutMs, signal);
     try {
       const headers = new Headers(request.headers ? await request.headers() : undefined);
       headers.set('accept', request.accept);
-      const response = await settings.fetch(url, { signal: combined, headers });
+      const response = await settings.fetch(url, { signal: current.signal, headers });
       if (response.status === 404) {
         await response.body?.cancel().catch(() => undefined);
         return null;
@@ -95,21 +202,15 @@ export async function httpGet(
       if (!response.ok) {
         throw new HttpStatusError(url, response.status, await readSnippet(response));
       }
-      const body = await readBody(response, request);
-      if (request.verify !== undefined) {
-        try {
-          request.verify(body, response);
-        } catch (cause) {
-          throw new VerifyFailure(cause);
-        }
-      }
-      return body;
+      return await onOk(response, current);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (error instanceof SyndDBError) throw error;
       lastStatus = undefined;
       lastError = error instanceof VerifyFailure ? error.cause : error;
-      lastTimedOut = timeout.aborted;
+      lastTimedOut = current.timedOut();
+    } finally {
+      if (!current.kept) current.dispose();
     }
   }
   const attempts = settings.maxRetries + 1;
@@ -122,6 +223,52 @@ export async function httpGet(
     );
   }
   throw new HttpTransportError(url, attempts, lastTimedOut, lastError);
+}
+
+/** The body of a kept attempt, chunk by chunk, within `maxBytes`; disposes the attempt. */
+async function* streamBody(
+  response: Response,
+  request: Omit<HttpGetRequest, 'verify'>,
+  attempt: Attempt,
+  check: ReturnType<StreamVerifier>,
+): AsyncGenerator<Uint8Array> {
+  const reader = response.body?.getReader();
+  let total = 0;
+  let complete = false;
+  try {
+    if (reader === undefined) {
+      complete = true;
+      check?.end(0);
+      return;
+    }
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        if (request.signal?.aborted) throw request.signal.reason;
+        throw new HttpTransportError(request.url, 1, attempt.timedOut(), error);
+      }
+      if (next.done) break;
+      attempt.touch();
+      total += next.value.byteLength;
+      if (total > request.maxBytes) throw request.tooLarge(total);
+      check?.update(next.value);
+      yield next.value;
+    }
+    complete = true;
+    check?.end(total);
+  } finally {
+    attempt.dispose();
+    if (!complete) await reader?.cancel().catch(() => undefined);
+  }
+}
+
+function announcedSize(response: Response): number | undefined {
+  const announced = response.headers.get('content-length');
+  if (announced === null) return undefined;
+  const size = Number(announced);
+  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
 }
 
 /** Wraps what `verify` threw, so that even a SyndDBError from it is retried like a bad transfer. */

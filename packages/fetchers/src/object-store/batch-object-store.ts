@@ -1,4 +1,4 @@
-import type { FetchCallOptions } from '../types';
+import type { BatchStream, FetchCallOptions } from '../types';
 
 /**
  * The two primitives a GCS bucket or a directory offers. Everything else (parsing names, sorting,
@@ -17,4 +17,9 @@ export interface BatchObjectStore {
   ): Promise<string[]>;
   /** The object's bytes, or null when it does not exist; rejects with BatchTooLargeError above maxBytes. */
   read(name: string, options: FetchCallOptions & { maxBytes: number }): Promise<Uint8Array | null>;
+  /** The object's bytes as a stream (see `StorageFetcher.openBatch`), or null when it does not exist. */
+  open?(
+    name: string,
+    options: FetchCallOptions & { maxBytes: number },
+  ): Promise<BatchStream | null>;
 }

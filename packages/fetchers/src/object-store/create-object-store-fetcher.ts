@@ -69,10 +69,19 @@ export function createObjectStoreFetcher(
     });
   }
 
+  const open = store.open?.bind(store);
   const fetcher: StorageFetcher = {
     kind: store.kind,
     listBatches,
     getBatch,
+    ...(open === undefined
+      ? {}
+      : {
+          openBatch: (
+            info: BatchInfo,
+            { signal, maxBytes }: FetchCallOptions & { maxBytes: number },
+          ) => open(objectNameFor(folder, info), { maxBytes, ...(signal ? { signal } : {}) }),
+        }),
 
     async getMessage(
       sequence: bigint,

@@ -23,28 +23,45 @@ import {
 export function parseBatch(batch: CborBatch): SignedBatch {
   const { startSequence: s, endSequence: e } = batch;
   if (batch.messages.length === 0) throw new EmptyBatchError(s, e);
-
-  const computed = computeContentHash(batch.messages);
-  if (!equalBytes(computed, batch.contentHash)) {
-    throw new ContentHashMismatchError(bytesToHex(batch.contentHash), bytesToHex(computed));
-  }
-
+  checkContentHash(batch.contentHash, computeContentHash(batch.messages));
   const parsedMessages: CoseSign1[] = batch.messages.map((raw, index) => {
-    let message: CoseSign1;
-    try {
-      message = decodeCoseSign1(raw);
-    } catch (cause) {
-      throw new InvalidBatchMessageError(index, cause);
-    }
-    if (!equalBytes(message.pubkey, batch.pubkey)) {
-      throw new BatchSignerMismatchError(
-        index,
-        bytesToHex(batch.pubkey),
-        bytesToHex(message.pubkey),
-      );
-    }
+    const message = decodeBatchMessage(raw, index);
+    checkMessageSigner(batch.pubkey, message, index);
     return message;
   });
+  checkBatchMessages(batch, parsedMessages);
+  return { ...batch, parsedMessages };
+}
+
+/** `h` must be the SHA-256 computed over the messages. */
+export function checkContentHash(expected: Uint8Array, computed: Uint8Array): void {
+  if (!equalBytes(computed, expected)) {
+    throw new ContentHashMismatchError(bytesToHex(expected), bytesToHex(computed));
+  }
+}
+
+/** Message `index` of a batch, decoded strictly (`InvalidBatchMessageError` otherwise). */
+export function decodeBatchMessage(raw: Uint8Array, index: number): CoseSign1 {
+  try {
+    return decodeCoseSign1(raw);
+  } catch (cause) {
+    throw new InvalidBatchMessageError(index, cause);
+  }
+}
+
+/**
+ * The checks on a batch's decoded messages: at least one, each claimed by the batch key,
+ * sequences exactly `s..e` with no gap.
+ */
+export function checkBatchMessages(
+  batch: Pick<CborBatch, 'startSequence' | 'endSequence' | 'pubkey'>,
+  parsedMessages: readonly CoseSign1[],
+): void {
+  const { startSequence: s, endSequence: e } = batch;
+  if (parsedMessages.length === 0) throw new EmptyBatchError(s, e);
+  for (const [index, message] of parsedMessages.entries()) {
+    checkMessageSigner(batch.pubkey, message, index);
+  }
 
   const first = parsedMessages[0]!.header.sequence;
   const last = parsedMessages[parsedMessages.length - 1]!.header.sequence;
@@ -73,5 +90,15 @@ export function parseBatch(batch: CborBatch): SignedBatch {
       `s=${s} e=${e} count=${count}`,
     );
   }
-  return { ...batch, parsedMessages };
+}
+
+/** A message must be claimed by the batch key (`BatchSignerMismatchError`). */
+export function checkMessageSigner(
+  batchPubkey: Uint8Array,
+  message: CoseSign1,
+  index: number,
+): void {
+  if (!equalBytes(message.pubkey, batchPubkey)) {
+    throw new BatchSignerMismatchError(index, bytesToHex(batchPubkey), bytesToHex(message.pubkey));
+  }
 }

@@ -74,6 +74,15 @@ export function messageSigningDigest(protectedBytes: Uint8Array, payload: Uint8A
     return keccak256(buildSigStructure(protectedBytes, payload));
   }
   // A large payload (a snapshot: a whole database) is hashed where it lies, not copied.
+  return keccak256Parts([sigStructureHead(protectedBytes, payload.length), payload]);
+}
+
+/**
+ * The Sig_structure up to the payload's content: every byte before it, for a payload of
+ * `payloadLength` bytes hashed as it streams past (`messageSigningDigest` = keccak256 of this
+ * followed by the payload).
+ */
+export function sigStructureHead(protectedBytes: Uint8Array, payloadLength: number): Uint8Array {
   const head = new Uint8Array(
     PREFIX.length + bstrHeadLength(protectedBytes.length) + protectedBytes.length + 1 + 9,
   );
@@ -82,6 +91,6 @@ export function messageSigningDigest(protectedBytes: Uint8Array, payload: Uint8A
   head.set(protectedBytes, at);
   at += protectedBytes.length;
   head[at++] = 0x40; // h'' (external_aad)
-  at = writeBstrHead(head, at, payload.length);
-  return keccak256Parts([head.subarray(0, at), payload]);
+  at = writeBstrHead(head, at, payloadLength);
+  return head.subarray(0, at);
 }

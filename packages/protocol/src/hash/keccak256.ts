@@ -58,6 +58,31 @@ export function keccak256Parts(parts: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
+/** A hash fed in pieces (`update` as the bytes arrive, `digest` once at the end). */
+export interface IncrementalHash {
+  update(bytes: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/**
+ * keccak256 fed in pieces: for inputs that stream past (a snapshot payload as it is downloaded,
+ * never held whole). Same implementation choice as `keccak256`.
+ */
+export function createKeccak256(): IncrementalHash {
+  if (!hasNativeKeccak) {
+    const h = keccak_256.create();
+    return { update: (bytes) => void h.update(bytes), digest: () => h.digest() };
+  }
+  const h = createHash('KECCAK-256');
+  return {
+    update: (bytes) => void h.update(bytes),
+    digest: () => {
+      const digest = h.digest();
+      return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+    },
+  };
+}
+
 /** The pure-JS implementation, whatever the platform has (for tests and benchmarks). */
 export function keccak256Js(bytes: Uint8Array): Uint8Array {
   return keccak_256(bytes);

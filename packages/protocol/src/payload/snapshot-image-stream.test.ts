@@ -11,7 +11,10 @@ import { type StreamSnapshotImageOptions, streamSnapshotImage } from './snapshot
 import { decodeSnapshotRequest, encodeSnapshotRequest } from './snapshot-request';
 
 /** Drains the stream: the image (joined) and the fields it returned. */
-async function drain(compressed: Uint8Array, options: StreamSnapshotImageOptions = {}) {
+async function drain(
+  compressed: Uint8Array | AsyncIterable<Uint8Array>,
+  options: StreamSnapshotImageOptions = {},
+) {
   const chunks: Buffer[] = [];
   const stream = streamSnapshotImage(compressed, options);
   for (;;) {
@@ -45,6 +48,31 @@ const image = (bytes: number) => {
 };
 
 describe('streamSnapshotImage', () => {
+  it('reads a payload that streams in (a spooled file) as one in memory', async () => {
+    const data = image(300_000);
+    const payload = zstdCompress(
+      encodeSnapshotRequest({
+        snapshot: { data, timestamp: 1n, sequence: 2n },
+        messageId: 'spooled',
+      }),
+    );
+    async function* pieces(bytes: Uint8Array) {
+      for (let at = 0; at < bytes.length; at += 1000) yield bytes.subarray(at, at + 1000);
+    }
+    const { image: out, fields } = await drain(pieces(payload));
+    expect(Buffer.compare(out, data)).toBe(0);
+    expect(fields.messageId).toBe('spooled');
+    // A payload cut short fails as it does in memory, and so does a source that fails.
+    await expect(drain(pieces(payload.subarray(0, payload.length - 10)))).rejects.toBeInstanceOf(
+      DecompressionError,
+    );
+    async function* failing() {
+      yield payload.subarray(0, 1000);
+      throw new Error('read failed');
+    }
+    await expect(drain(failing())).rejects.toThrow('read failed');
+  });
+
   it('yields exactly the image and returns the other fields, in chunks of any size', async () => {
     const data = image(300_000);
     const cbor = encodeSnapshotRequest({

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import {
   CborDecodeError,
   CborNestingDepthError,
@@ -34,8 +35,9 @@ const MAX_DEPTH = 16;
 const EMPTY_BSTR = 0x40;
 
 /**
- * Decodes a type-2 payload (zstd-compressed `SnapshotRequest` CBOR) without ever holding the
- * image: the payload is decompressed as a stream and the bytes of `snapshot.data` are yielded in
+ * Decodes a type-2 payload (zstd-compressed `SnapshotRequest` CBOR, in memory or streaming in,
+ * e.g. from the file it was spooled to) without ever holding the image: the payload is
+ * decompressed as a stream and the bytes of `snapshot.data` are yielded in
  * chunks as they come out (for a caller that spools them to a file), while everything around them
  * is kept and, at the end, decoded by `decodeSnapshotRequest` with the same strictness as
  * `decodePayload` (keys, types, duplicates, minimal heads, no trailing bytes). The generator's
@@ -46,7 +48,7 @@ const EMPTY_BSTR = 0x40;
  * must not use the yielded bytes before the generator has returned.
  */
 export async function* streamSnapshotImage(
-  compressedPayload: Uint8Array,
+  compressedPayload: Uint8Array | AsyncIterable<Uint8Array>,
   options: StreamSnapshotImageOptions = {},
 ): AsyncGenerator<Uint8Array, SnapshotRequestFields, undefined> {
   const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
@@ -81,13 +83,21 @@ export async function* streamSnapshotImage(
   // Output that did not fit: it waits for the yielded buffer to be consumed.
   const full: Uint8Array[] = [];
   try {
-    decompress.end(
-      Buffer.from(
-        compressedPayload.buffer,
-        compressedPayload.byteOffset,
-        compressedPayload.byteLength,
-      ),
-    );
+    if (compressedPayload instanceof Uint8Array) {
+      decompress.end(
+        Buffer.from(
+          compressedPayload.buffer,
+          compressedPayload.byteOffset,
+          compressedPayload.byteLength,
+        ),
+      );
+    } else {
+      // A payload that streams in (a spooled file): read as the output is consumed. A failure to
+      // read it fails the decompression, and so the loop below.
+      pipeline(asBuffers(compressedPayload), decompress).catch((error: unknown) =>
+        decompress.destroy(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
     for await (const chunk of decompress as AsyncIterable<Buffer>) {
       splitter.push(chunk, emit);
       while (used === chunkBytes) {
@@ -102,6 +112,11 @@ export async function* streamSnapshotImage(
   const fields = splitter.finish();
   if (used > 0) yield pending.subarray(0, used);
   return fields;
+}
+
+async function* asBuffers(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks)
+    yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 interface Frame {
