@@ -186,7 +186,22 @@ describe('point reads', () => {
     expect(here.pointReadsAnswered).toBe(1);
   });
 
-  it('sends a statement back to the workers for good when a run is over budget or too large', async () => {
+  it('keeps a statement whose parameters fail to bind for one request', async () => {
+    const { here, workers } = services(true);
+    await Promise.all([here.ready(), workers.ready()]);
+    const sql = 'SELECT name FROM accounts WHERE id = ?';
+    await answer(here, { sql, params: [1] });
+    for (const params of [[], [1, 2], { id: 1 }, ['x']]) {
+      expect(await answer(here, { sql, params })).toEqual(await answer(workers, { sql, params }));
+    }
+    const before = here.pointReadsAnswered;
+    expect(await answer(here, { sql, params: [3] })).toEqual(
+      await answer(workers, { sql, params: [3] }),
+    );
+    expect(here.pointReadsAnswered).toBe(before + 1);
+  });
+
+  it('sends a statement back to the workers when runs are over budget or too large', async () => {
     const slow = services({ budgetMs: 0 }).here;
     await slow.ready();
     const input = { sql: 'SELECT name FROM accounts WHERE id = ?', params: [1] };

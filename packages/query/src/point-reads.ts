@@ -11,9 +11,9 @@
 //   seek to at most one row and reads of its columns (no Next/Prev/Rewind, so no loop over a
 //   table; no function calls, no sorter, no temporary table, no concatenation), in at most
 //   `maxSqlLength` characters of SQL. Such a program reads one row by key.
-// - Three runs in a row that use more than `budgetMs` of the thread's CPU, or a result over
-//   `maxResultBytes`, make the statement go back to the workers for good; any error here does
-//   too, and that request is answered by a worker (which gives the canonical error). The schema changing (a snapshot)
+// - A result over `maxResultBytes` or any error sends that request to a worker (which gives the
+//   canonical error). Three runs in a row over `budgetMs` of the thread's CPU or over
+//   `maxResultBytes` send the statement back to the workers for a minute. The schema changing (a snapshot)
 //   forgets what was learned.
 // The answer is the one a worker gives: the same columns, the same JSON of the values, and the
 // sequence read in the same read transaction as the rows.
@@ -109,6 +109,19 @@ interface Learned {
  */
 const STRIKES = 3;
 
+/** A text not answered here until `until` (performance.now() ms); then a worker's answer may teach it again. */
+interface Refused {
+  until: number;
+}
+
+/**
+ * How long a text stays refused: not for good, so that a client who makes a statement fail here
+ * (parameters that do not bind, a large row asked three times) cannot take point reads away from
+ * everyone else, and a statement that becomes a point read (an index added by a snapshot) is
+ * learned again. Re-learning costs one prepare and one EXPLAIN.
+ */
+const REFUSED_MS = 60_000;
+
 /** Safe integers bind as INTEGER, booleans as 1/0 (as the workers bind them). */
 function bindValue(v: unknown): unknown {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
@@ -134,8 +147,8 @@ export class PointReads {
   /** Reads sqlite_schema: run in a transaction, it makes the connection load the current schema. */
   readonly #loadSchema: Database.Statement;
   #cursor: Database.Statement | undefined;
-  /** Learned statements, and texts refused (null), in insertion order. */
-  readonly #statements = new Map<string, Learned | null>();
+  /** Learned statements, and texts refused (until when), in insertion order. */
+  readonly #statements = new Map<string, Learned | Refused>();
   readonly #maxSqlLength: number;
   readonly #maxResultBytes: number;
   readonly #budgetMs: number;
@@ -162,7 +175,7 @@ export class PointReads {
   /** Statements learned now (for tests and metrics). */
   get learned(): number {
     let n = 0;
-    for (const s of this.#statements.values()) if (s !== null) n++;
+    for (const s of this.#statements.values()) if ('stmt' in s) n++;
     return n;
   }
 
@@ -171,7 +184,9 @@ export class PointReads {
    * point read (see the file's comment), else remembers it is not.
    */
   learn(sql: string, params: unknown): void {
-    if (sql.length > this.#maxSqlLength || this.#statements.has(sql)) return;
+    if (sql.length > this.#maxSqlLength) return;
+    const known = this.#statements.get(sql);
+    if (known !== undefined && ('stmt' in known || known.until > performance.now())) return;
     let learned: Learned | null = null;
     try {
       // In one read transaction, on the schema as it is now: EXPLAIN alone runs no transaction
@@ -207,7 +222,7 @@ export class PointReads {
     } catch {
       learned = null;
     }
-    this.#remember(sql, learned);
+    this.#remember(sql, learned ?? { until: performance.now() + REFUSED_MS });
   }
 
   /**
@@ -222,11 +237,12 @@ export class PointReads {
     maxBytes: number,
   ): PointReadResult | undefined {
     const learned = this.#statements.get(sql);
-    if (learned === undefined || learned === null) return undefined;
+    if (learned === undefined || !('stmt' in learned)) return undefined;
     const started = performance.now();
     const cpu = process.threadCpuUsage();
     let result: PointReadResult | undefined;
-    let keep = true;
+    /** A result too large for this thread: counts as a run over budget. */
+    let tooLarge = false;
     try {
       this.#begin.run();
       try {
@@ -256,7 +272,7 @@ export class PointReads {
         json += ']';
         const bytes = Buffer.from(json);
         if (bytes.byteLength > limit) {
-          keep = false;
+          tooLarge = true;
           return undefined;
         }
         result = {
@@ -269,12 +285,14 @@ export class PointReads {
         if (this.#db.inTransaction) this.#commit.run();
       }
     } catch {
-      keep = false;
+      // Parameters that do not bind, a locked replica: a worker answers this one (with the
+      // canonical error, if any); the statement stays.
       return undefined;
     } finally {
-      if (!keep) this.#statements.set(sql, null);
-      else if (!this.#overBudget(started, cpu)) learned.strikes = 0;
-      else if (++learned.strikes >= STRIKES) this.#statements.set(sql, null);
+      if (!tooLarge && !this.#overBudget(started, cpu)) learned.strikes = 0;
+      else if (++learned.strikes >= STRIKES) {
+        this.#statements.set(sql, { until: performance.now() + REFUSED_MS });
+      }
     }
     this.answered++;
     return result;
@@ -310,7 +328,8 @@ export class PointReads {
     }
   }
 
-  #remember(sql: string, learned: Learned | null): void {
+  #remember(sql: string, learned: Learned | Refused): void {
+    this.#statements.delete(sql);
     if (this.#statements.size >= this.#maxStatements) {
       const oldest = this.#statements.keys().next();
       if (!oldest.done) this.#statements.delete(oldest.value);
