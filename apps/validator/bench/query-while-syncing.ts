@@ -21,7 +21,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
@@ -39,6 +39,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+// BENCH_MAIN_NICE=N: this (the sync engine's) thread at niceness N (Linux: this thread only).
+if (process.env.BENCH_MAIN_NICE !== undefined) setPriority(Number(process.env.BENCH_MAIN_NICE));
 const driverVersion = createRequire(import.meta.url)('better-sqlite3/package.json').version;
 const root = mkdtempSync(join(tmpdir(), 'validator-query-bench-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -205,6 +207,28 @@ interface CatchUp {
   seconds: number;
   stillBehind: boolean;
   loopDelayP99: number;
+  /** Share of POST /query answers the server itself took over 10 ms for (its own histogram). */
+  serverOver10ms: number;
+}
+
+/**
+ * From the validator's `axum_http_requests_duration_seconds` (POST /query, 200): the share of
+ * answers that took the server over 10 ms from request to response, which tells the server's
+ * own delays from those of the machine (scheduling, the load generator) in the client's numbers.
+ */
+async function serverShareOver10ms(validator: ValidatorHandle): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', validator.url))).text();
+  const series = (suffix: string, le?: string) => {
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`axum_http_requests_duration_seconds_${suffix}{`)) continue;
+      if (!line.includes('endpoint="/query"') || !line.includes('status="200"')) continue;
+      if (le !== undefined && !line.includes(`le="${le}"`)) continue;
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return 0;
+  };
+  const count = series('count');
+  return count === 0 ? 0 : 1 - series('bucket', '0.01') / count;
 }
 const server = await startStorageServer(join(root, 'backlog.bin'), image, changesets);
 let run = 0;
@@ -216,8 +240,11 @@ async function catchUp(rate: number): Promise<CatchUp> {
   const before = validator.status().lastSequence ?? 0n;
   const started = performance.now();
   let report: Measured | null = null;
-  if (rate > 0) report = await measure(validator, rate);
-  else await sleepFor(SECONDS * 1000);
+  let serverOver10ms = 0;
+  if (rate > 0) {
+    report = await measure(validator, rate);
+    serverOver10ms = await serverShareOver10ms(validator);
+  } else await sleepFor(SECONDS * 1000);
   const seconds = (performance.now() - started) / 1000;
   const after = validator.status().lastSequence ?? 0n;
   loopDelay.disable();
@@ -225,6 +252,7 @@ async function catchUp(rate: number): Promise<CatchUp> {
   return {
     rate,
     report,
+    serverOver10ms,
     messages: after - before,
     seconds,
     stillBehind: after < server.head,
@@ -256,6 +284,8 @@ const row = (name: string, rate: number, r: Measured | null, c?: CatchUp) => ({
     r === null ? '-' : Math.round(r.cpuUs / Math.max(1, r.latencies.length + r.errors)),
   'msgs/s': c === undefined ? '-' : Math.round(perSecond(c)),
   'loop p99 ms': c === undefined ? '-' : fmt(c.loopDelayP99),
+  'server >10 ms':
+    c === undefined || c.rate === 0 ? '-' : `${(100 * c.serverOver10ms).toFixed(2)}%`,
   behind: c === undefined ? '-' : c.stillBehind ? 'yes' : 'NO: raise BENCH_BACKLOG',
 });
 console.log(
