@@ -24,8 +24,14 @@ export {
   changesetStateDelta,
   type PendingRowUpdate,
 } from './state-root/changeset-state-delta';
+export type { StateRootKernelName } from './state-root/lanes';
 export { hashElement, LTHASH_BYTES, LTHASH_LANES, LtHash16 } from './state-root/lthash';
 export { isStateTable, RowElementWriter } from './state-root/row-element';
+export {
+  type StateRootKernel,
+  selectStateRootKernel,
+  stateRootKernel,
+} from './state-root/state-root-kernel';
 export {
   applyStateDelta,
   stateHashOfDatabase,

@@ -15,7 +15,7 @@ import {
   type ChangesetStateDelta,
   referenceChangesetStateDelta,
 } from '../src/state-root/changeset-state-delta';
-import { addDigestLanes } from '../src/state-root/lthash';
+import { addDigestLanes } from '../src/state-root/lanes';
 
 // changesetStateDelta writes INSERT and DELETE elements straight from the changeset's bytes and
 // adds the digests' lanes in place; referenceChangesetStateDelta decodes every value and writes

@@ -10,8 +10,10 @@ import {
 import { readTableHeader } from '../changeset/table-header';
 import { iterateChangeset } from '../codec/iterate-changeset';
 import type { ColumnValue } from '../types';
-import { elementLaneBatch, hashElement, LTHASH_LANES } from './lthash';
+import { LTHASH_LANES } from './lanes';
+import { hashElement } from './lthash';
 import { isStateTable, RowElementWriter } from './row-element';
+import { elementLaneBatch } from './state-root-kernel';
 
 /**
  * An UPDATE whose row element cannot be built from the changeset alone: SQLite records only the

@@ -1,8 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { ValueType } from '../types';
 import type { ChangesetStateDelta, PendingRowUpdate } from './changeset-state-delta';
-import { elementLaneBatch, LtHash16 } from './lthash';
+import { LtHash16 } from './lthash';
 import { asciiLower, isStateTable, RowElementWriter } from './row-element';
+import { elementLaneBatch } from './state-root-kernel';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 

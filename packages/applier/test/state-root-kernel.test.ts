@@ -1,13 +1,25 @@
+// The BLAKE3 kernels of the state root: the WebAssembly one (wasm/blake3-lthash.c) and each level
+// of the native addon this machine has (native/blake3-lthash-native.c: avx512, avx2), each held to
+// blake3-wasm (the reference) and to each other, and the native addon's presence and dispatch.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { testSeed } from '@synddb/test-support';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BLAKE3_LTHASH_SOURCE_SHA256,
   BLAKE3_LTHASH_WASM_BASE64,
 } from '../src/state-root/blake3-lthash-wasm';
-import { elementLaneBatch, elementXof, LTHASH_BYTES, LTHASH_LANES } from '../src/state-root/lthash';
+import { LTHASH_BYTES, LTHASH_LANES, type StateRootKernelName } from '../src/state-root/lanes';
+import { loadNativeAddon } from '../src/state-root/native-kernel';
+import {
+  elementLaneBatch,
+  elementXof,
+  selectStateRootKernel,
+  stateRootKernel,
+} from '../src/state-root/state-root-kernel';
 
 /** The reference: `blake3-wasm` 2.1.5 (the Rust crate in WebAssembly), `hash(input, out)`. */
 const reference: { hash(input: Uint8Array, out: Uint8Array): void } = createRequire(
@@ -100,12 +112,116 @@ const OFFICIAL: [number, string][] = [
   ],
 ];
 
-describe('the BLAKE3 kernel (wasm/blake3-lthash.c)', () => {
+/** The native levels this CPU should have, from /proc/cpuinfo (read independently of the addon). */
+function cpuinfoLevels(): StateRootKernelName[] {
+  const flags = new Set(
+    (/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/),
+  );
+  const levels: StateRootKernelName[] = [];
+  const avx2 = flags.has('avx2');
+  if (avx2 && ['avx512f', 'avx512bw', 'avx512vl'].every((f) => flags.has(f))) levels.push('avx512');
+  if (avx2) levels.push('avx2');
+  return levels;
+}
+
+const nativeExpected =
+  process.platform === 'linux' &&
+  process.arch === 'x64' &&
+  typeof (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header
+    .glibcVersionRuntime === 'string';
+
+/** Every kernel usable here, best first; the native levels are checked against the CPU below. */
+const KERNELS = stateRootKernel().available;
+
+describe('the kernels available here', () => {
+  it('are the native levels the CPU has on x86-64 Linux with glibc (the addon is built by pnpm build), then wasm', () => {
+    const info = stateRootKernel();
+    if (nativeExpected) {
+      expect(info.nativeUnavailable).toBeUndefined();
+      const levels = cpuinfoLevels();
+      expect(info.available).toEqual([...levels, 'wasm']);
+      expect(selectStateRootKernel('auto').kernel).toBe(levels[0] ?? 'wasm');
+    } else {
+      expect(info.available).toEqual(['wasm']);
+      expect(info.nativeUnavailable).toMatch(/native kernel|glibc/);
+      expect(info.kernel).toBe('wasm');
+    }
+  });
+
+  it('refuses an unknown kernel and keeps the one in use', () => {
+    const before = stateRootKernel().kernel;
+    expect(() => selectStateRootKernel('sse2' as StateRootKernelName)).toThrow(RangeError);
+    expect(stateRootKernel().kernel).toBe(before);
+  });
+
+  it.runIf(KERNELS.length > 1)(
+    "native: refuses arguments that would read or write past the caller's arrays",
+    () => {
+      const addon = loadNativeAddon().addon!;
+      for (const name of addon.levels) {
+        const level = addon[name]!;
+        const input = new Uint8Array(10);
+        const target = new Uint16Array(LTHASH_LANES);
+        expect(() => level.accumulate(input, new Uint32Array([5, 6]), 1, target)).toThrow(
+          RangeError,
+        );
+        // the subtract flag is not part of the length
+        expect(() =>
+          level.accumulate(input, new Uint32Array([4, (6 | 0x80000000) >>> 0]), 1, target),
+        ).not.toThrow();
+        expect(() => level.accumulate(input, new Uint32Array([0, 1]), 2, target)).toThrow(
+          RangeError,
+        );
+        expect(() =>
+          level.accumulate(input, new Uint32Array([0, 1]), 1, new Uint16Array(1023)),
+        ).toThrow(RangeError);
+        expect(() =>
+          level.accumulate(input, new Uint32Array([0, 1]), 1, new Uint32Array(1024) as never),
+        ).toThrow(TypeError);
+        expect(() => level.xof(input, new Uint8Array(2047))).toThrow(RangeError);
+        expect(() => level.xof([1, 2] as never, new Uint8Array(2048))).toThrow(TypeError);
+      }
+    },
+  );
+
+  it(`SYNDDB_STATE_ROOT_KERNEL forces a kernel in a new process (${KERNELS.join(', ')}: same root), and an unknown one fails loudly`, () => {
+    const child = fileURLToPath(new URL('./kernel-child.ts', import.meta.url));
+    const run = (kernel: string) =>
+      spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', child], {
+        encoding: 'utf8',
+        env: { ...process.env, SYNDDB_STATE_ROOT_KERNEL: kernel },
+        timeout: 60_000,
+      });
+    const roots = new Set<string>();
+    for (const kernel of KERNELS) {
+      const r = run(kernel);
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { kernel: string; root: string };
+      expect(out.kernel).toBe(kernel);
+      roots.add(out.root);
+    }
+    expect(roots.size).toBe(1);
+    const bad = run('avx1024');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('unknown state root kernel "avx1024"');
+  });
+});
+
+describe('the WebAssembly kernel', () => {
   it('is built from the committed source', () => {
     const source = readFileSync(new URL('../wasm/blake3-lthash.c', import.meta.url));
     expect(createHash('sha256').update(source).digest('hex')).toBe(BLAKE3_LTHASH_SOURCE_SHA256);
     const wasm = readFileSync(new URL('../wasm/blake3-lthash.wasm', import.meta.url));
     expect(Buffer.from(BLAKE3_LTHASH_WASM_BASE64, 'base64').equals(wasm)).toBe(true);
+  });
+});
+
+describe.each(KERNELS)('the %s kernel', (kernel) => {
+  beforeAll(() => {
+    expect(selectStateRootKernel(kernel).kernel).toBe(kernel);
+  });
+  afterAll(() => {
+    selectStateRootKernel('auto');
   });
 
   it('matches the official BLAKE3 XOF test vectors', () => {
@@ -117,7 +233,7 @@ describe('the BLAKE3 kernel (wasm/blake3-lthash.c)', () => {
   });
 
   it('matches blake3-wasm to 2048 bytes at every length 0..300, around block, chunk and tree boundaries, and at random lengths up to 5000', () => {
-    const next = rng(testSeed('blake3 kernel lengths'));
+    const next = rng(testSeed(`blake3 kernel lengths ${kernel}`));
     const lengths: number[] = [];
     for (let n = 0; n <= 300; n++) lengths.push(n);
     for (const b of [511, 512, 1024, 2048, 3072, 4096, 5120, 8192, 16384, 33 * 1024]) {
@@ -130,11 +246,12 @@ describe('the BLAKE3 kernel (wasm/blake3-lthash.c)', () => {
     }
   });
 
-  it('sums a batch of added and subtracted elements like one lane sum per element, across kernel calls and memory growth', () => {
-    const next = rng(testSeed('blake3 kernel batch'));
+  /** Elements for the batch tests: more than one kernel call's worth, some past the input area. */
+  function batchElements(label: string) {
+    const next = rng(testSeed(`${label} ${kernel}`));
     const elements: { bytes: Uint8Array; subtract: boolean }[] = [];
     // more than one kernel call's worth of elements (4096), and elements larger than the
-    // initial input area (about 1.2 MB), so the memory grows mid-batch
+    // initial input area (1.2 MB in WebAssembly, 256 KiB native), so it grows mid-batch
     for (let i = 0; i < 9000; i++) {
       const n = i % 1000 === 7 ? 1_500_000 + (next() % 5000) : next() % 2100;
       elements.push({ bytes: randomBytes(next, n), subtract: (next() & 3) === 0 });
@@ -146,6 +263,11 @@ describe('the BLAKE3 kernel (wasm/blake3-lthash.c)', () => {
         expected[i] = e.subtract ? expected[i]! - d[i]! : expected[i]! + d[i]!;
       }
     }
+    return { elements, expected };
+  }
+
+  it('sums a batch of added and subtracted elements like one lane sum per element, across kernel calls and input growth (finish)', () => {
+    const { elements, expected } = batchElements('blake3 kernel batch');
     const lanes = new Uint16Array(LTHASH_LANES);
     lanes[5] = 0xffff; // finish adds to what is there
     const batch = elementLaneBatch();
@@ -153,6 +275,22 @@ describe('the BLAKE3 kernel (wasm/blake3-lthash.c)', () => {
     batch.finish(lanes);
     lanes[5] = lanes[5]! + 1;
     expect(hex(new Uint8Array(lanes.buffer))).toBe(hex(new Uint8Array(expected.buffer)));
+  });
+
+  it('take() returns the same sum, across kernel calls, and a small batch after it', () => {
+    const { elements, expected } = batchElements('blake3 kernel take');
+    const batch = elementLaneBatch();
+    for (const e of elements) batch.add(e.bytes, e.subtract);
+    const sum = batch.take();
+    expect(hex(new Uint8Array(sum.buffer))).toBe(hex(new Uint8Array(expected.buffer)));
+    // nothing of the big batch is left over in the next one
+    const small = elementLaneBatch();
+    small.add(new Uint8Array([9, 9]), false);
+    small.add(new Uint8Array([7]), true);
+    const d9 = new Uint16Array(referenceXof(new Uint8Array([9, 9])).buffer);
+    const d7 = new Uint16Array(referenceXof(new Uint8Array([7])).buffer);
+    const want = new Uint16Array(LTHASH_LANES).map((_, i) => d9[i]! - d7[i]!);
+    expect(hex(new Uint8Array(small.take().buffer))).toBe(hex(new Uint8Array(want.buffer)));
   });
 
   it('drops an unfinished batch when the next one begins', () => {
@@ -164,4 +302,26 @@ describe('the BLAKE3 kernel (wasm/blake3-lthash.c)', () => {
     b.finish(lanes);
     expect(hex(new Uint8Array(lanes.buffer))).toBe(hex(referenceXof(new Uint8Array([4]))));
   });
+
+  it.runIf(kernel !== 'wasm')(
+    'gives what the WebAssembly kernel gives, XOF by XOF and summed',
+    () => {
+      const next = rng(testSeed(`native vs wasm ${kernel}`));
+      const inputs = Array.from({ length: 2000 }, () => randomBytes(next, next() % 3000));
+      const run = () => {
+        const xofs = inputs.map((input) => hex(elementXof(input)));
+        const batch = elementLaneBatch();
+        for (const [i, input] of inputs.entries()) batch.add(input, i % 3 === 0);
+        return { xofs, sum: hex(new Uint8Array(batch.take().buffer)) };
+      };
+      const ours = run();
+      selectStateRootKernel('wasm');
+      const wasm = run();
+      selectStateRootKernel(kernel);
+      expect(ours.sum).toBe(wasm.sum);
+      ours.xofs.forEach((x, i) => {
+        expect(x, `input ${i} (${inputs[i]!.length} bytes)`).toBe(wasm.xofs[i]);
+      });
+    },
+  );
 });
