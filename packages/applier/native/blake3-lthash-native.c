@@ -3,9 +3,10 @@
  * counterpart of wasm/blake3-lthash.c (same function, same results; see @synddb/applier's README,
  * "State root"). An element's hash is the first 2048 bytes of BLAKE3's extended output (unkeyed
  * hash mode) of its bytes, read as 1024 little-endian 16-bit lanes: 32 output blocks, each an
- * independent compression of the element's root node with output counter t = 0..31. The chunk
- * chaining before the root node is scalar; the 32 output blocks are computed 16 at a time
- * (AVX-512: 2 vector compressions per element) or 8 at a time (AVX2: 4).
+ * independent compression of the element's root node with output counter t = 0..31. They are
+ * computed 16 at a time (AVX-512: 2 vector compressions per element) or 8 at a time (AVX2: 4),
+ * one output counter per 32-bit lane; the blocks before the root node are chained one element
+ * per lane (lthash-vector.h), or by the scalar code here for inputs over one chunk.
  *
  * The level is chosen at run time: the addon exports the functions of each level the CPU and the
  * OS support (`levels`, best first); the JavaScript side picks one, or the WebAssembly kernel
@@ -20,10 +21,8 @@
  *     descriptors[2i + 1] & 0x7fffffff bytes at input[descriptors[2i]], subtracted when bit 31
  *     of its length is set.
  */
-#define NAPI_VERSION 8
 #include <cpuid.h>
 #include <immintrin.h>
-#include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -231,6 +230,13 @@ static void lthash_transpose_out(uint8_t *dst, const uint32_t *acc, int width, i
 #define SUB16 _mm256_sub_epi16
 #define ZERO _mm256_setzero_si256
 #define COUNTERS(t0) _mm256_add_epi32(SPLAT32(t0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define LOAD(p) _mm256_load_si256((const __m256i *)(p))
+#define STORE(p, v) _mm256_store_si256((__m256i *)(p), (v))
+#define MASK __m256i
+#define ACTIVE(n, k) _mm256_cmpgt_epi32((n), SPLAT32(k))
+#define GATHER(mask, offsets, base)                                                                \
+  _mm256_mask_i32gather_epi32(ZERO(), (const int *)(base), (offsets), (mask), 1)
+#define BLEND(mask, old, new) _mm256_blendv_epi8((old), (new), (mask))
 #include "lthash-vector.h"
 #undef W
 #undef V
@@ -246,6 +252,12 @@ static void lthash_transpose_out(uint8_t *dst, const uint32_t *acc, int width, i
 #undef SUB16
 #undef ZERO
 #undef COUNTERS
+#undef LOAD
+#undef STORE
+#undef MASK
+#undef ACTIVE
+#undef GATHER
+#undef BLEND
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -266,6 +278,12 @@ static void lthash_transpose_out(uint8_t *dst, const uint32_t *acc, int width, i
 #define COUNTERS(t0)                                                                               \
   _mm512_add_epi32(SPLAT32(t0),                                                                    \
                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define LOAD(p) _mm512_load_si512((const void *)(p))
+#define STORE(p, v) _mm512_store_si512((void *)(p), (v))
+#define MASK __mmask16
+#define ACTIVE(n, k) _mm512_cmpgt_epu32_mask((n), SPLAT32(k))
+#define GATHER(mask, offsets, base) _mm512_mask_i32gather_epi32(ZERO(), (mask), (offsets), (base), 1)
+#define BLEND(mask, old, new) _mm512_mask_mov_epi32((old), (mask), (new))
 #include "lthash-vector.h"
 #pragma GCC pop_options
 
@@ -295,6 +313,11 @@ static void cpu_levels(int *avx2, int *avx512) {
 }
 
 /* ---------------------------------------------------------------- Node-API */
+
+/* Defined to compile the kernel alone (a C benchmark or fuzzer including this file). */
+#ifndef BLAKE3_LTHASH_KERNEL_ONLY
+#define NAPI_VERSION 8
+#include <node_api.h>
 
 typedef struct {
   void (*xof)(uint8_t *out, const uint8_t *p, size_t len);
@@ -403,3 +426,4 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "levels", levels) != napi_ok) return NULL;
   return exports;
 }
+#endif /* BLAKE3_LTHASH_KERNEL_ONLY */

@@ -277,6 +277,37 @@ describe.each(KERNELS)('the %s kernel', (kernel) => {
     expect(hex(new Uint8Array(lanes.buffer))).toBe(hex(new Uint8Array(expected.buffer)));
   });
 
+  it('sums a batch of every length 0..1100 (elements chained side by side in vector lanes, each with its own number of blocks), in order and shuffled', () => {
+    const next = rng(testSeed(`blake3 kernel every length ${kernel}`));
+    const elements = Array.from({ length: 1101 }, (_, n) => ({
+      bytes: randomBytes(next, n),
+      subtract: (next() & 3) === 0,
+    }));
+    const shuffled = [...elements];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = next() % (i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    const expected = new Uint16Array(LTHASH_LANES);
+    for (const e of elements) {
+      const d = new Uint16Array(referenceXof(e.bytes).buffer);
+      for (let i = 0; i < LTHASH_LANES; i++) {
+        expected[i] = e.subtract ? expected[i]! - d[i]! : expected[i]! + d[i]!;
+      }
+    }
+    for (const order of [elements, shuffled]) {
+      const batch = elementLaneBatch();
+      for (const e of order) batch.add(e.bytes, e.subtract);
+      expect(hex(new Uint8Array(batch.take().buffer))).toBe(hex(new Uint8Array(expected.buffer)));
+    }
+    // and one element at a time: a batch of one uses no lanes for chaining
+    for (const e of elements.slice(0, 200)) {
+      const batch = elementLaneBatch();
+      batch.add(e.bytes, false);
+      expect(hex(new Uint8Array(batch.take().buffer))).toBe(hex(referenceXof(e.bytes)));
+    }
+  });
+
   it('take() returns the same sum, across kernel calls, and a small batch after it', () => {
     const { elements, expected } = batchElements('blake3 kernel take');
     const batch = elementLaneBatch();
