@@ -21,8 +21,10 @@ export {
 } from './snapshot/restore-snapshot';
 export {
   type ChangesetStateDelta,
+  type ChangesetStateDeltaOptions,
   changesetStateDelta,
   type PendingRowUpdate,
+  type UndecodedUpdates,
 } from './state-root/changeset-state-delta';
 export type { StateRootKernelName } from './state-root/lanes';
 export { hashElement, LTHASH_BYTES, LTHASH_LANES, LtHash16 } from './state-root/lthash';

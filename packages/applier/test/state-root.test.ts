@@ -32,15 +32,21 @@ CREATE TABLE _synddb_private(k INTEGER PRIMARY KEY, v);
 function incrementalReplica(schema = SCHEMA) {
   const db = dbs.ours(schema);
   const hash = stateHashOfDatabase(db);
+  // the same with the UPDATEs left undecoded in the changeset (what the prepare workers send)
+  const undecodedHash = new LtHash16(hash.lanes);
   const readers = new Map();
   return {
     db,
     hash,
+    undecodedHash,
     apply(changeset: Uint8Array) {
       db.transaction(() => {
         const result = applyChangeset(db, changeset, { transaction: 'caller' });
         expect(result.omitted).toBe(0);
         applyStateDelta(db, hash, changesetStateDelta(changeset), readers);
+        const undecoded = changesetStateDelta(changeset, { decodeUpdates: false });
+        expect(undecoded.updates).toEqual([]);
+        applyStateDelta(db, undecodedHash, undecoded, readers);
       })();
     },
   };
@@ -269,6 +275,7 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
                 });
                 replica.apply(cs);
                 expect(hex(replica.hash.digest())).toBe(hex(stateRootOfDatabase(replica.db)));
+                expect(hex(replica.undecodedHash.digest())).toBe(hex(replica.hash.digest()));
               }
             } finally {
               source.close();
