@@ -3,8 +3,10 @@
 // blake3-wasm (the reference) and to each other, and the native addon's presence and dispatch.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testSeed } from '@synddb/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +15,7 @@ import {
   BLAKE3_LTHASH_WASM_BASE64,
 } from '../src/state-root/blake3-lthash-wasm';
 import { LTHASH_BYTES, LTHASH_LANES, type StateRootKernelName } from '../src/state-root/lanes';
-import { loadNativeAddon } from '../src/state-root/native-kernel';
+import { addonPath, loadNativeAddon, loadNativeAddonFrom } from '../src/state-root/native-kernel';
 import {
   elementLaneBatch,
   elementXof,
@@ -145,6 +147,31 @@ describe('the kernels available here', () => {
       expect(info.available).toEqual(['wasm']);
       expect(info.nativeUnavailable).toMatch(/native kernel|glibc/);
       expect(info.kernel).toBe('wasm');
+    }
+  });
+
+  it('falls back to WebAssembly, with the reason, on other platforms, without glibc, and when the addon is missing or does not load', () => {
+    const linux = { platform: 'linux', arch: 'x64', glibc: () => true };
+    const real = addonPath();
+    expect(loadNativeAddonFrom(real, { ...linux, platform: 'darwin', arch: 'arm64' })).toEqual({
+      reason: 'no native kernel for darwin-arm64',
+    });
+    expect(loadNativeAddonFrom(real, { ...linux, arch: 'arm64' }).reason).toMatch(/linux-arm64/);
+    expect(loadNativeAddonFrom(real, { ...linux, glibc: () => false }).reason).toMatch(/glibc/);
+    const dir = mkdtempSync(join(tmpdir(), 'synddb-addon-'));
+    try {
+      const missing = join(dir, 'missing.node');
+      expect(loadNativeAddonFrom(missing, linux)).toEqual({ reason: `${missing} is missing` });
+      const broken = join(dir, 'broken.node');
+      writeFileSync(broken, 'not an ELF file');
+      const load = loadNativeAddonFrom(broken, linux);
+      expect(load.addon).toBeUndefined();
+      expect(load.reason).toContain(`${broken} did not load`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    if (nativeExpected) {
+      expect(loadNativeAddonFrom(real, linux).addon?.levels).toEqual(cpuinfoLevels());
     }
   });
 

@@ -34,7 +34,7 @@ export interface NativeAddonLoad {
  * Where the addon is: next to the bundle (`dist/index.js`, `dist/index.cjs`), or, run from the
  * TypeScript sources (tests, `source` condition), in the package's `dist/` (built by `pnpm build`).
  */
-function addonPath(): string {
+export function addonPath(): string {
   const here = import.meta.url;
   const relative = here.endsWith('.ts')
     ? `../../dist/${NATIVE_ADDON_FILE}`
@@ -51,16 +51,32 @@ let loaded: NativeAddonLoad | undefined;
 
 /** The addon, loaded once per thread; never throws (a missing or broken addon is a reason). */
 export function loadNativeAddon(): NativeAddonLoad {
-  loaded ??= tryLoad();
+  loaded ??= loadNativeAddonFrom(addonPath());
   return loaded;
 }
 
-function tryLoad(): NativeAddonLoad {
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    return { reason: `no native kernel for ${process.platform}-${process.arch}` };
+/** Where the addon is looked for: the platform and libc it was built for, then the file. */
+export interface NativeAddonHost {
+  platform: string;
+  arch: string;
+  glibc: () => boolean;
+}
+
+const THIS_HOST: NativeAddonHost = {
+  platform: process.platform,
+  arch: process.arch,
+  glibc: isGlibc,
+};
+
+/** Loads the addon at `path` if `host` is one it is built for (tests pass other hosts and files). */
+export function loadNativeAddonFrom(
+  path: string,
+  host: NativeAddonHost = THIS_HOST,
+): NativeAddonLoad {
+  if (host.platform !== 'linux' || host.arch !== 'x64') {
+    return { reason: `no native kernel for ${host.platform}-${host.arch}` };
   }
-  if (!isGlibc()) return { reason: 'the native kernel is built for glibc, this is not glibc' };
-  const path = addonPath();
+  if (!host.glibc()) return { reason: 'the native kernel is built for glibc, this is not glibc' };
   if (!existsSync(path)) return { reason: `${path} is missing` };
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
