@@ -1,6 +1,6 @@
 import { keccak256 } from '@synddb/protocol';
-import { addDigestLanes, LITTLE_ENDIAN, LTHASH_BYTES, LTHASH_LANES } from './lanes';
-import { elementXof } from './state-root-kernel';
+import { LITTLE_ENDIAN, LTHASH_BYTES, LTHASH_LANES } from './lanes';
+import { elementLaneBatch, elementXof } from './state-root-kernel';
 
 export { LTHASH_BYTES, LTHASH_LANES } from './lanes';
 
@@ -60,14 +60,21 @@ export class LtHash16 {
     this.lanes.set(lanes);
   }
 
-  /** Adds one element (its canonical bytes). */
+  /**
+   * Adds one element (its canonical bytes), through this thread's batch: a native kernel adds
+   * the element's lanes to these in place (no lane loop in JavaScript).
+   */
   add(element: Uint8Array): void {
-    addDigestLanes(this.lanes, elementXof(element), false);
+    const batch = elementLaneBatch();
+    batch.add(element, false);
+    batch.finish(this.lanes);
   }
 
   /** Removes one element. */
   remove(element: Uint8Array): void {
-    addDigestLanes(this.lanes, elementXof(element), true);
+    const batch = elementLaneBatch();
+    batch.add(element, true);
+    batch.finish(this.lanes);
   }
 
   addLanes(other: Uint16Array): void {
