@@ -18,6 +18,12 @@ FROM node:24-bookworm-slim AS build
 RUN npm install --no-save --no-audit --no-fund --prefix /opt/pnpm pnpm@10
 ENV PATH=/opt/pnpm/node_modules/.bin:$PATH
 
+# A C compiler for @synddb/applier's native BLAKE3 kernel, which its `pnpm build` compiles
+# (packages/applier/native/build.mjs) and fails without on x86-64 Linux; Node's headers come
+# with this image. CI machines have gcc already: this RUN is the one build step the tests do not run.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+  && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 COPY . .
 

@@ -4,11 +4,24 @@
 // row shapes. Prints µs per element and the ratio new/old per round, and checks that the new code
 // gives what the old loop gives with today's element hash (BLAKE3). Then one element alone: the
 // old SHAKE128 (createHash, and one-shot crypto.hash) against BLAKE3, each with its 1024 lane
-// additions. Run: pnpm bench:state-root (builds dist first). BENCH_REPS (default 7),
-// BENCH_MESSAGES (default 200).
+// additions. Then the kernels against each other (the native addon's levels and WebAssembly, all
+// this machine has): elements alone through the batch (copy, hash, lane sums) and whole
+// changesetStateDelta calls, in the same process with rounds rotated. Run: pnpm bench:state-root
+// (builds dist first). BENCH_REPS (default 7), BENCH_MESSAGES (default 200).
 import { hash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
-import { changesetStateDelta, hashElement, iterateChangeset, LtHash16 } from '../dist/index.js';
+import { fileURLToPath } from 'node:url';
+import {
+  changesetStateDelta,
+  hashElement,
+  iterateChangeset,
+  LtHash16,
+  selectStateRootKernel,
+  stateRootKernel,
+} from '../dist/index.js';
 import { oldChangesetStateDelta, oldHashElement } from './state-root-baseline.mjs';
 
 const REPS = Number(process.env.BENCH_REPS ?? 7);
@@ -178,6 +191,102 @@ function elementAdd() {
   );
 }
 
+const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+
+/**
+ * Each kernel against WebAssembly, rounds rotated: `run()` is timed once per kernel per round;
+ * prints µs per element per round and the median ratio to wasm of the same round.
+ */
+function kernelRounds(label, count, run) {
+  const kernels = stateRootKernel().available;
+  for (const k of kernels) {
+    selectStateRootKernel(k);
+    run(); // warm-up
+  }
+  const us = Object.fromEntries(kernels.map((k) => [k, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    for (let i = 0; i < kernels.length; i++) {
+      const k = kernels[(i + rep) % kernels.length];
+      selectStateRootKernel(k);
+      const t = performance.now();
+      run();
+      us[k].push(((performance.now() - t) * 1000) / count);
+    }
+  }
+  selectStateRootKernel('auto');
+  console.log(`\n${label}`);
+  console.table(
+    kernels.map((k) => ({
+      kernel: k,
+      'µs per element, per round': us[k].map((x) => x.toFixed(3)).join(' '),
+      median: median(us[k]).toFixed(3),
+      'median / wasm': median(us[k].map((x, r) => x / us.wasm[r])).toFixed(3),
+    })),
+  );
+}
+
+/**
+ * The kernels alone, per element: 4,000 elements of `size` bytes already in the kernel's input
+ * (no copies, no JavaScript per element), one call hashing them and summing their lanes, for
+ * the WebAssembly module (wasm/blake3-lthash.wasm) and each native level (dist/*.node).
+ */
+function kernelsAlone(size) {
+  const n = 4000;
+  const sides = [];
+  const wasmModule = new WebAssembly.Module(
+    readFileSync(new URL('../wasm/blake3-lthash.wasm', import.meta.url)),
+  );
+  const x = new WebAssembly.Instance(wasmModule, {}).exports;
+  const base = x.__heap_base.value;
+  if (x.memory.buffer.byteLength < base + n * size) {
+    x.memory.grow(Math.ceil((base + n * size - x.memory.buffer.byteLength) / 65536));
+  }
+  const input = new Uint8Array(n * size);
+  for (let i = 0; i < input.length; i++) input[i] = (i * 31 + 7) & 0xff;
+  const descriptors = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    descriptors[2 * i] = i * size;
+    descriptors[2 * i + 1] = (i & 7) === 0 ? (size | 0x80000000) >>> 0 : size;
+  }
+  new Uint8Array(x.memory.buffer).set(input, base);
+  new Uint32Array(x.memory.buffer, x.lthash_descriptors(), 2 * n).set(descriptors);
+  sides.push([
+    'wasm',
+    () => {
+      x.lthash_acc_reset();
+      x.lthash_acc_batch(base, n);
+      x.lthash_acc_take();
+    },
+  ]);
+  const addonFile = new URL('../dist/blake3-lthash.linux-x64-gnu.node', import.meta.url);
+  if (existsSync(addonFile)) {
+    const addon = createRequire(import.meta.url)(fileURLToPath(addonFile));
+    const target = new Uint16Array(1024);
+    for (const level of addon.levels) {
+      sides.push([level, () => addon[level].accumulate(input, descriptors, n, target)]);
+    }
+  }
+  for (const [, f] of sides) for (let i = 0; i < 3; i++) f();
+  const us = sides.map(() => []);
+  for (let rep = 0; rep < REPS; rep++) {
+    for (let k = 0; k < sides.length; k++) {
+      const j = (k + rep) % sides.length;
+      const t = performance.now();
+      for (let i = 0; i < 5; i++) sides[j][1]();
+      us[j].push(((performance.now() - t) * 1000) / (5 * n));
+    }
+  }
+  console.log(`\nthe kernels alone: ${size}-byte elements, ${n} per call, hashed and summed`);
+  console.table(
+    sides.map(([name], j) => ({
+      kernel: name,
+      'µs per element, per round': us[j].map((v) => v.toFixed(3)).join(' '),
+      median: median(us[j]).toFixed(3),
+      'median / wasm': median(us[j].map((v, r) => v / us[0][r])).toFixed(3),
+    })),
+  );
+}
+
 const bulk = workload(MESSAGES, 500);
 const oneRow = workload(MESSAGES * 25, 1);
 check(bulk);
@@ -188,3 +297,30 @@ console.log(
 compare(`${MESSAGES} messages x 500 changes`, bulk);
 compare(`${MESSAGES * 25} one-row messages`, oneRow);
 elementAdd();
+console.log(
+  `\nkernels: ${stateRootKernel().available.join(', ')} (load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')})`,
+);
+kernelRounds(
+  `changesetStateDelta, ${MESSAGES} messages x 500 changes (${bulk.elements} elements)`,
+  bulk.elements,
+  () => {
+    for (const cs of bulk.changesets) changesetStateDelta(cs);
+  },
+);
+kernelRounds(`changesetStateDelta, ${MESSAGES * 25} one-row messages`, oneRow.elements, () => {
+  for (const cs of oneRow.changesets) changesetStateDelta(cs);
+});
+for (const size of [48, 96, 160]) kernelsAlone(size);
+{
+  const e = new TextEncoder().encode('items 12345 item 12345 4115.0');
+  const h = new LtHash16();
+  kernelRounds(
+    `one ${e.length}-byte element through LtHash16#add (20,000 per round)`,
+    20_000,
+    () => {
+      for (let i = 0; i < 20_000; i++) h.add(e);
+    },
+  );
+}

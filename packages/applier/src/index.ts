@@ -21,11 +21,19 @@ export {
 } from './snapshot/restore-snapshot';
 export {
   type ChangesetStateDelta,
+  type ChangesetStateDeltaOptions,
   changesetStateDelta,
   type PendingRowUpdate,
+  type UndecodedUpdates,
 } from './state-root/changeset-state-delta';
+export type { StateRootKernelName } from './state-root/lanes';
 export { hashElement, LTHASH_BYTES, LTHASH_LANES, LtHash16 } from './state-root/lthash';
 export { isStateTable, RowElementWriter } from './state-root/row-element';
+export {
+  type StateRootKernel,
+  selectStateRootKernel,
+  stateRootKernel,
+} from './state-root/state-root-kernel';
 export {
   applyStateDelta,
   stateHashOfDatabase,

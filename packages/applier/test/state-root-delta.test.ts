@@ -15,7 +15,7 @@ import {
   type ChangesetStateDelta,
   referenceChangesetStateDelta,
 } from '../src/state-root/changeset-state-delta';
-import { addDigestLanes } from '../src/state-root/lthash';
+import { addDigestLanes } from '../src/state-root/lanes';
 
 // changesetStateDelta writes INSERT and DELETE elements straight from the changeset's bytes and
 // adds the digests' lanes in place; referenceChangesetStateDelta decodes every value and writes
@@ -155,6 +155,29 @@ describe('changesetStateDelta (elements written from the changeset bytes)', () =
       }),
       { numRuns: runs, seed: testSeed('state delta vs reference') },
     );
+  });
+
+  it('with decodeUpdates: false, gives the same lanes and the positions of the same UPDATEs', () => {
+    let withUpdates = 0;
+    fc.assert(
+      fc.property(fc.array(table, { maxLength: 4 }), (tables) => {
+        const cs = changesetOf(tables, false);
+        const reference = referenceChangesetStateDelta(cs);
+        const delta = changesetStateDelta(cs, { decodeUpdates: false });
+        expect(hex(delta.lanes)).toBe(hex(reference.lanes));
+        expect(delta.updates).toEqual([]);
+        const positions = delta.undecodedUpdates?.positions ?? new Uint32Array(0);
+        expect(positions.length).toBe(2 * reference.updates.length);
+        if (positions.length > 0) withUpdates++;
+        expect(delta.undecodedUpdates?.changeset ?? cs).toBe(cs);
+        for (let i = 0; i < positions.length; i += 2) {
+          expect(cs[positions[i]!]).toBe(0x54); // a changeset table header, 'T'
+          expect(cs[positions[i + 1]!]).toBe(0x17); // an UPDATE record
+        }
+      }),
+      { numRuns: runs, seed: testSeed('state delta undecoded updates') },
+    );
+    expect(withUpdates).toBeGreaterThan(0);
   });
 
   it('gives the same result or the same error on mutated changesets and on patchsets', () => {

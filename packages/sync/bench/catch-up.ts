@@ -27,6 +27,7 @@ import {
   applyStateDelta,
   changesetStateDelta,
   LtHash16,
+  stateRootKernel,
   stateRootOfDatabase,
 } from '@synddb/applier';
 import { readDatabaseImage } from '@synddb/devnet';
@@ -170,6 +171,8 @@ function timeApplierOnly(name: string, workload: Workload): number {
  * storage server is a child process) during the last timeSync's catch-up, in ms.
  */
 let lastSyncCpuMs = 0;
+/** The applying thread's share of it (this thread: the engine, fetches, applies), in ms. */
+let lastSyncThreadCpuMs = 0;
 
 async function timeSync(
   name: string,
@@ -209,6 +212,7 @@ async function timeSync(
   });
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
+  const threadCpuStarted = process.threadCpuUsage();
   const done = new Promise<void>((resolve, reject) => {
     engine.on('applied', (messages) => {
       if ((messages.at(-1)?.sequence ?? -1n) >= server.head) resolve();
@@ -220,6 +224,8 @@ async function timeSync(
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuStarted);
   lastSyncCpuMs = (cpu.user + cpu.system) / 1000;
+  const threadCpu = process.threadCpuUsage(threadCpuStarted);
+  lastSyncThreadCpuMs = (threadCpu.user + threadCpu.system) / 1000;
   await engine.stop();
   await pool?.close();
   await preparePool?.close();
@@ -463,25 +469,31 @@ async function benchStateRoot(): Promise<void> {
   ];
   const pairs = Number(process.env.BENCH_ROOT_PAIRS ?? 2);
   console.log(
-    `\n4) state root maintained vs not, prepare workers (${pairs} pairs alternated, off first; CPU = all threads of this process)`,
+    `\n4) state root maintained vs not, prepare workers (${pairs} pairs alternated, off first; CPU = all threads of this process); BLAKE3 kernel ${stateRootKernel().kernel} (SYNDDB_STATE_ROOT_KERNEL forces one)`,
   );
   for (const { label, w } of workloads) {
     const rows: Record<string, string>[] = [];
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
+    const threadRatios: number[] = [];
     for (let pair = 0; pair < pairs; pair++) {
       const off = await timeSync(`root-${label}`, w, 'prepare', [], false);
       const offCpu = lastSyncCpuMs;
+      const offThread = lastSyncThreadCpuMs;
       const on = await timeSync(`root-${label}`, w, 'prepare', [], true);
       const onCpu = lastSyncCpuMs;
+      const onThread = lastSyncThreadCpuMs;
       ratios.push(on / off);
       cpuRatios.push(onCpu / offCpu);
+      threadRatios.push(onThread / offThread);
       rows.push({
         run: 'no state root (baseline)',
         time: fmt(off),
         'time / baseline of the pair': '1.00',
         'CPU time': fmt(offCpu),
         'CPU / baseline of the pair': '1.00',
+        'applying thread CPU': fmt(offThread),
+        'its CPU / baseline': '1.00',
       });
       rows.push({
         run: 'state root kept',
@@ -489,12 +501,16 @@ async function benchStateRoot(): Promise<void> {
         'time / baseline of the pair': (on / off).toFixed(2),
         'CPU time': fmt(onCpu),
         'CPU / baseline of the pair': (onCpu / offCpu).toFixed(2),
+        'applying thread CPU': fmt(onThread),
+        'its CPU / baseline': (onThread / offThread).toFixed(2),
       });
     }
     console.log(`${label} (${w.rows.toLocaleString()} rows):`);
     console.table(rows);
     console.log(
-      `ratio with / without the state root: ${ratios.map((r) => `x${r.toFixed(2)}`).join(', ')} (goal <= 1.10); CPU time: ${cpuRatios.map((r) => `x${r.toFixed(2)}`).join(', ')}`,
+      `ratio with / without the state root: ${ratios.map((r) => `x${r.toFixed(2)}`).join(', ')} (goal <= 1.10); CPU time: ${cpuRatios.map((r) => `x${r.toFixed(2)}`).join(', ')}; applying thread CPU: ${threadRatios.map((r) => `x${r.toFixed(2)}`).join(', ')} (load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')})`,
     );
   }
 

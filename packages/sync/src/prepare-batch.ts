@@ -279,11 +279,15 @@ export function decodeMessage(
   throw new TypeError(`unexpected payload type ${decoded.type}`);
 }
 
-/** A changeset's state delta, or null (empty, or malformed: applying it reports the error). */
+/**
+ * A changeset's state delta, or null (empty, or malformed: applying it reports the error). Its
+ * UPDATEs stay in the changeset (positions): the applying thread decodes them where it resolves
+ * them, and they cross between threads as two numbers each (prepare-wire.ts).
+ */
 function deltaOf(changeset: Uint8Array): ChangesetStateDelta | null {
   if (changeset.byteLength === 0) return null;
   try {
-    return changesetStateDelta(changeset);
+    return changesetStateDelta(changeset, { decodeUpdates: false });
   } catch {
     return null;
   }

@@ -52,8 +52,8 @@ export interface CreatePreparePoolOptions {
    * (all on the workers) with more. With one worker (two cores) and small messages, the worker,
    * which verifies every signature, is the bottleneck while the applying thread has time to spare;
    * large payloads cost the applying thread more to apply than to decode, and with more workers
-   * the applying thread is the one to spare. Batches prepared with `stateDeltas` are decoded on
-   * the worker whole (the deltas need the changesets).
+   * the applying thread is the one to spare. With `stateDeltas`, the deltas of the payloads left
+   * to the calling thread are computed there, when they are applied.
    */
   callerDecodeMaxBytes?: number;
 }

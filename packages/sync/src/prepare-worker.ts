@@ -52,8 +52,10 @@ port.on('message', (request: PrepareRequest) => {
   let reply: PrepareReply;
   try {
     const stateDeltas = request.stateDeltas === true;
-    // State deltas need the decoded changesets: with them, every payload is decoded here.
-    const leaveUpTo = stateDeltas ? -1 : (request.callerDecodeMaxBytes ?? 0);
+    // Payloads left to the applying thread get their state deltas there (the tracker computes a
+    // missing one): with the native kernel a small changeset's delta costs it a few µs, less than
+    // the worker, which verifies every signature, would add to the bottleneck by decoding them.
+    const leaveUpTo = request.callerDecodeMaxBytes ?? 0;
     const { maxDecompressedBatchBytes } = request;
     const messages = verifyBlob(request.info, request.blob, {
       trustedKeys: request.trustedKeys,

@@ -41,8 +41,9 @@ describe('state root', () => {
       .map((m) => BigInt(m.sequence));
     expect(snapshots.length).toBeGreaterThanOrEqual(3);
 
-    // A: replays everything, deltas computed on prepare workers
-    const pool = createPreparePool({ size: 1 });
+    // A: replays everything, deltas computed on prepare workers (all of them: no payload left to
+    // this thread), sent packed with their UPDATEs as positions in the changeset
+    const pool = createPreparePool({ size: 1, callerDecodeMaxBytes: 0 });
     const a = recorder();
     const replay = startEngine({
       url: devnet.url,

@@ -10,8 +10,10 @@ import {
 import { readTableHeader } from '../changeset/table-header';
 import { iterateChangeset } from '../codec/iterate-changeset';
 import type { ColumnValue } from '../types';
-import { elementLaneBatch, hashElement, LTHASH_LANES } from './lthash';
+import { LTHASH_LANES } from './lanes';
+import { hashElement } from './lthash';
 import { isStateTable, RowElementWriter } from './row-element';
+import { elementLaneBatch } from './state-root-kernel';
 
 /**
  * An UPDATE whose row element cannot be built from the changeset alone: SQLite records only the
@@ -38,6 +40,26 @@ export interface PendingRowUpdate {
 export interface ChangesetStateDelta {
   lanes: Uint16Array;
   updates: PendingRowUpdate[];
+  /**
+   * UPDATEs left undecoded in their changeset (`changesetStateDelta(c, { decodeUpdates: false })`),
+   * resolved like `updates`: `positions` holds, per UPDATE, the byte offsets in `changeset` of its
+   * table header and of its record. Cheap to send to another thread that has the changeset anyway
+   * (two numbers per UPDATE instead of decoded values).
+   */
+  undecodedUpdates?: UndecodedUpdates;
+}
+
+export interface UndecodedUpdates {
+  changeset: Uint8Array;
+  positions: Uint32Array;
+}
+
+export interface ChangesetStateDeltaOptions {
+  /**
+   * false: leave the UPDATEs in the changeset (`undecodedUpdates`), for `applyStateDelta` to
+   * decode where the changeset is applied. Default true (`updates`).
+   */
+  decodeUpdates?: boolean;
 }
 
 /**
@@ -52,10 +74,13 @@ export interface ChangesetStateDelta {
  * `referenceChangesetStateDelta`, the plain decoding loop, which computes the same delta or
  * throws the decoder's error.
  */
-export function changesetStateDelta(changeset: Uint8Array): ChangesetStateDelta {
+export function changesetStateDelta(
+  changeset: Uint8Array,
+  options: ChangesetStateDeltaOptions = {},
+): ChangesetStateDelta {
   let delta: ChangesetStateDelta | undefined;
   try {
-    delta = rawDelta(changeset);
+    delta = rawDelta(changeset, options.decodeUpdates !== false);
   } catch {
     delta = undefined;
   }
@@ -66,9 +91,13 @@ export function changesetStateDelta(changeset: Uint8Array): ChangesetStateDelta 
 const writer = new RowElementWriter();
 
 /** The single pass of changesetStateDelta; undefined when it must take the reference path. */
-function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
+function rawDelta(changeset: Uint8Array, decodeUpdates: boolean): ChangesetStateDelta | undefined {
   const r = new Reader(changeset);
   const updates: PendingRowUpdate[] = [];
+  /** Without decodeUpdates: table header and record offset of each UPDATE. */
+  const positions: number[] = [];
+  let header = 0;
+  let scratch: Change | undefined;
   let name = '';
   let columns = 0;
   let pkFlags: Uint8Array = new Uint8Array(0);
@@ -81,6 +110,8 @@ function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
     const op = r.buf[r.pos]!;
     if (op === TABLE_CHANGESET || op === TABLE_PATCHSET) {
       if (op === TABLE_PATCHSET) return undefined;
+      header = r.pos;
+      scratch = undefined;
       const h = readTableHeader(r, false);
       name = h.name;
       columns = h.columnCount;
@@ -94,6 +125,13 @@ function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
     if (!seen) return undefined;
     if (!included || op === OP_UPDATE) {
       if (!included && skipped === undefined) skipped = newChange(columns);
+      if (included && !decodeUpdates) {
+        // read (and checked) here all the same; decoded again where it is resolved
+        positions.push(header, r.pos);
+        scratch ??= newChange(columns);
+        readChange(r, columns, pkFlags, false, scratch, undefined);
+        continue;
+      }
       const ch = included ? newChange(columns) : skipped!;
       readChange(r, columns, pkFlags, false, ch, undefined);
       if (!included) continue;
@@ -115,7 +153,13 @@ function rawDelta(changeset: Uint8Array): ChangesetStateDelta | undefined {
     r.pos = next;
     batch.add(writer.finish(), op === OP_DELETE);
   }
-  return { lanes: batch.take(), updates };
+  const lanes = batch.take();
+  if (positions.length === 0) return { lanes, updates };
+  return {
+    lanes,
+    updates,
+    undecodedUpdates: { changeset, positions: Uint32Array.from(positions) },
+  };
 }
 
 /** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */

@@ -1,8 +1,13 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { type Change, readChange } from '../changeset/read-record';
+import { OP_UPDATE, Reader } from '../changeset/reader';
+import { readTableHeader } from '../changeset/table-header';
 import { ValueType } from '../types';
 import type { ChangesetStateDelta, PendingRowUpdate } from './changeset-state-delta';
-import { elementLaneBatch, LtHash16 } from './lthash';
+import type { ElementLaneBatch } from './lanes';
+import { LtHash16 } from './lthash';
 import { asciiLower, isStateTable, RowElementWriter } from './row-element';
+import { elementLaneBatch } from './state-root-kernel';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -74,31 +79,77 @@ export function applyStateDelta(
   readers: Map<string, TableReader> = new Map(),
 ): void {
   hash.addLanes(delta.lanes);
-  if (delta.updates.length === 0) return;
+  const undecoded = delta.undecodedUpdates;
+  if (delta.updates.length === 0 && undecoded === undefined) return;
   const batch = elementLaneBatch();
-  for (const u of delta.updates) {
-    const reader = readerOf(db, readers, u);
-    // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.
-    const key = reader.keyColumns.map((i) =>
-      u.oldTypes[i] === ValueType.Integer
-        ? BigInt(u.oldValues[i] as number | bigint)
-        : u.oldValues[i],
-    );
-    const row = reader.select.get(...(key as unknown[])) as unknown[] | undefined;
-    if (row === undefined) {
-      throw new Error(`state root: updated row of ${u.table} not found after apply`);
+  for (const u of delta.updates) resolveUpdate(db, readers, batch, u);
+  if (undecoded !== undefined) {
+    const { changeset, positions } = undecoded;
+    const r = new Reader(changeset);
+    let header = -1;
+    let u: PendingRowUpdate | undefined;
+    let ch: Change | undefined;
+    let pkFlags: Uint8Array | undefined;
+    for (let i = 0; i < positions.length; i += 2) {
+      if (positions[i] !== header) {
+        header = positions[i]!;
+        r.pos = header;
+        const h = readTableHeader(r, false);
+        ch = {
+          op: 0,
+          indirect: false,
+          start: 0,
+          oldValues: new Array(h.columnCount),
+          newValues: new Array(h.columnCount),
+          oldTypes: new Uint8Array(h.columnCount),
+          newTypes: new Uint8Array(h.columnCount),
+        };
+        u = {
+          table: h.name,
+          primaryKey: Array.from(h.pkFlags),
+          oldValues: ch.oldValues,
+          oldTypes: ch.oldTypes!,
+          newValues: ch.newValues,
+          newTypes: ch.newTypes!,
+        };
+        pkFlags = h.pkFlags;
+      }
+      r.pos = positions[i + 1]!;
+      if (r.buf[r.pos] !== OP_UPDATE) r.fail('not an UPDATE record');
+      readChange(r, pkFlags!.length, pkFlags!, false, ch!, undefined);
+      resolveUpdate(db, readers, batch, u!);
     }
-    writer.begin(u.table, reader.columns);
-    for (let i = 0; i < reader.columns; i++) {
-      if (u.oldTypes[i] !== 0) writer.value(u.oldTypes[i]!, u.oldValues[i]);
-      else writer.storedValue(row[i]);
-    }
-    batch.add(writer.finish(), true);
-    writer.begin(u.table, reader.columns);
-    for (let i = 0; i < reader.columns; i++) writer.storedValue(row[i]);
-    batch.add(writer.finish(), false);
   }
   batch.finish(hash.lanes);
+}
+
+/** Queues an UPDATE's old row (subtracted) and new row (added), read back from `db`. */
+function resolveUpdate(
+  db: Database,
+  readers: Map<string, TableReader>,
+  batch: ElementLaneBatch,
+  u: PendingRowUpdate,
+): void {
+  const reader = readerOf(db, readers, u);
+  // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.
+  const key = reader.keyColumns.map((i) =>
+    u.oldTypes[i] === ValueType.Integer
+      ? BigInt(u.oldValues[i] as number | bigint)
+      : u.oldValues[i],
+  );
+  const row = reader.select.get(...(key as unknown[])) as unknown[] | undefined;
+  if (row === undefined) {
+    throw new Error(`state root: updated row of ${u.table} not found after apply`);
+  }
+  writer.begin(u.table, reader.columns);
+  for (let i = 0; i < reader.columns; i++) {
+    if (u.oldTypes[i] !== 0) writer.value(u.oldTypes[i]!, u.oldValues[i]);
+    else writer.storedValue(row[i]);
+  }
+  batch.add(writer.finish(), true);
+  writer.begin(u.table, reader.columns);
+  for (let i = 0; i < reader.columns; i++) writer.storedValue(row[i]);
+  batch.add(writer.finish(), false);
 }
 
 function readerOf(

@@ -8,7 +8,7 @@
 // more machinery than the length it saves. The file reads in order instead: process helpers, the
 // fixture (beforeAll), the ESM and CommonJS consumer checks (load, decode, sign, apply), the
 // packed validator against the devnet sequencer, then the bin, types and dependency checks.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -466,6 +466,87 @@ describe('packed packages installed outside the workspace', () => {
         });
       }
     });
+
+    it('computes the state root with the native BLAKE3 kernel shipped in the tarball (x86-64 Linux, glibc), the same root as WebAssembly', async () => {
+      const work = mkdtempSync(join(tmp, `state-root-${format}-`));
+      const dbPath = join(work, 'state.db');
+      const db = new DatabaseSync(dbPath);
+      db.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w BLOB, r REAL);
+        CREATE TABLE k (a TEXT, b INTEGER, PRIMARY KEY (a, b)) WITHOUT ROWID;`);
+      const insertT = db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)');
+      for (let i = 0; i < 3000; i++) {
+        // lengths across BLAKE3's block and chunk boundaries, up to several chunks
+        insertT.run(i, 'x'.repeat((i * 37) % 300), new Uint8Array((i * 101) % 5000).fill(i), i / 7);
+      }
+      for (let i = 0; i < 500; i++) db.prepare('INSERT INTO k VALUES (?, ?)').run(`key ${i}`, -i);
+      db.close();
+      // independent of the native addon: the built validator's state-root command with the
+      // WebAssembly kernel forced
+      const reference = spawnSync(
+        process.execPath,
+        [join(root, 'apps/validator/dist/cli.js'), 'state-root', '--database', dbPath],
+        {
+          cwd: work,
+          encoding: 'utf8',
+          env: { ...consumerEnv(), SYNDDB_STATE_ROOT_KERNEL: 'wasm' },
+        },
+      );
+      expect(reference.status, reference.stderr).toBe(0);
+      const expected = (JSON.parse(reference.stdout) as { stateRoot: string }).stateRoot.slice(2);
+
+      const out = (await scenario(consumer, script, ['stateRoot', dbPath])) as {
+        kernel: { kernel: string; available: string[]; nativeUnavailable?: string };
+        roots: Record<string, string>;
+      };
+      for (const [kernel, root] of Object.entries(out.roots)) expect(root, kernel).toBe(expected);
+      expect(out.roots.wasm).toBe(expected);
+      const glibc =
+        typeof (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header
+          .glibcVersionRuntime === 'string';
+      if (process.platform === 'linux' && process.arch === 'x64' && glibc) {
+        const addon = join(
+          consumer,
+          'node_modules/@synddb/applier/dist/blake3-lthash.linux-x64-gnu.node',
+        );
+        expect(statSync(addon).isFile()).toBe(true);
+        const flags = new Set(
+          (/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '')
+            .trim()
+            .split(/\s+/),
+        );
+        const levels = [
+          ...(['avx2', 'avx512f', 'avx512bw', 'avx512vl'].every((f) => flags.has(f))
+            ? ['avx512']
+            : []),
+          ...(flags.has('avx2') ? ['avx2'] : []),
+        ];
+        expect(out.kernel.nativeUnavailable).toBeUndefined();
+        expect(out.kernel.available).toEqual([...levels, 'wasm']);
+        expect(out.kernel.kernel).toBe(levels[0] ?? 'wasm');
+        expect(levels.length, 'this check needs a CPU with AVX2').toBeGreaterThan(0);
+      } else {
+        expect(out.kernel).toMatchObject({ kernel: 'wasm', available: ['wasm'] });
+      }
+    });
+  });
+
+  it('the validator-only install carries the native BLAKE3 kernel on x86-64 Linux with glibc', () => {
+    const addon = join(
+      validatorOnly,
+      'node_modules/@synddb/applier/dist/blake3-lthash.linux-x64-gnu.node',
+    );
+    const shipped =
+      process.platform === 'linux' &&
+      process.arch === 'x64' &&
+      typeof (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header
+        .glibcVersionRuntime === 'string';
+    let present = false;
+    try {
+      present = statSync(addon).isFile();
+    } catch {
+      present = false;
+    }
+    expect(present).toBe(shipped);
   });
 
   describe('against the devnet sequencer', () => {

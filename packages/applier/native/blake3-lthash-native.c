@@ -1,0 +1,429 @@
+/*
+ * BLAKE3 XOF to 2048 bytes and LtHash16 lane sums for x86-64, as a Node-API addon: the native
+ * counterpart of wasm/blake3-lthash.c (same function, same results; see @synddb/applier's README,
+ * "State root"). An element's hash is the first 2048 bytes of BLAKE3's extended output (unkeyed
+ * hash mode) of its bytes, read as 1024 little-endian 16-bit lanes: 32 output blocks, each an
+ * independent compression of the element's root node with output counter t = 0..31. They are
+ * computed 16 at a time (AVX-512: 2 vector compressions per element) or 8 at a time (AVX2: 4),
+ * one output counter per 32-bit lane; the blocks before the root node are chained one element
+ * per lane (lthash-vector.h), or by the scalar code here for inputs over one chunk.
+ *
+ * The level is chosen at run time: the addon exports the functions of each level the CPU and the
+ * OS support (`levels`, best first); the JavaScript side picks one, or the WebAssembly kernel
+ * when neither is there. Built by native/build.mjs (gcc -O3, no -march: every instruction beyond
+ * x86-64's baseline is inside a level's `#pragma GCC target` region and only runs after the
+ * CPUID check below).
+ *
+ * Exports: { levels: string[], avx512?: Level, avx2?: Level } with
+ *   Level.xof(input: Uint8Array, out: Uint8Array): out[0..2048) = the XOF of all of `input`
+ *   Level.accumulate(input: Uint8Array, descriptors: Uint32Array, count: number, target:
+ *     Uint16Array): target's 1024 lanes += (or -=) each element's lanes, mod 2^16; element i is
+ *     descriptors[2i + 1] & 0x7fffffff bytes at input[descriptors[2i]], subtracted when bit 31
+ *     of its length is set.
+ */
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LTHASH_BYTES 2048u
+#define CHUNK_LEN 1024u
+#define BLOCK_LEN 64u
+#define CHUNK_START 1u
+#define CHUNK_END 2u
+#define PARENT 4u
+#define ROOT 8u
+
+static const uint32_t IV[8] = {0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
+                               0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u};
+
+static const uint8_t MSG_SCHEDULE[7][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
+    {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
+    {10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
+    {12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
+    {9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
+    {11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
+};
+
+/* ---------------------------------------------------------------- scalar chaining */
+
+static inline uint32_t rotr32(uint32_t w, uint32_t c) { return (w >> c) | (w << (32 - c)); }
+
+#define G(a, b, c, d, x, y)                                                                        \
+  do {                                                                                             \
+    s[a] = s[a] + s[b] + (x);                                                                      \
+    s[d] = rotr32(s[d] ^ s[a], 16);                                                                \
+    s[c] = s[c] + s[d];                                                                            \
+    s[b] = rotr32(s[b] ^ s[c], 12);                                                                \
+    s[a] = s[a] + s[b] + (y);                                                                      \
+    s[d] = rotr32(s[d] ^ s[a], 8);                                                                 \
+    s[c] = s[c] + s[d];                                                                            \
+    s[b] = rotr32(s[b] ^ s[c], 7);                                                                 \
+  } while (0)
+
+/* A chaining value: the first 8 words of the compression's output, into cv. */
+static void compress_cv(uint32_t cv[8], const uint32_t m[16], uint64_t counter,
+                        uint32_t block_len, uint32_t flags) {
+  uint32_t s[16];
+  for (int i = 0; i < 8; i++) s[i] = cv[i];
+  s[8] = IV[0];
+  s[9] = IV[1];
+  s[10] = IV[2];
+  s[11] = IV[3];
+  s[12] = (uint32_t)counter;
+  s[13] = (uint32_t)(counter >> 32);
+  s[14] = block_len;
+  s[15] = flags;
+  for (int r = 0; r < 7; r++) {
+    const uint8_t *k = MSG_SCHEDULE[r];
+    G(0, 4, 8, 12, m[k[0]], m[k[1]]);
+    G(1, 5, 9, 13, m[k[2]], m[k[3]]);
+    G(2, 6, 10, 14, m[k[4]], m[k[5]]);
+    G(3, 7, 11, 15, m[k[6]], m[k[7]]);
+    G(0, 5, 10, 15, m[k[8]], m[k[9]]);
+    G(1, 6, 11, 12, m[k[10]], m[k[11]]);
+    G(2, 7, 8, 13, m[k[12]], m[k[13]]);
+    G(3, 4, 9, 14, m[k[14]], m[k[15]]);
+  }
+  for (int i = 0; i < 8; i++) cv[i] = s[i] ^ s[i + 8];
+}
+
+/* A block's 16 little-endian words, zero-padded past `len` (x86 is little-endian). */
+static inline void load_block(uint32_t m[16], const uint8_t *p, size_t len) {
+  if (len == BLOCK_LEN) {
+    memcpy(m, p, BLOCK_LEN);
+    return;
+  }
+  memset(m, 0, BLOCK_LEN);
+  memcpy(m, p, len);
+}
+
+/* The root node, whose output blocks are the XOF: compress(cv, m, t, block_len, flags | ROOT). */
+typedef struct {
+  uint32_t cv[8];
+  uint32_t m[16];
+  uint32_t block_len;
+  uint32_t flags;
+} RootNode;
+
+/* A chunk (at most 1024 bytes): every block but the last chained into cv; the last block's node. */
+static void chunk_node(RootNode *node, const uint8_t *p, size_t len, uint64_t chunk) {
+  uint32_t cv[8];
+  for (int i = 0; i < 8; i++) cv[i] = IV[i];
+  uint32_t flags = CHUNK_START;
+  while (len > BLOCK_LEN) {
+    uint32_t m[16];
+    load_block(m, p, BLOCK_LEN);
+    compress_cv(cv, m, chunk, BLOCK_LEN, flags);
+    flags = 0;
+    p += BLOCK_LEN;
+    len -= BLOCK_LEN;
+  }
+  for (int i = 0; i < 8; i++) node->cv[i] = cv[i];
+  load_block(node->m, p, len);
+  node->block_len = (uint32_t)len;
+  node->flags = flags | CHUNK_END;
+}
+
+/* Chunks of a subtree's left part: the largest power of two strictly less than all its chunks. */
+static uint64_t left_chunks(size_t len) {
+  uint64_t chunks = (len + CHUNK_LEN - 1) / CHUNK_LEN;
+  uint64_t left = 1;
+  while (left * 2 < chunks) left *= 2;
+  return left;
+}
+
+/* The chaining value of a non-root subtree of whole chunks starting at chunk index `chunk`. */
+static void subtree_cv(uint32_t out[8], const uint8_t *p, size_t len, uint64_t chunk) {
+  if (len <= CHUNK_LEN) {
+    RootNode n;
+    chunk_node(&n, p, len, chunk);
+    for (int i = 0; i < 8; i++) out[i] = n.cv[i];
+    compress_cv(out, n.m, chunk, n.block_len, n.flags);
+    return;
+  }
+  uint64_t left = left_chunks(len);
+  uint32_t m[16];
+  subtree_cv(m, p, left * CHUNK_LEN, chunk);
+  subtree_cv(m + 8, p + left * CHUNK_LEN, len - left * CHUNK_LEN, chunk + left);
+  for (int i = 0; i < 8; i++) out[i] = IV[i];
+  compress_cv(out, m, 0, BLOCK_LEN, PARENT);
+}
+
+/* The root node of an input of any length (flags without ROOT). */
+static void root_node(RootNode *node, const uint8_t *p, size_t len) {
+  if (len <= CHUNK_LEN) {
+    chunk_node(node, p, len, 0);
+    return;
+  }
+  uint64_t left = left_chunks(len);
+  subtree_cv(node->m, p, left * CHUNK_LEN, 0);
+  subtree_cv(node->m + 8, p + left * CHUNK_LEN, len - left * CHUNK_LEN, left);
+  for (int i = 0; i < 8; i++) node->cv[i] = IV[i];
+  node->block_len = BLOCK_LEN;
+  node->flags = PARENT;
+}
+
+/* ---------------------------------------------------------------- vector levels */
+
+#pragma GCC push_options
+#pragma GCC target("avx2")
+
+/*
+ * Lane sums or output blocks back to natural order: `acc` holds 32-bit word w of counter c (the
+ * 16 words of output block c) at acc[((c / width) * 16 + w) * width + c % width]; natural order
+ * puts it at byte (c * 16 + w) * 4. 8x8 transposes of 32-bit words, 8 counters at a time.
+ * add = 0: dst = the blocks; add = 1: dst's 16-bit lanes += them (mod 2^16). `dst` needs no
+ * alignment.
+ */
+static void lthash_transpose_out(uint8_t *dst, const uint32_t *acc, int width, int add) {
+  for (int c8 = 0; c8 < 32; c8 += 8) {
+    const uint32_t *group = acc + (c8 / width) * 16 * width + c8 % width;
+    for (int w0 = 0; w0 < 16; w0 += 8) {
+      __m256i r[8];
+      for (int i = 0; i < 8; i++) r[i] = _mm256_load_si256((const __m256i *)(group + (w0 + i) * width));
+      __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+      __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+      __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+      __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+      __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+      __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+      __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+      __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+      __m256i o[8];
+      o[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+      o[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+      o[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+      o[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+      o[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+      o[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+      o[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+      o[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+      for (int j = 0; j < 8; j++) {
+        __m256i *d = (__m256i *)(dst + ((c8 + j) * 16 + w0) * 4);
+        __m256i v = o[j];
+        if (add) v = _mm256_add_epi16(_mm256_loadu_si256(d), v);
+        _mm256_storeu_si256(d, v);
+      }
+    }
+  }
+}
+
+#define W 8
+#define V __m256i
+#define LEVEL(name) name##_avx2
+#define ADD32 _mm256_add_epi32
+#define XOR _mm256_xor_si256
+#define ROT16(x)                                                                                   \
+  _mm256_shuffle_epi8((x), _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,  \
+                                            2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13))
+#define ROT8(x)                                                                                    \
+  _mm256_shuffle_epi8((x), _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12,  \
+                                            1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12))
+#define ROT12(x) _mm256_or_si256(_mm256_srli_epi32((x), 12), _mm256_slli_epi32((x), 20))
+#define ROT7(x) _mm256_or_si256(_mm256_srli_epi32((x), 7), _mm256_slli_epi32((x), 25))
+#define SPLAT32(x) _mm256_set1_epi32((int)(x))
+#define ADD16 _mm256_add_epi16
+#define SUB16 _mm256_sub_epi16
+#define ZERO _mm256_setzero_si256
+#define COUNTERS(t0) _mm256_add_epi32(SPLAT32(t0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define LOAD(p) _mm256_load_si256((const __m256i *)(p))
+#define STORE(p, v) _mm256_store_si256((__m256i *)(p), (v))
+#define MASK __m256i
+#define ACTIVE(n, k) _mm256_cmpgt_epi32((n), SPLAT32(k))
+#define GATHER(mask, offsets, base)                                                                \
+  _mm256_mask_i32gather_epi32(ZERO(), (const int *)(base), (offsets), (mask), 1)
+#define BLEND(mask, old, new) _mm256_blendv_epi8((old), (new), (mask))
+#include "lthash-vector.h"
+#undef W
+#undef V
+#undef LEVEL
+#undef ADD32
+#undef XOR
+#undef ROT16
+#undef ROT8
+#undef ROT12
+#undef ROT7
+#undef SPLAT32
+#undef ADD16
+#undef SUB16
+#undef ZERO
+#undef COUNTERS
+#undef LOAD
+#undef STORE
+#undef MASK
+#undef ACTIVE
+#undef GATHER
+#undef BLEND
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512vl,avx512bw")
+#define W 16
+#define V __m512i
+#define LEVEL(name) name##_avx512
+#define ADD32 _mm512_add_epi32
+#define XOR _mm512_xor_si512
+#define ROT16(x) _mm512_ror_epi32((x), 16)
+#define ROT12(x) _mm512_ror_epi32((x), 12)
+#define ROT8(x) _mm512_ror_epi32((x), 8)
+#define ROT7(x) _mm512_ror_epi32((x), 7)
+#define SPLAT32(x) _mm512_set1_epi32((int)(x))
+#define ADD16 _mm512_add_epi16
+#define SUB16 _mm512_sub_epi16
+#define ZERO _mm512_setzero_si512
+#define COUNTERS(t0)                                                                               \
+  _mm512_add_epi32(SPLAT32(t0),                                                                    \
+                   _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define LOAD(p) _mm512_load_si512((const void *)(p))
+#define STORE(p, v) _mm512_store_si512((void *)(p), (v))
+#define MASK __mmask16
+#define ACTIVE(n, k) _mm512_cmpgt_epu32_mask((n), SPLAT32(k))
+#define GATHER(mask, offsets, base) _mm512_mask_i32gather_epi32(ZERO(), (mask), (offsets), (base), 1)
+#define BLEND(mask, old, new) _mm512_mask_mov_epi32((old), (mask), (new))
+#include "lthash-vector.h"
+#pragma GCC pop_options
+
+/* ---------------------------------------------------------------- CPU features */
+
+/* XCR0: which register states the OS saves (bits 1-2: SSE and AVX; 5-7: AVX-512). */
+static uint64_t xcr0(void) {
+  uint32_t eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return ((uint64_t)edx << 32) | eax;
+}
+
+static void cpu_levels(int *avx2, int *avx512) {
+  unsigned a, b, c, d;
+  *avx2 = 0;
+  *avx512 = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+  int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+  if (!osxsave || !avx) return;
+  uint64_t x = xcr0();
+  if ((x & 0x6) != 0x6) return;
+  if (__get_cpuid_max(0, NULL) < 7) return;
+  __cpuid_count(7, 0, a, b, c, d);
+  *avx2 = (b >> 5) & 1;
+  int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+  *avx512 = *avx2 && f && bw && vl && (x & 0xe6) == 0xe6;
+}
+
+/* ---------------------------------------------------------------- Node-API */
+
+/* Defined to compile the kernel alone (a C benchmark or fuzzer including this file). */
+#ifndef BLAKE3_LTHASH_KERNEL_ONLY
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+typedef struct {
+  void (*xof)(uint8_t *out, const uint8_t *p, size_t len);
+  void (*accumulate)(uint8_t *target, const uint8_t *input, const uint32_t *descriptors,
+                     uint32_t count);
+} LevelFns;
+
+static const LevelFns AVX2 = {xof_avx2, accumulate_avx2};
+static const LevelFns AVX512 = {xof_avx512, accumulate_avx512};
+
+static int typed_array(napi_env env, napi_value value, napi_typedarray_type want, void **data,
+                       size_t *length, const char *what) {
+  bool is;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) != napi_ok ||
+      type != want) {
+    napi_throw_type_error(env, NULL, what);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value js_xof(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
+  void *input, *out;
+  size_t input_len, out_len;
+  if (!typed_array(env, argv[0], napi_uint8_array, &input, &input_len, "input: a Uint8Array") ||
+      !typed_array(env, argv[1], napi_uint8_array, &out, &out_len, "out: a Uint8Array"))
+    return NULL;
+  if (out_len < LTHASH_BYTES) {
+    napi_throw_range_error(env, NULL, "out: fewer than 2048 bytes");
+    return NULL;
+  }
+  ((const LevelFns *)data)->xof(out, input, input_len);
+  return NULL;
+}
+
+static napi_value js_accumulate(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
+  void *input, *descriptors, *target;
+  size_t input_len, descriptors_len, target_len;
+  uint32_t count;
+  if (!typed_array(env, argv[0], napi_uint8_array, &input, &input_len, "input: a Uint8Array") ||
+      !typed_array(env, argv[1], napi_uint32_array, &descriptors, &descriptors_len,
+                   "descriptors: a Uint32Array") ||
+      !typed_array(env, argv[3], napi_uint16_array, &target, &target_len,
+                   "target: a Uint16Array"))
+    return NULL;
+  if (napi_get_value_uint32(env, argv[2], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "count: a number");
+    return NULL;
+  }
+  if (target_len < LTHASH_BYTES / 2 || count > descriptors_len / 2) {
+    napi_throw_range_error(env, NULL, "target: fewer than 1024 lanes, or count past descriptors");
+    return NULL;
+  }
+  const uint32_t *d = descriptors;
+  for (uint32_t i = 0; i < count; i++) {
+    if ((uint64_t)d[2 * i] + (d[2 * i + 1] & 0x7fffffffu) > input_len) {
+      napi_throw_range_error(env, NULL, "descriptor past the end of input");
+      return NULL;
+    }
+  }
+  ((const LevelFns *)data)->accumulate(target, input, d, count);
+  return NULL;
+}
+
+static int export_level(napi_env env, napi_value exports, const char *name, const LevelFns *fns) {
+  napi_value level, xof, acc;
+  if (napi_create_object(env, &level) != napi_ok ||
+      napi_create_function(env, "xof", NAPI_AUTO_LENGTH, js_xof, (void *)fns, &xof) != napi_ok ||
+      napi_create_function(env, "accumulate", NAPI_AUTO_LENGTH, js_accumulate, (void *)fns,
+                           &acc) != napi_ok ||
+      napi_set_named_property(env, level, "xof", xof) != napi_ok ||
+      napi_set_named_property(env, level, "accumulate", acc) != napi_ok ||
+      napi_set_named_property(env, exports, name, level) != napi_ok)
+    return 0;
+  return 1;
+}
+
+NAPI_MODULE_INIT() {
+  int avx2, avx512;
+  cpu_levels(&avx2, &avx512);
+  napi_value levels, s;
+  if (napi_create_array(env, &levels) != napi_ok) return NULL;
+  uint32_t n = 0;
+  if (avx512) {
+    if (!export_level(env, exports, "avx512", &AVX512)) return NULL;
+    if (napi_create_string_utf8(env, "avx512", NAPI_AUTO_LENGTH, &s) != napi_ok ||
+        napi_set_element(env, levels, n++, s) != napi_ok)
+      return NULL;
+  }
+  if (avx2) {
+    if (!export_level(env, exports, "avx2", &AVX2)) return NULL;
+    if (napi_create_string_utf8(env, "avx2", NAPI_AUTO_LENGTH, &s) != napi_ok ||
+        napi_set_element(env, levels, n++, s) != napi_ok)
+      return NULL;
+  }
+  if (napi_set_named_property(env, exports, "levels", levels) != napi_ok) return NULL;
+  return exports;
+}
+#endif /* BLAKE3_LTHASH_KERNEL_ONLY */

@@ -1,0 +1,54 @@
+/** Lanes of the LtHash16 state: 1024 lanes of 16 bits (2048 bytes), as in the LtHash paper. */
+export const LTHASH_LANES = 1024;
+/** Bytes of an LtHash16 state and of one element's hash (the XOF's output length). */
+export const LTHASH_BYTES = LTHASH_LANES * 2;
+
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Adds (or subtracts) an XOF output's 1024 little-endian lanes to `lanes`, mod 2^16 per lane,
+ * straight from the digest bytes (no copy into a lane array first).
+ */
+export function addDigestLanes(lanes: Uint16Array, digest: Uint8Array, subtract: boolean): void {
+  if (LITTLE_ENDIAN && (digest.byteOffset & 1) === 0) {
+    const d = new Uint16Array(digest.buffer, digest.byteOffset, LTHASH_LANES);
+    if (subtract) for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! - d[i]!;
+    else for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! + d[i]!;
+    return;
+  }
+  for (let i = 0; i < LTHASH_LANES; i++) {
+    const x = digest[2 * i]! | (digest[2 * i + 1]! << 8);
+    lanes[i] = subtract ? lanes[i]! - x : lanes[i]! + x;
+  }
+}
+
+/**
+ * Adds many elements' hashes at once: `add` copies each element into the kernel's input area,
+ * the kernel hashes them a few thousand at a time (one call per run) and sums their lanes
+ * itself; `finish` adds the sum to `lanes`. There is one per thread and kernel
+ * (`elementLaneBatch()`); `begin` drops whatever an unfinished batch held (e.g. one abandoned by
+ * an exception), so a batch must be finished before another begins.
+ */
+export interface ElementLaneBatch {
+  begin(): void;
+  /** Queues one element (copied at once: `element` may be reused after the call). */
+  add(element: Uint8Array, subtract: boolean): void;
+  /** Adds the batch's sum (mod 2^16 per lane) to `lanes` and empties the batch. */
+  finish(lanes: Uint16Array): void;
+  /** The batch's sum as a new lane array, and empties the batch. */
+  take(): Uint16Array;
+}
+
+/** One implementation of the element hash (the BLAKE3 XOF to 2048 bytes) and its batch. */
+export interface LaneKernel {
+  readonly name: StateRootKernelName;
+  /** The element's 2048 XOF bytes, in a buffer of the kernel's overwritten by the next call. */
+  xof(element: Uint8Array): Uint8Array;
+  readonly batch: ElementLaneBatch;
+}
+
+/**
+ * The kernels: `avx512` and `avx2` are the native addon's levels (x86-64 Linux with glibc),
+ * `wasm` the WebAssembly SIMD kernel every platform has.
+ */
+export type StateRootKernelName = 'avx512' | 'avx2' | 'wasm';

@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { type ElementLaneBatch, type LaneKernel, LTHASH_BYTES, LTHASH_LANES } from './lanes';
+
+/**
+ * The native kernel's file (`native/blake3-lthash-native.c`, built by `native/build.mjs` at the
+ * package's build into `dist/`, and shipped in the tarball): x86-64 Linux with glibc only.
+ */
+export const NATIVE_ADDON_FILE = 'blake3-lthash.linux-x64-gnu.node';
+
+export type NativeLevelName = 'avx512' | 'avx2';
+
+/** One dispatch level of the addon (see the C file's header for the contract). */
+interface NativeLevel {
+  xof(input: Uint8Array, out: Uint8Array): void;
+  accumulate(input: Uint8Array, descriptors: Uint32Array, count: number, target: Uint16Array): void;
+}
+
+/** The addon's exports: the levels this CPU and OS support, best first, and their functions. */
+interface NativeAddon {
+  levels: NativeLevelName[];
+  avx512?: NativeLevel;
+  avx2?: NativeLevel;
+}
+
+export interface NativeAddonLoad {
+  addon?: NativeAddon;
+  /** Why there is no addon (platform, libc, file missing, load error). */
+  reason?: string;
+}
+
+/**
+ * Where the addon is: next to the bundle (`dist/index.js`, `dist/index.cjs`), or, run from the
+ * TypeScript sources (tests, `source` condition), in the package's `dist/` (built by `pnpm build`).
+ */
+export function addonPath(): string {
+  const here = import.meta.url;
+  const relative = here.endsWith('.ts')
+    ? `../../dist/${NATIVE_ADDON_FILE}`
+    : `./${NATIVE_ADDON_FILE}`;
+  return fileURLToPath(new URL(relative, here));
+}
+
+function isGlibc(): boolean {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } };
+  return typeof report?.header?.glibcVersionRuntime === 'string';
+}
+
+let loaded: NativeAddonLoad | undefined;
+
+/** The addon, loaded once per thread; never throws (a missing or broken addon is a reason). */
+export function loadNativeAddon(): NativeAddonLoad {
+  loaded ??= loadNativeAddonFrom(addonPath());
+  return loaded;
+}
+
+/** Where the addon is looked for: the platform and libc it was built for, then the file. */
+export interface NativeAddonHost {
+  platform: string;
+  arch: string;
+  glibc: () => boolean;
+}
+
+const THIS_HOST: NativeAddonHost = {
+  platform: process.platform,
+  arch: process.arch,
+  glibc: isGlibc,
+};
+
+/** Loads the addon at `path` if `host` is one it is built for (tests pass other hosts and files). */
+export function loadNativeAddonFrom(
+  path: string,
+  host: NativeAddonHost = THIS_HOST,
+): NativeAddonLoad {
+  if (host.platform !== 'linux' || host.arch !== 'x64') {
+    return { reason: `no native kernel for ${host.platform}-${host.arch}` };
+  }
+  if (!host.glibc()) return { reason: 'the native kernel is built for glibc, this is not glibc' };
+  if (!existsSync(path)) return { reason: `${path} is missing` };
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    if (!Array.isArray(addon.levels)) return { reason: `${path} is not the kernel addon` };
+    if (addon.levels.length === 0) return { reason: 'the CPU has neither AVX2 nor AVX-512' };
+    return { addon };
+  } catch (error) {
+    return { reason: `${path} did not load: ${(error as Error).message}` };
+  }
+}
+
+/** Elements per kernel call (descriptors), as in the WebAssembly kernel. */
+const MAX_ELEMENTS = 4096;
+
+/**
+ * The batch over a native level: elements are copied into a buffer of this thread's, and each
+ * run adds their lanes, in natural order, straight into its target (the caller's lanes when
+ * nothing ran before `finish`/`take`, else the batch's own sum).
+ */
+class NativeLaneBatch implements ElementLaneBatch {
+  #level: NativeLevel;
+  #input = new Uint8Array(256 * 1024);
+  #descriptors = new Uint32Array(2 * MAX_ELEMENTS);
+  #count = 0;
+  #used = 0;
+  /** Lane sums of the runs made before finish/take (a full descriptor table or input area). */
+  #sum = new Uint16Array(LTHASH_LANES);
+  #summed = false;
+
+  constructor(level: NativeLevel) {
+    this.#level = level;
+  }
+
+  begin(): void {
+    this.#count = 0;
+    this.#used = 0;
+    if (this.#summed) {
+      this.#sum.fill(0);
+      this.#summed = false;
+    }
+  }
+
+  add(element: Uint8Array, subtract: boolean): void {
+    const n = element.byteLength;
+    if (this.#count === MAX_ELEMENTS || this.#used + n > this.#input.byteLength) {
+      this.#run(this.#sum);
+      this.#summed = true;
+      if (n > this.#input.byteLength) {
+        this.#input = new Uint8Array(2 ** Math.ceil(Math.log2(n)));
+      }
+    }
+    this.#input.set(element, this.#used);
+    const d = 2 * this.#count++;
+    this.#descriptors[d] = this.#used;
+    this.#descriptors[d + 1] = subtract ? (n | 0x80000000) >>> 0 : n;
+    this.#used += n;
+  }
+
+  finish(lanes: Uint16Array): void {
+    if (this.#summed) for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! + this.#sum[i]!;
+    this.#run(lanes);
+    this.begin();
+  }
+
+  take(): Uint16Array {
+    const lanes = this.#summed ? this.#sum.slice() : new Uint16Array(LTHASH_LANES);
+    this.#run(lanes);
+    this.begin();
+    return lanes;
+  }
+
+  #run(target: Uint16Array): void {
+    if (this.#count > 0) {
+      this.#level.accumulate(this.#input, this.#descriptors, this.#count, target);
+    }
+    this.#count = 0;
+    this.#used = 0;
+  }
+}
+
+/** A kernel over one of the addon's levels (which must be in `addon.levels`). */
+export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): LaneKernel {
+  const level = addon[name];
+  if (level === undefined) throw new Error(`the native kernel has no ${name} level on this CPU`);
+  const out = new Uint8Array(LTHASH_BYTES);
+  return {
+    name,
+    xof(element) {
+      level.xof(element, out);
+      return out;
+    },
+    batch: new NativeLaneBatch(level),
+  };
+}
