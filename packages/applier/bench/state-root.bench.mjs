@@ -19,6 +19,7 @@ import {
   hashElement,
   iterateChangeset,
   LtHash16,
+  scriptChangesetStateDelta,
   selectStateRootKernel,
   stateRootKernel,
 } from '../dist/index.js';
@@ -226,6 +227,43 @@ function kernelRounds(label, count, run) {
 }
 
 /**
+ * changesetStateDelta's native pass (C: parse, build the elements, hash) against its JavaScript
+ * pass (`scriptChangesetStateDelta`: parse and build in JavaScript, hash with the same kernel), at
+ * each native level, rounds alternated.
+ */
+function passRounds(label, count, changesets) {
+  const levels = stateRootKernel().available.filter((k) => k !== 'wasm');
+  for (const k of levels) {
+    selectStateRootKernel(k);
+    const sides = [
+      ['JavaScript pass', scriptChangesetStateDelta],
+      ['native pass', changesetStateDelta],
+    ];
+    for (const [, f] of sides) for (const cs of changesets) f(cs); // warm-up
+    const us = sides.map(() => []);
+    for (let rep = 0; rep < REPS; rep++) {
+      for (let i = 0; i < sides.length; i++) {
+        const j = (i + rep) % sides.length;
+        const f = sides[j][1];
+        const t = performance.now();
+        for (const cs of changesets) f(cs);
+        us[j].push(((performance.now() - t) * 1000) / count);
+      }
+    }
+    console.log(`\n${label}, ${k}`);
+    console.table(
+      sides.map(([name], j) => ({
+        pass: name,
+        'µs per element, per round': us[j].map((v) => v.toFixed(3)).join(' '),
+        median: median(us[j]).toFixed(3),
+        'median / JavaScript pass': median(us[j].map((v, r) => v / us[0][r])).toFixed(3),
+      })),
+    );
+  }
+  selectStateRootKernel('auto');
+}
+
+/**
  * The kernels alone, per element: 4,000 elements of `size` bytes already in the kernel's input
  * (no copies, no JavaScript per element), one call hashing them and summing their lanes, for
  * the WebAssembly module (wasm/blake3-lthash.wasm) and each native level (dist/*.node).
@@ -312,6 +350,16 @@ kernelRounds(
 kernelRounds(`changesetStateDelta, ${MESSAGES * 25} one-row messages`, oneRow.elements, () => {
   for (const cs of oneRow.changesets) changesetStateDelta(cs);
 });
+passRounds(
+  `changesetStateDelta, ${MESSAGES} messages x 500 changes`,
+  bulk.elements,
+  bulk.changesets,
+);
+passRounds(
+  `changesetStateDelta, ${MESSAGES * 25} one-row messages`,
+  oneRow.elements,
+  oneRow.changesets,
+);
 for (const size of [48, 96, 160]) kernelsAlone(size);
 {
   const e = new TextEncoder().encode('items 12345 item 12345 4115.0');

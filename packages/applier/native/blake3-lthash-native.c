@@ -20,11 +20,17 @@
  *     Uint16Array): target's 1024 lanes += (or -=) each element's lanes, mod 2^16; element i is
  *     descriptors[2i + 1] & 0x7fffffff bytes at input[descriptors[2i]], subtracted when bit 31
  *     of its length is set.
+ *   Level.changesetDelta(changeset: Uint8Array, target: Uint16Array, positions: Uint32Array):
+ *     number: target += a changeset's INSERT and DELETE row elements' lanes (-= for DELETE),
+ *     positions[0..n) = each state-table UPDATE's table header and record offsets; returns n,
+ *     -1 when the pass does not take the input, -2 when positions is too small (see "changeset
+ *     deltas" below).
  */
 #include <cpuid.h>
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LTHASH_BYTES 2048u
@@ -312,6 +318,371 @@ static void cpu_levels(int *avx2, int *avx512) {
   *avx512 = *avx2 && f && bw && vl && (x & 0xe6) == 0xe6;
 }
 
+/* ---------------------------------------------------------------- changeset deltas */
+
+/*
+ * A changeset's state delta in one pass over its bytes: the native counterpart of
+ * changesetStateDelta's raw pass (src/state-root/changeset-state-delta.ts, same elements, same
+ * lanes). Each INSERT and DELETE of a state table becomes its row element (src/state-root/
+ * row-element.ts) in an area of this thread's, whose lanes the level's accumulate adds to (or
+ * subtracts from) the target; each UPDATE of a state table is checked and its table header's and
+ * record's offsets are listed for the JavaScript side; the changes of other tables (sqlite_*,
+ * _synddb_*) are checked and skipped. Anything this pass does not take returns DELTA_FALLBACK
+ * and the JavaScript pass decides (computes the same delta, or throws the decoder's error): a
+ * patchset, a malformed or truncated change, an unknown type, an undefined value where the
+ * decoder refuses one, invalid UTF-8, a REAL NaN, a value or offset beyond 32 bits. So it is at
+ * least as strict as the decoder on what it takes, and the target's content is meaningless
+ * after a fallback.
+ */
+
+#define OP_INSERT 0x12
+#define OP_UPDATE 0x17
+#define OP_DELETE 0x09
+#define TABLE_CHANGESET 0x54 /* 'T' */
+#define DELTA_FALLBACK (-1)
+#define DELTA_POSITIONS_FULL (-2)
+#define MAX_SAFE_INTEGER 9007199254740991ull
+#define MAX_COLUMNS 65536u
+#define AREA_ELEMENTS 4096u
+#define AREA_BYTES (256u * 1024u)
+
+static const uint8_t ROW_DOMAIN[20] = "synddb/state-row/v1";
+
+/* Row elements waiting for the level's accumulate (one area per thread: instance data). */
+typedef struct {
+  uint8_t *bytes;
+  size_t capacity;
+  size_t used;
+  uint32_t descriptors[2 * AREA_ELEMENTS];
+  uint32_t count;
+} ElementArea;
+
+typedef void (*AccumulateFn)(uint8_t *target, const uint8_t *input, const uint32_t *descriptors,
+                             uint32_t count);
+
+static void area_flush(ElementArea *a, AccumulateFn accumulate, uint8_t *target) {
+  if (a->count > 0) accumulate(target, a->bytes, a->descriptors, a->count);
+  a->count = 0;
+  a->used = 0;
+}
+
+/* Room for an element of n bytes (flushing, then growing the area); 0 when out of memory. */
+static int area_reserve(ElementArea *a, AccumulateFn accumulate, uint8_t *target, size_t n) {
+  if (a->count == AREA_ELEMENTS || a->used + n > a->capacity) area_flush(a, accumulate, target);
+  if (n <= a->capacity) return 1;
+  size_t size = a->capacity == 0 ? AREA_BYTES : a->capacity;
+  while (size < n) size *= 2;
+  uint8_t *grown = (uint8_t *)realloc(a->bytes, size);
+  if (grown == NULL) return 0;
+  a->bytes = grown;
+  a->capacity = size;
+  return 1;
+}
+
+/* SQLite varint as the decoder reads it (Reader#varint): 1-9 bytes, at most 2^53 - 1. */
+static int read_varint(const uint8_t *b, size_t end, size_t *p, uint64_t *out) {
+  size_t q = *p;
+  if (q >= end) return 0;
+  uint8_t c = b[q++];
+  uint64_t v = c & 0x7f;
+  if (c >= 0x80) {
+    for (int i = 1; i < 9; i++) {
+      if (q >= end) return 0;
+      c = b[q++];
+      if (i == 8) {
+        v = (v << 8) | c;
+        break;
+      }
+      v = (v << 7) | (c & 0x7f);
+      if (c < 0x80) break;
+    }
+  }
+  if (v > MAX_SAFE_INTEGER) return 0;
+  *p = q;
+  *out = v;
+  return 1;
+}
+
+/* Well-formed UTF-8 (Unicode table 3-7: no overlongs, surrogates or code points past U+10FFFF). */
+static int valid_utf8(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if ((w & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len;
+    uint8_t lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else {
+      return 0;
+    }
+    if (n - i < len) return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+      if ((s[i + k] & 0xc0) != 0x80) return 0;
+    i += len;
+  }
+  return 1;
+}
+
+/*
+ * Checks the value at *p as the decoder does (Reader#value, readRecord) and moves past it: type 0
+ * (undefined) only where `undefined_ok`, reported in *undefined. 0 when the decoder refuses it.
+ */
+static int check_value(const uint8_t *b, size_t end, size_t *p, int undefined_ok, int *undefined) {
+  size_t q = *p;
+  if (q >= end) return 0;
+  uint8_t t = b[q++];
+  *undefined = 0;
+  if (t == 1 || t == 2) {
+    if (end - q < 8) return 0;
+    q += 8;
+  } else if (t == 3 || t == 4) {
+    uint64_t n;
+    if (!read_varint(b, end, &q, &n) || n > end - q) return 0;
+    if (t == 3 && !valid_utf8(b + q, (size_t)n)) return 0;
+    q += (size_t)n;
+  } else if (t == 0) {
+    if (!undefined_ok) return 0;
+    *undefined = 1;
+  } else if (t != 5) {
+    return 0;
+  }
+  *p = q;
+  return 1;
+}
+
+/* Checks an UPDATE's two records (after its op and indirect bytes): the old one has the key. */
+static int check_update(const uint8_t *b, size_t end, size_t *p, uint32_t columns,
+                        const uint8_t *pk) {
+  int undefined;
+  for (uint32_t i = 0; i < columns; i++) {
+    if (!check_value(b, end, p, 1, &undefined)) return 0;
+    if (undefined && pk[i] != 0) return 0;
+  }
+  for (uint32_t i = 0; i < columns; i++)
+    if (!check_value(b, end, p, 1, &undefined)) return 0;
+  return 1;
+}
+
+/* Reads the op's indirect byte (0 or 1) and leaves *p on the first record. */
+static int read_indirect(const uint8_t *b, size_t end, size_t *p) {
+  if (*p + 1 >= end || b[*p + 1] > 1) return 0;
+  *p += 2;
+  return 1;
+}
+
+static inline void put_u32be(uint8_t *d, uint32_t v) {
+  d[0] = (uint8_t)(v >> 24);
+  d[1] = (uint8_t)(v >> 16);
+  d[2] = (uint8_t)(v >> 8);
+  d[3] = (uint8_t)v;
+}
+
+/*
+ * The element of the complete record at *p (an INSERT's new or a DELETE's old record) appended to
+ * the area: sizes and checks first, then the bytes. 0: the JavaScript pass decides; -1: no memory.
+ */
+static int add_record_element(ElementArea *a, AccumulateFn accumulate, uint8_t *target,
+                              const uint8_t *b, size_t end, size_t *p, uint32_t columns,
+                              const uint8_t *name, uint32_t name_len, int subtract) {
+  size_t q = *p;
+  size_t size = sizeof ROW_DOMAIN + 4 + name_len + 4;
+  for (uint32_t i = 0; i < columns; i++) {
+    if (q >= end) return 0;
+    uint8_t t = b[q];
+    if (t == 1) {
+      if (end - q < 9) return 0;
+      q += 9;
+      size += 9;
+    } else if (t == 2) {
+      if (end - q < 9) return 0;
+      uint64_t bits = 0;
+      for (int k = 1; k <= 8; k++) bits = (bits << 8) | b[q + k];
+      if ((bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull &&
+          (bits & 0x000fffffffffffffull) != 0)
+        return 0; /* NaN: what the JavaScript writer makes of it is its to say */
+      q += 9;
+      size += 9;
+    } else if (t == 3 || t == 4) {
+      q++;
+      uint64_t n;
+      if (!read_varint(b, end, &q, &n) || n > end - q || n > 0xffffffffu) return 0;
+      if (t == 3 && !valid_utf8(b + q, (size_t)n)) return 0;
+      q += (size_t)n;
+      size += 5 + (size_t)n;
+    } else if (t == 5) {
+      q++;
+      size += 1;
+    } else {
+      return 0;
+    }
+  }
+  if (size > 0x7fffffffu) return 0;
+  if (!area_reserve(a, accumulate, target, size)) return -1;
+  uint8_t *d = a->bytes + a->used;
+  uint8_t *start = d;
+  memcpy(d, ROW_DOMAIN, sizeof ROW_DOMAIN);
+  d += sizeof ROW_DOMAIN;
+  put_u32be(d, name_len);
+  d += 4;
+  for (uint32_t k = 0; k < name_len; k++) {
+    uint8_t c = name[k];
+    d[k] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+  }
+  d += name_len;
+  put_u32be(d, columns);
+  d += 4;
+  q = *p;
+  for (uint32_t i = 0; i < columns; i++) {
+    uint8_t t = b[q];
+    if (t == 1) {
+      memcpy(d, b + q, 9);
+      d += 9;
+      q += 9;
+    } else if (t == 2) {
+      d[0] = 2;
+      int zero = 1;
+      for (int k = 1; k <= 8; k++) zero &= (k == 1 ? (b[q + 1] & 0x7f) : b[q + k]) == 0;
+      if (zero) memset(d + 1, 0, 8); /* -0.0 as +0.0 */
+      else memcpy(d + 1, b + q + 1, 8);
+      d += 9;
+      q += 9;
+    } else if (t == 3 || t == 4) {
+      q++;
+      uint64_t n = 0;
+      read_varint(b, end, &q, &n); /* checked in the sizing loop above */
+      d[0] = t;
+      put_u32be(d + 1, (uint32_t)n);
+      memcpy(d + 5, b + q, (size_t)n);
+      d += 5 + (size_t)n;
+      q += (size_t)n;
+    } else {
+      *d++ = 5;
+      q++;
+    }
+  }
+  uint32_t n = (uint32_t)(d - start);
+  a->descriptors[2 * a->count] = (uint32_t)a->used;
+  a->descriptors[2 * a->count + 1] = subtract ? (n | 0x80000000u) : n;
+  a->count++;
+  a->used += n;
+  *p = q;
+  return 1;
+}
+
+/* ASCII case-insensitive prefix test (SQLite folds ASCII letters only). */
+static int has_prefix(const uint8_t *name, uint32_t len, const char *prefix) {
+  uint32_t n = (uint32_t)strlen(prefix);
+  if (len < n) return 0;
+  for (uint32_t k = 0; k < n; k++) {
+    uint8_t c = name[k];
+    if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
+    if (c != (uint8_t)prefix[k]) return 0;
+  }
+  return 1;
+}
+
+/*
+ * The delta of changeset b[0..end): lanes added to (subtracted from) target, UPDATE positions in
+ * positions[0..capacity). Returns the number of positions written (two per UPDATE),
+ * DELTA_FALLBACK, DELTA_POSITIONS_FULL, or -3 when out of memory.
+ */
+static int64_t changeset_delta(ElementArea *a, AccumulateFn accumulate, const uint8_t *b,
+                               size_t end, uint8_t *target, uint32_t *positions,
+                               size_t capacity) {
+  size_t p = 0, written = 0;
+  size_t header = 0;
+  uint32_t columns = 0;
+  const uint8_t *pk = NULL;
+  const uint8_t *name = NULL;
+  uint32_t name_len = 0;
+  int seen = 0, included = 0;
+  int64_t result = 0;
+  a->count = 0;
+  a->used = 0;
+  while (p < end) {
+    uint8_t op = b[p];
+    if (op == TABLE_CHANGESET) {
+      header = p;
+      p++;
+      uint64_t n;
+      if (!read_varint(b, end, &p, &n) || n < 1 || n > MAX_COLUMNS || end - p < n) goto fallback;
+      columns = (uint32_t)n;
+      pk = b + p;
+      int any = 0;
+      for (uint32_t i = 0; i < columns; i++) any |= pk[i] != 0;
+      if (!any) goto fallback;
+      p += columns;
+      const uint8_t *nul = (const uint8_t *)memchr(b + p, 0, end - p);
+      if (nul == NULL || (size_t)(nul - (b + p)) > 0xffffffffu) goto fallback;
+      name = b + p;
+      name_len = (uint32_t)(nul - name);
+      if (!valid_utf8(name, name_len)) goto fallback;
+      p += name_len + 1;
+      included = !has_prefix(name, name_len, "sqlite_") && !has_prefix(name, name_len, "_synddb_");
+      seen = 1;
+      continue;
+    }
+    if (!seen) goto fallback;
+    size_t start = p;
+    if (op != OP_INSERT && op != OP_DELETE && op != OP_UPDATE) goto fallback;
+    if (!read_indirect(b, end, &p)) goto fallback;
+    if (op == OP_UPDATE) {
+      if (!check_update(b, end, &p, columns, pk)) goto fallback;
+      if (!included) continue;
+      if (header > 0xffffffffu || start > 0xffffffffu) goto fallback;
+      if (written + 2 > capacity) {
+        result = DELTA_POSITIONS_FULL;
+        goto done;
+      }
+      positions[written++] = (uint32_t)header;
+      positions[written++] = (uint32_t)start;
+      continue;
+    }
+    if (!included) {
+      int undefined;
+      for (uint32_t i = 0; i < columns; i++)
+        if (!check_value(b, end, &p, 0, &undefined)) goto fallback;
+      continue;
+    }
+    int added = add_record_element(a, accumulate, target, b, end, &p, columns, name, name_len,
+                                   op == OP_DELETE);
+    if (added == 0) goto fallback;
+    if (added < 0) {
+      result = -3;
+      goto done;
+    }
+  }
+  area_flush(a, accumulate, target);
+  return (int64_t)written;
+fallback:
+  result = DELTA_FALLBACK;
+done:
+  a->count = 0;
+  a->used = 0;
+  return result;
+}
+
 /* ---------------------------------------------------------------- Node-API */
 
 /* Defined to compile the kernel alone (a C benchmark or fuzzer including this file). */
@@ -392,14 +763,71 @@ static napi_value js_accumulate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void free_area(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  ElementArea *a = (ElementArea *)data;
+  free(a->bytes);
+  free(a);
+}
+
+/* This thread's element area (the addon's instance data: one per Node environment, freed with it). */
+static ElementArea *thread_area(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
+  if (data != NULL) return (ElementArea *)data;
+  ElementArea *a = (ElementArea *)calloc(1, sizeof *a);
+  if (a == NULL) return NULL;
+  if (napi_set_instance_data(env, a, free_area, NULL) != napi_ok) {
+    free(a);
+    return NULL;
+  }
+  return a;
+}
+
+static napi_value js_changeset_delta(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
+  void *changeset, *target, *positions;
+  size_t changeset_len, target_len, positions_len;
+  if (!typed_array(env, argv[0], napi_uint8_array, &changeset, &changeset_len,
+                   "changeset: a Uint8Array") ||
+      !typed_array(env, argv[1], napi_uint16_array, &target, &target_len,
+                   "target: a Uint16Array") ||
+      !typed_array(env, argv[2], napi_uint32_array, &positions, &positions_len,
+                   "positions: a Uint32Array"))
+    return NULL;
+  if (target_len < LTHASH_BYTES / 2) {
+    napi_throw_range_error(env, NULL, "target: fewer than 1024 lanes");
+    return NULL;
+  }
+  ElementArea *a = thread_area(env);
+  int64_t n = a == NULL ? -3
+                        : changeset_delta(a, ((const LevelFns *)data)->accumulate,
+                                          (const uint8_t *)changeset, changeset_len,
+                                          (uint8_t *)target, (uint32_t *)positions, positions_len);
+  if (n == -3) {
+    napi_throw_error(env, NULL, "changesetDelta: out of memory");
+    return NULL;
+  }
+  napi_value result;
+  if (napi_create_int64(env, n, &result) != napi_ok) return NULL;
+  return result;
+}
+
 static int export_level(napi_env env, napi_value exports, const char *name, const LevelFns *fns) {
-  napi_value level, xof, acc;
+  napi_value level, xof, acc, delta;
   if (napi_create_object(env, &level) != napi_ok ||
       napi_create_function(env, "xof", NAPI_AUTO_LENGTH, js_xof, (void *)fns, &xof) != napi_ok ||
       napi_create_function(env, "accumulate", NAPI_AUTO_LENGTH, js_accumulate, (void *)fns,
                            &acc) != napi_ok ||
+      napi_create_function(env, "changesetDelta", NAPI_AUTO_LENGTH, js_changeset_delta,
+                           (void *)fns, &delta) != napi_ok ||
       napi_set_named_property(env, level, "xof", xof) != napi_ok ||
       napi_set_named_property(env, level, "accumulate", acc) != napi_ok ||
+      napi_set_named_property(env, level, "changesetDelta", delta) != napi_ok ||
       napi_set_named_property(env, exports, name, level) != napi_ok)
     return 0;
   return 1;

@@ -24,6 +24,7 @@ export {
   type ChangesetStateDeltaOptions,
   changesetStateDelta,
   type PendingRowUpdate,
+  scriptChangesetStateDelta,
   type UndecodedUpdates,
 } from './state-root/changeset-state-delta';
 export type { StateRootKernelName } from './state-root/lanes';

@@ -1,6 +1,6 @@
 import { testSeed } from '@synddb/test-support';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChangesetChange,
   type ChangesetTable,
@@ -14,8 +14,14 @@ import {
 import {
   type ChangesetStateDelta,
   referenceChangesetStateDelta,
+  scriptChangesetStateDelta,
 } from '../src/state-root/changeset-state-delta';
 import { addDigestLanes } from '../src/state-root/lanes';
+import {
+  nativeChangesetDelta,
+  selectStateRootKernel,
+  stateRootKernel,
+} from '../src/state-root/state-root-kernel';
 
 // changesetStateDelta writes INSERT and DELETE elements straight from the changeset's bytes and
 // adds the digests' lanes in place; referenceChangesetStateDelta decodes every value and writes
@@ -317,5 +323,214 @@ describe('addDigestLanes', () => {
       ),
       { numRuns: 100, seed: testSeed('digest lanes') },
     );
+  });
+});
+
+// The native pass (native/blake3-lthash-native.c, "changeset deltas") against the JavaScript pass
+// and the reference, at each native level this machine has: the same lanes and UPDATE positions
+// when it takes an input, a fallback (and then the JavaScript outcome, result or error) when not.
+const nativeLevels = stateRootKernel().available.filter((k) => k !== 'wasm');
+
+describe.each(nativeLevels)('the native changeset pass (%s)', (level) => {
+  beforeAll(() => {
+    selectStateRootKernel(level);
+  });
+  afterAll(() => {
+    selectStateRootKernel('auto');
+  });
+
+  const positionsOf = (d: ChangesetStateDelta) =>
+    Array.from(d.undecodedUpdates?.positions ?? new Uint32Array(0));
+
+  it('takes well-formed changesets and gives the lanes and positions of the JavaScript pass', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(fc.array(table, { maxLength: 4 }), (tables) => {
+        const cs = changesetOf(tables, false);
+        const native = nativeChangesetDelta(cs);
+        const script = scriptChangesetStateDelta(cs, { decodeUpdates: false });
+        if (native === undefined) {
+          // only a REAL NaN (a non-canonical payload the JavaScript writer decides) is left
+          return;
+        }
+        taken++;
+        expect(hex(native.lanes)).toBe(hex(script.lanes));
+        expect(Array.from(native.positions)).toEqual(positionsOf(script));
+        expect(canonical(changesetStateDelta(cs))).toBe(
+          canonical(referenceChangesetStateDelta(cs)),
+        );
+      }),
+      { numRuns: runs, seed: testSeed(`native changeset pass ${level}`) },
+    );
+    expect(taken).toBeGreaterThan(runs * 0.8);
+  });
+
+  it('gives the JavaScript outcome on mutated changesets and patchsets, and falls back on what it does not take', () => {
+    let taken = 0;
+    let declined = 0;
+    fc.assert(
+      fc.property(
+        fc.array(table, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.array(fc.record({ at: fc.nat(), byte: fc.nat(255) }), { maxLength: 3 }),
+        fc.nat(),
+        (tables, patchset, flips, cut) => {
+          let cs: Uint8Array;
+          try {
+            cs = changesetOf(tables, patchset);
+          } catch {
+            return;
+          }
+          const mutated = cs.slice(0, cs.byteLength - (cut % 4 === 0 ? cut % 7 : 0));
+          for (const f of flips) if (mutated.length > 0) mutated[f.at % mutated.length] = f.byte;
+          const native = nativeChangesetDelta(mutated);
+          if (native === undefined) declined++;
+          else {
+            taken++;
+            // what the native pass takes, the decoder takes too, with the same delta
+            const script = scriptChangesetStateDelta(mutated, { decodeUpdates: false });
+            expect(hex(native.lanes)).toBe(hex(script.lanes));
+            expect(Array.from(native.positions)).toEqual(positionsOf(script));
+          }
+          expect(outcome(changesetStateDelta, mutated)).toBe(
+            outcome(scriptChangesetStateDelta, mutated),
+          );
+          const undecoded = (c: Uint8Array) => changesetStateDelta(c, { decodeUpdates: false });
+          const scriptUndecoded = (c: Uint8Array) =>
+            scriptChangesetStateDelta(c, { decodeUpdates: false });
+          expect(outcome(undecoded, mutated)).toBe(outcome(scriptUndecoded, mutated));
+        },
+      ),
+      { numRuns: runs * 2, seed: testSeed(`native changeset pass mutations ${level}`) },
+    );
+    expect(taken).toBeGreaterThan(0);
+    expect(declined).toBeGreaterThan(0);
+  });
+
+  const insert = (values: Value[]): TableCase['changes'][number] => ({
+    op: 'INSERT',
+    old: [],
+    changed: [],
+    new: values,
+  });
+
+  it('normalises -0.0, lowers ASCII in table names only, skips sqlite_* and _synddb_* tables', () => {
+    const cs = changesetOf(
+      [
+        {
+          name: 'ÉtÉ_Items',
+          columns: 2,
+          changes: [
+            insert([
+              { t: ValueType.Integer, v: 1 },
+              { t: ValueType.Real, v: -0 },
+            ]),
+            insert([
+              { t: ValueType.Integer, v: 2 },
+              { t: ValueType.Real, v: 0 },
+            ]),
+          ],
+        },
+        { name: 'SQLITE_stat1', columns: 1, changes: [insert([{ t: ValueType.Integer, v: 3 }])] },
+        { name: '_SyndDB_x', columns: 1, changes: [insert([{ t: ValueType.Null, v: null }])] },
+      ],
+      false,
+    );
+    const native = nativeChangesetDelta(cs);
+    expect(native).toBeDefined();
+    expect(hex(native!.lanes)).toBe(hex(referenceChangesetStateDelta(cs).lanes));
+    // the two rows' elements are equal (-0.0 is +0.0), names lower-cased as SQLite folds them
+    const one = changesetOf(
+      [
+        {
+          name: 'ÉtÉ_items',
+          columns: 2,
+          changes: [
+            insert([
+              { t: ValueType.Integer, v: 1 },
+              { t: ValueType.Real, v: 0 },
+            ]),
+            insert([
+              { t: ValueType.Integer, v: 2 },
+              { t: ValueType.Real, v: 0 },
+            ]),
+          ],
+        },
+      ],
+      false,
+    );
+    expect(hex(nativeChangesetDelta(one)!.lanes)).toBe(hex(native!.lanes));
+  });
+
+  it('declines a REAL NaN, invalid UTF-8 in a value or a table name, and a patchset', () => {
+    const cs = changesetOf(
+      [
+        {
+          name: 't',
+          columns: 3,
+          changes: [
+            insert([
+              { t: ValueType.Integer, v: 1 },
+              { t: ValueType.Real, v: 0.5 },
+              { t: ValueType.Text, v: 'ab' },
+            ]),
+          ],
+        },
+      ],
+      false,
+    );
+    expect(nativeChangesetDelta(cs)).toBeDefined();
+    const nan = cs.slice();
+    const real = nan.indexOf(ValueType.Real, nan.length - 13);
+    nan.set([0x7f, 0xf0, 0, 0, 0, 0, 0, 1], real + 1);
+    expect(nativeChangesetDelta(nan)).toBeUndefined();
+    expect(outcome(changesetStateDelta, nan)).toBe(outcome(referenceChangesetStateDelta, nan));
+    const invalid = cs.slice();
+    invalid[invalid.length - 1] = 0xff;
+    expect(nativeChangesetDelta(invalid)).toBeUndefined();
+    expect(outcome(changesetStateDelta, invalid)).toMatch(/ChangesetFormatError: .*UTF-8/);
+    const badName = cs.slice();
+    badName[badName.indexOf(0x74)] = 0xc0; // 't' -> an overlong lead byte
+    expect(nativeChangesetDelta(badName)).toBeUndefined();
+    expect(outcome(changesetStateDelta, badName)).toBe(
+      outcome(referenceChangesetStateDelta, badName),
+    );
+    const patch = changesetOf([{ name: 't', columns: 1, changes: [] }], true);
+    expect(nativeChangesetDelta(patch)).toBeUndefined();
+  });
+
+  it('hashes more elements than one run holds, elements larger than its area, and many UPDATEs', () => {
+    const rows = 9000;
+    const big = new Uint8Array(600 * 1024).map((_, i) => (i * 7) & 0xff);
+    const changes: TableCase['changes'] = [];
+    for (let i = 0; i < rows; i++) {
+      changes.push(
+        insert([
+          { t: ValueType.Integer, v: i },
+          { t: ValueType.Blob, v: i % 3000 === 0 ? big : new Uint8Array([i & 0xff]) },
+        ]),
+      );
+    }
+    for (let i = 0; i < 5000; i++) {
+      changes.push({
+        op: 'UPDATE',
+        old: [
+          { t: ValueType.Integer, v: rows + i },
+          { t: ValueType.Null, v: null },
+        ],
+        new: [
+          { t: ValueType.Integer, v: rows + i },
+          { t: ValueType.Text, v: `v${i}` },
+        ],
+        changed: [true, true],
+      });
+    }
+    const cs = changesetOf([{ name: 'bulk', columns: 2, changes }], false);
+    const native = nativeChangesetDelta(cs);
+    expect(native).toBeDefined();
+    expect(native!.positions.length).toBe(10000);
+    const reference = referenceChangesetStateDelta(cs);
+    expect(hex(native!.lanes)).toBe(hex(reference.lanes));
+    expect(canonical(changesetStateDelta(cs))).toBe(canonical(reference));
   });
 });

@@ -13,7 +13,7 @@ import type { ColumnValue } from '../types';
 import { LTHASH_LANES } from './lanes';
 import { hashElement } from './lthash';
 import { isStateTable, RowElementWriter } from './row-element';
-import { elementLaneBatch } from './state-root-kernel';
+import { elementLaneBatch, nativeChangesetDelta } from './state-root-kernel';
 
 /**
  * An UPDATE whose row element cannot be built from the changeset alone: SQLite records only the
@@ -66,15 +66,35 @@ export interface ChangesetStateDeltaOptions {
  * Computes a changeset's state delta from its bytes alone. Changes of `sqlite_*` and `_synddb_*`
  * tables are not state and are skipped. Throws ChangesetFormatError on malformed input.
  *
- * One pass over the bytes: INSERT and DELETE records are written into the element straight from
- * the wire (`RowElementWriter#rawRecord`) and queued on this thread's `ElementLaneBatch`, which
- * hashes them in WebAssembly and sums their lanes into the delta; only
- * UPDATEs (and the changes of skipped tables, to check them) are decoded into values. Anything
- * that pass does not take (a patchset, a value it does not copy, malformed input) is left to
- * `referenceChangesetStateDelta`, the plain decoding loop, which computes the same delta or
- * throws the decoder's error.
+ * With a native kernel, one pass in C (`native/blake3-lthash-native.c`, "changeset deltas")
+ * builds every INSERT and DELETE element and hashes it, checks every other change, and lists the
+ * UPDATEs' offsets. Otherwise, or when that pass does not take the input, one pass here: INSERT
+ * and DELETE records are written into the element straight from the wire
+ * (`RowElementWriter#rawRecord`) and queued on this thread's `ElementLaneBatch`, which hashes
+ * them and sums their lanes into the delta; only UPDATEs (and the changes of skipped tables, to
+ * check them) are decoded into values. Anything that pass does not take (a patchset, a value it
+ * does not copy, malformed input) is left to `referenceChangesetStateDelta`, the plain decoding
+ * loop, which computes the same delta or throws the decoder's error.
  */
 export function changesetStateDelta(
+  changeset: Uint8Array,
+  options: ChangesetStateDeltaOptions = {},
+): ChangesetStateDelta {
+  const decodeUpdates = options.decodeUpdates !== false;
+  let delta: ChangesetStateDelta | undefined;
+  try {
+    delta = nativeDelta(changeset, decodeUpdates) ?? rawDelta(changeset, decodeUpdates);
+  } catch {
+    delta = undefined;
+  }
+  return delta ?? referenceChangesetStateDelta(changeset);
+}
+
+/**
+ * changesetStateDelta without the native pass (the JavaScript pass, then the reference): what
+ * the WebAssembly kernel runs, and what the tests hold the native pass to.
+ */
+export function scriptChangesetStateDelta(
   changeset: Uint8Array,
   options: ChangesetStateDeltaOptions = {},
 ): ChangesetStateDelta {
@@ -85,6 +105,53 @@ export function changesetStateDelta(
     delta = undefined;
   }
   return delta ?? referenceChangesetStateDelta(changeset);
+}
+
+/** The native pass's delta; undefined when there is none or it does not take the input. */
+function nativeDelta(
+  changeset: Uint8Array,
+  decodeUpdates: boolean,
+): ChangesetStateDelta | undefined {
+  const native = nativeChangesetDelta(changeset);
+  if (native === undefined) return undefined;
+  const { lanes, positions } = native;
+  if (positions.length === 0) return { lanes, updates: [] };
+  if (!decodeUpdates) {
+    return { lanes, updates: [], undecodedUpdates: { changeset, positions: positions.slice() } };
+  }
+  return { lanes, updates: decodeUpdatesAt(changeset, positions) };
+}
+
+/** The UPDATEs at `positions` (header and record offsets, as in UndecodedUpdates), decoded. */
+function decodeUpdatesAt(changeset: Uint8Array, positions: Uint32Array): PendingRowUpdate[] {
+  const r = new Reader(changeset);
+  const updates: PendingRowUpdate[] = [];
+  let header = -1;
+  let name = '';
+  let pkFlags: Uint8Array = new Uint8Array(0);
+  let primaryKey: number[] = [];
+  for (let i = 0; i < positions.length; i += 2) {
+    if (positions[i] !== header) {
+      header = positions[i]!;
+      r.pos = header;
+      const h = readTableHeader(r, false);
+      name = h.name;
+      pkFlags = h.pkFlags;
+      primaryKey = Array.from(pkFlags);
+    }
+    r.pos = positions[i + 1]!;
+    const ch = newChange(pkFlags.length);
+    readChange(r, pkFlags.length, pkFlags, false, ch, undefined);
+    updates.push({
+      table: name,
+      primaryKey,
+      oldValues: ch.oldValues,
+      oldTypes: ch.oldTypes!,
+      newValues: ch.newValues,
+      newTypes: ch.newTypes!,
+    });
+  }
+  return updates;
 }
 
 /** One writer per thread: `changesetStateDelta` is synchronous and never re-entered. */

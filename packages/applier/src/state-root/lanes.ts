@@ -45,6 +45,19 @@ export interface LaneKernel {
   /** The element's 2048 XOF bytes, in a buffer of the kernel's overwritten by the next call. */
   xof(element: Uint8Array): Uint8Array;
   readonly batch: ElementLaneBatch;
+  /**
+   * A changeset's delta in one native pass (`changesetStateDelta`'s raw pass in C): its INSERT and
+   * DELETE lanes, and two offsets per UPDATE of a state table (its table header's, its record's).
+   * undefined when the pass does not take the input (a patchset, anything malformed or unusual):
+   * the JavaScript pass then decides. Absent from kernels without one (WebAssembly).
+   */
+  changesetDelta?(changeset: Uint8Array): NativeChangesetDelta | undefined;
+}
+
+export interface NativeChangesetDelta {
+  lanes: Uint16Array;
+  /** Header and record offsets per UPDATE (a view of a buffer of the kernel's: copy to keep). */
+  positions: Uint32Array;
 }
 
 /**

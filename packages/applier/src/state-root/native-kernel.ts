@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { type ElementLaneBatch, type LaneKernel, LTHASH_BYTES, LTHASH_LANES } from './lanes';
+import {
+  type ElementLaneBatch,
+  type LaneKernel,
+  LTHASH_BYTES,
+  LTHASH_LANES,
+  type NativeChangesetDelta,
+} from './lanes';
 
 /**
  * The native kernel's file (`native/blake3-lthash-native.c`, built by `native/build.mjs` at the
@@ -15,6 +21,12 @@ export type NativeLevelName = 'avx512' | 'avx2';
 interface NativeLevel {
   xof(input: Uint8Array, out: Uint8Array): void;
   accumulate(input: Uint8Array, descriptors: Uint32Array, count: number, target: Uint16Array): void;
+  /**
+   * target += the changeset's INSERT and DELETE lanes; positions[0..n) = each state-table UPDATE's
+   * header and record offsets. Returns n, -1 (not taken: target is then meaningless) or -2
+   * (positions too small).
+   */
+  changesetDelta(changeset: Uint8Array, target: Uint16Array, positions: Uint32Array): number;
 }
 
 /** The addon's exports: the levels this CPU and OS support, best first, and their functions. */
@@ -162,6 +174,8 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
   const level = addon[name];
   if (level === undefined) throw new Error(`the native kernel has no ${name} level on this CPU`);
   const out = new Uint8Array(LTHASH_BYTES);
+  // Two offsets per UPDATE, doubled (and the pass run again) when a changeset has more.
+  let positions = new Uint32Array(4096);
   return {
     name,
     xof(element) {
@@ -169,5 +183,16 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
       return out;
     },
     batch: new NativeLaneBatch(level),
+    changesetDelta(changeset): NativeChangesetDelta | undefined {
+      const lanes = new Uint16Array(LTHASH_LANES);
+      let n = level.changesetDelta(changeset, lanes, positions);
+      while (n === -2) {
+        positions = new Uint32Array(positions.length * 2);
+        lanes.fill(0);
+        n = level.changesetDelta(changeset, lanes, positions);
+      }
+      if (n < 0) return undefined;
+      return { lanes, positions: positions.subarray(0, n) };
+    },
   };
 }

@@ -1,4 +1,9 @@
-import type { ElementLaneBatch, LaneKernel, StateRootKernelName } from './lanes';
+import type {
+  ElementLaneBatch,
+  LaneKernel,
+  NativeChangesetDelta,
+  StateRootKernelName,
+} from './lanes';
 import { createNativeKernel, loadNativeAddon } from './native-kernel';
 import { createWasmKernel } from './wasm-kernel';
 
@@ -95,4 +100,12 @@ export function elementLaneBatch(): ElementLaneBatch {
   const batch = laneKernel().batch;
   batch.begin();
   return batch;
+}
+
+/**
+ * A changeset's delta by this thread's kernel in one native pass (`LaneKernel#changesetDelta`):
+ * undefined when the kernel has none (WebAssembly) or the pass does not take the input.
+ */
+export function nativeChangesetDelta(changeset: Uint8Array): NativeChangesetDelta | undefined {
+  return laneKernel().changesetDelta?.(changeset);
 }
