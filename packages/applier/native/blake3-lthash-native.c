@@ -325,9 +325,11 @@ static void cpu_levels(int *avx2, int *avx512) {
  * changesetStateDelta's raw pass (src/state-root/changeset-state-delta.ts, same elements, same
  * lanes). Each INSERT and DELETE of a state table becomes its row element (src/state-root/
  * row-element.ts) in an area of this thread's, whose lanes the level's accumulate adds to (or
- * subtracts from) the target; each UPDATE of a state table is checked and its table header's and
- * record's offsets are listed for the JavaScript side; the changes of other tables (sqlite_*,
- * _synddb_*) are checked and skipped. Anything this pass does not take returns DELTA_FALLBACK
+ * subtracts from) the target; an UPDATE of a state table whose old record has every column
+ * becomes its old row's element (subtracted) and its new row's (added); every other UPDATE of a
+ * state table is checked and its table header's and record's offsets are listed for the
+ * JavaScript side, which reads the row; the changes of other tables (sqlite_*, _synddb_*) are
+ * checked and skipped. Anything this pass does not take returns DELTA_FALLBACK
  * and the JavaScript pass decides (computes the same delta, or throws the decoder's error): a
  * patchset, a malformed or truncated change, an unknown type, an undefined value where the
  * decoder refuses one, invalid UTF-8, a REAL NaN, a value or offset beyond 32 bits. So it is at
@@ -355,7 +357,20 @@ typedef struct {
   size_t used;
   uint32_t descriptors[2 * AREA_ELEMENTS];
   uint32_t count;
+  /* Where each value of an UPDATE's records starts: old record, new record, the new row's. */
+  size_t *at;
+  size_t at_capacity;
 } ElementArea;
+
+/* Room for n value offsets; 0 when out of memory. */
+static int area_offsets(ElementArea *a, size_t n) {
+  if (n <= a->at_capacity) return 1;
+  size_t *grown = (size_t *)realloc(a->at, n * sizeof *grown);
+  if (grown == NULL) return 0;
+  a->at = grown;
+  a->at_capacity = n;
+  return 1;
+}
 
 typedef void (*AccumulateFn)(uint8_t *target, const uint8_t *input, const uint32_t *descriptors,
                              uint32_t count);
@@ -471,16 +486,25 @@ static int check_value(const uint8_t *b, size_t end, size_t *p, int undefined_ok
   return 1;
 }
 
-/* Checks an UPDATE's two records (after its op and indirect bytes): the old one has the key. */
+/*
+ * Checks an UPDATE's two records (after its op and indirect bytes): the old one has the key. With
+ * `at` (2 * columns entries), records where each value starts, old record first, and sets
+ * *complete when the old record has every column (then the UPDATE needs no read of the row).
+ */
 static int check_update(const uint8_t *b, size_t end, size_t *p, uint32_t columns,
-                        const uint8_t *pk) {
-  int undefined;
+                        const uint8_t *pk, size_t *at, int *complete) {
+  int undefined, all = 1;
   for (uint32_t i = 0; i < columns; i++) {
+    if (at != NULL) at[i] = *p;
     if (!check_value(b, end, p, 1, &undefined)) return 0;
     if (undefined && pk[i] != 0) return 0;
+    all &= !undefined;
   }
-  for (uint32_t i = 0; i < columns; i++)
+  for (uint32_t i = 0; i < columns; i++) {
+    if (at != NULL) at[columns + i] = *p;
     if (!check_value(b, end, p, 1, &undefined)) return 0;
+  }
+  if (complete != NULL) *complete = all;
   return 1;
 }
 
@@ -499,45 +523,81 @@ static inline void put_u32be(uint8_t *d, uint32_t v) {
 }
 
 /*
- * The element of the complete record at *p (an INSERT's new or a DELETE's old record) appended to
- * the area: sizes and checks first, then the bytes. 0: the JavaScript pass decides; -1: no memory.
+ * The value at q as part of an element: its size there, and in *next where the value after it
+ * starts. 0 when this pass does not build an element from it (undefined, an unknown type,
+ * truncated, invalid UTF-8, a length past 32 bits, a REAL NaN: what the JavaScript writer makes of
+ * a NaN is its to say).
  */
-static int add_record_element(ElementArea *a, AccumulateFn accumulate, uint8_t *target,
-                              const uint8_t *b, size_t end, size_t *p, uint32_t columns,
-                              const uint8_t *name, uint32_t name_len, int subtract) {
-  size_t q = *p;
-  size_t size = sizeof ROW_DOMAIN + 4 + name_len + 4;
-  for (uint32_t i = 0; i < columns; i++) {
-    if (q >= end) return 0;
-    uint8_t t = b[q];
-    if (t == 1) {
-      if (end - q < 9) return 0;
-      q += 9;
-      size += 9;
-    } else if (t == 2) {
-      if (end - q < 9) return 0;
-      uint64_t bits = 0;
-      for (int k = 1; k <= 8; k++) bits = (bits << 8) | b[q + k];
-      if ((bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull &&
-          (bits & 0x000fffffffffffffull) != 0)
-        return 0; /* NaN: what the JavaScript writer makes of it is its to say */
-      q += 9;
-      size += 9;
-    } else if (t == 3 || t == 4) {
-      q++;
-      uint64_t n;
-      if (!read_varint(b, end, &q, &n) || n > end - q || n > 0xffffffffu) return 0;
-      if (t == 3 && !valid_utf8(b + q, (size_t)n)) return 0;
-      q += (size_t)n;
-      size += 5 + (size_t)n;
-    } else if (t == 5) {
-      q++;
-      size += 1;
-    } else {
-      return 0;
-    }
+static size_t element_value(const uint8_t *b, size_t end, size_t q, size_t *next) {
+  if (q >= end) return 0;
+  uint8_t t = b[q];
+  if (t == 1) {
+    if (end - q < 9) return 0;
+    *next = q + 9;
+    return 9;
   }
-  if (size > 0x7fffffffu) return 0;
+  if (t == 2) {
+    if (end - q < 9) return 0;
+    uint64_t bits = 0;
+    for (int k = 1; k <= 8; k++) bits = (bits << 8) | b[q + k];
+    if ((bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull &&
+        (bits & 0x000fffffffffffffull) != 0)
+      return 0;
+    *next = q + 9;
+    return 9;
+  }
+  if (t == 3 || t == 4) {
+    size_t r = q + 1;
+    uint64_t n;
+    if (!read_varint(b, end, &r, &n) || n > end - r || n > 0xffffffffu) return 0;
+    if (t == 3 && !valid_utf8(b + r, (size_t)n)) return 0;
+    *next = r + (size_t)n;
+    return 5 + (size_t)n;
+  }
+  if (t == 5) {
+    *next = q + 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* Writes the value at q (accepted by element_value) as the element has it; returns its size. */
+static size_t write_value(uint8_t *d, const uint8_t *b, size_t end, size_t q) {
+  uint8_t t = b[q];
+  if (t == 1) {
+    memcpy(d, b + q, 9);
+    return 9;
+  }
+  if (t == 2) {
+    d[0] = 2;
+    int zero = (b[q + 1] & 0x7f) == 0;
+    for (int k = 2; k <= 8; k++) zero &= b[q + k] == 0;
+    if (zero) memset(d + 1, 0, 8); /* -0.0 as +0.0 */
+    else memcpy(d + 1, b + q + 1, 8);
+    return 9;
+  }
+  if (t == 3 || t == 4) {
+    size_t r = q + 1;
+    uint64_t n = 0;
+    read_varint(b, end, &r, &n); /* checked by element_value */
+    d[0] = t;
+    put_u32be(d + 1, (uint32_t)n);
+    memcpy(d + 5, b + r, (size_t)n);
+    return 5 + (size_t)n;
+  }
+  d[0] = 5;
+  return 1;
+}
+
+/*
+ * Appends the element of the row whose values start at b + at[0..columns) (each accepted by
+ * element_value; `values` their total size in the element) to the area, to be added or
+ * subtracted. 1, or -1 when out of memory.
+ */
+static int append_element(ElementArea *a, AccumulateFn accumulate, uint8_t *target,
+                          const uint8_t *b, size_t end, const size_t *at, uint32_t columns,
+                          const uint8_t *name, uint32_t name_len, size_t values, int subtract) {
+  size_t size = sizeof ROW_DOMAIN + 4 + name_len + 4 + values;
   if (!area_reserve(a, accumulate, target, size)) return -1;
   uint8_t *d = a->bytes + a->used;
   uint8_t *start = d;
@@ -552,41 +612,68 @@ static int add_record_element(ElementArea *a, AccumulateFn accumulate, uint8_t *
   d += name_len;
   put_u32be(d, columns);
   d += 4;
-  q = *p;
-  for (uint32_t i = 0; i < columns; i++) {
-    uint8_t t = b[q];
-    if (t == 1) {
-      memcpy(d, b + q, 9);
-      d += 9;
-      q += 9;
-    } else if (t == 2) {
-      d[0] = 2;
-      int zero = 1;
-      for (int k = 1; k <= 8; k++) zero &= (k == 1 ? (b[q + 1] & 0x7f) : b[q + k]) == 0;
-      if (zero) memset(d + 1, 0, 8); /* -0.0 as +0.0 */
-      else memcpy(d + 1, b + q + 1, 8);
-      d += 9;
-      q += 9;
-    } else if (t == 3 || t == 4) {
-      q++;
-      uint64_t n = 0;
-      read_varint(b, end, &q, &n); /* checked in the sizing loop above */
-      d[0] = t;
-      put_u32be(d + 1, (uint32_t)n);
-      memcpy(d + 5, b + q, (size_t)n);
-      d += 5 + (size_t)n;
-      q += (size_t)n;
-    } else {
-      *d++ = 5;
-      q++;
-    }
-  }
+  for (uint32_t i = 0; i < columns; i++) d += write_value(d, b, end, at[i]);
   uint32_t n = (uint32_t)(d - start);
   a->descriptors[2 * a->count] = (uint32_t)a->used;
   a->descriptors[2 * a->count + 1] = subtract ? (n | 0x80000000u) : n;
   a->count++;
   a->used += n;
+  return 1;
+}
+
+/* The elements' bound: past it the JavaScript pass decides (a descriptor holds 31 bits). */
+#define MAX_ELEMENT_VALUES (0x7fffffffu - (1u << 20))
+
+/*
+ * The element of the complete record at *p (an INSERT's new or a DELETE's old record), appended.
+ * 1 (and *p past the record), 0: the JavaScript pass decides; -1: out of memory.
+ */
+static int add_record_element(ElementArea *a, AccumulateFn accumulate, uint8_t *target,
+                              const uint8_t *b, size_t end, size_t *p, uint32_t columns,
+                              const uint8_t *name, uint32_t name_len, int subtract) {
+  if (!area_offsets(a, columns)) return -1;
+  size_t q = *p, values = 0;
+  for (uint32_t i = 0; i < columns; i++) {
+    a->at[i] = q;
+    size_t n = element_value(b, end, q, &q);
+    if (n == 0) return 0;
+    values += n;
+  }
+  if (values + name_len > MAX_ELEMENT_VALUES) return 0;
+  int added =
+      append_element(a, accumulate, target, b, end, a->at, columns, name, name_len, values, subtract);
+  if (added < 0) return -1;
   *p = q;
+  return 1;
+}
+
+/*
+ * An UPDATE whose old record has every column (a->at as check_update left it): the old row is
+ * that record, the new row is the new record's values where it has them and the old record's
+ * elsewhere, as applying it leaves the row. Both elements appended (the old one subtracted).
+ * 1, 0: the JavaScript pass decides; -1: out of memory.
+ */
+static int add_update_elements(ElementArea *a, AccumulateFn accumulate, uint8_t *target,
+                               const uint8_t *b, size_t end, uint32_t columns,
+                               const uint8_t *name, uint32_t name_len) {
+  size_t *old_at = a->at, *new_at = a->at + columns, *row_at = a->at + 2 * (size_t)columns;
+  size_t old_values = 0, new_values = 0, next;
+  for (uint32_t i = 0; i < columns; i++) {
+    size_t n = element_value(b, end, old_at[i], &next);
+    if (n == 0) return 0;
+    old_values += n;
+    row_at[i] = b[new_at[i]] == 0 ? old_at[i] : new_at[i];
+    n = element_value(b, end, row_at[i], &next);
+    if (n == 0) return 0;
+    new_values += n;
+  }
+  if (old_values + name_len > MAX_ELEMENT_VALUES || new_values + name_len > MAX_ELEMENT_VALUES)
+    return 0;
+  if (append_element(a, accumulate, target, b, end, old_at, columns, name, name_len, old_values,
+                     1) < 0 ||
+      append_element(a, accumulate, target, b, end, row_at, columns, name, name_len, new_values,
+                     0) < 0)
+    return -1;
   return 1;
 }
 
@@ -648,8 +735,25 @@ static int64_t changeset_delta(ElementArea *a, AccumulateFn accumulate, const ui
     if (op != OP_INSERT && op != OP_DELETE && op != OP_UPDATE) goto fallback;
     if (!read_indirect(b, end, &p)) goto fallback;
     if (op == OP_UPDATE) {
-      if (!check_update(b, end, &p, columns, pk)) goto fallback;
-      if (!included) continue;
+      if (!included) {
+        if (!check_update(b, end, &p, columns, pk, NULL, NULL)) goto fallback;
+        continue;
+      }
+      int complete;
+      if (!area_offsets(a, 3 * (size_t)columns)) {
+        result = -3;
+        goto done;
+      }
+      if (!check_update(b, end, &p, columns, pk, a->at, &complete)) goto fallback;
+      if (complete) {
+        int added = add_update_elements(a, accumulate, target, b, end, columns, name, name_len);
+        if (added == 0) goto fallback;
+        if (added < 0) {
+          result = -3;
+          goto done;
+        }
+        continue;
+      }
       if (header > 0xffffffffu || start > 0xffffffffu) goto fallback;
       if (written + 2 > capacity) {
         result = DELTA_POSITIONS_FULL;
@@ -768,6 +872,7 @@ static void free_area(napi_env env, void *data, void *hint) {
   (void)hint;
   ElementArea *a = (ElementArea *)data;
   free(a->bytes);
+  free(a->at);
   free(a);
 }
 

@@ -194,6 +194,7 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
       type Op =
         | { k: 'upsertT'; id: number; v: unknown; w: unknown; r: number | null }
         | { k: 'updateT'; id: number; v: unknown }
+        | { k: 'rewriteT'; id: number; v: unknown; w: unknown; r: number | null }
         | { k: 'deleteT'; id: number }
         | { k: 'upsertU'; a: string; b: number; c: Uint8Array | null }
         | { k: 'deleteU'; a: string; b: number }
@@ -216,6 +217,14 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
           k: fc.constant('updateT' as const),
           id: fc.integer({ min: 1, max: 8 }),
           v: value,
+        }),
+        // every non-key column set: an UPDATE that carries both rows (resolved without a read)
+        fc.record({
+          k: fc.constant('rewriteT' as const),
+          id: fc.integer({ min: 1, max: 8 }),
+          v: value,
+          w: value,
+          r: fc.oneof(fc.constant(null), fc.double({ noNaN: true, noDefaultInfinity: true })),
         }),
         fc.record({ k: fc.constant('deleteT' as const), id: fc.integer({ min: 1, max: 8 }) }),
         fc.record({
@@ -243,6 +252,11 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
             break;
           case 'updateT':
             source.prepare('UPDATE t SET v = ? WHERE id = ?').run(bind(o.v) as never, o.id);
+            break;
+          case 'rewriteT':
+            source
+              .prepare('UPDATE t SET v = ?, w = ?, r = ? WHERE id = ?')
+              .run(bind(o.v) as never, bind(o.w) as never, o.r, o.id);
             break;
           case 'deleteT':
             source.prepare('DELETE FROM t WHERE id = ?').run(o.id);

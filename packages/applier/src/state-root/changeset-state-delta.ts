@@ -10,7 +10,7 @@ import {
 import { readTableHeader } from '../changeset/table-header';
 import { iterateChangeset } from '../codec/iterate-changeset';
 import type { ColumnValue } from '../types';
-import { LTHASH_LANES } from './lanes';
+import { type ElementLaneBatch, LTHASH_LANES } from './lanes';
 import { hashElement } from './lthash';
 import { isStateTable, RowElementWriter } from './row-element';
 import { elementLaneBatch, nativeChangesetDelta } from './state-root-kernel';
@@ -192,16 +192,22 @@ function rawDelta(changeset: Uint8Array, decodeUpdates: boolean): ChangesetState
     if (!seen) return undefined;
     if (!included || op === OP_UPDATE) {
       if (!included && skipped === undefined) skipped = newChange(columns);
+      const start = r.pos;
       if (included && !decodeUpdates) {
         // read (and checked) here all the same; decoded again where it is resolved
-        positions.push(header, r.pos);
         scratch ??= newChange(columns);
         readChange(r, columns, pkFlags, false, scratch, undefined);
+        if (carriesEveryColumn(scratch)) addUpdateElements(batch, name, columns, scratch);
+        else positions.push(header, start);
         continue;
       }
       const ch = included ? newChange(columns) : skipped!;
       readChange(r, columns, pkFlags, false, ch, undefined);
       if (!included) continue;
+      if (carriesEveryColumn(ch)) {
+        addUpdateElements(batch, name, columns, ch);
+        continue;
+      }
       updates.push({
         table: name,
         primaryKey,
@@ -227,6 +233,37 @@ function rawDelta(changeset: Uint8Array, decodeUpdates: boolean): ChangesetState
     updates,
     undecodedUpdates: { changeset, positions: Uint32Array.from(positions) },
   };
+}
+
+/**
+ * An UPDATE whose old record has every column: SQLite records the primary key and each changed
+ * column's old and new values, so when every non-key column changed, the changeset holds both
+ * rows (the applier compares every old value it is given to the replica's, and conflicts halt)
+ * and the UPDATE is resolved here, with no read of the row.
+ */
+function carriesEveryColumn(ch: Change): boolean {
+  const types = ch.oldTypes!;
+  for (let i = 0; i < types.length; i++) if (types[i] === 0) return false;
+  return true;
+}
+
+/**
+ * Queues the old row's element (subtracted) and the new row's (added) of an UPDATE that carries
+ * every column: the new row has the new record's values where it has them (as applying the
+ * UPDATE sets them) and the old record's elsewhere.
+ */
+function addUpdateElements(batch: ElementLaneBatch, table: string, columns: number, ch: Change) {
+  const oldTypes = ch.oldTypes!;
+  const newTypes = ch.newTypes!;
+  writer.begin(table, columns);
+  for (let i = 0; i < columns; i++) writer.value(oldTypes[i]!, ch.oldValues[i]);
+  batch.add(writer.finish(), true);
+  writer.begin(table, columns);
+  for (let i = 0; i < columns; i++) {
+    if (newTypes[i] !== 0) writer.value(newTypes[i]!, ch.newValues[i]);
+    else writer.value(oldTypes[i]!, ch.oldValues[i]);
+  }
+  batch.add(writer.finish(), false);
 }
 
 /** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */
@@ -260,6 +297,24 @@ export function referenceChangesetStateDelta(changeset: Uint8Array): ChangesetSt
     }
     if (!included) continue;
     if (change.op === 'UPDATE') {
+      const oldTypes = change.oldTypes!;
+      const newTypes = change.newTypes!;
+      if (oldTypes.every((t) => t !== 0)) {
+        // carries every column: both rows are in the changeset (see carriesEveryColumn)
+        writer.begin(table.name, table.columnCount);
+        for (let i = 0; i < table.columnCount; i++)
+          writer.value(oldTypes[i]!, change.oldValues![i]);
+        hashElement(writer.finish(), scratch);
+        for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! - scratch[i]!;
+        writer.begin(table.name, table.columnCount);
+        for (let i = 0; i < table.columnCount; i++) {
+          if (newTypes[i] !== 0) writer.value(newTypes[i]!, change.newValues![i]);
+          else writer.value(oldTypes[i]!, change.oldValues![i]);
+        }
+        hashElement(writer.finish(), scratch);
+        for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = lanes[i]! + scratch[i]!;
+        continue;
+      }
       updates.push({
         table: table.name,
         primaryKey: table.primaryKey,
