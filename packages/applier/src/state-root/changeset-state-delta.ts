@@ -142,14 +142,7 @@ function decodeUpdatesAt(changeset: Uint8Array, positions: Uint32Array): Pending
     r.pos = positions[i + 1]!;
     const ch = newChange(pkFlags.length);
     readChange(r, pkFlags.length, pkFlags, false, ch, undefined);
-    updates.push({
-      table: name,
-      primaryKey,
-      oldValues: ch.oldValues,
-      oldTypes: ch.oldTypes!,
-      newValues: ch.newValues,
-      newTypes: ch.newTypes!,
-    });
+    updates.push(pendingUpdate(name, primaryKey, ch));
   }
   return updates;
 }
@@ -208,14 +201,7 @@ function rawDelta(changeset: Uint8Array, decodeUpdates: boolean): ChangesetState
         addUpdateElements(batch, name, columns, ch);
         continue;
       }
-      updates.push({
-        table: name,
-        primaryKey,
-        oldValues: ch.oldValues,
-        oldTypes: ch.oldTypes!,
-        newValues: ch.newValues,
-        newTypes: ch.newTypes!,
-      });
+      updates.push(pendingUpdate(name, primaryKey, ch));
       continue;
     }
     if (op !== OP_INSERT && op !== OP_DELETE) return undefined;
@@ -264,6 +250,18 @@ function addUpdateElements(batch: ElementLaneBatch, table: string, columns: numb
     else writer.value(oldTypes[i]!, ch.oldValues[i]);
   }
   batch.add(writer.finish(), false);
+}
+
+/** An UPDATE decoded into `ch` (its own arrays), still to be resolved against the replica. */
+function pendingUpdate(table: string, primaryKey: number[], ch: Change): PendingRowUpdate {
+  return {
+    table,
+    primaryKey,
+    oldValues: ch.oldValues,
+    oldTypes: ch.oldTypes!,
+    newValues: ch.newValues,
+    newTypes: ch.newTypes!,
+  };
 }
 
 /** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */
