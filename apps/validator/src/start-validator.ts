@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { createLogger, type Logger } from '@synddb/app-kit';
+import { stateRootKernel } from '@synddb/applier';
 import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import {
   bindSyncMetrics,
@@ -217,6 +218,7 @@ export async function startValidator(
     verifyThreads: pool?.size ?? 0,
     queryWorkers: api.query?.limits.workers ?? 0,
     bridgeSigner: bridge?.address ?? false,
+    ...stateRootFields(engine.stateRoot !== undefined),
   });
   engine.start();
 
@@ -378,4 +380,18 @@ function warnAboutIgnoredOptions(config: ValidatorConfig, logger: Logger): void 
     );
   }
   if (config.otelEnabled) logger.warn('OTEL_ENABLED is not supported yet and is ignored');
+}
+
+/**
+ * The start-up line's state root fields: the BLAKE3 kernel that hashes its elements (`avx512`,
+ * `avx2`: the native addon; `wasm`), and why it is not native when it is not (the addon is missing
+ * or does not load, another platform): an operator sees at once that catch-up pays the slower one.
+ */
+function stateRootFields(kept: boolean): Record<string, string | boolean> {
+  if (!kept) return { stateRoot: false };
+  const k = stateRootKernel();
+  return {
+    stateRootKernel: k.kernel,
+    ...(k.nativeUnavailable === undefined ? {} : { stateRootKernelNote: k.nativeUnavailable }),
+  };
 }

@@ -33,6 +33,17 @@ describe('the built validator: state attestations and the state-root command', (
       }),
     );
     await caughtUp(validator, head);
+    // the start-up line says which kernel hashes the state root's elements: on x86-64 Linux
+    // with glibc the native one built into dist/, elsewhere WebAssembly, with the reason
+    const started = validator.lines.find((l) => l.includes('synddb-validator started')) ?? '';
+    const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } })
+      .header?.glibcVersionRuntime;
+    if (process.platform === 'linux' && process.arch === 'x64' && glibc !== undefined) {
+      expect(started).toMatch(/\bstateRootKernel=(avx512|avx2)\b/);
+      expect(started).not.toMatch(/stateRootKernelNote=/);
+    } else {
+      expect(started).toMatch(/\bstateRootKernel=wasm\b.*\bstateRootKernelNote=/);
+    }
     const api = validator.signatureUrl!;
     let attested: { sequence: string; state_root: string }[] = [];
     await waitFor(async () => {
