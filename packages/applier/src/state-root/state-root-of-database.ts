@@ -157,6 +157,9 @@ function readerOf(
   readers: Map<string, TableReader>,
   u: PendingRowUpdate,
 ): TableReader {
+  // by the changeset's spelling first (no case folding per UPDATE), then by the table's name
+  const cached = readers.get(u.table);
+  if (cached !== undefined) return cached;
   const name = asciiLower(u.table);
   let reader = readers.get(name);
   if (reader === undefined) {
@@ -174,6 +177,7 @@ function readerOf(
     reader = { columns: columns.length, keyColumns, select };
     readers.set(name, reader);
   }
+  readers.set(u.table, reader);
   return reader;
 }
 
