@@ -7,12 +7,14 @@
 //   3. one-row messages with prepare workers, without rules and with two simple invariant rules
 //      (SQL, checked after every message before its commit), alternated twice in the same run.
 //   4. catch-up with prepare workers without and with the state root maintained (alternated
-//      twice, both workloads), and where the root's time goes (in process).
+//      twice, on the two workloads above and on UPDATEs of existing rows, which the root must
+//      read back), and where the root's time goes (in process).
 //
 // Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000),
 // BENCH_ONE_ROW_ONLY=1 (only part 2), BENCH_ONE_ROW_RUNS (prepare-worker runs of part 2, median;
 // default 1, 3 with BENCH_ONE_ROW_ONLY), BENCH_RULES_ONLY=1 (only part 3),
-// BENCH_STATE_ROOT_ONLY=1 (only part 4).
+// BENCH_STATE_ROOT_ONLY=1 (only part 4), BENCH_ROOT_PAIRS (2), BENCH_ROOT_UPDATE_MESSAGES (400:
+// part 4's third workload, x BENCH_ROWS_PER_MESSAGE UPDATEs).
 //
 // Part 2 also measures the machine's verify capacity in the same run: signature verifications
 // per second on one core (the default backend, one bound key, as a prepare worker verifies),
@@ -52,6 +54,7 @@ import { startStorageServer } from './storage-server-client';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROWS = Number(process.env.BENCH_ROWS_PER_MESSAGE ?? 500);
 const ONE_ROW = Number(process.env.BENCH_ONE_ROW ?? 20000);
+const UPDATE_MESSAGES = Number(process.env.BENCH_ROOT_UPDATE_MESSAGES ?? 400);
 
 const SCHEMA = `
 CREATE TABLE items (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, name TEXT, amount REAL, tag BLOB);
@@ -131,6 +134,45 @@ function makeWorkload(name: string, messages: number, rowsPerMessage: number): W
   }
   db.close();
   return { image, changesets, rows };
+}
+
+/**
+ * UPDATEs of rows that exist before the stream (the snapshot holds `baseRows` items): each message
+ * changes `amount` and `name` of `rowsPerMessage` rows, so every UPDATE leaves columns out and the
+ * state root must read its row back (the bulk workload's UPDATEs carry every column).
+ */
+function makeUpdateWorkload(
+  name: string,
+  baseRows: number,
+  messages: number,
+  rowsPerMessage: number,
+): Workload {
+  const db = new DatabaseSync(join(root, `${name}-source.db`));
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;');
+  db.exec(SCHEMA);
+  const insert = db.prepare(
+    'INSERT INTO items (id, account, name, amount, tag) VALUES (?, ?, ?, ?, ?)',
+  );
+  db.exec('BEGIN');
+  for (let id = 1; id <= baseRows; id++) {
+    insert.run(id, id % 97, `item ${id}`, id / 3, id % 10 === 0 ? Buffer.alloc(16, id) : null);
+  }
+  db.exec('COMMIT');
+  const image = readDatabaseImage(db);
+  const update = db.prepare('UPDATE items SET amount = amount + 1.5, name = ? WHERE id = ?');
+  const changesets: Uint8Array[] = [];
+  for (let m = 0; m < messages; m++) {
+    const session = db.createSession();
+    db.exec('BEGIN');
+    for (let i = 0; i < rowsPerMessage; i++) {
+      update.run(`renamed ${m}`, 1 + ((m * 7919 + i * 104729) % baseRows));
+    }
+    db.exec('COMMIT');
+    changesets.push(session.changeset());
+    session.close();
+  }
+  db.close();
+  return { image, changesets, rows: messages * rowsPerMessage };
 }
 
 function timeNative(name: string, workload: Workload): number {
@@ -466,6 +508,10 @@ async function benchStateRoot(): Promise<void> {
   const workloads = [
     { label: `${MESSAGES} messages x ${ROWS} rows`, w: makeWorkload('root-bulk', MESSAGES, ROWS) },
     { label: `${ONE_ROW} one-row messages`, w: makeWorkload('root-one', ONE_ROW, 1) },
+    {
+      label: `${UPDATE_MESSAGES} messages x ${ROWS} UPDATEs of existing rows`,
+      w: makeUpdateWorkload('root-updates', 50_000, UPDATE_MESSAGES, ROWS),
+    },
   ];
   const pairs = Number(process.env.BENCH_ROOT_PAIRS ?? 2);
   console.log(
