@@ -17,3 +17,16 @@ export function testSyncStatus(patch: Partial<SyncStatus> = {}): SyncStatus {
     ...patch,
   };
 }
+
+/** Caught up at sequence 7 (8 messages applied, the head known): what the API tests serve. */
+export function caughtUpSyncStatus(): SyncStatus {
+  return testSyncStatus({
+    state: 'caught_up',
+    lastSequence: 7n,
+    lastTimestamp: 1n,
+    lastAppliedAt: 1000,
+    nextSequence: 8n,
+    headSequence: 7n,
+    messagesApplied: 8,
+  });
+}

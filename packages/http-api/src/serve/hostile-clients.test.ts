@@ -17,6 +17,7 @@ import type { SyncStatus } from '@synddb/sync';
 import { idleConnection, onCleanup, tempDir, waitFor } from '@synddb/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { caughtUpSyncStatus } from '../../test/sync-status';
 import { createRateLimiter } from '../limits/rate-limiter';
 import { createValidatorMetrics } from '../metrics/create-validator-metrics';
 import {
@@ -27,19 +28,7 @@ import { attachSubscriptions } from '../ws/attach-subscriptions';
 import { type ConnectionLimitsOptions, createConnectionLimits } from './connection-limits';
 import { type ServeValidatorApiOptions, serveValidatorApi } from './serve-validator-api';
 
-const status: SyncStatus = {
-  state: 'caught_up',
-  lastSequence: 7n,
-  lastTimestamp: 1n,
-  lastAppliedAt: 1000,
-  nextSequence: 8n,
-  headSequence: 7n,
-  lagSequences: 0n,
-  lagSeconds: 0,
-  halt: null,
-  skippedGaps: [],
-  messagesApplied: 8,
-};
+const status: SyncStatus = caughtUpSyncStatus();
 
 let path: string;
 let service: QueryService;

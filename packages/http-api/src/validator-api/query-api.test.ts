@@ -4,24 +4,13 @@ import { createQueryService, type QueryService } from '@synddb/query';
 import type { SyncStatus } from '@synddb/sync';
 import { onCleanup, tempDir } from '@synddb/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { caughtUpSyncStatus } from '../../test/sync-status';
 import { createRateLimiter } from '../limits/rate-limiter';
 import { createValidatorMetrics } from '../metrics/create-validator-metrics';
 import { serveValidatorApi } from '../serve/serve-validator-api';
 import { type CreateValidatorApiOptions, createValidatorApi } from './create-validator-api';
 
-const status: SyncStatus = {
-  state: 'caught_up',
-  lastSequence: 7n,
-  lastTimestamp: 1n,
-  lastAppliedAt: 1000,
-  nextSequence: 8n,
-  headSequence: 7n,
-  lagSequences: 0n,
-  lagSeconds: 0,
-  halt: null,
-  skippedGaps: [],
-  messagesApplied: 8,
-};
+const status: SyncStatus = caughtUpSyncStatus();
 
 let service: QueryService;
 const metrics = createValidatorMetrics();

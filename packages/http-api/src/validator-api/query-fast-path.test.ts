@@ -8,6 +8,7 @@ import type { SyncStatus } from '@synddb/sync';
 import { onCleanup, tempDir } from '@synddb/test-support';
 import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { caughtUpSyncStatus } from '../../test/sync-status';
 import { createConnectionLimits } from '../serve/connection-limits';
 import { serveValidatorApi } from '../serve/serve-validator-api';
 import {
@@ -17,19 +18,7 @@ import {
 } from './create-validator-api';
 import { createHttpMetrics } from './http-metrics';
 
-const status: SyncStatus = {
-  state: 'caught_up',
-  lastSequence: 7n,
-  lastTimestamp: 1n,
-  lastAppliedAt: 1000,
-  nextSequence: 8n,
-  headSequence: 7n,
-  lagSequences: 0n,
-  lagSeconds: 0,
-  halt: null,
-  skippedGaps: [],
-  messagesApplied: 8,
-};
+const status: SyncStatus = caughtUpSyncStatus();
 
 let service: QueryService;
 
