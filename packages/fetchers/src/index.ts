@@ -27,6 +27,7 @@ export {
   type FetchSequencerStatusOptions,
   fetchSequencerStatus,
 } from './http/fetch-sequencer-status';
+export type { HttpTransportOptions } from './http/http-get';
 export type { SequencerStatus } from './json/storage-responses';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_JSON_BYTES } from './limits';
 export {

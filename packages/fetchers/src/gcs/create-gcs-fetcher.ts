@@ -1,13 +1,14 @@
 import { Storage } from '@google-cloud/storage';
 import { FetcherConfigError } from '../errors';
-import type { HttpGetSettings } from '../http/http-get';
+import { type HttpTransportOptions, resolveHttpTransport } from '../http/http-get';
 import { checkIntegerOption, DEFAULT_GCS_PAGE_SIZE, DEFAULT_MAX_BATCH_BYTES } from '../limits';
 import { normalizePrefix } from '../object-store/batch-object-name';
 import { createObjectStoreFetcher } from '../object-store/create-object-store-fetcher';
 import type { StorageFetcher } from '../types';
 import { createGcsObjectStore } from './gcs-object-store';
 
-export interface GcsFetcherOptions {
+/** Options of createGcsFetcher; the transport options apply to every download and listing page. */
+export interface GcsFetcherOptions extends HttpTransportOptions {
   bucket: string;
   /** Objects live under `{prefix}/batches/`. Default 'sequencer' (upstream `GCS_PREFIX`). */
   prefix?: string;
@@ -28,18 +29,6 @@ export interface GcsFetcherOptions {
   maxDecompressedBytes?: number;
   /** Objects per listing page (1..1000). Default 1000. */
   pageSize?: number;
-  /** Per-attempt timeout (headers and body) of every download and listing page, ms. Default 30000. */
-  timeoutMs?: number;
-  /** Retries after the first attempt, for transport errors, timeouts and 408/429/5xx. Default 3. */
-  maxRetries?: number;
-  /** Backoff base, ms: retry n waits uniform [0, min(max, base * 2^n)), at least Retry-After. Default 100. */
-  retryBaseDelayMs?: number;
-  /** Backoff ceiling, ms; a longer Retry-After ends the call with `retryAfterMs` set. Default 10000. */
-  retryMaxDelayMs?: number;
-  /** Injected fetch (tests, proxies). Default: the global fetch (undici). */
-  fetch?: typeof globalThis.fetch;
-  /** Randomness for the backoff jitter. Default Math.random. */
-  random?: () => number;
 }
 
 /**
@@ -75,7 +64,7 @@ export function createGcsFetcher(options: GcsFetcherOptions): StorageFetcher {
     storage,
     bucket: options.bucket,
     pageSize,
-    transport: resolveTransportSettings(options),
+    transport: resolveHttpTransport(options),
   });
   return createObjectStoreFetcher(store, {
     prefix: normalizePrefix(options.prefix ?? 'sequencer'),
@@ -85,29 +74,6 @@ export function createGcsFetcher(options: GcsFetcherOptions): StorageFetcher {
         ? undefined
         : checkIntegerOption('maxDecompressedBytes', options.maxDecompressedBytes, 1),
   });
-}
-
-function resolveTransportSettings(options: GcsFetcherOptions): HttpGetSettings {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function')
-    throw new FetcherConfigError('no fetch implementation available');
-  const retryBaseDelayMs = checkIntegerOption(
-    'retryBaseDelayMs',
-    options.retryBaseDelayMs ?? 100,
-    0,
-  );
-  return {
-    fetch: fetchImpl,
-    timeoutMs: checkIntegerOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1),
-    maxRetries: checkIntegerOption('maxRetries', options.maxRetries ?? 3, 0, 100),
-    retryBaseDelayMs,
-    retryMaxDelayMs: checkIntegerOption(
-      'retryMaxDelayMs',
-      options.retryMaxDelayMs ?? 10_000,
-      retryBaseDelayMs,
-    ),
-    random: options.random ?? Math.random,
-  };
 }
 
 /**

@@ -10,27 +10,21 @@ import { parseJsonExact } from '../json/parse-json-exact';
 import { batchListFromJson, latestSequenceFromJson } from '../json/storage-responses';
 import { checkIntegerOption, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_JSON_BYTES } from '../limits';
 import type { BatchStream, FetchCallOptions, ListBatchesOptions, StorageFetcher } from '../types';
-import { type HttpGetSettings, httpGet, httpOpen } from './http-get';
+import {
+  type HttpGetSettings,
+  type HttpTransportOptions,
+  httpGet,
+  httpOpen,
+  resolveHttpTransport,
+} from './http-get';
 
-export interface HttpFetcherOptions {
+export interface HttpFetcherOptions extends HttpTransportOptions {
   /** Sequencer base URL, e.g. `http://127.0.0.1:8433`; trailing slashes are trimmed. */
   baseUrl: string;
-  /** Per-attempt timeout (headers and body), ms. Default 30000. */
-  timeoutMs?: number;
-  /** Retries after the first attempt, for transport errors, timeouts and 408/429/5xx. Default 3. */
-  maxRetries?: number;
-  /** Backoff base, ms: retry n waits uniform [0, min(max, base * 2^n)), at least Retry-After. Default 100. */
-  retryBaseDelayMs?: number;
-  /** Backoff ceiling, ms; a longer Retry-After ends the call with `retryAfterMs` set. Default 10000. */
-  retryMaxDelayMs?: number;
   /** Largest batch blob accepted. Default 64 MiB. */
   maxBatchBytes?: number;
   /** Largest JSON body accepted (listing, message, latest). Default 64 MiB. */
   maxJsonBytes?: number;
-  /** Injected fetch (tests, proxies). Default: the global fetch (undici). */
-  fetch?: typeof globalThis.fetch;
-  /** Randomness for the backoff jitter. Default Math.random. */
-  random?: () => number;
 }
 
 export interface ResolvedHttpSettings extends HttpGetSettings {
@@ -56,25 +50,9 @@ export function resolveHttpSettings(options: HttpFetcherOptions): ResolvedHttpSe
   if (parsed.search !== '' || parsed.hash !== '') {
     throw new FetcherConfigError('baseUrl must not carry a query or fragment');
   }
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function')
-    throw new FetcherConfigError('no fetch implementation available');
-  const retryBaseDelayMs = checkIntegerOption(
-    'retryBaseDelayMs',
-    options.retryBaseDelayMs ?? 100,
-    0,
-  );
   return {
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
-    fetch: fetchImpl,
-    timeoutMs: checkIntegerOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1),
-    maxRetries: checkIntegerOption('maxRetries', options.maxRetries ?? 3, 0, 100),
-    retryBaseDelayMs,
-    retryMaxDelayMs: checkIntegerOption(
-      'retryMaxDelayMs',
-      options.retryMaxDelayMs ?? 10_000,
-      retryBaseDelayMs,
-    ),
+    ...resolveHttpTransport(options),
     maxBatchBytes: checkIntegerOption(
       'maxBatchBytes',
       options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
@@ -85,7 +63,6 @@ export function resolveHttpSettings(options: HttpFetcherOptions): ResolvedHttpSe
       options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES,
       1,
     ),
-    random: options.random ?? Math.random,
   };
 }
 

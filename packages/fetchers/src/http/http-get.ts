@@ -1,5 +1,6 @@
 import { SyndDBError } from '@synddb/protocol';
-import { HttpStatusError, HttpTransportError } from '../errors';
+import { FetcherConfigError, HttpStatusError, HttpTransportError } from '../errors';
+import { checkIntegerOption } from '../limits';
 import { fullJitterDelay, sleep } from './backoff';
 import { parseRetryAfter } from './retry-after';
 
@@ -16,6 +17,46 @@ export interface HttpGetSettings {
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   random: () => number;
+}
+
+/** The transport and retry options of the fetchers that use HTTP (HTTP API, GCS). */
+export interface HttpTransportOptions {
+  /** Per-attempt timeout (headers and body) of every request, ms. Default 30000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt, for transport errors, timeouts and 408/429/5xx. Default 3. */
+  maxRetries?: number;
+  /** Backoff base, ms: retry n waits uniform [0, min(max, base * 2^n)), at least Retry-After. Default 100. */
+  retryBaseDelayMs?: number;
+  /** Backoff ceiling, ms; a longer Retry-After ends the call with `retryAfterMs` set. Default 10000. */
+  retryMaxDelayMs?: number;
+  /** Injected fetch (tests, proxies). Default: the global fetch (undici). */
+  fetch?: typeof globalThis.fetch;
+  /** Randomness for the backoff jitter. Default Math.random. */
+  random?: () => number;
+}
+
+/** Checks the transport options and fills in their defaults (FetcherConfigError when invalid). */
+export function resolveHttpTransport(options: HttpTransportOptions): HttpGetSettings {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function')
+    throw new FetcherConfigError('no fetch implementation available');
+  const retryBaseDelayMs = checkIntegerOption(
+    'retryBaseDelayMs',
+    options.retryBaseDelayMs ?? 100,
+    0,
+  );
+  return {
+    fetch: fetchImpl,
+    timeoutMs: checkIntegerOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1),
+    maxRetries: checkIntegerOption('maxRetries', options.maxRetries ?? 3, 0, 100),
+    retryBaseDelayMs,
+    retryMaxDelayMs: checkIntegerOption(
+      'retryMaxDelayMs',
+      options.retryMaxDelayMs ?? 10_000,
+      retryBaseDelayMs,
+    ),
+    random: options.random ?? Math.random,
+  };
 }
 
 export interface HttpGetRequest {
