@@ -218,6 +218,41 @@ describe('changesetStateDelta (elements written from the changeset bytes)', () =
     );
   });
 
+  it('refuses a patchset with ChangesetFormatError (no old values to hash), whichever pass', () => {
+    const patchset = changesetOf(
+      [
+        {
+          name: 't',
+          columns: 2,
+          changes: [
+            {
+              op: 'UPDATE',
+              old: [
+                { t: ValueType.Integer, v: 1 },
+                { t: ValueType.Integer, v: 2 },
+              ],
+              new: [
+                { t: ValueType.Integer, v: 1 },
+                { t: ValueType.Integer, v: 3 },
+              ],
+              changed: [true, true],
+            },
+          ],
+        },
+      ],
+      true,
+    );
+    for (const f of [
+      changesetStateDelta,
+      scriptChangesetStateDelta,
+      referenceChangesetStateDelta,
+    ]) {
+      expect(outcome(f, patchset)).toMatch(
+        /^ChangesetFormatError: .*patchset table in a changeset/,
+      );
+    }
+  });
+
   it('takes a REAL NaN payload and invalid UTF-8 as the reference does', () => {
     const cs = changesetOf(
       [

@@ -64,7 +64,8 @@ export interface ChangesetStateDeltaOptions {
 
 /**
  * Computes a changeset's state delta from its bytes alone. Changes of `sqlite_*` and `_synddb_*`
- * tables are not state and are skipped. Throws ChangesetFormatError on malformed input.
+ * tables are not state and are skipped. Throws ChangesetFormatError on malformed input and on a
+ * patchset (it carries no old values: the rows it updates or deletes cannot be hashed).
  *
  * With a native kernel, one pass in C (`native/blake3-lthash-native.c`, "changeset deltas")
  * builds every INSERT and DELETE element and hashes it, checks every other change, and lists the
@@ -288,7 +289,9 @@ export function referenceChangesetStateDelta(changeset: Uint8Array): ChangesetSt
   const updates: PendingRowUpdate[] = [];
   let lastTable = '';
   let included = false;
-  for (const { table, change } of iterateChangeset(changeset)) {
+  // A patchset is refused (ChangesetFormatError, as the protocol carries changesets only): it
+  // has no old values, so the rows it updates or deletes cannot be hashed.
+  for (const { table, change } of iterateChangeset(changeset, { patchset: false })) {
     if (table.name !== lastTable) {
       lastTable = table.name;
       included = isStateTable(table.name);
