@@ -104,7 +104,7 @@ static inline void load_block(uint32_t m[16], const uint8_t *p, size_t len) {
     return;
   }
   memset(m, 0, BLOCK_LEN);
-  memcpy(m, p, len);
+  if (len > 0) memcpy(m, p, len); /* an empty input's p may be NULL */
 }
 
 /* The root node, whose output blocks are the XOF: compress(cv, m, t, block_len, flags | ROOT). */
