@@ -778,12 +778,19 @@ static int64_t changeset_delta(ElementArea *a, AccumulateFn accumulate, const ui
     }
   }
   area_flush(a, accumulate, target);
-  return (int64_t)written;
+  result = (int64_t)written;
+  goto done;
 fallback:
   result = DELTA_FALLBACK;
 done:
   a->count = 0;
   a->used = 0;
+  if (a->capacity > 4 * (size_t)AREA_BYTES) {
+    /* grown for a large row: not kept for the thread's life */
+    free(a->bytes);
+    a->bytes = NULL;
+    a->capacity = 0;
+  }
   return result;
 }
 

@@ -102,6 +102,8 @@ export function loadNativeAddonFrom(
 
 /** Elements per kernel call (descriptors), as in the WebAssembly kernel. */
 const MAX_ELEMENTS = 4096;
+/** The batch's input area: grown for a larger element, shrunk back at the next batch. */
+const INPUT_BYTES = 256 * 1024;
 
 /**
  * The batch over a native level: elements are copied into a buffer of this thread's, and each
@@ -110,7 +112,7 @@ const MAX_ELEMENTS = 4096;
  */
 class NativeLaneBatch implements ElementLaneBatch {
   #level: NativeLevel;
-  #input = new Uint8Array(256 * 1024);
+  #input = new Uint8Array(INPUT_BYTES);
   #descriptors = new Uint32Array(2 * MAX_ELEMENTS);
   #count = 0;
   #used = 0;
@@ -125,6 +127,8 @@ class NativeLaneBatch implements ElementLaneBatch {
   begin(): void {
     this.#count = 0;
     this.#used = 0;
+    // grown for a large element: back to the usual size rather than kept for the thread's life
+    if (this.#input.byteLength > INPUT_BYTES * 4) this.#input = new Uint8Array(INPUT_BYTES);
     if (this.#summed) {
       this.#sum.fill(0);
       this.#summed = false;
