@@ -1,9 +1,10 @@
 import type { StreamedBatch, StreamedBatchMessage } from '@synddb/protocol';
-import { batchSigningDigest, messageSigningDigest } from '@synddb/protocol';
+import { batchSigningDigest } from '@synddb/protocol';
 import { defaultBackend } from '../backend/default-backend';
 import type { Secp256k1Backend } from '../backend/types';
-import { BatchSignatureError, MessageSignatureError } from '../errors';
+import { BatchSignatureError } from '../errors';
 import { assertTrustedSigner } from '../keys/assert-signer';
+import { checkMessageSignature, verifiedFromCose } from '../message/check-cose-signature';
 import type { VerifiedMessage } from '../message/verified-message';
 import type { VerifiedBatch } from './verified-batch';
 
@@ -42,24 +43,8 @@ export function verifyStreamedBatch<T>(
     throw new BatchSignatureError(batch.startSequence, batch.endSequence);
   }
   const messages = batch.messages.map(({ cose, spooled }): VerifiedStreamedMessage<T> => {
-    const signingDigest =
-      spooled?.signingDigest ?? messageSigningDigest(cose.protectedBytes, cose.payload);
-    if (!verifier.verify(cose.signature, signingDigest)) {
-      throw new MessageSignatureError(
-        cose.header.sequence,
-        `ECDSA (${verifier.backend}) rejected r||s over keccak256(Sig_structure)`,
-      );
-    }
-    const message: VerifiedStreamedMessage<T> = {
-      sequence: cose.header.sequence,
-      timestamp: cose.header.timestamp,
-      messageType: cose.header.messageType,
-      payload: cose.payload,
-      signer: cose.pubkey,
-      signature: cose.signature,
-      protectedBytes: cose.protectedBytes,
-      raw: cose.raw,
-    };
+    checkMessageSignature(cose, verifier, spooled?.signingDigest);
+    const message: VerifiedStreamedMessage<T> = verifiedFromCose(cose);
     if (spooled !== undefined) message.spooled = spooled;
     return message;
   });

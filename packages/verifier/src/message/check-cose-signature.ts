@@ -18,14 +18,26 @@ export function checkCoseSignature(
   if (requireNormalizedHeader && !isNormalizedProtectedHeader(cose.protectedBytes)) {
     throw new NonNormalizedHeaderError(sequence);
   }
-  const digest = messageSigningDigest(cose.protectedBytes, cose.payload);
+  checkMessageSignature(cose, verifier);
+  return verifiedFromCose(cose);
+}
+
+/**
+ * Checks a message's signature over its signing digest: `digest` when the caller has it (a
+ * spooled payload's, computed as it streamed), else keccak256 of the Sig_structure of the
+ * protected bytes and payload. Throws MessageSignatureError.
+ */
+export function checkMessageSignature(
+  cose: CoseSign1,
+  verifier: PublicKeyVerifier,
+  digest: Uint8Array = messageSigningDigest(cose.protectedBytes, cose.payload),
+): void {
   if (!verifier.verify(cose.signature, digest)) {
     throw new MessageSignatureError(
-      sequence,
+      cose.header.sequence,
       `ECDSA (${verifier.backend}) rejected r||s over keccak256(Sig_structure)`,
     );
   }
-  return verifiedFromCose(cose);
 }
 
 export function verifiedFromCose(cose: CoseSign1): VerifiedMessage {
