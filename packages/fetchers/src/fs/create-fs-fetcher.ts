@@ -84,24 +84,31 @@ function createFsObjectStore(root: string): BatchObjectStore {
     return { handle, path };
   }
 
+  /** `name`'s file opened and checked (a regular file of at most maxBytes); null when missing. */
+  async function openChecked(name: string, maxBytes: number, signal: AbortSignal | undefined) {
+    const opened = await openFile(name, signal);
+    if (opened === null) return null;
+    const { handle, path } = opened;
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new InvalidBatchPathError(name, 'is not a regular file');
+      if (stat.size > maxBytes) throw new BatchTooLargeError(path, maxBytes, stat.size);
+      return { handle, path, size: stat.size };
+    } catch (error) {
+      await handle.close();
+      if (error instanceof BatchTooLargeError || error instanceof InvalidBatchPathError)
+        throw error;
+      throw new FsReadError(path, error);
+    }
+  }
+
   return {
     kind: 'fs',
 
     async open(name, { maxBytes, signal }) {
-      const opened = await openFile(name, signal);
-      if (opened === null) return null;
-      const { handle, path } = opened;
-      try {
-        const stat = await handle.stat();
-        if (!stat.isFile()) throw new InvalidBatchPathError(name, 'is not a regular file');
-        if (stat.size > maxBytes) throw new BatchTooLargeError(path, maxBytes, stat.size);
-        return { size: stat.size, body: readChunks(handle, path, stat.size, signal) };
-      } catch (error) {
-        await handle.close();
-        if (error instanceof BatchTooLargeError || error instanceof InvalidBatchPathError)
-          throw error;
-        throw new FsReadError(path, error);
-      }
+      const file = await openChecked(name, maxBytes, signal);
+      if (file === null) return null;
+      return { size: file.size, body: readChunks(file.handle, file.path, file.size, signal) };
     },
 
     async listNames(folder, { signal }) {
@@ -119,15 +126,12 @@ function createFsObjectStore(root: string): BatchObjectStore {
     },
 
     async read(name, { maxBytes, signal }) {
-      const opened = await openFile(name, signal);
-      if (opened === null) return null;
-      const { handle, path } = opened;
+      const file = await openChecked(name, maxBytes, signal);
+      if (file === null) return null;
+      const { handle, path, size } = file;
       try {
-        const stat = await handle.stat();
-        if (!stat.isFile()) throw new InvalidBatchPathError(name, 'is not a regular file');
-        if (stat.size > maxBytes) throw new BatchTooLargeError(path, maxBytes, stat.size);
         // Read at most maxBytes + 1 so a file that grew after fstat is still caught.
-        const buffer = new Uint8Array(stat.size + 1 > maxBytes ? maxBytes + 1 : stat.size + 1);
+        const buffer = new Uint8Array(size + 1 > maxBytes ? maxBytes + 1 : size + 1);
         let total = 0;
         for (;;) {
           signal?.throwIfAborted();
@@ -135,8 +139,7 @@ function createFsObjectStore(root: string): BatchObjectStore {
           if (bytesRead === 0) break;
           total += bytesRead;
           if (total > maxBytes) throw new BatchTooLargeError(path, maxBytes, total);
-          if (total > stat.size)
-            throw new FsReadError(path, new Error('file grew while being read'));
+          if (total > size) throw new FsReadError(path, new Error('file grew while being read'));
         }
         return buffer.subarray(0, total);
       } catch (error) {
