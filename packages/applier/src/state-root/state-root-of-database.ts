@@ -62,7 +62,11 @@ interface TableReader {
   columns: number;
   /** Primary-key column indexes in key order. */
   keyColumns: number[];
-  select: Statement;
+  /** Quoted column names, and the quoted table name. */
+  names: string[];
+  table: string;
+  /** SELECT of the columns an UPDATE leaves out, by which ones ('1' per left-out column). */
+  selects: Map<string, Statement>;
 }
 
 /**
@@ -123,7 +127,12 @@ export function applyStateDelta(
   batch.finish(hash.lanes);
 }
 
-/** Queues an UPDATE's old row (subtracted) and new row (added), read back from `db`. */
+/**
+ * Queues an UPDATE's old row (subtracted) and new row (added). The columns the UPDATE carries
+ * come from the changeset (the key, and each changed column's old and new value: the applier
+ * compared every old value it was given with the row, and conflicts halt); the columns it leaves
+ * out are read back from `db`, and only those (one statement per set of left-out columns).
+ */
 function resolveUpdate(
   db: Database,
   readers: Map<string, TableReader>,
@@ -131,25 +140,72 @@ function resolveUpdate(
   u: PendingRowUpdate,
 ): void {
   const reader = readerOf(db, readers, u);
-  // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.
-  const key = reader.keyColumns.map((i) =>
-    u.oldTypes[i] === ValueType.Integer
-      ? BigInt(u.oldValues[i] as number | bigint)
-      : u.oldValues[i],
-  );
-  const row = reader.select.get(...(key as unknown[])) as unknown[] | undefined;
-  if (row === undefined) {
-    throw new Error(`state root: updated row of ${u.table} not found after apply`);
+  const columns = reader.columns;
+  const oldTypes = u.oldTypes;
+  const newTypes = u.newTypes;
+  let row: unknown[] = NO_ROW;
+  const select = leftOutSelect(db, reader, u);
+  if (select !== undefined) {
+    // INTEGER keys bound as bigint: better-sqlite3 binds a JS number as REAL.
+    const key = reader.keyColumns.map((i) =>
+      oldTypes[i] === ValueType.Integer
+        ? BigInt(u.oldValues[i] as number | bigint)
+        : u.oldValues[i],
+    );
+    const found = select.get(...(key as unknown[])) as unknown[] | undefined;
+    if (found === undefined) {
+      throw new Error(`state root: updated row of ${u.table} not found after apply`);
+    }
+    row = found;
   }
-  writer.begin(u.table, reader.columns);
-  for (let i = 0; i < reader.columns; i++) {
-    if (u.oldTypes[i] !== 0) writer.value(u.oldTypes[i]!, u.oldValues[i]);
-    else writer.storedValue(row[i]);
+  writer.begin(u.table, columns);
+  for (let i = 0, j = 0; i < columns; i++) {
+    if (oldTypes[i] !== 0) writer.value(oldTypes[i]!, u.oldValues[i]);
+    else writer.storedValue(row[j++]);
   }
   batch.add(writer.finish(), true);
-  writer.begin(u.table, reader.columns);
-  for (let i = 0; i < reader.columns; i++) writer.storedValue(row[i]);
+  writer.begin(u.table, columns);
+  for (let i = 0, j = 0; i < columns; i++) {
+    if (newTypes[i] !== 0) {
+      writer.value(newTypes[i]!, u.newValues[i]);
+      if (oldTypes[i] === 0) j++; // a column only the new record has: read, not needed
+    } else if (oldTypes[i] !== 0) writer.value(oldTypes[i]!, u.oldValues[i]);
+    else writer.storedValue(row[j++]);
+  }
   batch.add(writer.finish(), false);
+}
+
+const NO_ROW: unknown[] = [];
+
+/**
+ * The SELECT of the columns `u` leaves out of its old record, by primary key (cached per set of
+ * columns on the table's reader); undefined when it leaves none out.
+ */
+function leftOutSelect(
+  db: Database,
+  reader: TableReader,
+  u: PendingRowUpdate,
+): Statement | undefined {
+  const oldTypes = u.oldTypes;
+  let mask = '';
+  let any = false;
+  for (let i = 0; i < reader.columns; i++) {
+    const out = oldTypes[i] === 0;
+    mask += out ? '1' : '0';
+    any ||= out;
+  }
+  if (!any) return undefined;
+  let select = reader.selects.get(mask);
+  if (select === undefined) {
+    const wanted = reader.names.filter((_, i) => mask[i] === '1');
+    const where = reader.keyColumns.map((i) => `${reader.names[i]} = ?`).join(' AND ');
+    select = db
+      .prepare(`SELECT ${wanted.join(', ')} FROM ${reader.table} WHERE ${where}`)
+      .raw(true)
+      .safeIntegers(true);
+    reader.selects.set(mask, select);
+  }
+  return select;
 }
 
 function readerOf(
@@ -169,12 +225,13 @@ function readerOf(
       .filter((k) => k.position > 0)
       .sort((a, b) => a.position - b.position)
       .map((k) => k.index);
-    const where = keyColumns.map((i) => `${quote(columns[i]!)} = ?`).join(' AND ');
-    const select = db
-      .prepare(`SELECT ${columns.map(quote).join(', ')} FROM ${quote(u.table)} WHERE ${where}`)
-      .raw(true)
-      .safeIntegers(true);
-    reader = { columns: columns.length, keyColumns, select };
+    reader = {
+      columns: columns.length,
+      keyColumns,
+      names: columns.map(quote),
+      table: quote(u.table),
+      selects: new Map(),
+    };
     readers.set(name, reader);
   }
   readers.set(u.table, reader);
