@@ -101,21 +101,12 @@ export function createGcsObjectStore(settings: GcsObjectStoreSettings): BatchObj
     },
 
     async open(name, { maxBytes, signal }) {
-      const locator = `gs://${bucket}/${name}`;
-      const url = `${bucketUrl}/${encodeURIComponent(name)}?alt=media`;
+      const { locator, request } = download(name, maxBytes, signal);
       const operation = `download ${locator}`;
       let opened: Awaited<ReturnType<typeof httpOpen>>;
       try {
         opened = await httpOpen(
-          {
-            url,
-            accept: 'application/octet-stream, */*',
-            maxBytes,
-            tooLarge: (size) => new BatchTooLargeError(locator, maxBytes, size),
-            signal,
-            headers: () => headers(url),
-            verify: (response) => streamedCrc32c(locator, response),
-          },
+          { ...request, verify: (response) => streamedCrc32c(locator, response) },
           transport,
         );
       } catch (error) {
@@ -128,19 +119,30 @@ export function createGcsObjectStore(settings: GcsObjectStoreSettings): BatchObj
     },
 
     read(name, { maxBytes, signal }) {
-      const locator = `gs://${bucket}/${name}`;
-      const url = `${bucketUrl}/${encodeURIComponent(name)}?alt=media`;
+      const { locator, request } = download(name, maxBytes, signal);
       return get(`download ${locator}`, {
-        url,
-        accept: 'application/octet-stream, */*',
-        maxBytes,
-        tooLarge: (size) => new BatchTooLargeError(locator, maxBytes, size),
-        signal,
-        headers: () => headers(url),
+        ...request,
         verify: (body, response) => verifyCrc32c(locator, body, response),
       });
     },
   };
+
+  /** The media download of object `name` (`open` and `read` add their CRC32C check). */
+  function download(name: string, maxBytes: number, signal: AbortSignal | undefined) {
+    const locator = `gs://${bucket}/${name}`;
+    const url = `${bucketUrl}/${encodeURIComponent(name)}?alt=media`;
+    return {
+      locator,
+      request: {
+        url,
+        accept: 'application/octet-stream, */*',
+        maxBytes,
+        tooLarge: (size: number | undefined) => new BatchTooLargeError(locator, maxBytes, size),
+        signal,
+        headers: () => headers(url),
+      },
+    };
+  }
 }
 
 /**
