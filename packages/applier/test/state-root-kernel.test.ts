@@ -235,8 +235,11 @@ describe('the kernels available here', () => {
 });
 
 describe('the WebAssembly kernel', () => {
-  it('is built from the committed source', () => {
-    const source = readFileSync(new URL('../wasm/blake3-lthash.c', import.meta.url));
+  it('is built from the committed sources', () => {
+    const source = Buffer.concat([
+      readFileSync(new URL('../wasm/blake3-lthash.c', import.meta.url)),
+      readFileSync(new URL('../native/blake3-scalar.h', import.meta.url)),
+    ]);
     expect(createHash('sha256').update(source).digest('hex')).toBe(BLAKE3_LTHASH_SOURCE_SHA256);
     const wasm = readFileSync(new URL('../wasm/blake3-lthash.wasm', import.meta.url));
     expect(Buffer.from(BLAKE3_LTHASH_WASM_BASE64, 'base64').equals(wasm)).toBe(true);
