@@ -178,9 +178,10 @@ describe('a snapshot batch larger than the ordinary caps', () => {
     expect(rows(db)).toHaveLength(20_000);
     await engine.stop();
     expect(leftovers(path)).toEqual([]);
-    // Buffers held while it synced (garbage not yet collected included; 20-26 MiB measured):
-    // well below the batch, which the in-memory path holds at least twice.
-    expect(peak - before).toBeLessThan(blob.length / 2);
+    // Buffers held while it synced, garbage not yet collected included (20-26 MiB measured in
+    // most runs, 38 MiB in one CI run: it follows GC timing): below the batch itself, which the
+    // in-memory path holds at least twice.
+    expect(peak - before).toBeLessThan(blob.length);
   }, 180_000);
 });
 
