@@ -16,6 +16,7 @@ import {
   createValidatorApi,
   createValidatorMetrics,
   HttpApiConfigError,
+  type RowChangesGate,
   serveValidatorApi,
   type ValidatorMetrics,
 } from '../src/index';
@@ -202,6 +203,45 @@ describe('WebSocket subscription protocol', () => {
       'SNAPSHOT',
       { id: 2, after: 'b' },
     ]);
+  });
+
+  it('acknowledges a subscription after the commits queued before it, which lack the channel', async () => {
+    // The validator's gate: a commit posted before the rows subscription is confirmed carries no
+    // changesets, so its frames must leave before the ack.
+    let open: (() => void) | undefined;
+    const gate: RowChangesGate = {
+      acquire: () => new Promise<void>((resolve) => (open = resolve)),
+      release: () => {},
+      onLost: () => {},
+    };
+    const { url, engine } = await serve({ rowChanges: gate });
+    const db = new DatabaseSync(':memory:');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const client = await TestClient.connect(url);
+    await client.request({ op: 'subscribe', id: 1, channel: 'sequences' });
+    client.send({ op: 'subscribe', id: 2, channel: 'rows' });
+    await waitFor(() => open !== undefined, 'the rows subscription asks the gate');
+    // one tick: a commit is queued for the sequences subscriber, then the gate opens
+    engine.applied(message(5n, 0));
+    open!();
+    await client.next((f) => f.id === 2, 'rows ack');
+    engine.applied(message(6n, 0, [changeset(db, "INSERT INTO t VALUES (1, 'a')")]));
+    await waitFor(() => client.on('rows').length === 1, 'row frame of 6');
+    const label = (f: Record<string, unknown>) =>
+      'sequence' in f ? `${f.channel}:${f.sequence}` : `${f.op}:${f.id}`;
+    const order = client.frames.map(label);
+    expect(order).toEqual(['subscribed:1', 'sequences:5', 'subscribed:2', 'sequences:6', 'rows:6']);
+
+    // An unsubscribe ack follows the queued commits too, and from then on nothing of the channel
+    // comes. (7's sequence frame goes out only if 7 was written before the unsubscribe arrived.)
+    engine.applied(message(7n, 0, [changeset(db, "INSERT INTO t VALUES (2, 'b')")]));
+    client.send({ op: 'unsubscribe', id: 3, channel: 'sequences' });
+    await client.next((f) => f.id === 3, 'unsubscribe ack');
+    engine.applied(message(8n, 0, [changeset(db, "INSERT INTO t VALUES (3, 'c')")]));
+    await waitFor(() => client.on('rows').length === 3, 'row frames of 7 and 8');
+    const rest = client.frames.slice(order.length).map(label);
+    expect(rest.filter((f) => f !== 'sequences:7')).toEqual(['rows:7', 'unsubscribed:3', 'rows:8']);
+    expect(rest.indexOf('sequences:7')).toBeLessThanOrEqual(0);
   });
 
   it('close() says 1001 to clients, stops accepting, and lets the server close', async () => {

@@ -47,7 +47,8 @@ export type {
  * subscribed to the same channels when it was applied: shared by those clients' queues (at most
  * four entries per part).
  */
-interface QueueEntry {
+interface CommitEntry {
+  readonly control?: undefined;
   readonly commit: Commit;
   readonly sequences: boolean;
   readonly rows: boolean;
@@ -56,6 +57,18 @@ interface QueueEntry {
   /** Counted against `maxBufferedBytes`: the raw changesets (rows only) plus per-message overhead. */
   readonly bytes: number;
 }
+
+/**
+ * A subscribe or unsubscribe acknowledgement queued behind commits: it goes out after every commit
+ * queued before it (see `sendAck`).
+ */
+interface AckEntry {
+  readonly control: Record<string, unknown>;
+  readonly count: 1;
+  readonly bytes: number;
+}
+
+type QueueEntry = CommitEntry | AckEntry;
 
 interface Client {
   readonly id: number;
@@ -187,7 +200,7 @@ export function attachSubscriptions(
     client.killTimer.unref();
   };
 
-  /** Control frames (acks, errors, pongs) go out at once, ahead of queued data. */
+  /** Control frames (errors, pongs, acks with nothing queued) go out at once, ahead of queued data. */
   const sendControl = (client: Client, body: Record<string, unknown>) => {
     if (client.closing || client.ws.readyState !== WebSocket.OPEN) return;
     if (client.ws.bufferedAmount > maxBufferedBytes) {
@@ -198,6 +211,30 @@ export function attachSubscriptions(
     client.ws.send(text);
     metrics?.wsMessagesSent.inc({ channel: 'control' });
     metrics?.wsBytesSent.inc(Buffer.byteLength(text));
+  };
+
+  /**
+   * Subscription acks keep their place behind the commits already queued for the client: a commit
+   * applied before a `subscribe` was handled is queued without that channel, and sent after the ack
+   * it would break "every commit after the ack carries the channel". (Commits queued before an
+   * `unsubscribe` go out before its ack, without the channel: what a client gets of a channel always
+   * follows its current subscription.) Pongs and errors still go out at once.
+   */
+  const sendAck = (client: Client, body: Record<string, unknown>) => {
+    if (client.head >= client.queue.length) {
+      sendControl(client, body);
+      return;
+    }
+    if (client.closing) return;
+    const entry: AckEntry = { control: body, count: 1, bytes: ENTRY_BYTES };
+    client.queue.push(entry);
+    client.queuedMessages += entry.count;
+    client.queuedBytes += entry.bytes;
+    if (client.queuedMessages > maxQueue) {
+      drop(client, 'slow_consumer');
+      return;
+    }
+    schedule(client);
   };
 
   const sendError = (client: Client, code: WsErrorCode, message: string, id?: ClientId) => {
@@ -222,6 +259,10 @@ export function attachSubscriptions(
    * and shared by every client of that shape. Returns whether anything was written.
    */
   const sendEntry = (client: Client, entry: QueueEntry): boolean => {
+    if (entry.control !== undefined) {
+      sendControl(client, entry.control);
+      return true;
+    }
     const shape: Shape = {
       sequences: entry.sequences && client.sequences,
       rows: entry.rows ? client.rows : null,
@@ -417,19 +458,19 @@ export function attachSubscriptions(
         client.rows = null;
         releaseRows(client);
       }
-      sendControl(client, { op: 'unsubscribed', ...id, channel: message.channel });
+      sendAck(client, { op: 'unsubscribed', ...id, channel: message.channel });
       return;
     }
     if (message.channel === 'sequences') {
       client.sequences = true;
-      sendControl(client, { op: 'subscribed', ...id, channel: 'sequences' });
+      sendAck(client, { op: 'subscribed', ...id, channel: 'sequences' });
       return;
     }
     const values = message.values ?? includeValues;
     const subscribe = () => {
       const tables = message.tables === null ? null : new Set(message.tables);
       client.rows = { tables, values, key: shapeTablesKey(tables) };
-      sendControl(client, {
+      sendAck(client, {
         op: 'subscribed',
         ...id,
         channel: 'rows',
