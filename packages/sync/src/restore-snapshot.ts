@@ -1,11 +1,17 @@
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { restoreSnapshot } from '@synddb/applier';
-import { MessageType, streamSnapshotImage } from '@synddb/protocol';
+import {
+  DecompressionLimitError,
+  decodeSnapshotRequest,
+  MessageType,
+  streamSnapshotImage,
+  zstdDecompress,
+} from '@synddb/protocol';
 import { isReservedName, type StateStore } from '@synddb/state-store';
 import type { Database } from 'better-sqlite3';
 import type { PreparedMessage } from './prepare-batch';
-import { requireFreeSpace } from './snapshot-spool';
+import { requireFreeSpace, requireFreeSpaceSync } from './snapshot-spool';
 import type { StateRootHandler, StateRootTracker } from './state-root-tracker';
 
 export interface RestoreSnapshotContext {
@@ -39,13 +45,23 @@ export async function restoreSnapshotMessage(
   const { payload } = message;
   const inMemory = ctx.databasePath === ':memory:' || ctx.databasePath === '';
   const directory = inMemory ? tmpdir() : dirname(ctx.databasePath);
-  const image = withFreeSpace(
-    streamSnapshotImage(payload instanceof Uint8Array ? payload : payload.read(), {
-      maxSnapshotBytes: ctx.maxSnapshotBytes,
-    }),
-    directory,
-    ctx.diskReserveBytes,
-  );
+  const small = payload instanceof Uint8Array ? smallImage(payload, ctx.maxSnapshotBytes) : null;
+  if (small !== null) {
+    requireFreeSpaceSync(
+      directory,
+      2 * small.byteLength + ctx.diskReserveBytes,
+      `a snapshot image of ${small.byteLength} bytes to swap in`,
+    );
+  }
+  const image =
+    small ??
+    withFreeSpace(
+      streamSnapshotImage(payload instanceof Uint8Array ? payload : payload.read(), {
+        maxSnapshotBytes: ctx.maxSnapshotBytes,
+      }),
+      directory,
+      ctx.diskReserveBytes,
+    );
   const tracker = ctx.stateRoot;
   let bytes: number;
   try {
@@ -79,6 +95,36 @@ export async function restoreSnapshotMessage(
     if (!(payload instanceof Uint8Array)) await payload.discard();
   }
   return bytes;
+}
+
+/**
+ * Snapshot payloads (compressed, and decompressed) up to this size are decompressed and decoded in
+ * memory, and restored without a trip through the event loop or the thread pool (a schema-only
+ * bootstrap snapshot is a few KiB). The streaming path's awaits cost 10-50 ms for such a snapshot
+ * while prefetched batches keep the applying thread and the libuv pool busy, against ~3 ms of work.
+ */
+const SMALL_IMAGE_BYTES = 1024 * 1024;
+/** Room for the request's fields around a small image (keys, ids, the attestation token). */
+const SMALL_FIELDS_BYTES = 64 * 1024;
+
+/**
+ * The image of a small payload (see `SMALL_IMAGE_BYTES`) decoded in memory, with the same checks
+ * and errors as `streamSnapshotImage` (`DecompressionError`, `DecompressionLimitError` over
+ * `maxSnapshotBytes`, the payload decoder's errors); null for a payload that is not small, which
+ * is streamed.
+ */
+function smallImage(payload: Uint8Array, maxSnapshotBytes: number): Uint8Array | null {
+  if (payload.byteLength > SMALL_IMAGE_BYTES) return null;
+  const cap = Math.min(maxSnapshotBytes, SMALL_IMAGE_BYTES + SMALL_FIELDS_BYTES);
+  let cbor: Uint8Array;
+  try {
+    cbor = zstdDecompress(payload, { maxOutputBytes: cap });
+  } catch (error) {
+    if (error instanceof DecompressionLimitError && cap < maxSnapshotBytes) return null;
+    throw error;
+  }
+  const { data } = decodeSnapshotRequest(cbor).snapshot;
+  return data.byteLength > SMALL_IMAGE_BYTES ? null : data;
 }
 
 /** Free space is checked again after this many bytes of the image are written. */

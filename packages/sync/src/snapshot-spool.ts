@@ -2,7 +2,7 @@
 // restore: a spool file beside the replica, named after it, removed after the restore, when the
 // batch is dropped, or at the next start after a crash.
 import { randomUUID } from 'node:crypto';
-import { createReadStream, readdirSync, unlinkSync } from 'node:fs';
+import { createReadStream, readdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { type FileHandle, open, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -72,7 +72,20 @@ export async function requireFreeSpace(
   needed: number,
   what: string,
 ): Promise<void> {
-  const stats = await statfs(directory);
+  checkFreeSpace(await statfs(directory), directory, needed, what);
+}
+
+/** `requireFreeSpace`, without a trip through the thread pool. */
+export function requireFreeSpaceSync(directory: string, needed: number, what: string): void {
+  checkFreeSpace(statfsSync(directory), directory, needed, what);
+}
+
+function checkFreeSpace(
+  stats: { bavail: number; bsize: number },
+  directory: string,
+  needed: number,
+  what: string,
+): void {
   const available = stats.bavail * stats.bsize;
   if (available < needed) throw new InsufficientDiskSpaceError(what, directory, needed, available);
 }

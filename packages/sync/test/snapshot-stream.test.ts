@@ -103,62 +103,75 @@ describe('snapshots too large to hold: streamed, and all or nothing', () => {
     await pool.close();
   });
 
-  for (const [name, bad, code] of [
-    [
-      'a payload that does not decode after the image (trailing bytes)',
-      () =>
-        zstdCompress(
-          Buffer.concat([
-            encodeSnapshotRequest({
-              snapshot: { data: big, timestamp: 1n, sequence: 0n },
-              messageId: 'm',
-            }),
-            Buffer.of(0),
-          ]),
-        ),
-      'CBOR_TRAILING_BYTES',
-    ],
-    [
-      'a payload cut short (signed as it is)',
-      () => {
-        const p = payloadOf(big);
-        return p.subarray(0, p.length - 1000);
-      },
-      'DECOMPRESSION',
-    ],
-    ['an image over maxSnapshotBytes', () => payloadOf(big), 'DECOMPRESSION_LIMIT'],
+  // A small image (under 1 MiB) is decompressed and decoded in memory and restored without the
+  // stream; it must fail the same way, with the same codes, and leave the same nothing behind.
+  const small = makeImage(100, 500, 'small');
+  for (const [path, image, cap] of [
+    ['streamed', big, 2 * 1024 * 1024],
+    ['in memory', small, 32 * 1024],
   ] as const) {
-    it(`${name} leaves the replica untouched, and it resumes`, async () => {
-      const batches = new Map([[0n, snapshotBatch(0n, payloadOf(first))]]);
-      const { engine, db, path } = startEngine({
-        fetcher: memoryStorage(batches),
-        pubkey: signer.pubkey,
-        preparePool: pool,
-        maxSnapshotBytes: code === 'DECOMPRESSION_LIMIT' ? 2 * 1024 * 1024 : 64 * 1024 * 1024,
-      });
-      await waitForSequence(engine, 0n);
-      const before = rows(db);
-      expect(before).toHaveLength(12);
+    for (const [name, bad, code] of [
+      [
+        'a payload that does not decode after the image (trailing bytes)',
+        () =>
+          zstdCompress(
+            Buffer.concat([
+              encodeSnapshotRequest({
+                snapshot: { data: image, timestamp: 1n, sequence: 0n },
+                messageId: 'm',
+              }),
+              Buffer.of(0),
+            ]),
+          ),
+        'CBOR_TRAILING_BYTES',
+      ],
+      [
+        'a payload cut short (signed as it is)',
+        () => {
+          const p = payloadOf(image);
+          return p.subarray(0, p.length - Math.min(1000, p.length >> 2));
+        },
+        'DECOMPRESSION',
+      ],
+      [
+        'a payload that is not a snapshot request',
+        () => zstdCompress(Buffer.from([0xa0])),
+        'PAYLOAD_DECODE',
+      ],
+      ['an image over maxSnapshotBytes', () => payloadOf(image), 'DECOMPRESSION_LIMIT'],
+    ] as const) {
+      it(`${path}: ${name} leaves the replica untouched, and it resumes`, async () => {
+        const batches = new Map([[0n, snapshotBatch(0n, payloadOf(first))]]);
+        const { engine, db, path } = startEngine({
+          fetcher: memoryStorage(batches),
+          pubkey: signer.pubkey,
+          preparePool: pool,
+          maxSnapshotBytes: code === 'DECOMPRESSION_LIMIT' ? cap : 64 * 1024 * 1024,
+        });
+        await waitForSequence(engine, 0n);
+        const before = rows(db);
+        expect(before).toHaveLength(12);
 
-      batches.set(1n, snapshotBatch(1n, bad()));
-      await waitFor(() => engine.status().halt !== null, {
-        what: () => `a halt (status ${statusText(engine)})`,
-      });
-      expect(engine.status().halt?.code).toBe(code);
-      // stopped, so that no retry is spooling right now
-      await engine.stop();
-      expect(engine.status().lastSequence).toBe(0n);
-      expect(rows(db)).toEqual(before);
-      expect(leftovers(path)).toEqual([]);
+        batches.set(1n, snapshotBatch(1n, bad()));
+        await waitFor(() => engine.status().halt !== null, {
+          what: () => `a halt (status ${statusText(engine)})`,
+        });
+        expect(engine.status().halt?.code).toBe(code);
+        // stopped, so that no retry is spooling right now
+        await engine.stop();
+        expect(engine.status().lastSequence).toBe(0n);
+        expect(rows(db)).toEqual(before);
+        expect(leftovers(path)).toEqual([]);
 
-      if (code === 'DECOMPRESSION_LIMIT') return; // the image itself is too large for this engine
-      batches.set(1n, snapshotBatch(1n, payloadOf(big)));
-      engine.start();
-      await waitForSequence(engine, 1n);
-      expect(rows(db)).toHaveLength(1500);
-      await engine.stop(); // the temporary file goes just after the commit
-      expect(leftovers(path)).toEqual([]);
-    });
+        if (code === 'DECOMPRESSION_LIMIT') return; // the image itself is too large for this engine
+        batches.set(1n, snapshotBatch(1n, payloadOf(image)));
+        engine.start();
+        await waitForSequence(engine, 1n);
+        expect(rows(db)).toHaveLength(image === big ? 1500 : 100);
+        await engine.stop(); // the temporary file goes just after the commit
+        expect(leftovers(path)).toEqual([]);
+      });
+    }
   }
 
   it('a large snapshot with a bad signature is refused before anything is written', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,18 +30,41 @@ export type SnapshotImage = Uint8Array | AsyncIterable<Uint8Array> | NodeJS.Read
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const ALIAS = 'synddb_snapshot';
 
+/**
+ * Writes an image that is in memory to `path`, synchronously: no trip through the event loop and
+ * the thread pool, which costs more than the write for the small images that come this way (a
+ * snapshot message's image is streamed, `@synddb/sync` passes only small ones in memory).
+ */
+function spoolBytes(image: Uint8Array, path: string, maxBytes: number): number {
+  if (image.byteLength > maxBytes) throw new SnapshotTooLargeError(image.byteLength, maxBytes);
+  const fd = openSync(path, 'wx+', 0o600);
+  try {
+    let at = 0;
+    while (at < image.byteLength) at += writeSync(fd, image, at, image.byteLength - at, at);
+    const head = Buffer.alloc(100);
+    checkHeader(head, readSync(fd, head, 0, 100, 0), image.byteLength);
+    if (head[18] === 2 || head[19] === 2) writeSync(fd, Buffer.from([1, 1]), 0, 2, 18);
+  } finally {
+    closeSync(fd);
+  }
+  return image.byteLength;
+}
+
+function checkHeader(head: Buffer, bytesRead: number, bytes: number): void {
+  if (bytesRead < 100 || !head.subarray(0, 16).equals(HEADER)) {
+    throw new SnapshotFormatError('missing "SQLite format 3" header', {
+      details: `bytes=${bytes}`,
+    });
+  }
+}
+
+// Neither spool syncs the file to disk: it is read back by this process only (attached, in the
+// page cache) and removed after the swap; the swap's commit is what is durable.
 async function spool(image: SnapshotImage, path: string, maxBytes: number): Promise<number> {
   const fh = await open(path, 'wx+', 0o600);
   let bytes = 0;
   try {
-    if (image instanceof Uint8Array) {
-      if (image.byteLength > maxBytes) throw new SnapshotTooLargeError(image.byteLength, maxBytes);
-      await fh.write(image, 0, image.byteLength, 0);
-      bytes = image.byteLength;
-    } else if (
-      image &&
-      typeof (image as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function'
-    ) {
+    if (image && typeof (image as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
       for await (const chunk of image as AsyncIterable<unknown>) {
         if (!(chunk instanceof Uint8Array))
           throw new TypeError('snapshot stream must yield bytes (Uint8Array/Buffer)');
@@ -58,13 +82,8 @@ async function spool(image: SnapshotImage, path: string, maxBytes: number): Prom
     // WAL file, so a read-only open must not look for one.
     const head = Buffer.alloc(100);
     const { bytesRead } = await fh.read(head, 0, 100, 0);
-    if (bytesRead < 100 || !head.subarray(0, 16).equals(HEADER)) {
-      throw new SnapshotFormatError('missing "SQLite format 3" header', {
-        details: `bytes=${bytes}`,
-      });
-    }
+    checkHeader(head, bytesRead, bytes);
     if (head[18] === 2 || head[19] === 2) await fh.write(Buffer.from([1, 1]), 0, 2, 18);
-    await fh.sync();
   } finally {
     await fh.close();
   }
@@ -124,7 +143,10 @@ export async function restoreSnapshot(
   let attached = false;
   let fkWasOn = false;
   try {
-    const bytes = await spool(image, path, maxBytes);
+    const bytes =
+      image instanceof Uint8Array
+        ? spoolBytes(image, path, maxBytes)
+        : await spool(image, path, maxBytes);
     quickCheck(db, path);
     if (db.inTransaction) throw new TypeError('restoreSnapshot cannot run inside a transaction');
     db.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(path);
@@ -142,8 +164,13 @@ export async function restoreSnapshot(
       }
     }
     if (fkWasOn) db.pragma('foreign_keys = ON');
-    await rm(path, { force: true });
-    await rm(`${path}-journal`, { force: true });
+    if (image instanceof Uint8Array) {
+      rmSync(path, { force: true });
+      rmSync(`${path}-journal`, { force: true });
+    } else {
+      await rm(path, { force: true });
+      await rm(`${path}-journal`, { force: true });
+    }
     if (!inMemory && db.open) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
