@@ -13,7 +13,8 @@
 // Env: BENCH_MESSAGES (2000), BENCH_ROWS_PER_MESSAGE (500), BENCH_ONE_ROW (20000),
 // BENCH_ONE_ROW_ONLY=1 (only part 2), BENCH_ONE_ROW_RUNS (prepare-worker runs of part 2, median;
 // default 1, 3 with BENCH_ONE_ROW_ONLY), BENCH_RULES_ONLY=1 (only part 3),
-// BENCH_STATE_ROOT_ONLY=1 (only part 4), BENCH_ROOT_PAIRS (2), BENCH_ROOT_UPDATE_MESSAGES (400:
+// BENCH_STATE_ROOT_ONLY=1 (only part 4), BENCH_BULK_ONLY=1 (part 1's native and prepare-worker
+// runs alone, alternated BENCH_BULK_PAIRS times (5), median ratio), BENCH_ROOT_PAIRS (2), BENCH_ROOT_UPDATE_MESSAGES (400:
 // part 4's third workload, x BENCH_ROWS_PER_MESSAGE UPDATEs).
 //
 // Part 2 also measures the machine's verify capacity in the same run: signature verifications
@@ -261,8 +262,23 @@ async function timeSync(
     });
     engine.on('halted', (reason) => reject(new Error(`halted: ${reason.code} ${reason.message}`)));
   });
+  // BENCH_TIMELINE=1: the first engine events of each catch-up, ms from its start.
+  const timeline: string[] = [];
+  if (process.env.BENCH_TIMELINE === '1') {
+    const text = (v: unknown) =>
+      JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x)).slice(0, 80);
+    for (const event of ['batchFetched', 'batchVerified', 'applied'] as const) {
+      let seen = 0;
+      engine.on(event, (e: unknown) => {
+        if (seen++ >= 4) return;
+        const what = event === 'applied' ? `${(e as unknown[]).length} messages` : text(e);
+        timeline.push(`${(performance.now() - started).toFixed(1)} ms ${event} ${what}`);
+      });
+    }
+  }
   engine.start();
   await done;
+  if (timeline.length > 0) console.log(timeline.join('\n'));
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuStarted);
   lastSyncCpuMs = (cpu.user + cpu.system) / 1000;
@@ -319,7 +335,37 @@ console.log(
   `\n@synddb/sync catch-up (Node ${process.versions.node}, better-sqlite3 ${driverVersion}, SQLite native ${process.versions.sqlite})`,
 );
 
-if (!RULES_ONLY && !STATE_ROOT_ONLY && !ONE_ROW_ONLY) {
+const BULK_ONLY = process.env.BENCH_BULK_ONLY === '1';
+
+if (BULK_ONLY) await benchBulkPairs();
+
+/**
+ * Part 1 alone, BENCH_BULK_PAIRS times (default 5): native, then the sync engine with prepare
+ * workers, alternated, and the median of the per-pair ratios (issue 13's goal: <= 1.15).
+ */
+async function benchBulkPairs(): Promise<void> {
+  const pairs = Math.max(1, Number(process.env.BENCH_BULK_PAIRS ?? 5));
+  const bulk = makeWorkload('bulk', MESSAGES, ROWS);
+  const rows: { native: string; sync: string; ratio: string }[] = [];
+  const ratios: number[] = [];
+  const loadBefore = loadavg()[0]!;
+  for (let i = 0; i < pairs; i++) {
+    const native = timeNative('bulk', bulk);
+    const sync = await timeSync('bulk', bulk, 'prepare');
+    ratios.push(sync / native);
+    rows.push({ native: fmt(native), sync: fmt(sync), ratio: (sync / native).toFixed(2) });
+  }
+  console.log(
+    `\n1) ${bulk.changesets.length} messages, ${bulk.rows.toLocaleString()} rows: native applyChangeset vs the sync engine with prepare workers, ${pairs} pairs alternated`,
+  );
+  console.table(rows);
+  const m = median(ratios);
+  console.log(
+    `median sync / native ${m.toFixed(2)} (goal <= 1.15: ${m <= 1.15 ? 'met' : 'not met'}); load average (1 min) before / after: ${loadBefore.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`,
+  );
+}
+
+if (!BULK_ONLY && !RULES_ONLY && !STATE_ROOT_ONLY && !ONE_ROW_ONLY) {
   const bulk = makeWorkload('bulk', MESSAGES, ROWS);
   const native = timeNative('bulk', bulk);
   const applierOnly = timeApplierOnly('bulk', bulk);
@@ -362,10 +408,12 @@ if (!RULES_ONLY && !STATE_ROOT_ONLY && !ONE_ROW_ONLY) {
       'rows/s': Math.round(bulk.rows / (syncPrepare / 1000)),
     },
   ]);
-  console.log(`goal: sync / native <= 1.5`);
+  console.log(
+    `goals: sync / native <= 1.5 (release issue), <= 1.15 with prepare workers (issue 13: ${syncPrepare / native <= 1.15 ? 'met' : 'not met'}; BENCH_BULK_ONLY=1 for the median of alternated pairs)`,
+  );
 }
 
-if (!RULES_ONLY && !STATE_ROOT_ONLY) await benchOneRow();
+if (!BULK_ONLY && !RULES_ONLY && !STATE_ROOT_ONLY) await benchOneRow();
 
 /** Part 2: one-row messages, and the end-to-end rate against the machine's verify capacity. */
 async function benchOneRow(): Promise<void> {
@@ -427,8 +475,8 @@ async function benchOneRow(): Promise<void> {
   );
 }
 
-if (!STATE_ROOT_ONLY && !ONE_ROW_ONLY) await benchRules();
-if (!RULES_ONLY && !ONE_ROW_ONLY) await benchStateRoot();
+if (!BULK_ONLY && !STATE_ROOT_ONLY && !ONE_ROW_ONLY) await benchRules();
+if (!BULK_ONLY && !RULES_ONLY && !ONE_ROW_ONLY) await benchStateRoot();
 
 async function benchRules(): Promise<void> {
   const rulesWorkload = makeWorkload('rules', ONE_ROW, 1);
