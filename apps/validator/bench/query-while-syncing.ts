@@ -15,7 +15,8 @@
  * the next request. The sequencer's storage API runs in its own process
  * (packages/sync/bench/storage-server.ts).
  *
- * Env: BENCH_POINT_READS (1; 0 = every query to a worker), BENCH_CLIENT (raw; node-http),
+ * Env: BENCH_POINT_READS (1; 0 = every query to a worker), BENCH_V8_NICENESS (the validator's
+ * V8_BACKGROUND_NICENESS, 10; 0 = normal priority), BENCH_CLIENT (raw; node-http),
  * BENCH_IDLE_RATE (2000 req/s), BENCH_RATE (500 req/s), BENCH_SECONDS (5), BENCH_ROWS
  * (100000 rows in the snapshot), BENCH_BACKLOG (20000 messages of 200 row changes), BENCH_ROUNDS (2).
  */
@@ -86,6 +87,11 @@ async function validatorFor(name: string, server: { url: string; pubkey: string 
       queryMaxInFlightPerClient: 0,
       // BENCH_POINT_READS=0: every query goes to a query worker
       queryPointReads: process.env.BENCH_POINT_READS !== '0',
+      // BENCH_V8_NICENESS=0: V8's background threads stay at normal priority (the default is 10;
+      // once set in this process, a later validator cannot set it back)
+      ...(process.env.BENCH_V8_NICENESS === undefined
+        ? {}
+        : { v8BackgroundNiceness: Number(process.env.BENCH_V8_NICENESS) }),
     },
     { logger: createLogger({ json: true, level: 'error', write: () => {} }) },
   );

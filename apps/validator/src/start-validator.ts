@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { createLogger, type Logger } from '@synddb/app-kit';
+import { createLogger, type Logger, niceV8BackgroundThreads } from '@synddb/app-kit';
 import { stateRootKernel } from '@synddb/applier';
 import type { WithdrawalValidator } from '@synddb/bridge-signer';
 import {
@@ -99,6 +99,7 @@ export async function startValidator(
   const config = resolveValidatorConfig(input);
   const logger = options.logger ?? createLogger({ json: config.logJson, level: config.logLevel });
   warnAboutIgnoredOptions(config, logger);
+  const background = niceV8BackgroundThreads(config.v8BackgroundNiceness);
 
   // This thread's registry: sync, bridge signing, rules, process. Queries, WebSocket and HTTP are
   // recorded by the API thread, which merges this registry into its /metrics.
@@ -219,6 +220,8 @@ export async function startValidator(
     queryWorkers: api.query?.limits.workers ?? 0,
     bridgeSigner: bridge?.address ?? false,
     ...stateRootFields(engine.stateRoot !== undefined),
+    v8BackgroundNiceness: background.threads > 0 ? config.v8BackgroundNiceness : 0,
+    ...(background.note === undefined ? {} : { v8BackgroundNote: background.note }),
   });
   engine.start();
 

@@ -1,3 +1,4 @@
+export { type NicedThreads, niceV8BackgroundThreads } from './background-threads';
 export {
   type CliCommand,
   type CommandLine,

@@ -395,6 +395,13 @@ export const configShape = {
     describe:
       'Descriptors MAX_CONNECTIONS=auto leaves to the replica, its WAL and journals, query workers, storage connections and the signature API.',
   }),
+  v8BackgroundNiceness: withDefault('v8BackgroundNiceness', integer(0, 19), '10', {
+    env: 'V8_BACKGROUND_NICENESS',
+    value: 'N',
+    group: G.server,
+    describe:
+      "Niceness of V8's background threads (garbage-collection helpers, background compilation; Linux, per thread). At normal priority they take the CPU from the API thread for milliseconds on machines with few cores; at 10 they run on what it leaves. 0 leaves them as they are.",
+  }),
   maxConnectionsPerClient: withDefault('maxConnectionsPerClient', integer(0, 1_000_000), '128', {
     env: 'MAX_CONNECTIONS_PER_CLIENT',
     value: 'N',

@@ -4,6 +4,7 @@
  * thread closes both, the query worker processes exit, the process exits 0 well before the wait
  * would have ended), and the thread's log lines reach the process's log.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, waitFor } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +20,26 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** Niceness of `pid`'s threads by thread id, or of those named `name` (Linux /proc). */
+function threadNiceness(pid: number): Map<number, number>;
+function threadNiceness(pid: number, name: string): number[];
+function threadNiceness(pid: number, name?: string): Map<number, number> | number[] {
+  const all = new Map<number, number>();
+  const named: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      all.set(Number(tid), nice);
+      if (comm === name) named.push(nice);
+    } catch {
+      // the thread exited
+    }
+  }
+  return name === undefined ? all : named;
+}
 
 describe('the built validator API thread', () => {
   it('stops on SIGTERM with a subscriber and a min_sequence wait: thread, workers and process end', async () => {
@@ -37,6 +58,17 @@ describe('the built validator API thread', () => {
     await caughtUp(validator, head);
     // the API thread's own log line, relayed to the process's logger
     expect(validator.lines.join('\n')).toMatch(/connection limits/);
+    // V8's background threads yield the CPU to the API and engine threads (V8_BACKGROUND_NICENESS)
+    if (process.platform === 'linux') {
+      const pid = validator.child.pid!;
+      const v8 = threadNiceness(pid, 'V8Worker');
+      expect(v8.length).toBeGreaterThan(0);
+      expect(new Set(v8)).toEqual(new Set([10]));
+      expect(threadNiceness(pid).get(pid)).toBe(0);
+      expect(validator.lines.find((l) => l.includes('synddb-validator started'))).toMatch(
+        /\bv8BackgroundNiceness=10\b/,
+      );
+    }
     // The process's only child is the query pool's spawner, which forked the two workers.
     const spawners = childrenOf(validator.child.pid!);
     expect(spawners).toHaveLength(1);
