@@ -15,7 +15,8 @@
  * the next request. The sequencer's storage API runs in its own process
  * (packages/sync/bench/storage-server.ts).
  *
- * Env: BENCH_POINT_READS (1; 0 = every query to a worker), BENCH_V8_NICENESS (the validator's
+ * Env: V8_POOL_SIZE (the binary's setting, auto; it relaunches this process as the binary does),
+ * BENCH_POINT_READS (1; 0 = every query to a worker), BENCH_V8_NICENESS (the validator's
  * V8_BACKGROUND_NICENESS, 10; 0 = normal priority), BENCH_CLIENT (raw; node-http),
  * BENCH_IDLE_RATE (2000 req/s), BENCH_RATE (500 req/s), BENCH_SECONDS (5), BENCH_ROWS
  * (100000 rows in the snapshot), BENCH_BACKLOG (20000 messages of 200 row changes), BENCH_ROUNDS (2).
@@ -32,6 +33,7 @@ import { readDatabaseImage } from '@synddb/devnet';
 // The sequencer's storage API in its own process (a bench helper of @synddb/sync).
 import { startStorageServer } from '../../../packages/sync/bench/storage-server-client';
 import { startValidator, type ValidatorHandle } from '../src/start-validator';
+import { currentV8PoolSize, relaunchForV8PoolSize } from '../src/v8-pool';
 import type { LoadReport, LoadRequest } from './point-query-load';
 
 const IDLE_RATE = Number(process.env.BENCH_IDLE_RATE ?? 2000);
@@ -40,6 +42,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+// As the synddb-validator binary does: relaunch with its V8 pool size (V8_POOL_SIZE, default auto).
+relaunchForV8PoolSize();
 // BENCH_MAIN_NICE=N: this (the sync engine's) thread at niceness N (Linux: this thread only).
 if (process.env.BENCH_MAIN_NICE !== undefined) setPriority(Number(process.env.BENCH_MAIN_NICE));
 const driverVersion = createRequire(import.meta.url)('better-sqlite3/package.json').version;
@@ -295,7 +299,7 @@ const row = (name: string, rate: number, r: Measured | null, c?: CatchUp) => ({
   behind: c === undefined ? '-' : c.stillBehind ? 'yes' : 'NO: raise BENCH_BACKLOG',
 });
 console.log(
-  `\nsynddb-validator point queries and catch-up, ${SECONDS} s windows, ${ROWS.toLocaleString()} rows, messages of 200 row changes (Node ${process.versions.node}, better-sqlite3 ${driverVersion})`,
+  `\nsynddb-validator point queries and catch-up, ${SECONDS} s windows, ${ROWS.toLocaleString()} rows, messages of 200 row changes (Node ${process.versions.node}, better-sqlite3 ${driverVersion}, --v8-pool-size ${currentV8PoolSize()})`,
 );
 console.table([
   row('caught up', IDLE_RATE, quiet),

@@ -34,6 +34,7 @@ import { ValidatorStartupError } from './errors';
 import { attachSyncLogging } from './log-sync-events';
 import { isInMemory, openReplica, type Replica } from './replica';
 import { createStorage, resolveSequencerPubkey } from './storage';
+import { currentV8PoolSize } from './v8-pool';
 import { createValidationRules } from './validation-rules';
 
 export interface StartValidatorOptions {
@@ -220,6 +221,7 @@ export async function startValidator(
     queryWorkers: api.query?.limits.workers ?? 0,
     bridgeSigner: bridge?.address ?? false,
     ...stateRootFields(engine.stateRoot !== undefined),
+    v8PoolSize: currentV8PoolSize(),
     v8BackgroundNiceness: background.threads > 0 ? config.v8BackgroundNiceness : 0,
     ...(background.note === undefined ? {} : { v8BackgroundNote: background.note }),
   });

@@ -402,6 +402,13 @@ export const configShape = {
     describe:
       "Niceness of V8's background threads (garbage-collection helpers, background compilation; Linux, per thread). At normal priority they take the CPU from the API thread for milliseconds on machines with few cores; at 10 they run on what it leaves. 0 leaves them as they are.",
   }),
+  v8PoolSize: withDefault('v8PoolSize', threads(64), 'auto', {
+    env: 'V8_POOL_SIZE',
+    value: 'N',
+    group: G.server,
+    describe:
+      "V8's background threads (Node's --v8-pool-size: GC helpers, background compilation), for the synddb-validator binary: it relaunches itself once at start with this size (same process id; Node >= 22.15, not Windows) unless node's flags or NODE_OPTIONS set it. Default auto: cores - 1, from 1 to 4 (Node's own default is 4, which on 2 cores takes the CPU from the API thread). 0 = Node's default.",
+  }),
   maxConnectionsPerClient: withDefault('maxConnectionsPerClient', integer(0, 1_000_000), '128', {
     env: 'MAX_CONNECTIONS_PER_CLIENT',
     value: 'N',
