@@ -27,6 +27,11 @@ export {
   scriptChangesetStateDelta,
   type UndecodedUpdates,
 } from './state-root/changeset-state-delta';
+export {
+  type GroupUpdateJob,
+  GroupUpdateResolver,
+  UnresolvableUpdateError,
+} from './state-root/group-update-resolver';
 export type { StateRootKernelName } from './state-root/lanes';
 export { hashElement, LTHASH_BYTES, LTHASH_LANES, LtHash16 } from './state-root/lthash';
 export { isStateTable, RowElementWriter } from './state-root/row-element';

@@ -16,6 +16,11 @@ export interface RestoreSnapshotOptions {
   keepTable?: ((name: string) => boolean) | undefined;
   /** Runs inside the swap transaction just before COMMIT; throwing keeps the old content. */
   beforeCommit?: ((db: Database.Database) => void) | undefined;
+  /**
+   * Called with the checked image's temporary file right before the swap starts (e.g. to read
+   * it on another thread while the swap runs). The file is removed once `restoreSnapshot` ends.
+   */
+  onImage?: ((path: string) => void) | undefined;
 }
 
 export interface RestoreSnapshotResult {
@@ -149,6 +154,7 @@ export async function restoreSnapshot(
         : await spool(image, path, maxBytes);
     quickCheck(db, path);
     if (db.inTransaction) throw new TypeError('restoreSnapshot cannot run inside a transaction');
+    options.onImage?.(path);
     db.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(path);
     attached = true;
     fkWasOn = db.pragma('foreign_keys', { simple: true }) === 1;

@@ -122,62 +122,79 @@ export class RowElementWriter {
    * UTF-8, truncated): the caller then takes the decoding path, which reports it.
    */
   rawRecord(r: Reader, p: number, columns: number): number {
+    for (let i = 0; i < columns && p >= 0; i++) p = this.rawValue(r, p);
+    return p;
+  }
+
+  /**
+   * Appends the one value at `p` straight from its wire bytes, as `rawRecord` does each of a
+   * record's; returns the position after it, or -1 (see rawRecord).
+   */
+  rawValue(r: Reader, p: number): number {
     const src = r.buf;
     const end = r.end;
-    for (let i = 0; i < columns; i++) {
-      if (p >= end) return -1;
-      const t = src[p]!;
-      if (t === ValueType.Integer) {
-        if (end - p < 9) return -1;
-        this.#ensure(9);
-        const buf = this.#buf;
-        const at = this.#pos;
-        for (let k = 0; k < 9; k++) buf[at + k] = src[p + k]!;
-        this.#pos = at + 9;
-        p += 9;
-      } else if (t === ValueType.Real) {
-        if (end - p < 9) return -1;
-        this.#ensure(9);
-        const x = r.view.getFloat64(p + 1);
-        this.#buf[this.#pos] = 2;
-        this.#view.setFloat64(this.#pos + 1, x === 0 ? 0 : x);
-        this.#pos += 9;
-        p += 9;
-      } else if (t === ValueType.Text || t === ValueType.Blob) {
-        let n: number;
-        let s: number;
-        if (p + 1 < end && src[p + 1]! < 0x80) {
-          n = src[p + 1]!;
-          s = p + 2;
-        } else {
-          r.pos = p + 1;
-          n = r.varint();
-          s = r.pos;
-        }
-        if (n > end - s) return -1;
-        if (t === ValueType.Text) {
-          let or = 0;
-          for (let k = s; k < s + n; k++) or |= src[k]!;
-          if (or >= 0x80 && !isUtf8(src.subarray(s, s + n))) return -1;
-        }
-        this.#ensure(5 + n);
-        const buf = this.#buf;
-        const at = this.#pos;
-        buf[at] = t;
-        this.#view.setUint32(at + 1, n);
-        if (n <= 32) for (let k = 0; k < n; k++) buf[at + 5 + k] = src[s + k]!;
-        else buf.set(src.subarray(s, s + n), at + 5);
-        this.#pos = at + 5 + n;
-        p = s + n;
-      } else if (t === ValueType.Null) {
-        this.#ensure(1);
-        this.#buf[this.#pos++] = 5;
-        p++;
-      } else {
-        return -1;
-      }
+    if (p >= end) return -1;
+    const t = src[p]!;
+    if (t === ValueType.Integer) {
+      if (end - p < 9) return -1;
+      this.#ensure(9);
+      const buf = this.#buf;
+      const at = this.#pos;
+      for (let k = 0; k < 9; k++) buf[at + k] = src[p + k]!;
+      this.#pos = at + 9;
+      return p + 9;
     }
-    return p;
+    if (t === ValueType.Real) {
+      if (end - p < 9) return -1;
+      this.#ensure(9);
+      const x = r.view.getFloat64(p + 1);
+      this.#buf[this.#pos] = 2;
+      this.#view.setFloat64(this.#pos + 1, x === 0 ? 0 : x);
+      this.#pos += 9;
+      return p + 9;
+    }
+    if (t === ValueType.Text || t === ValueType.Blob) {
+      let n: number;
+      let s: number;
+      if (p + 1 < end && src[p + 1]! < 0x80) {
+        n = src[p + 1]!;
+        s = p + 2;
+      } else {
+        r.pos = p + 1;
+        n = r.varint();
+        s = r.pos;
+      }
+      if (n > end - s) return -1;
+      if (t === ValueType.Text) {
+        let or = 0;
+        for (let k = s; k < s + n; k++) or |= src[k]!;
+        if (or >= 0x80 && !isUtf8(src.subarray(s, s + n))) return -1;
+      }
+      this.#ensure(5 + n);
+      const buf = this.#buf;
+      const at = this.#pos;
+      buf[at] = t;
+      this.#view.setUint32(at + 1, n);
+      if (n <= 32) for (let k = 0; k < n; k++) buf[at + 5 + k] = src[s + k]!;
+      else buf.set(src.subarray(s, s + n), at + 5);
+      this.#pos = at + 5 + n;
+      return s + n;
+    }
+    if (t === ValueType.Null) {
+      this.#ensure(1);
+      this.#buf[this.#pos++] = 5;
+      return p + 1;
+    }
+    return -1;
+  }
+
+  /** Appends bytes already in element form (e.g. a column of another element). */
+  encoded(bytes: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#ensure(n);
+    if (n <= 32) for (let k = 0; k < n; k++) this.#buf[this.#pos + k] = bytes[start + k]!;
+    else this.#buf.set(bytes.subarray(start, end), this.#pos);
+    this.#pos += n;
   }
 
   finish(): Uint8Array {
@@ -216,4 +233,29 @@ export function asciiLower(name: string): string {
 export function isStateTable(name: string): boolean {
   const lower = asciiLower(name);
   return !lower.startsWith('sqlite_') && !lower.startsWith('_synddb_');
+}
+
+/**
+ * The start of each column's value in the element (`RowElementWriter` output) of `columns`
+ * columns at `start` in `bytes`, into `offsets[0..columns-1]`, and the element's end in
+ * `offsets[columns]`.
+ */
+export function elementColumnOffsets(
+  bytes: Uint8Array,
+  start: number,
+  columns: number,
+  offsets: Int32Array,
+): void {
+  const u32 = (p: number) =>
+    ((bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!) >>> 0;
+  let p = start + DOMAIN.byteLength;
+  p += 4 + u32(p) + 4; // the table name, the column count
+  for (let i = 0; i < columns; i++) {
+    offsets[i] = p;
+    const t = bytes[p]!;
+    if (t === 1 || t === 2) p += 9;
+    else if (t === 3 || t === 4) p += 5 + u32(p + 1);
+    else p += 1;
+  }
+  offsets[columns] = p;
 }

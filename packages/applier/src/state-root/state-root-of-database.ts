@@ -31,11 +31,17 @@ function columnsOf(db: Database, table: string): string[] {
 /**
  * The LtHash16 of a database's content computed from scratch: one element per row of every state
  * table (see `RowElementWriter`). Costs O(database); the incremental maintenance
- * (`changesetStateDelta` + `applyStateDelta`) must always agree with it.
+ * (`changesetStateDelta` + `applyStateDelta`) must always agree with it. `progress` is called
+ * every 16,384 rows (a heartbeat for whoever waits on another thread).
  */
-export function stateHashOfDatabase(db: Database): LtHash16 {
+export function stateHashOfDatabase(
+  db: Database,
+  options: { progress?: (() => void) | undefined } = {},
+): LtHash16 {
   const hash = new LtHash16();
   const batch = elementLaneBatch();
+  const progress = options.progress;
+  let rows = 0;
   for (const table of stateTables(db)) {
     const columns = columnsOf(db, table);
     if (columns.length === 0) continue;
@@ -47,6 +53,7 @@ export function stateHashOfDatabase(db: Database): LtHash16 {
       writer.begin(table, columns.length);
       for (const v of row) writer.storedValue(v);
       batch.add(writer.finish(), false);
+      if (progress !== undefined && (++rows & 0x3fff) === 0) progress();
     }
   }
   batch.finish(hash.lanes);

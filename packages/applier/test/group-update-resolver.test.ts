@@ -1,0 +1,293 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { testSeed } from '@synddb/test-support';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  applyChangeset,
+  applyStateDelta,
+  changesetStateDelta,
+  GroupUpdateResolver,
+  LTHASH_LANES,
+  LtHash16,
+  stateHashOfDatabase,
+  stateRootOfDatabase,
+  UnresolvableUpdateError,
+} from '../src/index';
+import { record, testDatabases } from './helpers';
+
+const dbs = testDatabases('synddb-group-resolver-');
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+const SCHEMA = `
+CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w, r REAL);
+CREATE TABLE u(a TEXT, b INTEGER, c BLOB, d, PRIMARY KEY (b, a)) WITHOUT ROWID;
+CREATE TABLE _synddb_private(k INTEGER PRIMARY KEY, v);
+`;
+
+type Op =
+  | { k: 'insertT'; id: number; v: string; w: number | string | null; r: number }
+  | { k: 'setV'; id: number; v: string }
+  | { k: 'setW'; id: number; w: number | string | null }
+  | { k: 'rewriteT'; id: number; v: string; w: number; r: number }
+  | { k: 'deleteT'; id: number }
+  | { k: 'upsertU'; a: string; b: number; c: Uint8Array | null; d: number }
+  | { k: 'setD'; a: string; b: number; d: number | bigint }
+  | { k: 'deleteU'; a: string; b: number }
+  | { k: 'private'; k2: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({
+    k: fc.constant('insertT' as const),
+    id: fc.integer({ min: 1, max: 6 }),
+    v: fc.string({ maxLength: 3 }),
+    w: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constant(null), fc.string({ maxLength: 2 })),
+    r: fc.double({ noNaN: true }),
+  }),
+  fc.record({
+    k: fc.constant('setV' as const),
+    id: fc.integer({ min: 1, max: 6 }),
+    v: fc.string({ maxLength: 3 }),
+  }),
+  fc.record({
+    k: fc.constant('setW' as const),
+    id: fc.integer({ min: 1, max: 6 }),
+    w: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constant(null), fc.string({ maxLength: 2 })),
+  }),
+  fc.record({
+    k: fc.constant('rewriteT' as const),
+    id: fc.integer({ min: 1, max: 6 }),
+    v: fc.string({ maxLength: 3 }),
+    w: fc.integer(),
+    r: fc.double({ noNaN: true }),
+  }),
+  fc.record({ k: fc.constant('deleteT' as const), id: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({
+    k: fc.constant('upsertU' as const),
+    a: fc.constantFrom('x', 'y', 'Y'),
+    b: fc.integer({ min: 0, max: 3 }),
+    c: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 3 })),
+    d: fc.integer({ min: 0, max: 5 }),
+  }),
+  fc.record({
+    k: fc.constant('setD' as const),
+    a: fc.constantFrom('x', 'y', 'Y'),
+    b: fc.integer({ min: 0, max: 3 }),
+    d: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constant(2n ** 62n)),
+  }),
+  fc.record({
+    k: fc.constant('deleteU' as const),
+    a: fc.constantFrom('x', 'y', 'Y'),
+    b: fc.integer({ min: 0, max: 3 }),
+  }),
+  fc.record({ k: fc.constant('private' as const), k2: fc.integer({ min: 0, max: 3 }) }),
+);
+
+const bind = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v);
+
+function run(source: DatabaseSync, o: Op): void {
+  switch (o.k) {
+    case 'insertT':
+      source
+        .prepare('INSERT OR IGNORE INTO t VALUES (?, ?, ?, ?)')
+        .run(o.id, o.v, bind(o.w) as never, o.r);
+      break;
+    case 'setV':
+      source.prepare('UPDATE t SET v = ? WHERE id = ?').run(o.v, o.id);
+      break;
+    case 'setW':
+      source.prepare('UPDATE t SET w = ? WHERE id = ?').run(bind(o.w) as never, o.id);
+      break;
+    case 'rewriteT':
+      source
+        .prepare('UPDATE t SET v = ?, w = ?, r = ? WHERE id = ?')
+        .run(o.v, bind(o.w) as never, o.r, o.id);
+      break;
+    case 'deleteT':
+      source.prepare('DELETE FROM t WHERE id = ?').run(o.id);
+      break;
+    case 'upsertU':
+      source
+        .prepare('INSERT INTO u VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET c = excluded.c')
+        .run(o.a, o.b, o.c, o.d);
+      break;
+    case 'setD':
+      source.prepare('UPDATE u SET d = ? WHERE a = ? AND b = ?').run(bind(o.d) as never, o.a, o.b);
+      break;
+    case 'deleteU':
+      source.prepare('DELETE FROM u WHERE a = ? AND b = ?').run(o.a, o.b);
+      break;
+    case 'private':
+      source.prepare('INSERT OR REPLACE INTO _synddb_private VALUES (?, ?)').run(o.k2, 'x');
+      break;
+  }
+}
+
+/** Each transaction's changeset, recorded on a node:sqlite source. */
+function changesetsOf(source: DatabaseSync, txs: Op[][]): Uint8Array[] {
+  return txs.map((tx) =>
+    record(source, (db) => {
+      db.exec('BEGIN');
+      for (const o of tx) run(db, o);
+      db.exec('COMMIT');
+    }),
+  );
+}
+
+describe('GroupUpdateResolver', () => {
+  it('resolves a group of UPDATEs on the snapshot before it, as applyStateDelta does after', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { maxLength: 5 }), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        (groups) => {
+          const source = dbs.source(SCHEMA);
+          const writer = dbs.ours(SCHEMA);
+          const reader = new Database(writer.name, { readonly: true });
+          const resolver = new GroupUpdateResolver(reader);
+          try {
+            const inline = stateHashOfDatabase(writer);
+            const viaResolver = new LtHash16(inline.lanes);
+            let resolved = 0;
+            let g = 0;
+            for (const txs of groups) {
+              const changesets = changesetsOf(source, txs).filter((c) => c.byteLength > 0);
+              const deltas = changesets.map((c) =>
+                changesetStateDelta(c, { decodeUpdates: false }),
+              );
+              const positions = deltas.map((d) => d.undecodedUpdates?.positions ?? null);
+              // the reader's snapshot is taken before the group applies, or kept from an earlier
+              // group with the overlay of every group since (every other group here)
+              const fresh = g++ % 2 === 0 || !resolver.follows({ changesets, positions });
+              if (fresh) {
+                if (reader.inTransaction) reader.exec('COMMIT');
+                resolver.clear();
+                reader.exec('BEGIN');
+                reader.prepare('SELECT count(*) FROM sqlite_schema').get();
+              }
+              writer.transaction(() => {
+                for (const c of changesets) {
+                  const result = applyChangeset(writer, c, { transaction: 'caller' });
+                  expect(result.omitted + result.replaced).toBe(0);
+                  applyStateDelta(writer, inline, changesetStateDelta(c));
+                }
+              })();
+              // ... and the group is resolved after it committed: the snapshot still holds
+              const slots: Uint16Array[] = [];
+              const done: number[] = [];
+              resolver.resolve(
+                { changesets, positions },
+                (slot) => {
+                  slots[slot] = new Uint16Array(LTHASH_LANES);
+                  return slots[slot]!;
+                },
+                (slot) => {
+                  done.push(slot);
+                  return true;
+                },
+              );
+              const withUpdates = positions.filter((p) => p !== null).length;
+              expect(done).toEqual(Array.from({ length: withUpdates }, (_, i) => i));
+              resolved += withUpdates;
+              for (const d of deltas) viaResolver.addLanes(d.lanes);
+              for (const s of slots) viaResolver.addLanes(s);
+              expect(hex(inline.digest())).toBe(hex(stateRootOfDatabase(writer)));
+              expect(hex(viaResolver.digest())).toBe(hex(inline.digest()));
+            }
+            return resolved >= 0;
+          } finally {
+            if (reader.inTransaction) reader.exec('COMMIT');
+            reader.close();
+            writer.close();
+            source.close();
+          }
+        },
+      ),
+      { numRuns: Number(process.env.STATE_ROOT_RUNS ?? 80), seed: testSeed('group resolver') },
+    );
+  });
+
+  it('sees an UPDATE of a row inserted, updated or re-inserted earlier in the group', () => {
+    const source = dbs.source(SCHEMA);
+    const writer = dbs.ours(SCHEMA);
+    const reader = new Database(writer.name, { readonly: true });
+    try {
+      const before = changesetsOf(source, [
+        [{ k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 }],
+        [{ k: 'upsertU', a: 'x', b: 1, c: null, d: 0 }],
+      ]);
+      for (const c of before) applyChangeset(writer, c);
+      const group = changesetsOf(source, [
+        [{ k: 'setV', id: 1, v: 'b' }],
+        [{ k: 'setW', id: 1, w: 'two' }],
+        [{ k: 'deleteT', id: 1 }],
+        [{ k: 'insertT', id: 1, v: 'c', w: null, r: -2 }],
+        [{ k: 'setV', id: 1, v: 'd' }],
+        [
+          { k: 'insertT', id: 2, v: 'e', w: 3, r: 0 },
+          { k: 'setW', id: 2, w: 4 },
+        ],
+        [{ k: 'setD', a: 'x', b: 1, d: 2n ** 62n }],
+        [{ k: 'setD', a: 'x', b: 1, d: 3 }],
+      ]);
+      const deltas = group.map((c) => changesetStateDelta(c, { decodeUpdates: false }));
+      const positions = deltas.map((d) => d.undecodedUpdates?.positions ?? null);
+      const root = stateHashOfDatabase(writer);
+      reader.exec('BEGIN');
+      const slots: Uint16Array[] = [];
+      new GroupUpdateResolver(reader).resolve(
+        { changesets: group, positions },
+        (slot) => {
+          slots[slot] = new Uint16Array(LTHASH_LANES);
+          return slots[slot]!;
+        },
+        () => true,
+      );
+      reader.exec('COMMIT');
+      for (const c of group) applyChangeset(writer, c);
+      for (const d of deltas) root.addLanes(d.lanes);
+      for (const s of slots) root.addLanes(s);
+      expect(slots.length).toBeGreaterThanOrEqual(5);
+      expect(hex(root.digest())).toBe(hex(stateRootOfDatabase(writer)));
+    } finally {
+      reader.close();
+      writer.close();
+      source.close();
+    }
+  });
+
+  it('stops when done() says so, and refuses an UPDATE of a row that does not exist', () => {
+    const source = dbs.source(SCHEMA);
+    const writer = dbs.ours(SCHEMA);
+    const reader = new Database(writer.name, { readonly: true });
+    try {
+      const [insert, ...updates] = changesetsOf(source, [
+        [{ k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 }],
+        [{ k: 'setV', id: 1, v: 'b' }],
+        [{ k: 'setV', id: 1, v: 'c' }],
+      ]);
+      const positions = updates.map(
+        (c) => changesetStateDelta(c, { decodeUpdates: false }).undecodedUpdates!.positions,
+      );
+      const resolver = new GroupUpdateResolver(reader);
+      const lanes = () => new Uint16Array(LTHASH_LANES);
+      // the row is not in the replica yet
+      expect(() => resolver.resolve({ changesets: updates, positions }, lanes, () => true)).toThrow(
+        UnresolvableUpdateError,
+      );
+      applyChangeset(writer, insert!);
+      const done: number[] = [];
+      resolver.resolve({ changesets: updates, positions }, lanes, (slot) => {
+        done.push(slot);
+        return false;
+      });
+      expect(done).toEqual([0]);
+    } finally {
+      reader.close();
+      writer.close();
+      source.close();
+    }
+  });
+});
