@@ -1,5 +1,10 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared';
 
-// The prepare worker is its own entry: the pool loads `./prepare-worker.js` next to the bundle.
-export default defineConfig(packageBuild({ entry: ['src/index.ts', 'src/prepare-worker.ts'] }));
+// The workers are their own entries: the prepare pool loads `./prepare-worker.js` next to the
+// bundle, the state root's UPDATE resolver `./update-resolver-worker.js`.
+export default defineConfig(
+  packageBuild({
+    entry: ['src/index.ts', 'src/prepare-worker.ts', 'src/update-resolver-worker.ts'],
+  }),
+);

@@ -41,6 +41,7 @@ describe('attachSyncLogging', () => {
     engine.emit('gapSkipped', { start: 30n, end: 33n, reason: 'missing' });
     engine.emit('signatureFailure', { sequence: 40n, code: 'MESSAGE_SIGNATURE' });
     engine.emit('caughtUp', { sequence: 41n });
+    engine.emit('updateResolverFailed', { message: 'worker exited with code 1' });
     engine.emit('error', new Error('bug'));
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       ['info', 'catching up'],
@@ -52,6 +53,7 @@ describe('attachSyncLogging', () => {
       ['warn', 'skipped a sequence gap (GAP_SKIP_ON_FAILURE)'],
       ['error', 'signature verification failed'],
       ['info', 'caught up with storage'],
+      ['warn', 'state root UPDATE resolver worker failed: UPDATEs are resolved on the sync thread'],
       ['error', 'sync engine error'],
     ]);
     expect(lines[0]).toMatchObject({

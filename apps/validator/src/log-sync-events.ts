@@ -64,6 +64,10 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
       last: messages[messages.length - 1]?.sequence,
     });
   };
+  const onUpdateResolverFailed: Parameters<typeof engine.on<'updateResolverFailed'>>[1] = (info) =>
+    log.warn('state root UPDATE resolver worker failed: UPDATEs are resolved on the sync thread', {
+      reason: info.message,
+    });
   const onError: Parameters<typeof engine.on<'error'>>[1] = (error) =>
     log.error('sync engine error', { error });
 
@@ -76,6 +80,7 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
   engine.on('gapSkipped', onGapSkipped);
   engine.on('signatureFailure', onSignatureFailure);
   engine.on('applied', onApplied);
+  engine.on('updateResolverFailed', onUpdateResolverFailed);
   engine.on('error', onError);
   return () => {
     engine.off('progress', onProgress);
@@ -87,6 +92,7 @@ export function attachSyncLogging(engine: SyncEngine, logger: Logger): () => voi
     engine.off('gapSkipped', onGapSkipped);
     engine.off('signatureFailure', onSignatureFailure);
     engine.off('applied', onApplied);
+    engine.off('updateResolverFailed', onUpdateResolverFailed);
     engine.off('error', onError);
   };
 }

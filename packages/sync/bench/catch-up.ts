@@ -20,7 +20,7 @@
 // Part 2 also measures the machine's verify capacity in the same run: signature verifications
 // per second on one core (the default backend, one bound key, as a prepare worker verifies),
 // measured right before and after each prepare-worker run, times the number of prepare workers.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,6 +216,8 @@ function timeApplierOnly(name: string, workload: Workload): number {
 let lastSyncCpuMs = 0;
 /** The applying thread's share of it (this thread: the engine, fetches, applies), in ms. */
 let lastSyncThreadCpuMs = 0;
+/** With the state root: the UPDATE resolver's counters of the last run (checked root too). */
+let lastResolver = '';
 
 async function timeSync(
   name: string,
@@ -253,6 +255,9 @@ async function timeSync(
     ...(rules.length > 0 ? { rules } : {}),
     ...(stateRoot ? { stateRoot: true } : {}),
   });
+  // like the prepare pool's: the resolver's start-up is not part of catching up
+  await engine.stateRoot?.resolver?.ready();
+  const tasksBefore = process.env.BENCH_THREADS === '1' ? threadTimes() : undefined;
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
   const threadCpuStarted = process.threadCpuUsage();
@@ -284,12 +289,52 @@ async function timeSync(
   lastSyncCpuMs = (cpu.user + cpu.system) / 1000;
   const threadCpu = process.threadCpuUsage(threadCpuStarted);
   lastSyncThreadCpuMs = (threadCpu.user + threadCpu.system) / 1000;
+  if (tasksBefore !== undefined) {
+    const after = threadTimes();
+    const lines: string[] = [];
+    for (const [tid, t] of after) {
+      const ms = t.ms - (tasksBefore.get(tid)?.ms ?? 0);
+      if (ms >= 5) lines.push(`${t.name}(${tid}) ${ms.toFixed(0)} ms`);
+    }
+    console.log(`  threads' CPU: ${lines.join(', ')}`);
+  }
+  lastResolver = '';
+  if (engine.stateRoot !== undefined) {
+    // outside the timing: the incremental root must be the root of the result
+    const ok =
+      Buffer.from(engine.stateRoot.root()).equals(Buffer.from(stateRootOfDatabase(db))) &&
+      'checked';
+    if (!ok) throw new Error('the incremental state root differs from the root from scratch');
+    const r = engine.stateRoot.resolver;
+    lastResolver =
+      r === undefined
+        ? 'no UPDATE resolver'
+        : `UPDATE resolver: ${r.stats.jobs} jobs (${r.stats.snapshots} snapshots), ${r.stats.images} images, ${r.stats.slots} slots, ${r.stats.fallbacks} fallbacks, waited ${r.stats.waitMs.toFixed(0)} ms, its thread's CPU ${r.stats.workerCpuMs.toFixed(0)} ms`;
+  }
   await engine.stop();
   await pool?.close();
   await preparePool?.close();
   db.close();
   server.stop();
   return elapsed;
+}
+
+/** CPU time (user + system, ms) and name of each thread of this process (Linux /proc). */
+function threadTimes(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  const tick = 10; // USER_HZ 100
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 function median(values: readonly number[]): number {
@@ -553,14 +598,28 @@ async function benchRules(): Promise<void> {
 
 /** Part 4: the state root's cost in the engine (alternated pairs) and where it goes. */
 async function benchStateRoot(): Promise<void> {
+  // BENCH_ROOT_WORKLOADS: a comma-separated subset of bulk,one-row,updates (default all three;
+  // the breakdown below needs bulk).
+  const only = new Set((process.env.BENCH_ROOT_WORKLOADS ?? 'bulk,one-row,updates').split(','));
   const workloads = [
-    { label: `${MESSAGES} messages x ${ROWS} rows`, w: makeWorkload('root-bulk', MESSAGES, ROWS) },
-    { label: `${ONE_ROW} one-row messages`, w: makeWorkload('root-one', ONE_ROW, 1) },
     {
-      label: `${UPDATE_MESSAGES} messages x ${ROWS} UPDATEs of existing rows`,
-      w: makeUpdateWorkload('root-updates', 50_000, UPDATE_MESSAGES, ROWS),
+      key: 'bulk',
+      label: `${MESSAGES} messages x ${ROWS} rows`,
+      make: () => makeWorkload('root-bulk', MESSAGES, ROWS),
     },
-  ];
+    {
+      key: 'one-row',
+      label: `${ONE_ROW} one-row messages`,
+      make: () => makeWorkload('root-one', ONE_ROW, 1),
+    },
+    {
+      key: 'updates',
+      label: `${UPDATE_MESSAGES} messages x ${ROWS} UPDATEs of existing rows`,
+      make: () => makeUpdateWorkload('root-updates', 50_000, UPDATE_MESSAGES, ROWS),
+    },
+  ]
+    .filter((x) => only.has(x.key))
+    .map((x) => ({ key: x.key, label: x.label, w: x.make() }));
   const pairs = Number(process.env.BENCH_ROOT_PAIRS ?? 2);
   console.log(
     `\n4) state root maintained vs not, prepare workers (${pairs} pairs alternated, off first; CPU = all threads of this process); BLAKE3 kernel ${stateRootKernel().kernel} (SYNDDB_STATE_ROOT_KERNEL forces one)`,
@@ -570,6 +629,7 @@ async function benchStateRoot(): Promise<void> {
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
     const threadRatios: number[] = [];
+    const resolverNotes: string[] = [];
     for (let pair = 0; pair < pairs; pair++) {
       const off = await timeSync(`root-${label}`, w, 'prepare', [], false);
       const offCpu = lastSyncCpuMs;
@@ -577,6 +637,7 @@ async function benchStateRoot(): Promise<void> {
       const on = await timeSync(`root-${label}`, w, 'prepare', [], true);
       const onCpu = lastSyncCpuMs;
       const onThread = lastSyncThreadCpuMs;
+      resolverNotes.push(lastResolver);
       ratios.push(on / off);
       cpuRatios.push(onCpu / offCpu);
       threadRatios.push(onThread / offThread);
@@ -606,12 +667,14 @@ async function benchStateRoot(): Promise<void> {
         .map((x) => x.toFixed(2))
         .join(' ')})`,
     );
+    console.log(`root checked against the root from scratch; ${resolverNotes.join('; ')}`);
   }
 
   // Where the time goes, in process, on the bulk workload: the prepare workers' share (deltas
   // from the changesets alone), the applying thread's share (adding deltas, resolving UPDATEs),
   // and the from-scratch root of the result.
-  const bulk = workloads[0]!.w;
+  const bulk = workloads.find((x) => x.key === 'bulk')?.w;
+  if (bulk === undefined) return;
   let deltaMs = 0;
   let elements = 0;
   const deltas = bulk.changesets.map((c) => {

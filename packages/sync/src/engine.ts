@@ -32,6 +32,7 @@ import type { SnapshotBatchLimits } from './snapshot-batch';
 import { discardSpooled, snapshotSpoolPlace, sweepSnapshotSpools } from './snapshot-spool';
 import { type StateRootHandler, StateRootTracker } from './state-root-tracker';
 import type { AppliedMessage, SyncEvents, SyncState, SyncStatus } from './types';
+import { UpdateResolver, type UpdateResolverOptions } from './update-resolver';
 import type { ValidationRule } from './validation-rule';
 
 export interface SyncEngineOptions {
@@ -114,6 +115,13 @@ export interface SyncEngineOptions {
   stateRoot?: boolean;
   /** Called in the apply transaction after every message with its state root (implies `stateRoot`). */
   onStateRoot?: StateRootHandler;
+  /**
+   * With the state root kept, on a replica file in WAL mode: resolve the UPDATEs that leave
+   * columns out on a worker thread with its own read connection while each group applies
+   * (`UpdateResolver`), instead of on the applying thread after each changeset. Default true;
+   * false, or an in-memory or non-WAL replica, resolves them on the applying thread.
+   */
+  updateResolver?: boolean | Omit<UpdateResolverOptions, 'path'>;
   backend?: Secp256k1Backend;
   /** Verify message signatures on these worker threads (the rest of preparing stays here). */
   pool?: VerifierPool;
@@ -175,6 +183,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       | 'fetcher'
       | 'stateRoot'
       | 'onStateRoot'
+      | 'updateResolver'
     >
   >;
   readonly #fetcher: StorageFetcher;
@@ -237,7 +246,9 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     // Spool files a crash left behind (this engine is the replica's only writer).
     sweepSnapshotSpools(this.#snapshotBatches.spool);
     const keepRoot = options.stateRoot ?? options.onStateRoot !== undefined;
-    this.stateRoot = keepRoot ? new StateRootTracker(this.db, this.state) : undefined;
+    this.stateRoot = keepRoot
+      ? new StateRootTracker(this.db, this.state, this.#updateResolver(options.updateResolver))
+      : undefined;
     const context = {
       db: this.db,
       state: this.state,
@@ -275,8 +286,26 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     );
   }
 
+  /** The UPDATE resolver's worker, when it can run on this replica (see `updateResolver`). */
+  #updateResolver(option: SyncEngineOptions['updateResolver']): UpdateResolver | undefined {
+    if (option === false) return undefined;
+    const db = this.db;
+    if (db.memory || db.name === '' || db.name === ':memory:') return undefined;
+    if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
+      return undefined;
+    }
+    return new UpdateResolver({
+      ...(option === true ? {} : option),
+      path: db.name,
+      onFailed: (message) => this.emit('updateResolverFailed', { message }),
+    });
+  }
+
   start(): void {
     if (this.#loop !== null) return;
+    // The resolver's worker starts with the engine (a snapshot's image is hashed on it too); a
+    // failure is reported by `updateResolverFailed`, and the root is then kept on this thread.
+    this.stateRoot?.resolver?.ready().catch(() => {});
     this.#abort = new AbortController();
     this.#state = 'starting';
     this.#loop = this.#run().catch((error: unknown) => {
@@ -288,7 +317,10 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
 
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     const loop = this.#loop;
-    if (loop === null) return;
+    if (loop === null) {
+      await this.stateRoot?.resolver?.stop();
+      return;
+    }
     this.#abort.abort();
     const timeoutMs = options.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
@@ -299,6 +331,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     clearTimeout(timer);
     this.#loop = null;
     this.#dropPending();
+    await this.stateRoot?.resolver?.stop();
     this.#state = 'stopped';
     if (result === 'timeout') {
       throw new Error(`sync engine did not stop within ${timeoutMs} ms`);
@@ -546,6 +579,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const applyOne = this.#applyOne;
     const budget = this.#o.maxCommitMs;
     const tracker = this.stateRoot;
+    tracker?.beginGroup(group);
     try {
       this.db.transaction(() => {
         for (const message of group) {
@@ -564,6 +598,8 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       tracker?.reload();
       throw error;
     }
+    // committed; with every message it started when none failed
+    tracker?.endGroup(failure === null);
     if (applied.length > 0) this.#afterCommit(applied, started);
     if (failure !== null) throw failure;
     return applied.length;

@@ -44,6 +44,11 @@ export type {
   SyncState,
   SyncStatus,
 } from './types';
+export type {
+  UpdateResolver,
+  UpdateResolverOptions,
+  UpdateResolverStats,
+} from './update-resolver';
 export {
   checkRules,
   type RuleContext,

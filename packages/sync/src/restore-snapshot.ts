@@ -69,6 +69,7 @@ export async function restoreSnapshotMessage(
       ...(inMemory ? {} : { tempDir: dirname(ctx.databasePath) }),
       maxBytes: ctx.maxSnapshotBytes,
       keepTable: isReservedName,
+      ...(tracker === undefined ? {} : { onImage: (path: string) => tracker.imageReady(path) }),
       beforeCommit: () => {
         ctx.state.recordApplied(message.sequence, message.timestamp, {
           startSequence: ctx.startSequence,

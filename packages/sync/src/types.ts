@@ -83,6 +83,11 @@ export interface SyncEvents {
    */
   retrying: [info: SyncRetry];
   prefetchDepth: [depth: number];
+  /**
+   * The state root's UPDATE resolver worker failed (it did not start, stopped answering or
+   * exited): the state root is kept on the applying thread from then on, correct but slower.
+   */
+  updateResolverFailed: [info: { message: string }];
   error: [error: Error];
 }
 

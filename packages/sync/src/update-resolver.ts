@@ -1,0 +1,373 @@
+import { Worker } from 'node:worker_threads';
+import { type ChangesetStateDelta, changesetStateDelta, LTHASH_LANES } from '@synddb/applier';
+import {
+  CANCELLED,
+  COMMITTED,
+  FAILED,
+  HEADER_BYTES,
+  type ImageHashMessage,
+  PROGRESS,
+  type ResolverJobMessage,
+  SLOT_BYTES,
+  SLOTS_DONE,
+  STARTED,
+  WAITING,
+} from './update-resolver-wire';
+
+export interface UpdateResolverOptions {
+  /** The replica's file (opened read-only by the worker; the replica must be in WAL mode). */
+  path: string;
+  /** Location of the worker module. Default: next to this module. */
+  workerUrl?: URL | undefined;
+  /**
+   * How long the applying thread waits for a slot before it resolves the rest of the group
+   * itself and stops using the worker (a stuck or dead worker). Default 5,000 ms.
+   */
+  waitMs?: number | undefined;
+  /** Changeset bytes per job at most (the rest of a group is resolved inline). Default 512 KiB. */
+  maxJobBytes?: number | undefined;
+  /** Called once when the worker fails for good (every group is resolved inline from then on). */
+  onFailed?: ((message: string) => void) | undefined;
+}
+
+/** One changeset of a group, as the job holds it. */
+export interface JobEntry {
+  changeset: Uint8Array;
+  delta: ChangesetStateDelta;
+  /** Its slot in the job, or -1 (no UPDATE to resolve: nothing to wait for). */
+  slot: number;
+}
+
+/** Counters, for tests and benchmarks. */
+export interface UpdateResolverStats {
+  jobs: number;
+  /** Slots whose lanes came from the worker. */
+  slots: number;
+  /** Jobs the worker failed or did not answer in time (the applying thread resolved the rest). */
+  fallbacks: number;
+  /** Time the applying thread waited for slots, ms. */
+  waitMs: number;
+  /** CPU time of the worker thread, ms (as of its last job). */
+  workerCpuMs: number;
+  /** Snapshot images whose state hash the worker computed. */
+  images: number;
+  /** Jobs that started a new snapshot (and overlay), and jobs that continued the last one's. */
+  snapshots: number;
+  continued: number;
+}
+
+/**
+ * Takes the state root's UPDATE resolution (`applyStateDelta`'s indexed reads and element hashes,
+ * the applying thread's largest cost on a stream of UPDATEs that leave columns out) to a worker
+ * thread with its own read connection: `start(group)` before the group's transaction hands the
+ * group's changesets to the worker, which resolves them on the replica as of the last commit
+ * (`GroupUpdateResolver`: an overlay of the group's own changes) while the applying thread applies
+ * them; `take(slot)` then returns each changeset's lanes, waiting for them if needed. The
+ * applying thread never commits before it has every slot it uses, so the worker's snapshot is
+ * always the previous commit. Anything unusual (a worker error, a timeout, an apply that omitted
+ * changes, a message that failed) ends the job, and the applying thread resolves the rest of the
+ * group itself, as without the worker: both compute the same lanes.
+ */
+export class UpdateResolver {
+  readonly #path: string;
+  readonly #workerUrl: URL | undefined;
+  readonly #waitMs: number;
+  readonly #maxJobBytes: number;
+  readonly #onFailed: ((message: string) => void) | undefined;
+  #worker: Worker | null = null;
+  #ready = false;
+  #readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
+  #broken = false;
+  #job: { header: Int32Array; shared: SharedArrayBuffer } | null = null;
+  #image: { header: Int32Array; shared: SharedArrayBuffer } | null = null;
+  /** Written by the worker after each job: its thread's CPU time (ms), snapshots, continued. */
+  readonly #workerStats = new Float64Array(new SharedArrayBuffer(24));
+  readonly #stats: UpdateResolverStats = {
+    jobs: 0,
+    slots: 0,
+    fallbacks: 0,
+    waitMs: 0,
+    workerCpuMs: 0,
+    images: 0,
+    snapshots: 0,
+    continued: 0,
+  };
+  /** The worker's last error message, if any. */
+  lastError: string | undefined;
+
+  constructor(options: UpdateResolverOptions) {
+    this.#path = options.path;
+    this.#workerUrl = options.workerUrl;
+    this.#waitMs = options.waitMs ?? 5000;
+    this.#maxJobBytes = options.maxJobBytes ?? 512 * 1024;
+    this.#onFailed = options.onFailed;
+  }
+
+  /** Counters; `workerCpuMs` as of the worker's last job. */
+  get stats(): UpdateResolverStats {
+    this.#stats.workerCpuMs = this.#workerStats[0]!;
+    this.#stats.snapshots = this.#workerStats[1]!;
+    this.#stats.continued = this.#workerStats[2]!;
+    return this.#stats;
+  }
+
+  /**
+   * Starts the worker now (it otherwise starts with the first group that has UPDATEs to resolve,
+   * which is then resolved inline) and resolves once it can take jobs; rejects if it fails.
+   */
+  ready(): Promise<void> {
+    if (this.#ready) return Promise.resolve();
+    if (this.#broken) return Promise.reject(new Error(`UPDATE resolver failed: ${this.lastError}`));
+    this.#spawn();
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  /** False once the worker failed for good (then every group is resolved inline). */
+  get usable(): boolean {
+    return !this.#broken;
+  }
+
+  /**
+   * Hands a group's changesets (each changeset message's non-empty changesets and their deltas,
+   * in apply order) to the worker. Returns the entries the job covers (a prefix of the group),
+   * or null when there is no job: no UPDATE to resolve, the worker is not started yet (it starts
+   * now and takes later groups), or it failed. `continuation`: nothing was applied since the
+   * previous job but what its group committed (see `finish`), so the worker may keep its
+   * snapshot and overlay.
+   */
+  start(
+    changesets: readonly Uint8Array[],
+    deltas: readonly (ChangesetStateDelta | null | undefined)[],
+    epoch: number,
+    continuation: boolean,
+  ): JobEntry[] | null {
+    this.cancel();
+    if (this.#broken) return null;
+    const entries: JobEntry[] = [];
+    let bytes = 0;
+    let slots = 0;
+    let positionCount = 0;
+    for (let i = 0; i < changesets.length; i++) {
+      const changeset = changesets[i]!;
+      if (entries.length > 0 && bytes + changeset.byteLength > this.#maxJobBytes) break;
+      let delta = deltas[i];
+      // Computed here (it would be when applied): the UPDATEs' positions are what the job sends.
+      if (delta === null || delta === undefined) {
+        delta = changesetStateDelta(changeset, { decodeUpdates: false });
+      }
+      const positions = delta.undecodedUpdates?.positions;
+      const slot = positions !== undefined && positions.length > 0 ? slots++ : -1;
+      if (slot >= 0) positionCount += positions!.length;
+      entries.push({ changeset, delta, slot });
+      bytes += changeset.byteLength;
+    }
+    if (slots === 0) return null;
+    if (!this.#ready) {
+      this.#spawn();
+      return null;
+    }
+    const data = new Uint8Array(bytes);
+    const positions = new Uint32Array(positionCount);
+    const bounds = new Uint32Array(entries.length * 4);
+    let at = 0;
+    let p = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      data.set(e.changeset, at);
+      bounds[4 * i] = at;
+      at += e.changeset.byteLength;
+      bounds[4 * i + 1] = at;
+      bounds[4 * i + 2] = p;
+      if (e.slot >= 0) {
+        const list = e.delta.undecodedUpdates!.positions;
+        positions.set(list, p);
+        p += list.length;
+      }
+      bounds[4 * i + 3] = p;
+    }
+    const shared = new SharedArrayBuffer(HEADER_BYTES + slots * SLOT_BYTES);
+    const message: ResolverJobMessage = {
+      kind: 'group',
+      epoch,
+      continuation,
+      data: data.buffer,
+      bounds,
+      positions: positions.buffer,
+      shared,
+    };
+    this.#worker!.postMessage(message, [data.buffer, positions.buffer]);
+    this.#job = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared };
+    this.#stats.jobs++;
+    return entries;
+  }
+
+  /**
+   * The lanes of `slot` of the current job (a view of shared memory, valid until the next
+   * `start`), waiting for the worker; null when the job failed, was cancelled or timed out (the
+   * caller resolves the slot itself, and the job ends).
+   */
+  take(slot: number): Uint16Array | null {
+    const job = this.#job;
+    if (job === null) return null;
+    const header = job.header;
+    let deadline = 0;
+    let waited = 0;
+    for (;;) {
+      const done = Atomics.load(header, SLOTS_DONE);
+      if (done > slot) {
+        if (waited !== 0) this.#stats.waitMs += performance.now() - waited;
+        this.#stats.slots++;
+        return new Uint16Array(job.shared, HEADER_BYTES + slot * SLOT_BYTES, LTHASH_LANES);
+      }
+      if (Atomics.load(header, FAILED) !== 0) break;
+      const now = performance.now();
+      if (deadline === 0) {
+        deadline = now + this.#waitMs;
+        waited = now;
+      } else if (now >= deadline) {
+        // stuck, dead or starved for this long: stop relying on it
+        this.#fail(`no answer within ${this.#waitMs} ms`);
+        break;
+      }
+      Atomics.wait(header, SLOTS_DONE, done, Math.max(1, deadline - now));
+    }
+    if (waited !== 0) this.#stats.waitMs += performance.now() - waited;
+    this.#stats.fallbacks++;
+    this.cancel();
+    return null;
+  }
+
+  /** The applying thread starts to apply the job's `entry`-th changeset: the worker may walk it. */
+  starting(entry: number): void {
+    const job = this.#job;
+    if (job === null) return;
+    Atomics.store(job.header, STARTED, entry + 1);
+    if (Atomics.load(job.header, WAITING) !== 0) Atomics.notify(job.header, STARTED);
+  }
+
+  /**
+   * The group committed with the job's first `entries` changesets, every one it started, and
+   * nothing else: the worker stops there and may continue from its snapshot with the next job.
+   */
+  finish(entries: number): void {
+    const job = this.#job;
+    if (job === null) return;
+    this.#job = null;
+    Atomics.store(job.header, COMMITTED, entries + 1);
+    Atomics.notify(job.header, STARTED);
+  }
+
+  /** Ends the current job otherwise (the worker stops before its next changeset, starts over). */
+  cancel(): void {
+    const job = this.#job;
+    if (job === null) return;
+    this.#job = null;
+    Atomics.store(job.header, CANCELLED, 1);
+    Atomics.notify(job.header, STARTED);
+  }
+
+  /**
+   * Has the worker compute the state hash of a snapshot's image file (read-only, from scratch)
+   * while the applying thread swaps it in; `takeImage` returns it. False when the worker is not
+   * ready (the caller computes it itself).
+   */
+  hashImage(path: string): boolean {
+    this.cancel();
+    this.#image = null;
+    if (this.#broken || !this.#ready) return false;
+    const shared = new SharedArrayBuffer(HEADER_BYTES + SLOT_BYTES);
+    const message: ImageHashMessage = { kind: 'image', path, shared };
+    this.#worker!.postMessage(message);
+    this.#image = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared };
+    return true;
+  }
+
+  /**
+   * The hash `hashImage` asked for (its 1024 lanes), waiting for it as long as the worker makes
+   * progress (a heartbeat every 16,384 rows; `waitMs` without one gives up); null when there is
+   * none, it failed or the worker stopped answering (the caller computes it itself).
+   */
+  takeImage(): Uint16Array | null {
+    const job = this.#image;
+    this.#image = null;
+    if (job === null) return null;
+    const header = job.header;
+    let beat = Atomics.load(header, PROGRESS);
+    let deadline = performance.now() + this.#waitMs;
+    for (;;) {
+      if (Atomics.load(header, SLOTS_DONE) !== 0) {
+        this.#stats.images++;
+        return new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
+      }
+      if (Atomics.load(header, FAILED) !== 0) return null;
+      const now = performance.now();
+      const progress = Atomics.load(header, PROGRESS);
+      if (progress !== beat) {
+        beat = progress;
+        deadline = now + this.#waitMs;
+      } else if (now >= deadline) {
+        this.#fail(`no answer within ${this.#waitMs} ms (image hash)`);
+        return null;
+      }
+      Atomics.wait(header, SLOTS_DONE, 0, Math.max(1, Math.min(100, deadline - now)));
+    }
+  }
+
+  /** Terminates the worker (a later `start` starts another). */
+  async stop(): Promise<void> {
+    this.cancel();
+    this.#image = null;
+    const worker = this.#worker;
+    this.#worker = null;
+    this.#ready = false;
+    const stopped = new Error('UPDATE resolver stopped');
+    for (const w of this.#readyWaiters.splice(0)) w.reject(stopped);
+    if (worker === null) return;
+    worker.removeAllListeners();
+    await worker.terminate();
+  }
+
+  /** Whether its worker thread is running (started, not stopped, not failed). */
+  get running(): boolean {
+    return this.#worker !== null && !this.#broken;
+  }
+
+  /** The worker is no longer used: terminated, its waiters rejected, `onFailed` told once. */
+  #fail(message: string): void {
+    if (this.#broken) return;
+    this.#broken = true;
+    this.lastError = message;
+    void this.#worker?.terminate();
+    const error = new Error(`UPDATE resolver failed: ${message}`);
+    for (const w of this.#readyWaiters.splice(0)) w.reject(error);
+    this.#onFailed?.(message);
+  }
+
+  #spawn(): void {
+    if (this.#worker !== null) return;
+    const here = import.meta.url;
+    const fromSource = here.endsWith('.ts');
+    const url =
+      this.#workerUrl ??
+      new URL(fromSource ? './update-resolver-worker.ts' : './update-resolver-worker.js', here);
+    const worker = new Worker(url, {
+      execArgv: fromSource ? ['--conditions=source', '--import', 'tsx'] : [],
+      workerData: { path: this.#path, stats: this.#workerStats.buffer },
+    });
+    // Never what keeps the process alive: the applying thread waits for it only inside a group.
+    worker.unref();
+    worker.on('message', (m: { ready?: boolean; failed?: string }) => {
+      if (m.ready === true) {
+        this.#ready = true;
+        for (const w of this.#readyWaiters.splice(0)) w.resolve();
+      }
+      if (m.failed !== undefined) this.lastError = m.failed;
+    });
+    worker.on('error', (error) => this.#fail(error.message));
+    worker.on('exit', (code) => {
+      this.#worker = null;
+      this.#fail(`worker exited with code ${code}`);
+    });
+    this.#worker = worker;
+  }
+}

@@ -1,0 +1,159 @@
+import { join } from 'node:path';
+import { stateRootOfDatabase } from '@synddb/applier';
+import { createHttpFetcher } from '@synddb/fetchers';
+import { onCleanup, tempDir } from '@synddb/test-support';
+import { describe, expect, it } from 'vitest';
+import {
+  createPreparePool,
+  createSyncEngine,
+  type StateRootHandler,
+  type SyncEngineOptions,
+} from '../src/index';
+import {
+  type Devnet,
+  devnetWithWorkload,
+  dumpReplica,
+  dumpSource,
+  openReplica,
+  waitForSequence,
+} from './support';
+
+const fetcherOf = (url: string) =>
+  createHttpFetcher({ baseUrl: url, maxRetries: 0, timeoutMs: 5000 });
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Syncs a fresh replica to `head` with the state root kept; every root on the way, by sequence. */
+async function roots(
+  devnet: Devnet,
+  head: bigint,
+  options: Partial<SyncEngineOptions>,
+  {
+    awaitResolver = true,
+    onResolverFailed,
+  }: { awaitResolver?: boolean; onResolverFailed?: (message: string) => void } = {},
+) {
+  const path = join(tempDir('synddb-sync-resolver-'), 'replica.db');
+  const db = openReplica(path);
+  const seen = new Map<bigint, string>();
+  const onStateRoot: StateRootHandler = (c) => {
+    seen.set(c.sequence, hex(c.stateRoot()));
+  };
+  const engine = createSyncEngine({
+    db,
+    databasePath: path,
+    fetcher: fetcherOf(devnet.url),
+    sequencerPubkeys: [devnet.pubkey],
+    syncIntervalMs: 20,
+    // large groups: many messages (and repeated UPDATEs of the same rows) per job
+    maxCommitMs: 1000,
+    onStateRoot,
+    ...options,
+  });
+  engine.on('error', () => {});
+  if (onResolverFailed) engine.on('updateResolverFailed', (e) => onResolverFailed(e.message));
+  onCleanup(async () => {
+    await engine.stop().catch(() => {});
+    if (db.open) db.close();
+  });
+  if (awaitResolver) await engine.stateRoot?.resolver?.ready();
+  engine.start();
+  await waitForSequence(engine, head, 60_000);
+  expect(dumpReplica(db)).toEqual(dumpSource(devnet.app.db));
+  expect(hex(engine.stateRoot!.root())).toBe(hex(stateRootOfDatabase(db)));
+  return { seen, engine, db };
+}
+
+describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
+  it('gives the roots of the applying thread at every sequence, through schema changes', async () => {
+    // deposits, transfers and renames UPDATE some columns of existing rows; the schema changes
+    // (new columns, new tables) arrive as snapshots
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 300,
+      seed: 41,
+      schemaChangeEvery: 70,
+    });
+    const inline = await roots(devnet, head, { updateResolver: false });
+    expect(inline.engine.stateRoot?.resolver).toBeUndefined();
+    expect(inline.seen.size).toBe(Number(head) + 1);
+
+    // deltas (and the UPDATEs' positions) from a prepare worker
+    const pool = createPreparePool({ size: 1, callerDecodeMaxBytes: 0 });
+    const pooled = await roots(devnet, head, { preparePool: pool });
+    await pool.close();
+    // deltas computed on the applying thread when the job is built
+    const local = await roots(devnet, head, {});
+    for (const run of [pooled, local]) {
+      const stats = run.engine.stateRoot!.resolver!.stats;
+      expect(stats.jobs).toBeGreaterThan(0);
+      expect(stats.slots).toBeGreaterThan(50);
+      expect(stats.fallbacks).toBe(0);
+      expect(run.engine.stateRoot!.resolver!.usable).toBe(true);
+      expect(run.engine.stateRoot!.recomputations).toBeGreaterThanOrEqual(4); // the snapshots
+      // their images hashed on the worker while they were swapped in
+      expect(stats.images).toBeGreaterThanOrEqual(4);
+      expect(run.seen).toEqual(inline.seen);
+    }
+  }, 180_000);
+
+  it('falls back to the applying thread when the worker does not answer, or fails', async () => {
+    const { devnet, head } = await devnetWithWorkload({ transactions: 120, seed: 42 });
+    const inline = await roots(devnet, head, { updateResolver: false });
+    // a worker that never answers: the first wait (the bootstrap snapshot's image hash, or a
+    // slot) times out, the worker is dropped
+    const failures: string[] = [];
+    const stuck = await roots(
+      devnet,
+      head,
+      {
+        updateResolver: {
+          workerUrl: new URL('./fixtures/resolver-stuck-worker.ts', import.meta.url),
+          waitMs: 50,
+        },
+      },
+      { onResolverFailed: (m) => failures.push(m) },
+    );
+    const stuckResolver = stuck.engine.stateRoot!.resolver!;
+    expect(stuckResolver.stats.fallbacks).toBeLessThanOrEqual(1);
+    expect(stuckResolver.stats.slots).toBe(0);
+    expect(stuckResolver.stats.images).toBe(0);
+    expect(stuckResolver.usable).toBe(false);
+    expect(stuckResolver.lastError).toMatch(/^no answer within 50 ms/);
+    expect(stuckResolver.running).toBe(false);
+    expect(failures).toEqual([stuckResolver.lastError]); // reported once
+    expect(stuck.seen).toEqual(inline.seen);
+    // a worker that fails every job: each job falls back, the worker stays in use
+    const failing = await roots(devnet, head, {
+      updateResolver: {
+        workerUrl: new URL('./fixtures/resolver-failing-worker.ts', import.meta.url),
+      },
+    });
+    const failingResolver = failing.engine.stateRoot!.resolver!;
+    expect(failingResolver.stats.jobs).toBeGreaterThan(1);
+    expect(failingResolver.stats.fallbacks).toBe(failingResolver.stats.jobs);
+    expect(failingResolver.usable).toBe(true);
+    expect(failing.seen).toEqual(inline.seen);
+  }, 120_000);
+
+  it('is not used for an in-memory replica, and a stopped engine ends its worker', async () => {
+    const { devnet, head } = await devnetWithWorkload({ transactions: 30, seed: 43 });
+    const memory = createSyncEngine({
+      db: openReplica(':memory:'),
+      databasePath: ':memory:',
+      fetcher: fetcherOf(devnet.url),
+      sequencerPubkeys: [devnet.pubkey],
+      stateRoot: true,
+    });
+    expect(memory.stateRoot?.resolver).toBeUndefined();
+    const run = await roots(devnet, head, {});
+    const resolver = run.engine.stateRoot!.resolver!;
+    expect(resolver.running).toBe(true);
+    await run.engine.stop();
+    // stopped: the worker is gone; it starts again when asked (the engine's start asks)
+    expect(resolver.running).toBe(false);
+    await expect(resolver.ready()).resolves.toBeUndefined();
+    expect(resolver.running).toBe(true);
+    await run.engine.stop();
+    expect(resolver.running).toBe(false);
+  }, 60_000);
+});
