@@ -33,6 +33,7 @@ import { resolveValidatorConfig } from './config/parse-config';
 import { ValidatorStartupError } from './errors';
 import { attachSyncLogging } from './log-sync-events';
 import { isInMemory, openReplica, type Replica } from './replica';
+import { registerUpdateResolverMetrics } from './state-root-metrics';
 import { createStorage, resolveSequencerPubkey } from './storage';
 import { currentV8PoolSize } from './v8-pool';
 import { createValidationRules } from './validation-rules';
@@ -180,6 +181,8 @@ export async function startValidator(
   }
 
   const unbindMetrics = bindSyncMetrics(engine, metrics);
+  const resolver = engine.stateRoot?.resolver;
+  if (resolver !== undefined) registerUpdateResolverMetrics(metrics.registry, resolver);
   const detachLogging = attachSyncLogging(engine, logger);
   let syncedOnce = false;
   engine.on('caughtUp', () => {

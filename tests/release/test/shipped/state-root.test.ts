@@ -33,6 +33,15 @@ describe('the built validator: state attestations and the state-root command', (
       }),
     );
     await caughtUp(validator, head);
+    // the state root's UPDATEs were resolved on the resolver's worker thread, loaded from dist/
+    const metrics = await (await fetch(`${validator.url}/metrics`)).text();
+    expect(metrics).toMatch(/^synddb_validator_state_root_resolver_up 1$/m);
+    const resolved = Number(
+      /^synddb_validator_state_root_resolver_changesets_total (\d+)$/m.exec(metrics)?.[1],
+    );
+    expect(resolved).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^synddb_validator_state_root_resolver_fallbacks_total 0$/m);
+    expect(validator.lines.join('\n')).not.toMatch(/UPDATE resolver worker failed/);
     // the start-up line says which kernel hashes the state root's elements: on x86-64 Linux
     // with glibc the native one built into dist/, elsewhere WebAssembly, with the reason
     const started = validator.lines.find((l) => l.includes('synddb-validator started')) ?? '';
