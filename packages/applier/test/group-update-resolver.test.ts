@@ -258,6 +258,54 @@ describe('GroupUpdateResolver', () => {
     }
   });
 
+  it('takes the last walked changeset out of the overlay (undoLast)', () => {
+    const source = dbs.source(SCHEMA);
+    const writer = dbs.ours(SCHEMA);
+    const reader = new Database(writer.name, { readonly: true });
+    try {
+      const [insert, ...updates] = changesetsOf(source, [
+        [{ k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 }],
+        [{ k: 'setV', id: 1, v: 'b' }],
+        [{ k: 'setW', id: 1, w: 'x' }],
+        [{ k: 'setV', id: 1, v: 'c' }],
+      ]);
+      applyChangeset(writer, insert!);
+      const positions = updates.map(
+        (c) => changesetStateDelta(c, { decodeUpdates: false }).undecodedUpdates!.positions,
+      );
+      reader.exec('BEGIN');
+      /** Walks `walk` (indexes of `updates`), undoing after those in `undoAfter`; the last lanes. */
+      const lanesOf = (walk: number[], undoAfter: number[] = []) => {
+        const resolver = new GroupUpdateResolver(reader);
+        expect(resolver.undoLast()).toBe(false);
+        let lanes = new Uint16Array(LTHASH_LANES);
+        for (const c of walk) {
+          lanes = new Uint16Array(LTHASH_LANES);
+          resolver.resolve(
+            { changesets: [updates[c]!], positions: [positions[c]!] },
+            () => lanes,
+            () => true,
+          );
+          if (undoAfter.includes(c)) {
+            expect(resolver.undoLast()).toBe(true);
+            expect(resolver.undoLast()).toBe(false);
+          }
+        }
+        return hex(new Uint8Array(lanes.buffer));
+      };
+      // the third UPDATE leaves w out: its rows have w = 'x' after the second, w = 1 without it
+      const withSecond = lanesOf([0, 1, 2]);
+      const withoutSecond = lanesOf([0, 2]);
+      expect(withSecond).not.toBe(withoutSecond);
+      expect(lanesOf([0, 1, 2], [1])).toBe(withoutSecond);
+      reader.exec('COMMIT');
+    } finally {
+      reader.close();
+      writer.close();
+      source.close();
+    }
+  });
+
   it('stops when done() says so, and refuses an UPDATE of a row that does not exist', () => {
     const source = dbs.source(SCHEMA);
     const writer = dbs.ours(SCHEMA);

@@ -20,7 +20,7 @@
 // Part 2 also measures the machine's verify capacity in the same run: signature verifications
 // per second on one core (the default backend, one bound key, as a prepare worker verifies),
 // measured right before and after each prepare-worker run, times the number of prepare workers.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -289,6 +289,16 @@ async function timeSync(
   lastSyncCpuMs = (cpu.user + cpu.system) / 1000;
   const threadCpu = process.threadCpuUsage(threadCpuStarted);
   lastSyncThreadCpuMs = (threadCpu.user + threadCpu.system) / 1000;
+  if (process.env.BENCH_THREADS === '1') {
+    const wal = (() => {
+      try {
+        return statSync(`${path}-wal`).size;
+      } catch {
+        return 0;
+      }
+    })();
+    console.log(`  WAL at the end: ${(wal / 1048576).toFixed(1)} MiB`);
+  }
   if (tasksBefore !== undefined) {
     const after = threadTimes();
     const lines: string[] = [];

@@ -593,13 +593,15 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
         }
         // The root's state commits with the cursor it follows.
         if (tracker !== undefined && applied.length > 0) tracker.persist(applied.at(-1)!.sequence);
+        // What the group commits, told before the commit (the resolver's worker then ends its
+        // read at once): every message it started when none failed. A failed commit takes it
+        // back (reload).
+        tracker?.endGroup(failure === null);
       })();
     } catch (error) {
       tracker?.reload();
       throw error;
     }
-    // committed; with every message it started when none failed
-    tracker?.endGroup(failure === null);
     if (applied.length > 0) this.#afterCommit(applied, started);
     if (failure !== null) throw failure;
     return applied.length;

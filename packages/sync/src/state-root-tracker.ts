@@ -93,8 +93,9 @@ export class StateRootTracker {
   }
 
   /**
-   * After the group's transaction. `committed`: it committed every changeset it started to
-   * apply (no message failed); the worker may then continue from its snapshot next time.
+   * At the end of the group's transaction, right before its commit. `committed`: the group
+   * commits every changeset it started to apply (no message failed); the worker may then go on
+   * with its overlay next time. A commit that then fails must `reload()`.
    */
   endGroup(committed = false): void {
     if (this.#job === null) return;

@@ -1,9 +1,10 @@
 /**
- * A job for the UPDATE resolver's worker: one group's changesets, copied into one buffer (moved to
- * the worker), and the shared memory the results come back in.
- *
- * `shared` starts with HEADER_BYTES of Int32 (indexes below), then slot k's 1024 lanes at
- * HEADER_BYTES + k * SLOT_BYTES.
+ * A job for the UPDATE resolver's worker: one group's changesets and the UPDATEs' positions,
+ * copied into shared memory the applying thread reuses from job to job (no allocation per group:
+ * per-group buffers made the garbage collector run), and the results' place in the same memory.
+ * `shared` is laid out by `jobLayout`: HEADER_BYTES of Int32 (indexes below), slot k's 1024 lanes,
+ * then per changeset four Uint32 (start and end in the data, start and end in the positions;
+ * equal: none), the positions (Uint32 pairs), the changesets' bytes.
  */
 export interface ResolverJobMessage {
   kind: 'group';
@@ -14,11 +15,33 @@ export interface ResolverJobMessage {
    * every changeset it walked).
    */
   continuation: boolean;
-  data: ArrayBuffer;
-  /** Per changeset: start and end in `data`, start and end in `positions` (equal: none). */
-  bounds: Uint32Array;
-  positions: ArrayBuffer;
   shared: SharedArrayBuffer;
+  slots: number;
+  changesets: number;
+  positions: number;
+  bytes: number;
+}
+
+export interface JobLayout {
+  lanes: number;
+  bounds: number;
+  positions: number;
+  data: number;
+  end: number;
+}
+
+/** Where each part of a job is in its shared memory (byte offsets, Uint32-aligned). */
+export function jobLayout(
+  slots: number,
+  changesets: number,
+  positions: number,
+  bytes: number,
+): JobLayout {
+  const lanes = HEADER_BYTES;
+  const bounds = lanes + slots * SLOT_BYTES;
+  const positionsAt = bounds + changesets * 16;
+  const data = positionsAt + positions * 4;
+  return { lanes, bounds, positions: positionsAt, data, end: data + bytes };
 }
 
 /** Slots done: the worker stores slot + 1 after writing a slot's lanes, then notifies. */
@@ -29,13 +52,18 @@ export const FAILED = 1;
 export const CANCELLED = 2;
 /**
  * Changesets the applying thread has started to apply: the worker walks changeset c only once
- * c < this, so it never works ahead on changesets the group may not reach.
+ * c < this + 1 (one ahead, taken out of its overlay when the group ends before it).
  */
 export const STARTED = 3;
 /** Committed changesets + 1: the group committed (the worker stops at this many). 0: not yet. */
 export const COMMITTED = 4;
 /** 1 while the worker waits on STARTED: only then does the applying thread notify it. */
 export const WAITING = 5;
+/**
+ * 1 once the worker has read how the job ended (when the next job starts, or when it lets its
+ * snapshot go): the applying thread may then reuse the job's shared memory.
+ */
+export const RELEASED = 6;
 
 export const HEADER_BYTES = 32;
 export const SLOT_BYTES = 2048;

@@ -10,7 +10,9 @@ import {
   FAILED,
   HEADER_BYTES,
   type ImageHashMessage,
+  jobLayout,
   PROGRESS,
+  RELEASED,
   type ResolverJobMessage,
   SLOT_BYTES,
   SLOTS_DONE,
@@ -22,18 +24,23 @@ const port = parentPort;
 if (port === null) throw new Error('update-resolver-worker must run in a worker thread');
 
 /**
- * A snapshot (and the overlay of every group walked on it) is kept across groups so the
- * connection's page cache stays warm and rows changed by earlier groups need no read, but for at
- * most this long (a reader holds back the WAL's checkpoints), ...
+ * The overlay (every row the groups walked since it was cleared changed, as they left it) goes
+ * on from group to group while each group committed exactly what was walked: rows changed by
+ * earlier groups then need no read. It is cleared after this long, ...
  */
-const MAX_SNAPSHOT_MS = 1000;
-/** ... with at most this many rows (and bytes of their versions) in the overlay, ... */
+const MAX_OVERLAY_MS_DEFAULT = 1000;
+/** ... past this many rows or bytes of row versions, ... */
 const MAX_OVERLAY_ROWS = 250_000;
 const MAX_OVERLAY_BYTES = 64 * 1024 * 1024;
-/** ... and released after this long without a job. */
-const IDLE_RELEASE_MS = 20;
+/** ... and after this long without a job. */
+const IDLE_RELEASE_MS = 1000;
 
-const { path, stats } = workerData as { path: string; stats: SharedArrayBuffer };
+const { path, stats, maxOverlayMs } = workerData as {
+  path: string;
+  stats: SharedArrayBuffer;
+  maxOverlayMs?: number;
+};
+const MAX_OVERLAY_MS = maxOverlayMs ?? MAX_OVERLAY_MS_DEFAULT;
 const workerStats = new Float64Array(stats);
 const db = new Database(path, { readonly: true, fileMustExist: true });
 const resolver = new GroupUpdateResolver(db);
@@ -43,14 +50,31 @@ const commit = db.prepare('COMMIT');
 const pin = db.prepare('SELECT 1 FROM sqlite_schema LIMIT 1');
 const scratch = new Uint16Array(LTHASH_LANES);
 let epoch = -1;
-let snapshotAt = 0;
+let overlayAt = 0;
 let idle: NodeJS.Timeout | undefined;
 /** The last job: its header and how many of its changesets were walked. */
 let previous: { header: Int32Array; walked: number } | null = null;
 
+/**
+ * Whether the previous job's group committed exactly the changesets walked here: the same count,
+ * or one fewer (the one walked ahead is then taken out of the overlay).
+ */
+function committedAsWalked(last: { header: Int32Array; walked: number }): boolean {
+  if (Atomics.load(last.header, CANCELLED) !== 0) return false;
+  const committed = Atomics.load(last.header, COMMITTED) - 1;
+  if (committed === last.walked) return true;
+  return committed === last.walked - 1 && resolver.undoLast();
+}
+
+/** Lets the overlay go (and the last job's memory with it). */
 function release(): void {
-  if (db.inTransaction) commit.run();
   resolver.clear();
+  forgetPrevious();
+}
+
+/** The last job's end has been read (or no longer matters): its memory may be reused. */
+function forgetPrevious(): void {
+  if (previous !== null) Atomics.store(previous.header, RELEASED, 1);
   previous = null;
 }
 
@@ -73,6 +97,9 @@ port.on('message', (job: ResolverJobMessage | ImageHashMessage) => {
 });
 
 function run(job: ResolverJobMessage, header: Int32Array): void {
+  // How the last job ended, read before its memory is handed back for reuse.
+  const previousAsWalked = previous !== null && committedAsWalked(previous);
+  forgetPrevious();
   if (job.epoch !== epoch) {
     release();
     resolver.reset();
@@ -81,41 +108,43 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
   // cancelled before it started (the group ended, or the applying thread gave up waiting)
   if (Atomics.load(header, CANCELLED) !== 0) {
     release();
+    previous = { header, walked: 0 };
     return;
   }
+  const layout = jobLayout(job.slots, job.changesets, job.positions, job.bytes);
+  const bounds = new Uint32Array(job.shared, layout.bounds, job.changesets * 4);
+  const allPositions = new Uint32Array(job.shared, layout.positions, job.positions);
+  const data = new Uint8Array(job.shared, layout.data, job.bytes);
   const changesets: Uint8Array[] = [];
   const positions: (Uint32Array | null)[] = [];
-  const data = new Uint8Array(job.data);
-  const allPositions = new Uint32Array(job.positions);
-  for (let c = 0; c < job.bounds.length; c += 4) {
-    changesets.push(data.subarray(job.bounds[c]!, job.bounds[c + 1]!));
-    const from = job.bounds[c + 2]!;
-    const to = job.bounds[c + 3]!;
+  for (let c = 0; c < bounds.length; c += 4) {
+    changesets.push(data.subarray(bounds[c]!, bounds[c + 1]!));
+    const from = bounds[c + 2]!;
+    const to = bounds[c + 3]!;
     positions.push(from === to ? null : allPositions.subarray(from, to));
   }
   const group = { changesets, positions };
-  // The overlay continues only when the replica changed since its snapshot by exactly the
-  // changesets walked: the applying thread says nothing was applied without a job since the
-  // last one, which committed every changeset walked here and nothing else.
+  // The overlay goes on only when the replica changed since it began by exactly the changesets
+  // walked: the applying thread says nothing was applied without a job since the last one,
+  // which committed every changeset walked here and nothing else.
   const continues =
     job.continuation &&
-    previous !== null &&
-    Atomics.load(previous.header, CANCELLED) === 0 &&
-    Atomics.load(previous.header, COMMITTED) === previous.walked + 1 &&
-    db.inTransaction &&
-    performance.now() - snapshotAt < MAX_SNAPSHOT_MS &&
+    previousAsWalked &&
+    performance.now() - overlayAt < MAX_OVERLAY_MS &&
     resolver.overlayRows < MAX_OVERLAY_ROWS &&
     resolver.overlayBytes < MAX_OVERLAY_BYTES &&
     resolver.follows(group);
   workerStats[continues ? 2 : 1]! += 1;
   if (!continues) {
-    // The snapshot starts now, before the applying thread can commit this group (it waits for
-    // the slots it uses): the replica as of the previous commit.
     release();
-    begin.run();
-    pin.get();
-    snapshotAt = performance.now();
+    overlayAt = performance.now();
   }
+  // The read snapshot starts now, after the previous group's commit and before this one's (the
+  // applying thread waits for the slots it uses): rows the overlay does not have are read as
+  // they were before this group. It ends with the walk, so the writer's checkpoints are never
+  // held back for longer than a group (and the WAL can restart).
+  begin.run();
+  pin.get();
   let walked = 0;
   let stopped = false;
   try {
@@ -126,7 +155,7 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
         return scratch;
       },
       (slot) => {
-        new Uint16Array(job.shared, HEADER_BYTES + slot * SLOT_BYTES, LTHASH_LANES).set(scratch);
+        new Uint16Array(job.shared, layout.lanes + slot * SLOT_BYTES, LTHASH_LANES).set(scratch);
         Atomics.store(header, SLOTS_DONE, slot + 1);
         Atomics.notify(header, SLOTS_DONE);
         if (Atomics.load(header, CANCELLED) === 0) return true;
@@ -135,19 +164,26 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
       },
       (c) => {
         walked = c;
-        // Paced by the applying thread: changeset c once it starts applying it, so nothing is
-        // walked that the group does not apply.
+        // Paced by the applying thread: changeset c once it starts applying changeset c - 1 (one
+        // ahead, to absorb the scheduler; undone if the group ends before it), and after the
+        // group committed, up to what it committed.
         for (;;) {
-          if (Atomics.load(header, CANCELLED) !== 0 || Atomics.load(header, COMMITTED) !== 0) {
+          if (Atomics.load(header, CANCELLED) !== 0) {
             stopped = true;
             return false;
           }
-          if (c < Atomics.load(header, STARTED)) return true;
+          const committed = Atomics.load(header, COMMITTED);
+          if (committed !== 0) {
+            if (c < committed - 1) return true;
+            stopped = true;
+            return false;
+          }
+          if (c < Atomics.load(header, STARTED) + 1) return true;
           // announce the wait, then look again: either the applying thread sees WAITING and
           // notifies, or this load sees its store
           Atomics.store(header, WAITING, 1);
           const started = Atomics.load(header, STARTED);
-          if (c >= started) Atomics.wait(header, STARTED, started, 1000);
+          if (c >= started + 1) Atomics.wait(header, STARTED, started, 1000);
           Atomics.store(header, WAITING, 0);
         }
       },
@@ -159,6 +195,9 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
     Atomics.notify(header, SLOTS_DONE);
     port!.postMessage({ failed: String((error as Error)?.message ?? error) });
     release();
+    previous = { header, walked: 0 };
+  } finally {
+    if (db.inTransaction) commit.run();
   }
 }
 

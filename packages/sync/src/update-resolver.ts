@@ -6,7 +6,9 @@ import {
   FAILED,
   HEADER_BYTES,
   type ImageHashMessage,
+  jobLayout,
   PROGRESS,
+  RELEASED,
   type ResolverJobMessage,
   SLOT_BYTES,
   SLOTS_DONE,
@@ -26,6 +28,11 @@ export interface UpdateResolverOptions {
   waitMs?: number | undefined;
   /** Changeset bytes per job at most (the rest of a group is resolved inline). Default 512 KiB. */
   maxJobBytes?: number | undefined;
+  /**
+   * The worker's overlay of rows changed by earlier groups (which then need no read) is started
+   * over after this long. Default 1,000 ms.
+   */
+  maxOverlayMs?: number | undefined;
   /** Called once when the worker fails for good (every group is resolved inline from then on). */
   onFailed?: ((message: string) => void) | undefined;
 }
@@ -74,11 +81,17 @@ export class UpdateResolver {
   readonly #waitMs: number;
   readonly #maxJobBytes: number;
   readonly #onFailed: ((message: string) => void) | undefined;
+  readonly #maxOverlayMs: number;
   #worker: Worker | null = null;
   #ready = false;
   #readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   #broken = false;
-  #job: { header: Int32Array; shared: SharedArrayBuffer } | null = null;
+  #job: { header: Int32Array; shared: SharedArrayBuffer; lanes: number } | null = null;
+  /** The last job `finish`ed, until the next `start` (its group's commit may still fail). */
+  #finished: { header: Int32Array } | null = null;
+  /** Shared memory for jobs, reused once the worker has released it (RELEASED). */
+  readonly #arenas: (SharedArrayBuffer | null)[] = [null, null, null];
+  #nextArena = 0;
   #image: { header: Int32Array; shared: SharedArrayBuffer } | null = null;
   /** Written by the worker after each job: its thread's CPU time (ms), snapshots, continued. */
   readonly #workerStats = new Float64Array(new SharedArrayBuffer(24));
@@ -101,6 +114,7 @@ export class UpdateResolver {
     this.#waitMs = options.waitMs ?? 5000;
     this.#maxJobBytes = options.maxJobBytes ?? 512 * 1024;
     this.#onFailed = options.onFailed;
+    this.#maxOverlayMs = options.maxOverlayMs ?? 1000;
   }
 
   /** Counters; `workerCpuMs` as of the worker's last job. */
@@ -141,7 +155,8 @@ export class UpdateResolver {
     epoch: number,
     continuation: boolean,
   ): JobEntry[] | null {
-    this.cancel();
+    if (this.#job !== null) this.cancel();
+    this.#finished = null;
     if (this.#broken) return null;
     const entries: JobEntry[] = [];
     let bytes = 0;
@@ -166,9 +181,14 @@ export class UpdateResolver {
       this.#spawn();
       return null;
     }
-    const data = new Uint8Array(bytes);
-    const positions = new Uint32Array(positionCount);
-    const bounds = new Uint32Array(entries.length * 4);
+    const layout = jobLayout(slots, entries.length, positionCount, bytes);
+    const shared = this.#arena(layout.end);
+    const header = new Int32Array(shared, 0, HEADER_BYTES / 4);
+    header.fill(0);
+    new Uint8Array(shared, layout.lanes, slots * SLOT_BYTES).fill(0);
+    const bounds = new Uint32Array(shared, layout.bounds, entries.length * 4);
+    const positions = new Uint32Array(shared, layout.positions, positionCount);
+    const data = new Uint8Array(shared, layout.data, bytes);
     let at = 0;
     let p = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -185,18 +205,18 @@ export class UpdateResolver {
       }
       bounds[4 * i + 3] = p;
     }
-    const shared = new SharedArrayBuffer(HEADER_BYTES + slots * SLOT_BYTES);
     const message: ResolverJobMessage = {
       kind: 'group',
       epoch,
       continuation,
-      data: data.buffer,
-      bounds,
-      positions: positions.buffer,
       shared,
+      slots,
+      changesets: entries.length,
+      positions: positionCount,
+      bytes,
     };
-    this.#worker!.postMessage(message, [data.buffer, positions.buffer]);
-    this.#job = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared };
+    this.#worker!.postMessage(message);
+    this.#job = { header, shared, lanes: layout.lanes };
     this.#stats.jobs++;
     return entries;
   }
@@ -217,7 +237,7 @@ export class UpdateResolver {
       if (done > slot) {
         if (waited !== 0) this.#stats.waitMs += performance.now() - waited;
         this.#stats.slots++;
-        return new Uint16Array(job.shared, HEADER_BYTES + slot * SLOT_BYTES, LTHASH_LANES);
+        return new Uint16Array(job.shared, job.lanes + slot * SLOT_BYTES, LTHASH_LANES);
       }
       if (Atomics.load(header, FAILED) !== 0) break;
       const now = performance.now();
@@ -253,15 +273,20 @@ export class UpdateResolver {
     const job = this.#job;
     if (job === null) return;
     this.#job = null;
+    this.#finished = job;
     Atomics.store(job.header, COMMITTED, entries + 1);
     Atomics.notify(job.header, STARTED);
   }
 
-  /** Ends the current job otherwise (the worker stops before its next changeset, starts over). */
+  /**
+   * Ends the current job otherwise (the worker stops before its next changeset and starts its
+   * overlay over), or, when there is none, takes back the last `finish` (its commit failed).
+   */
   cancel(): void {
-    const job = this.#job;
-    if (job === null) return;
+    const job = this.#job ?? this.#finished;
     this.#job = null;
+    this.#finished = null;
+    if (job === null) return;
     Atomics.store(job.header, CANCELLED, 1);
     Atomics.notify(job.header, STARTED);
   }
@@ -332,6 +357,28 @@ export class UpdateResolver {
     return this.#worker !== null && !this.#broken;
   }
 
+  /**
+   * Shared memory of at least `bytes` for the next job: the next of a few in turn when the worker
+   * has released it (it has, unless several jobs ended before it took the first), else new.
+   */
+  #arena(bytes: number): SharedArrayBuffer {
+    const i = this.#nextArena;
+    this.#nextArena = (i + 1) % this.#arenas.length;
+    const arena = this.#arenas[i];
+    if (
+      arena !== null &&
+      arena !== undefined &&
+      arena.byteLength >= bytes &&
+      Atomics.load(new Int32Array(arena, 0, HEADER_BYTES / 4), RELEASED) === 1
+    ) {
+      return arena;
+    }
+    const size = Math.max(bytes, arena?.byteLength ?? 0, 1 << 20);
+    const fresh = new SharedArrayBuffer(size);
+    this.#arenas[i] = fresh;
+    return fresh;
+  }
+
   /** The worker is no longer used: terminated, its waiters rejected, `onFailed` told once. */
   #fail(message: string): void {
     if (this.#broken) return;
@@ -352,7 +399,11 @@ export class UpdateResolver {
       new URL(fromSource ? './update-resolver-worker.ts' : './update-resolver-worker.js', here);
     const worker = new Worker(url, {
       execArgv: fromSource ? ['--conditions=source', '--import', 'tsx'] : [],
-      workerData: { path: this.#path, stats: this.#workerStats.buffer },
+      workerData: {
+        path: this.#path,
+        stats: this.#workerStats.buffer,
+        maxOverlayMs: this.#maxOverlayMs,
+      },
     });
     // Never what keeps the process alive: the applying thread waits for it only inside a group.
     worker.unref();

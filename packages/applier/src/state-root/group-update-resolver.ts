@@ -82,6 +82,11 @@ export class GroupUpdateResolver {
   #rows = 0;
   #arena = new Uint8Array(1 << 16);
   #arenaUsed = 0;
+  /** The last walked changeset's overlay changes (table, key, value before), -1: none to undo. */
+  #undoLength = -1;
+  readonly #undoTables: (TableState | undefined)[] = [];
+  readonly #undoKeys: RowKey[] = [];
+  readonly #undoPrevious: number[] = [];
   /** Whether a changeset was walked since `clear()`. */
   #walked = false;
 
@@ -100,6 +105,8 @@ export class GroupUpdateResolver {
     this.#tables = new Map();
     this.#rows = 0;
     this.#arenaUsed = 0;
+    this.#undoLength = -1;
+    this.#undoTables.fill(undefined);
     if (this.#arena.byteLength > 1 << 24) this.#arena = new Uint8Array(1 << 16);
     this.#walked = false;
   }
@@ -151,6 +158,7 @@ export class GroupUpdateResolver {
       if (before !== undefined && !before(c)) return;
       const positions = job.positions[c] ?? null;
       this.#walked = true;
+      this.#undoLength = 0;
       this.#walk(job.changesets[c]!, positions, positions === null ? null : lanesOf(slot));
       if (positions !== null && !done(slot++)) return;
     }
@@ -341,8 +349,30 @@ export class GroupUpdateResolver {
       this.#arenaUsed = at + row.byteLength;
     }
     const size = table.overlay.size;
+    const n = this.#undoLength++;
+    this.#undoTables[n] = table;
+    this.#undoKeys[n] = key;
+    this.#undoPrevious[n] = table.overlay.get(key) ?? ABSENT;
     table.overlay.set(key, at);
     this.#rows += table.overlay.size - size;
+  }
+
+  /**
+   * Takes the last walked changeset out of the overlay (e.g. walked ahead of a group that ended
+   * before it): its rows are as before it. Once only; false when there is nothing to undo.
+   */
+  undoLast(): boolean {
+    if (this.#undoLength < 0) return false;
+    for (let n = this.#undoLength - 1; n >= 0; n--) {
+      const table = this.#undoTables[n]!;
+      const previous = this.#undoPrevious[n]!;
+      if (previous === ABSENT) {
+        if (table.overlay.delete(this.#undoKeys[n]!)) this.#rows--;
+      } else table.overlay.set(this.#undoKeys[n]!, previous);
+    }
+    this.#undoLength = -1;
+    this.#undoTables.fill(undefined);
+    return true;
   }
 
   #scratchFor(columns: number): void {
@@ -520,6 +550,8 @@ export class GroupUpdateResolver {
 }
 
 const NO_VALUES: unknown[] = [];
+/** In the undo log: the key was not in the overlay. */
+const ABSENT = -2;
 
 /** The value at `p` (decoded as the codec does: INTEGER as a number when safe). */
 function valueAt(r: Reader, p: number, scratch: ColumnValue[]): ColumnValue {
