@@ -258,6 +258,7 @@ async function timeSync(
   // like the prepare pool's: the resolver's start-up is not part of catching up
   await engine.stateRoot?.resolver?.ready();
   const tasksBefore = process.env.BENCH_THREADS === '1' ? threadTimes() : undefined;
+  const serverBefore = tasksBefore === undefined ? 0 : processCpuMs(server.pid);
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
   const threadCpuStarted = process.threadCpuUsage();
@@ -306,7 +307,9 @@ async function timeSync(
       const ms = t.ms - (tasksBefore.get(tid)?.ms ?? 0);
       if (ms >= 5) lines.push(`${t.name}(${tid}) ${ms.toFixed(0)} ms`);
     }
-    console.log(`  threads' CPU: ${lines.join(', ')}`);
+    console.log(
+      `  threads' CPU: ${lines.join(', ')}; storage server process ${(processCpuMs(server.pid) - serverBefore).toFixed(0)} ms`,
+    );
   }
   lastResolver = '';
   if (engine.stateRoot !== undefined) {
@@ -327,6 +330,17 @@ async function timeSync(
   db.close();
   server.stop();
   return elapsed;
+}
+
+/** CPU time (user + system, ms) of another process (Linux /proc). */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU time (user + system, ms) and name of each thread of this process (Linux /proc). */

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { GroupUpdateResolver, LTHASH_LANES, stateHashOfDatabase } from '@synddb/applier';
 import Database from 'better-sqlite3';
+import { checkUpdateResolver } from './update-resolver-self-check';
 import {
   CANCELLED,
   COMMITTED,
@@ -78,7 +79,10 @@ function forgetPrevious(): void {
   previous = null;
 }
 
-port.postMessage({ ready: true });
+// Checked (and warmed up) before the first job: a worker that would resolve differently from
+// the applying thread is never used.
+const unusable = checkUpdateResolver();
+port.postMessage(unusable === null ? { ready: true } : { unusable });
 
 port.on('message', (job: ResolverJobMessage | ImageHashMessage) => {
   if (job.kind === 'image') {

@@ -407,7 +407,8 @@ export class UpdateResolver {
     });
     // Never what keeps the process alive: the applying thread waits for it only inside a group.
     worker.unref();
-    worker.on('message', (m: { ready?: boolean; failed?: string }) => {
+    worker.on('message', (m: { ready?: boolean; failed?: string; unusable?: string }) => {
+      if (m.unusable !== undefined) this.#fail(`start-up check: ${m.unusable}`);
       if (m.ready === true) {
         this.#ready = true;
         for (const w of this.#readyWaiters.splice(0)) w.resolve();
