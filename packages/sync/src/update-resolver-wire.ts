@@ -64,8 +64,15 @@ export const WAITING = 5;
  * snapshot go): the applying thread may then reuse the job's shared memory.
  */
 export const RELEASED = 6;
+/**
+ * Bumped by the applying thread after every change of STARTED, COMMITTED or CANCELLED: what the
+ * worker waits on, so no change between its last look and its wait is missed.
+ */
+export const TO_WORKER = 7;
+/** Bumped by the worker after every slot, a failure or a heartbeat: what the applying thread waits on. */
+export const TO_APPLIER = 8;
 
-export const HEADER_BYTES = 32;
+export const HEADER_BYTES = 64;
 export const SLOT_BYTES = 2048;
 
 /**

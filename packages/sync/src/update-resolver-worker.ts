@@ -18,6 +18,8 @@ import {
   SLOT_BYTES,
   SLOTS_DONE,
   STARTED,
+  TO_APPLIER,
+  TO_WORKER,
   WAITING,
 } from './update-resolver-wire';
 
@@ -161,7 +163,7 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
       (slot) => {
         new Uint16Array(job.shared, layout.lanes + slot * SLOT_BYTES, LTHASH_LANES).set(scratch);
         Atomics.store(header, SLOTS_DONE, slot + 1);
-        Atomics.notify(header, SLOTS_DONE);
+        tell(header);
         if (Atomics.load(header, CANCELLED) === 0) return true;
         stopped = true;
         return false;
@@ -183,11 +185,18 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
             return false;
           }
           if (c < Atomics.load(header, STARTED) + 1) return true;
-          // announce the wait, then look again: either the applying thread sees WAITING and
-          // notifies, or this load sees its store
+          // Announce the wait, take the tick, look again, then wait on the tick: a change made
+          // before the tick was read is seen by the second look, one made after it changes the
+          // tick (the wait returns at once) or finds WAITING set and notifies.
           Atomics.store(header, WAITING, 1);
-          const started = Atomics.load(header, STARTED);
-          if (c >= started + 1) Atomics.wait(header, STARTED, started, 1000);
+          const tick = Atomics.load(header, TO_WORKER);
+          if (
+            Atomics.load(header, CANCELLED) === 0 &&
+            Atomics.load(header, COMMITTED) === 0 &&
+            c >= Atomics.load(header, STARTED) + 1
+          ) {
+            Atomics.wait(header, TO_WORKER, tick, 1000);
+          }
           Atomics.store(header, WAITING, 0);
         }
       },
@@ -196,7 +205,7 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
     previous = { header, walked };
   } catch (error) {
     Atomics.store(header, FAILED, 1);
-    Atomics.notify(header, SLOTS_DONE);
+    tell(header);
     port!.postMessage({ failed: String((error as Error)?.message ?? error) });
     release();
     previous = { header, walked: 0 };
@@ -213,7 +222,7 @@ function hashImage(job: ImageHashMessage): void {
       const hash = stateHashOfDatabase(image, {
         progress: () => {
           Atomics.add(header, PROGRESS, 1);
-          Atomics.notify(header, SLOTS_DONE);
+          tell(header);
         },
       });
       new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES).set(hash.lanes);
@@ -225,5 +234,11 @@ function hashImage(job: ImageHashMessage): void {
     Atomics.store(header, FAILED, 1);
     port!.postMessage({ failed: String((error as Error)?.message ?? error) });
   }
-  Atomics.notify(header, SLOTS_DONE);
+  tell(header);
+}
+
+/** Wakes the applying thread if it waits: bumps the tick it waits on. */
+function tell(header: Int32Array): void {
+  Atomics.add(header, TO_APPLIER, 1);
+  Atomics.notify(header, TO_APPLIER);
 }

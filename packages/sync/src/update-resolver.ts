@@ -13,6 +13,8 @@ import {
   SLOT_BYTES,
   SLOTS_DONE,
   STARTED,
+  TO_APPLIER,
+  TO_WORKER,
   WAITING,
 } from './update-resolver-wire';
 
@@ -233,6 +235,8 @@ export class UpdateResolver {
     let deadline = 0;
     let waited = 0;
     for (;;) {
+      // the tick first: a slot or a failure after this load changes it (the wait returns at once)
+      const tick = Atomics.load(header, TO_APPLIER);
       const done = Atomics.load(header, SLOTS_DONE);
       if (done > slot) {
         if (waited !== 0) this.#stats.waitMs += performance.now() - waited;
@@ -249,7 +253,7 @@ export class UpdateResolver {
         this.#fail(`no answer within ${this.#waitMs} ms`);
         break;
       }
-      Atomics.wait(header, SLOTS_DONE, done, Math.max(1, deadline - now));
+      Atomics.wait(header, TO_APPLIER, tick, Math.max(1, deadline - now));
     }
     if (waited !== 0) this.#stats.waitMs += performance.now() - waited;
     this.#stats.fallbacks++;
@@ -262,7 +266,8 @@ export class UpdateResolver {
     const job = this.#job;
     if (job === null) return;
     Atomics.store(job.header, STARTED, entry + 1);
-    if (Atomics.load(job.header, WAITING) !== 0) Atomics.notify(job.header, STARTED);
+    Atomics.add(job.header, TO_WORKER, 1);
+    if (Atomics.load(job.header, WAITING) !== 0) Atomics.notify(job.header, TO_WORKER);
   }
 
   /**
@@ -275,7 +280,8 @@ export class UpdateResolver {
     this.#job = null;
     this.#finished = job;
     Atomics.store(job.header, COMMITTED, entries + 1);
-    Atomics.notify(job.header, STARTED);
+    Atomics.add(job.header, TO_WORKER, 1);
+    Atomics.notify(job.header, TO_WORKER);
   }
 
   /**
@@ -288,7 +294,8 @@ export class UpdateResolver {
     this.#finished = null;
     if (job === null) return;
     Atomics.store(job.header, CANCELLED, 1);
-    Atomics.notify(job.header, STARTED);
+    Atomics.add(job.header, TO_WORKER, 1);
+    Atomics.notify(job.header, TO_WORKER);
   }
 
   /**
@@ -320,6 +327,7 @@ export class UpdateResolver {
     let beat = Atomics.load(header, PROGRESS);
     let deadline = performance.now() + this.#waitMs;
     for (;;) {
+      const tick = Atomics.load(header, TO_APPLIER);
       if (Atomics.load(header, SLOTS_DONE) !== 0) {
         this.#stats.images++;
         return new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
@@ -334,7 +342,7 @@ export class UpdateResolver {
         this.#fail(`no answer within ${this.#waitMs} ms (image hash)`);
         return null;
       }
-      Atomics.wait(header, SLOTS_DONE, 0, Math.max(1, Math.min(100, deadline - now)));
+      Atomics.wait(header, TO_APPLIER, tick, Math.max(1, deadline - now));
     }
   }
 
