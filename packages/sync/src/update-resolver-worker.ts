@@ -130,30 +130,30 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
     positions.push(from === to ? null : allPositions.subarray(from, to));
   }
   const group = { changesets, positions };
-  // The overlay goes on only when the replica changed since it began by exactly the changesets
-  // walked: the applying thread says nothing was applied without a job since the last one,
-  // which committed every changeset walked here and nothing else.
-  const continues =
-    job.continuation &&
-    previousAsWalked &&
-    performance.now() - overlayAt < MAX_OVERLAY_MS &&
-    resolver.overlayRows < MAX_OVERLAY_ROWS &&
-    resolver.overlayBytes < MAX_OVERLAY_BYTES &&
-    resolver.follows(group);
-  workerStats[continues ? 2 : 1]! += 1;
-  if (!continues) {
-    release();
-    overlayAt = performance.now();
-  }
-  // The read snapshot starts now, after the previous group's commit and before this one's (the
-  // applying thread waits for the slots it uses): rows the overlay does not have are read as
-  // they were before this group. It ends with the walk, so the writer's checkpoints are never
-  // held back for longer than a group (and the WAL can restart).
-  begin.run();
-  pin.get();
   let walked = 0;
   let stopped = false;
   try {
+    // The overlay goes on only when the replica changed since it began by exactly the changesets
+    // walked: the applying thread says nothing was applied without a job since the last one,
+    // which committed every changeset walked here and nothing else.
+    const continues =
+      job.continuation &&
+      previousAsWalked &&
+      performance.now() - overlayAt < MAX_OVERLAY_MS &&
+      resolver.overlayRows < MAX_OVERLAY_ROWS &&
+      resolver.overlayBytes < MAX_OVERLAY_BYTES &&
+      resolver.follows(group);
+    workerStats[continues ? 2 : 1]! += 1;
+    if (!continues) {
+      release();
+      overlayAt = performance.now();
+    }
+    // The read snapshot starts now, after the previous group's commit and before this one's (the
+    // applying thread waits for the slots it uses): rows the overlay does not have are read as
+    // they were before this group. It ends with the walk, so the writer's checkpoints are never
+    // held back for longer than a group (and the WAL can restart).
+    begin.run();
+    pin.get();
     resolver.resolve(
       group,
       () => {

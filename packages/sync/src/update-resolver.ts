@@ -60,8 +60,8 @@ export interface UpdateResolverStats {
   workerCpuMs: number;
   /** Snapshot images whose state hash the worker computed. */
   images: number;
-  /** Jobs that started a new snapshot (and overlay), and jobs that continued the last one's. */
-  snapshots: number;
+  /** Jobs that started a new overlay, and jobs that went on with the last one's. */
+  overlays: number;
   continued: number;
 }
 
@@ -70,8 +70,8 @@ export interface UpdateResolverStats {
  * the applying thread's largest cost on a stream of UPDATEs that leave columns out) to a worker
  * thread with its own read connection: `start(group)` before the group's transaction hands the
  * group's changesets to the worker, which resolves them on the replica as of the last commit
- * (`GroupUpdateResolver`: an overlay of the group's own changes) while the applying thread applies
- * them; `take(slot)` then returns each changeset's lanes, waiting for them if needed. The
+ * (`GroupUpdateResolver`: an overlay of the changes of this group and of the committed groups
+ * before it) while the applying thread applies them; `take(slot)` then returns each changeset's lanes, waiting for them if needed. The
  * applying thread never commits before it has every slot it uses, so the worker's snapshot is
  * always the previous commit. Anything unusual (a worker error, a timeout, an apply that omitted
  * changes, a message that failed) ends the job, and the applying thread resolves the rest of the
@@ -95,7 +95,7 @@ export class UpdateResolver {
   readonly #arenas: (SharedArrayBuffer | null)[] = [null, null, null];
   #nextArena = 0;
   #image: { header: Int32Array; shared: SharedArrayBuffer } | null = null;
-  /** Written by the worker after each job: its thread's CPU time (ms), snapshots, continued. */
+  /** Written by the worker after each job: its thread's CPU time (ms), overlays, continued. */
   readonly #workerStats = new Float64Array(new SharedArrayBuffer(24));
   readonly #stats: UpdateResolverStats = {
     jobs: 0,
@@ -104,13 +104,19 @@ export class UpdateResolver {
     waitMs: 0,
     workerCpuMs: 0,
     images: 0,
-    snapshots: 0,
+    overlays: 0,
     continued: 0,
   };
   /** The worker's last error message, if any. */
   lastError: string | undefined;
 
   constructor(options: UpdateResolverOptions) {
+    for (const name of ['waitMs', 'maxJobBytes', 'maxOverlayMs'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new TypeError(`UpdateResolver: ${name} must be a non-negative number, got ${value}`);
+      }
+    }
     this.#path = options.path;
     this.#workerUrl = options.workerUrl;
     this.#waitMs = options.waitMs ?? 5000;
@@ -122,7 +128,7 @@ export class UpdateResolver {
   /** Counters; `workerCpuMs` as of the worker's last job. */
   get stats(): UpdateResolverStats {
     this.#stats.workerCpuMs = this.#workerStats[0]!;
-    this.#stats.snapshots = this.#workerStats[1]!;
+    this.#stats.overlays = this.#workerStats[1]!;
     this.#stats.continued = this.#workerStats[2]!;
     return this.#stats;
   }

@@ -9,6 +9,7 @@ import {
   type StateRootHandler,
   type SyncEngineOptions,
 } from '../src/index';
+import { UpdateResolver } from '../src/update-resolver';
 import {
   type Devnet,
   devnetWithWorkload,
@@ -134,6 +135,17 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     expect(failingResolver.usable).toBe(true);
     expect(failing.seen).toEqual(inline.seen);
   }, 120_000);
+
+  it('refuses options that are not non-negative numbers', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      for (const name of ['waitMs', 'maxJobBytes', 'maxOverlayMs'] as const) {
+        expect(() => new UpdateResolver({ path: 'replica.db', [name]: bad })).toThrow(
+          new RegExp(`${name} must be a non-negative number`),
+        );
+      }
+    }
+    expect(new UpdateResolver({ path: 'replica.db', waitMs: 0 }).running).toBe(false);
+  });
 
   it('is not used for an in-memory replica, and a stopped engine ends its worker', async () => {
     const { devnet, head } = await devnetWithWorkload({ transactions: 30, seed: 43 });
