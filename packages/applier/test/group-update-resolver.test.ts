@@ -134,6 +134,28 @@ function changesetsOf(source: DatabaseSync, txs: Op[][]): Uint8Array[] {
   );
 }
 
+/** A node:sqlite source, a replica and a read-only connection to it, closed after `run`. */
+function withReplica(
+  run: (source: DatabaseSync, writer: Database.Database, reader: Database.Database) => void,
+) {
+  const source = dbs.source(SCHEMA);
+  const writer = dbs.ours(SCHEMA);
+  const reader = new Database(writer.name, { readonly: true });
+  try {
+    run(source, writer, reader);
+  } finally {
+    reader.close();
+    writer.close();
+    source.close();
+  }
+}
+
+/** Each changeset's UPDATEs to resolve (every one of them has some). */
+const positionsOf = (changesets: Uint8Array[]) =>
+  changesets.map(
+    (c) => changesetStateDelta(c, { decodeUpdates: false }).undecodedUpdates!.positions,
+  );
+
 describe('GroupUpdateResolver', () => {
   it('resolves a group of UPDATEs on the snapshot before it, as applyStateDelta does after', () => {
     fc.assert(
@@ -210,10 +232,7 @@ describe('GroupUpdateResolver', () => {
   });
 
   it('sees an UPDATE of a row inserted, updated or re-inserted earlier in the group', () => {
-    const source = dbs.source(SCHEMA);
-    const writer = dbs.ours(SCHEMA);
-    const reader = new Database(writer.name, { readonly: true });
-    try {
+    withReplica((source, writer, reader) => {
       const before = changesetsOf(source, [
         [{ k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 }],
         [{ k: 'upsertU', a: 'x', b: 1, c: null, d: 0 }],
@@ -251,18 +270,11 @@ describe('GroupUpdateResolver', () => {
       for (const s of slots) root.addLanes(s);
       expect(slots.length).toBeGreaterThanOrEqual(5);
       expect(hex(root.digest())).toBe(hex(stateRootOfDatabase(writer)));
-    } finally {
-      reader.close();
-      writer.close();
-      source.close();
-    }
+    });
   });
 
   it('takes the last walked changeset out of the overlay (undoLast)', () => {
-    const source = dbs.source(SCHEMA);
-    const writer = dbs.ours(SCHEMA);
-    const reader = new Database(writer.name, { readonly: true });
-    try {
+    withReplica((source, writer, reader) => {
       const [insert, ...updates] = changesetsOf(source, [
         [{ k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 }],
         [{ k: 'setV', id: 1, v: 'b' }],
@@ -270,9 +282,7 @@ describe('GroupUpdateResolver', () => {
         [{ k: 'setV', id: 1, v: 'c' }],
       ]);
       applyChangeset(writer, insert!);
-      const positions = updates.map(
-        (c) => changesetStateDelta(c, { decodeUpdates: false }).undecodedUpdates!.positions,
-      );
+      const positions = positionsOf(updates);
       reader.exec('BEGIN');
       /** Walks `walk` (indexes of `updates`), undoing after those in `undoAfter`; the last lanes. */
       const lanesOf = (walk: number[], undoAfter: number[] = []) => {
@@ -299,26 +309,17 @@ describe('GroupUpdateResolver', () => {
       expect(withSecond).not.toBe(withoutSecond);
       expect(lanesOf([0, 1, 2], [1])).toBe(withoutSecond);
       reader.exec('COMMIT');
-    } finally {
-      reader.close();
-      writer.close();
-      source.close();
-    }
+    });
   });
 
   it('stops when done() says so, and refuses an UPDATE of a row that does not exist', () => {
-    const source = dbs.source(SCHEMA);
-    const writer = dbs.ours(SCHEMA);
-    const reader = new Database(writer.name, { readonly: true });
-    try {
+    withReplica((source, writer, reader) => {
       const [insert, ...updates] = changesetsOf(source, [
         [{ k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 }],
         [{ k: 'setV', id: 1, v: 'b' }],
         [{ k: 'setV', id: 1, v: 'c' }],
       ]);
-      const positions = updates.map(
-        (c) => changesetStateDelta(c, { decodeUpdates: false }).undecodedUpdates!.positions,
-      );
+      const positions = positionsOf(updates);
       const resolver = new GroupUpdateResolver(reader);
       const lanes = () => new Uint16Array(LTHASH_LANES);
       // the row is not in the replica yet
@@ -332,10 +333,6 @@ describe('GroupUpdateResolver', () => {
         return false;
       });
       expect(done).toEqual([0]);
-    } finally {
-      reader.close();
-      writer.close();
-      source.close();
-    }
+    });
   });
 });
