@@ -35,6 +35,9 @@ import type { AppliedMessage, SyncEvents, SyncState, SyncStatus } from './types'
 import { UpdateResolver, type UpdateResolverOptions } from './update-resolver';
 import type { ValidationRule } from './validation-rule';
 
+/** How long the first sync step waits for the UPDATE resolver's worker to start. */
+const RESOLVER_START_WAIT_MS = 10_000;
+
 export interface SyncEngineOptions {
   /** The replica (better-sqlite3, WAL). The engine is its only writer. */
   db: Database;
@@ -303,9 +306,6 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
 
   start(): void {
     if (this.#loop !== null) return;
-    // The resolver's worker starts with the engine (a snapshot's image is hashed on it too); a
-    // failure is reported by `updateResolverFailed`, and the root is then kept on this thread.
-    this.stateRoot?.resolver?.ready().catch(() => {});
     this.#abort = new AbortController();
     this.#state = 'starting';
     this.#loop = this.#run().catch((error: unknown) => {
@@ -371,6 +371,31 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     return !this.#signal.aborted;
   }
 
+  /**
+   * The UPDATE resolver's worker starts with the engine, and the first sync step waits for it
+   * (its start-up check included) for up to RESOLVER_START_WAIT_MS, so the first groups and a
+   * bootstrap snapshot's image hash run on it too. A worker that fails is reported by
+   * `updateResolverFailed` and the root is kept on this thread; one that is slow is taken once
+   * ready.
+   */
+  async #resolverStarted(): Promise<void> {
+    const resolver = this.stateRoot?.resolver;
+    if (resolver === undefined) return;
+    const ready = resolver.ready().then(
+      () => true,
+      () => false,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), RESOLVER_START_WAIT_MS);
+    });
+    const aborted = new Promise<boolean>((resolve) => {
+      this.#signal.addEventListener('abort', () => resolve(false), { once: true });
+    });
+    await Promise.race([ready, late, aborted]);
+    clearTimeout(timer);
+  }
+
   async #pause(ms: number): Promise<void> {
     try {
       await sleep(ms, undefined, { signal: this.#signal });
@@ -380,6 +405,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
   }
 
   async #run(): Promise<void> {
+    await this.#resolverStarted();
     this.#state = 'syncing';
     while (this.#running) {
       try {
