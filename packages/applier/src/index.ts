@@ -41,7 +41,10 @@ export {
   stateRootKernel,
 } from './state-root/state-root-kernel';
 export {
+  addStateHashChunk,
   applyStateDelta,
+  type StateHashChunk,
+  stateHashChunks,
   stateHashOfDatabase,
   stateRootOfDatabase,
   type TableReader,

@@ -76,9 +76,13 @@ export const HEADER_BYTES = 64;
 export const SLOT_BYTES = 2048;
 
 /**
- * The state hash of a snapshot's image file (`stateHashOfDatabase`), computed while the applying
- * thread swaps it in. `shared`: HEADER_BYTES of Int32 ([SLOTS_DONE] 1 when done, [FAILED] 1 on
- * failure, [PROGRESS] a heartbeat every 16,384 rows), then the 1024 lanes.
+ * The state hash of a snapshot's image file, computed while the applying thread swaps it in, in
+ * the chunks of `stateHashChunks` (the same file gives both threads the same chunks), which the
+ * worker and then the applying thread too (once it has swapped the image in and would otherwise
+ * wait) take in turn from a shared counter. `shared`: HEADER_BYTES of Int32 ([SLOTS_DONE] 1 when
+ * the worker's share is done, [FAILED] 1 on failure, [PROGRESS] a heartbeat per chunk and every
+ * 16,384 rows, [NEXT_CHUNK] the next chunk to take, [PLAN] the worker's chunk count + 1), then
+ * the 1024 lanes of the worker's share.
  */
 export interface ImageHashMessage {
   kind: 'image';
@@ -87,3 +91,5 @@ export interface ImageHashMessage {
 }
 
 export const PROGRESS = 2;
+export const NEXT_CHUNK = 3;
+export const PLAN = 4;

@@ -2,7 +2,12 @@
 // UPDATEs on its own read connection while the applying thread applies the group. Results go back
 // through the job's shared memory, one slot at a time (update-resolver-wire.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { GroupUpdateResolver, LTHASH_LANES, stateHashOfDatabase } from '@synddb/applier';
+import {
+  addStateHashChunk,
+  GroupUpdateResolver,
+  LTHASH_LANES,
+  stateHashChunks,
+} from '@synddb/applier';
 import Database from 'better-sqlite3';
 import { checkUpdateResolver } from './update-resolver-self-check';
 import {
@@ -12,6 +17,8 @@ import {
   HEADER_BYTES,
   type ImageHashMessage,
   jobLayout,
+  NEXT_CHUNK,
+  PLAN,
   PROGRESS,
   RELEASED,
   type ResolverJobMessage,
@@ -216,16 +223,21 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
 
 function hashImage(job: ImageHashMessage): void {
   const header = new Int32Array(job.shared, 0, HEADER_BYTES / 4);
+  const beat = () => {
+    Atomics.add(header, PROGRESS, 1);
+    tell(header);
+  };
   try {
     const image = new Database(job.path, { readonly: true, fileMustExist: true });
     try {
-      const hash = stateHashOfDatabase(image, {
-        progress: () => {
-          Atomics.add(header, PROGRESS, 1);
-          tell(header);
-        },
-      });
-      new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES).set(hash.lanes);
+      const chunks = stateHashChunks(image);
+      Atomics.store(header, PLAN, chunks.length + 1);
+      const lanes = new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
+      for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
+        addStateHashChunk(image, chunks[i]!, lanes, beat);
+        beat();
+        i = Atomics.add(header, NEXT_CHUNK, 1);
+      }
       Atomics.store(header, SLOTS_DONE, 1);
     } finally {
       image.close();

@@ -1,5 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import { type ChangesetStateDelta, changesetStateDelta, LTHASH_LANES } from '@synddb/applier';
+import {
+  addStateHashChunk,
+  type ChangesetStateDelta,
+  changesetStateDelta,
+  LTHASH_LANES,
+  stateHashChunks,
+} from '@synddb/applier';
+import Database from 'better-sqlite3';
 import {
   CANCELLED,
   COMMITTED,
@@ -7,6 +14,8 @@ import {
   HEADER_BYTES,
   type ImageHashMessage,
   jobLayout,
+  NEXT_CHUNK,
+  PLAN,
   PROGRESS,
   RELEASED,
   type ResolverJobMessage,
@@ -58,8 +67,10 @@ export interface UpdateResolverStats {
   waitMs: number;
   /** CPU time of the worker thread, ms (as of its last job). */
   workerCpuMs: number;
-  /** Snapshot images whose state hash the worker computed. */
+  /** Snapshot images hashed while they were swapped in (by the worker and the applying thread). */
   images: number;
+  /** Chunks of those images the applying thread hashed (the worker hashed the rest). */
+  imageChunksHere: number;
   /** Jobs that started a new overlay, and jobs that went on with the last one's. */
   overlays: number;
   continued: number;
@@ -94,7 +105,7 @@ export class UpdateResolver {
   /** Shared memory for jobs, reused once the worker has released it (RELEASED). */
   readonly #arenas: (SharedArrayBuffer | null)[] = [null, null, null];
   #nextArena = 0;
-  #image: { header: Int32Array; shared: SharedArrayBuffer } | null = null;
+  #image: { header: Int32Array; shared: SharedArrayBuffer; path: string } | null = null;
   /** Written by the worker after each job: its thread's CPU time (ms), overlays, continued. */
   readonly #workerStats = new Float64Array(new SharedArrayBuffer(24));
   readonly #stats: UpdateResolverStats = {
@@ -104,6 +115,7 @@ export class UpdateResolver {
     waitMs: 0,
     workerCpuMs: 0,
     images: 0,
+    imageChunksHere: 0,
     overlays: 0,
     continued: 0,
   };
@@ -305,8 +317,8 @@ export class UpdateResolver {
   }
 
   /**
-   * Has the worker compute the state hash of a snapshot's image file (read-only, from scratch)
-   * while the applying thread swaps it in; `takeImage` returns it. False when the worker is not
+   * Has the worker start on the state hash of a snapshot's image file (read-only, from scratch)
+   * while the applying thread swaps it in; `takeImage` finishes it. False when the worker is not
    * ready (the caller computes it itself).
    */
   hashImage(path: string): boolean {
@@ -316,27 +328,58 @@ export class UpdateResolver {
     const shared = new SharedArrayBuffer(HEADER_BYTES + SLOT_BYTES);
     const message: ImageHashMessage = { kind: 'image', path, shared };
     this.#worker!.postMessage(message);
-    this.#image = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared };
+    this.#image = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared, path };
     return true;
   }
 
   /**
-   * The hash `hashImage` asked for (its 1024 lanes), waiting for it as long as the worker makes
-   * progress (a heartbeat every 16,384 rows; `waitMs` without one gives up); null when there is
-   * none, it failed or the worker stopped answering (the caller computes it itself).
+   * The hash `hashImage` started (its 1024 lanes): the applying thread, which would otherwise
+   * wait, hashes the chunks the worker has not taken yet (from its own connection to the image
+   * file), then waits for the worker's share as long as the worker makes progress (a heartbeat
+   * per chunk and every 16,384 rows; `waitMs` without one gives up). Null when there is none, it
+   * failed or the worker stopped answering (the caller computes it itself).
    */
   takeImage(): Uint16Array | null {
     const job = this.#image;
     this.#image = null;
     if (job === null) return null;
     const header = job.header;
+    const own = new Uint16Array(LTHASH_LANES);
+    let total = -1;
+    let here = 0;
+    try {
+      const image = new Database(job.path, { readonly: true, fileMustExist: true });
+      try {
+        const chunks = stateHashChunks(image);
+        for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
+          here++;
+          addStateHashChunk(image, chunks[i]!, own);
+          i = Atomics.add(header, NEXT_CHUNK, 1);
+        }
+        total = chunks.length;
+      } finally {
+        image.close();
+      }
+    } catch {
+      // a chunk taken here and not hashed: the worker's share cannot complete the hash
+      if (here > 0) return null;
+    }
+    this.#stats.imageChunksHere += here;
+    if (total >= 0 && here === total) {
+      this.#stats.images++;
+      return own;
+    }
     let beat = Atomics.load(header, PROGRESS);
     let deadline = performance.now() + this.#waitMs;
     for (;;) {
       const tick = Atomics.load(header, TO_APPLIER);
       if (Atomics.load(header, SLOTS_DONE) !== 0) {
+        // both shares are of the same chunks only if both threads cut the file the same way
+        if (total >= 0 && Atomics.load(header, PLAN) !== total + 1) return null;
         this.#stats.images++;
-        return new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
+        const worker = new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
+        for (let i = 0; i < LTHASH_LANES; i++) own[i] = own[i]! + worker[i]!;
+        return own;
       }
       if (Atomics.load(header, FAILED) !== 0) return null;
       const now = performance.now();

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { stateRootOfDatabase } from '@synddb/applier';
+import { LtHash16, stateHashChunks, stateRootOfDatabase } from '@synddb/applier';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { onCleanup, tempDir } from '@synddb/test-support';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   createPreparePool,
@@ -23,6 +24,13 @@ const fetcherOf = (url: string) =>
   createHttpFetcher({ baseUrl: url, maxRetries: 0, timeoutMs: 5000 });
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** A replica file in WAL mode in `dir` (what the resolver's worker reads), closed; its path. */
+function openedReplica(dir: string): string {
+  const path = join(dir, `replica-${Math.random()}.db`);
+  openReplica(path).close();
+  return path;
+}
 
 /** Syncs a fresh replica to `head` with the state root kept; every root on the way, by sequence. */
 async function roots(
@@ -117,7 +125,9 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     const stuckResolver = stuck.engine.stateRoot!.resolver!;
     expect(stuckResolver.stats.fallbacks).toBeLessThanOrEqual(1);
     expect(stuckResolver.stats.slots).toBe(0);
-    expect(stuckResolver.stats.images).toBe(0);
+    // the bootstrap snapshot's image: the applying thread hashed every chunk, the worker none
+    expect(stuckResolver.stats.images).toBe(1);
+    expect(stuckResolver.stats.imageChunksHere).toBeGreaterThan(0);
     expect(stuckResolver.usable).toBe(false);
     expect(stuckResolver.lastError).toMatch(/^no answer within 50 ms/);
     expect(stuckResolver.running).toBe(false);
@@ -167,5 +177,65 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     expect(resolver.running).toBe(true);
     await run.engine.stop();
     expect(resolver.running).toBe(false);
+  }, 60_000);
+
+  it('hashes a snapshot image on both threads, in chunks that sum to its state hash', async () => {
+    const dir = tempDir('synddb-sync-resolver-image-');
+    const imagePath = join(dir, 'image.db');
+    const image = new Database(imagePath);
+    image.exec(`CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w);
+      CREATE TABLE k(a TEXT, b, PRIMARY KEY (a, b)) WITHOUT ROWID;`);
+    image.transaction(() => {
+      const t = image.prepare('INSERT INTO t VALUES (?, ?, ?)');
+      for (let i = 0; i < 60_000; i++) t.run(i * 3, `row ${i}`, i % 7 === 0 ? null : i / 4);
+      const k = image.prepare('INSERT INTO k VALUES (?, ?)');
+      for (let i = 0; i < 500; i++) k.run(`a${i}`, i);
+    })();
+    const expected = hex(stateRootOfDatabase(image));
+    const chunks = stateHashChunks(image).length;
+    image.close();
+    const digest = (lanes: Uint16Array | null) => hex(new LtHash16(lanes!).digest());
+
+    const resolver = new UpdateResolver({ path: openedReplica(dir) });
+    onCleanup(() => resolver.stop());
+    await resolver.ready();
+    // taken at once: the applying thread hashes what the worker has not taken yet
+    expect(resolver.hashImage(imagePath)).toBe(true);
+    expect(digest(resolver.takeImage())).toBe(expected);
+    expect(resolver.stats.imageChunksHere).toBeGreaterThan(0);
+    // taken a little later: both threads hashed some chunks (until a run shows it)
+    let shared = 0;
+    for (let delayMs = 1; delayMs < 200 && shared === 0; delayMs *= 2) {
+      const before = resolver.stats.imageChunksHere;
+      expect(resolver.hashImage(imagePath)).toBe(true);
+      await new Promise((r) => setTimeout(r, delayMs));
+      expect(digest(resolver.takeImage())).toBe(expected);
+      const here = resolver.stats.imageChunksHere - before;
+      if (here > 0 && here < chunks) shared++;
+    }
+    expect(shared).toBe(1);
+    // taken once the worker is done: every chunk was the worker's
+    const here = resolver.stats.imageChunksHere;
+    const images = resolver.stats.images;
+    expect(resolver.hashImage(imagePath)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(digest(resolver.takeImage())).toBe(expected);
+    expect(resolver.stats.imageChunksHere).toBe(here);
+    expect(resolver.stats.images).toBe(images + 1);
+    expect(resolver.takeImage()).toBeNull(); // nothing asked
+    await resolver.stop();
+
+    // a worker that never takes a chunk: every chunk here, no wait
+    const stuck = new UpdateResolver({
+      path: openedReplica(dir),
+      workerUrl: new URL('./fixtures/resolver-stuck-worker.ts', import.meta.url),
+      waitMs: 50,
+    });
+    onCleanup(() => stuck.stop());
+    await stuck.ready();
+    expect(stuck.hashImage(imagePath)).toBe(true);
+    expect(digest(stuck.takeImage())).toBe(expected);
+    expect(stuck.stats.imageChunksHere).toBe(chunks);
+    expect(stuck.usable).toBe(true);
   }, 60_000);
 });

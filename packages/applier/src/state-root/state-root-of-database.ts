@@ -60,6 +60,99 @@ export function stateHashOfDatabase(
   return hash;
 }
 
+/**
+ * One part of a database's from-scratch state hash (`stateHashChunks`): a whole table, or the
+ * rows of a rowid table whose rowid is in `[from, to]`.
+ */
+export interface StateHashChunk {
+  table: string;
+  columns: string[];
+  /** The rowid's name in this table (`rowid`, `_rowid_` or `oid`: one no column shadows). */
+  rowid?: string;
+  from?: bigint;
+  to?: bigint;
+}
+
+/** Rowids per chunk (`stateHashChunks`), and at most this many chunks per table. */
+const CHUNK_ROWIDS = 4096n;
+const MAX_CHUNKS_PER_TABLE = 1024n;
+
+/**
+ * The from-scratch state hash cut into parts that sum to it (the hash is a sum of row elements),
+ * so that several threads can compute it together, each from its own connection to the same
+ * file: the same file gives every caller the same chunks in the same order. Rowid tables are cut
+ * into ranges of at least 4,096 rowids (at most 1,024 ranges per table: sparse rowids make
+ * uneven chunks, never wrong ones); a WITHOUT ROWID table, or one whose columns shadow every name
+ * of its rowid, is one chunk.
+ */
+export function stateHashChunks(db: Database): StateHashChunk[] {
+  const withoutRowid = new Set(
+    (db.pragma('table_list') as { name: string; schema: string; wr: number }[])
+      .filter((t) => t.schema === 'main' && t.wr === 1)
+      .map((t) => t.name),
+  );
+  const chunks: StateHashChunk[] = [];
+  for (const table of stateTables(db)) {
+    const columns = columnsOf(db, table);
+    if (columns.length === 0) continue;
+    const taken = new Set(columns.map((c) => c.toLowerCase()));
+    const rowid = withoutRowid.has(table)
+      ? undefined
+      : ['rowid', '_rowid_', 'oid'].find((n) => !taken.has(n));
+    if (rowid === undefined) {
+      chunks.push({ table, columns });
+      continue;
+    }
+    const [min, max] = db
+      .prepare(`SELECT min(${rowid}), max(${rowid}) FROM ${quote(table)}`)
+      .raw(true)
+      .safeIntegers(true)
+      .get() as [bigint | null, bigint | null];
+    if (min === null || max === null) continue; // no rows
+    const span = max - min + 1n;
+    let width = (span + MAX_CHUNKS_PER_TABLE - 1n) / MAX_CHUNKS_PER_TABLE;
+    if (width < CHUNK_ROWIDS) width = CHUNK_ROWIDS;
+    for (let from = min; from <= max; from += width) {
+      const to = from + width - 1n;
+      chunks.push({ table, columns, rowid, from, to: to > max ? max : to });
+    }
+  }
+  return chunks;
+}
+
+/**
+ * Adds the elements of one chunk's rows to `lanes` (see `stateHashChunks`); returns the rows.
+ * `progress` as in `stateHashOfDatabase` (every 16,384 rows of this chunk).
+ */
+export function addStateHashChunk(
+  db: Database,
+  chunk: StateHashChunk,
+  lanes: Uint16Array,
+  progress?: () => void,
+): number {
+  const { table, columns } = chunk;
+  const list = columns.map(quote).join(', ');
+  const select =
+    chunk.rowid === undefined
+      ? db.prepare(`SELECT ${list} FROM ${quote(table)}`)
+      : db.prepare(`SELECT ${list} FROM ${quote(table)} WHERE ${chunk.rowid} BETWEEN ? AND ?`);
+  select.raw(true).safeIntegers(true);
+  const rows = (
+    chunk.rowid === undefined ? select.iterate() : select.iterate(chunk.from, chunk.to)
+  ) as IterableIterator<unknown[]>;
+  const batch = elementLaneBatch();
+  let n = 0;
+  for (const row of rows) {
+    writer.begin(table, columns.length);
+    for (const v of row) writer.storedValue(v);
+    batch.add(writer.finish(), false);
+    n++;
+    if (progress !== undefined && (n & 0x3fff) === 0) progress();
+  }
+  batch.finish(lanes);
+  return n;
+}
+
 /** The 32-byte state root of a database, from scratch: `stateHashOfDatabase(db).digest()`. */
 export function stateRootOfDatabase(db: Database): Uint8Array {
   return stateHashOfDatabase(db).digest();
