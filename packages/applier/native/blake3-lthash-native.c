@@ -658,6 +658,10 @@ done:
   return result;
 }
 
+/* ---------------------------------------------------------------- the UPDATE overlay */
+
+#include "update-overlay.h"
+
 /* ---------------------------------------------------------------- Node-API */
 
 /* Defined to compile the kernel alone (a C benchmark or fuzzer including this file). */
@@ -793,6 +797,198 @@ static napi_value js_changeset_delta(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ---- the UPDATE overlay (update-overlay.h): a handle per JavaScript GroupUpdateResolver */
+
+static void finalize_overlay(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  overlay_free((Overlay *)data);
+}
+
+static Overlay *overlay_arg(napi_env env, napi_value value) {
+  void *data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "overlay: not an overlay handle");
+    return NULL;
+  }
+  return (Overlay *)data;
+}
+
+static napi_value int64_value(napi_env env, int64_t n) {
+  if (n == OV_NO_MEMORY) {
+    napi_throw_error(env, NULL, "UPDATE overlay: out of memory");
+    return NULL;
+  }
+  napi_value result;
+  if (napi_create_int64(env, n, &result) != napi_ok) return NULL;
+  return result;
+}
+
+static napi_value js_overlay_create(napi_env env, napi_callback_info info) {
+  (void)info;
+  Overlay *o = (Overlay *)calloc(1, sizeof *o);
+  if (o == NULL) {
+    napi_throw_error(env, NULL, "UPDATE overlay: out of memory");
+    return NULL;
+  }
+  napi_value handle;
+  if (napi_create_external(env, o, finalize_overlay, NULL, &handle) != napi_ok) {
+    overlay_free(o);
+    return NULL;
+  }
+  return handle;
+}
+
+/* overlayFollow(h, name: Uint8Array (UTF-8)): the table's index + 1 */
+static napi_value js_overlay_follow(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  void *name;
+  size_t len;
+  if (o == NULL || !typed_array(env, argv[1], napi_uint8_array, &name, &len, "name: a Uint8Array"))
+    return NULL;
+  uint32_t t = len > 0xffffffffu ? 0 : overlay_follow(o, (const uint8_t *)name, (uint32_t)len);
+  return int64_value(env, t == 0 ? OV_NO_MEMORY : (int64_t)t);
+}
+
+static napi_value js_overlay_clear(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  if (o != NULL) overlay_clear(o);
+  return NULL;
+}
+
+static napi_value js_overlay_undo(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  if (o == NULL) return NULL;
+  napi_value result;
+  if (napi_get_boolean(env, overlay_undo(o) != 0, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* overlayStats(h, out: Float64Array): out[0] rows, out[1] bytes of elements and keys */
+static napi_value js_overlay_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  void *out;
+  size_t len;
+  if (o == NULL || !typed_array(env, argv[1], napi_float64_array, &out, &len, "out: a Float64Array"))
+    return NULL;
+  if (len < 2) {
+    napi_throw_range_error(env, NULL, "out: fewer than 2 numbers");
+    return NULL;
+  }
+  ((double *)out)[0] = (double)o->rows;
+  ((double *)out)[1] = (double)(o->elems_used + o->keys_used);
+  return NULL;
+}
+
+/* overlayMissing(h, changeset: Uint8Array, out: Uint32Array): see overlay_missing */
+static napi_value js_overlay_missing(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  void *changeset, *out;
+  size_t changeset_len, out_len;
+  if (o == NULL ||
+      !typed_array(env, argv[1], napi_uint8_array, &changeset, &changeset_len,
+                   "changeset: a Uint8Array") ||
+      !typed_array(env, argv[2], napi_uint32_array, &out, &out_len, "out: a Uint32Array"))
+    return NULL;
+  return int64_value(env, overlay_missing(o, (const uint8_t *)changeset, changeset_len,
+                                          (uint32_t *)out, out_len));
+}
+
+/*
+ * overlayPreload(h, changeset: Uint8Array, pairs: Uint32Array, count: number, elements:
+ * Uint8Array, descriptors: Uint32Array): see overlay_preload
+ */
+static napi_value js_overlay_preload(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  void *changeset, *pairs, *elements, *desc;
+  size_t changeset_len, pairs_len, elements_len, desc_len;
+  uint32_t count;
+  if (o == NULL ||
+      !typed_array(env, argv[1], napi_uint8_array, &changeset, &changeset_len,
+                   "changeset: a Uint8Array") ||
+      !typed_array(env, argv[2], napi_uint32_array, &pairs, &pairs_len, "pairs: a Uint32Array") ||
+      !typed_array(env, argv[4], napi_uint8_array, &elements, &elements_len,
+                   "elements: a Uint8Array") ||
+      !typed_array(env, argv[5], napi_uint32_array, &desc, &desc_len,
+                   "descriptors: a Uint32Array"))
+    return NULL;
+  if (napi_get_value_uint32(env, argv[3], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "count: a number");
+    return NULL;
+  }
+  if ((size_t)count * 2 > pairs_len || (size_t)count * 2 > desc_len) {
+    napi_throw_range_error(env, NULL, "count: past pairs or descriptors");
+    return NULL;
+  }
+  return int64_value(env, overlay_preload(o, (const uint8_t *)changeset, changeset_len,
+                                          (const uint32_t *)pairs, count,
+                                          (const uint8_t *)elements, elements_len,
+                                          (const uint32_t *)desc));
+}
+
+/*
+ * overlayWalk(h, changeset: Uint8Array, positions: Uint32Array | null, target: Uint16Array |
+ * null): see overlay_walk (target is needed when positions has any)
+ */
+static napi_value js_overlay_walk(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  void *changeset, *positions = NULL, *target = NULL;
+  size_t changeset_len, positions_len = 0, target_len = 0;
+  napi_valuetype type;
+  if (o == NULL || !typed_array(env, argv[1], napi_uint8_array, &changeset, &changeset_len,
+                                "changeset: a Uint8Array"))
+    return NULL;
+  if (napi_typeof(env, argv[2], &type) != napi_ok) return NULL;
+  if (type != napi_null && !typed_array(env, argv[2], napi_uint32_array, &positions,
+                                        &positions_len, "positions: a Uint32Array or null"))
+    return NULL;
+  if (napi_typeof(env, argv[3], &type) != napi_ok) return NULL;
+  if (type != napi_null && !typed_array(env, argv[3], napi_uint16_array, &target, &target_len,
+                                        "target: a Uint16Array or null"))
+    return NULL;
+  if ((positions_len > 0 && target == NULL) || (target != NULL && target_len < LTHASH_BYTES / 2)) {
+    napi_throw_range_error(env, NULL, "target: 1024 lanes needed");
+    return NULL;
+  }
+  ElementArea *a = thread_area(env);
+  if (a == NULL) return int64_value(env, OV_NO_MEMORY);
+  return int64_value(env, overlay_walk(o, a, ((const LevelFns *)data)->accumulate,
+                                       (const uint8_t *)changeset, changeset_len,
+                                       (const uint32_t *)positions, positions_len,
+                                       (uint8_t *)target));
+}
+
+static int export_function(napi_env env, napi_value object, const char *name, napi_callback cb,
+                           void *data) {
+  napi_value fn;
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, data, &fn) == napi_ok &&
+         napi_set_named_property(env, object, name, fn) == napi_ok;
+}
+
 static int export_level(napi_env env, napi_value exports, const char *name, const LevelFns *fns) {
   napi_value level, xof, acc, delta;
   if (napi_create_object(env, &level) != napi_ok ||
@@ -804,6 +1000,14 @@ static int export_level(napi_env env, napi_value exports, const char *name, cons
       napi_set_named_property(env, level, "xof", xof) != napi_ok ||
       napi_set_named_property(env, level, "accumulate", acc) != napi_ok ||
       napi_set_named_property(env, level, "changesetDelta", delta) != napi_ok ||
+      !export_function(env, level, "overlayCreate", js_overlay_create, NULL) ||
+      !export_function(env, level, "overlayFollow", js_overlay_follow, NULL) ||
+      !export_function(env, level, "overlayClear", js_overlay_clear, NULL) ||
+      !export_function(env, level, "overlayUndo", js_overlay_undo, NULL) ||
+      !export_function(env, level, "overlayStats", js_overlay_stats, NULL) ||
+      !export_function(env, level, "overlayMissing", js_overlay_missing, NULL) ||
+      !export_function(env, level, "overlayPreload", js_overlay_preload, NULL) ||
+      !export_function(env, level, "overlayWalk", js_overlay_walk, (void *)fns) ||
       napi_set_named_property(env, exports, name, level) != napi_ok)
     return 0;
   return 1;

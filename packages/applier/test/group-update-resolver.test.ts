@@ -11,6 +11,7 @@ import {
   LTHASH_LANES,
   LtHash16,
   stateHashOfDatabase,
+  stateRootKernel,
   stateRootOfDatabase,
   UnresolvableUpdateError,
 } from '../src/index';
@@ -156,7 +157,16 @@ const positionsOf = (changesets: Uint8Array[]) =>
     (c) => changesetStateDelta(c, { decodeUpdates: false }).undecodedUpdates!.positions,
   );
 
-describe('GroupUpdateResolver', () => {
+// The native overlay where this thread's kernel is native, and the JavaScript one everywhere.
+const modes = stateRootKernel().kernel === 'wasm' ? ['javascript'] : ['native', 'javascript'];
+
+describe.each(modes)('GroupUpdateResolver (%s overlay)', (mode) => {
+  const resolverOf = (reader: Database.Database) => {
+    const resolver = new GroupUpdateResolver(reader, { native: mode === 'native' });
+    expect(resolver.native).toBe(mode === 'native');
+    return resolver;
+  };
+
   it('resolves a group of UPDATEs on the snapshot before it, as applyStateDelta does after', () => {
     fc.assert(
       fc.property(
@@ -168,7 +178,7 @@ describe('GroupUpdateResolver', () => {
           const source = dbs.source(SCHEMA);
           const writer = dbs.ours(SCHEMA);
           const reader = new Database(writer.name, { readonly: true });
-          const resolver = new GroupUpdateResolver(reader);
+          const resolver = resolverOf(reader);
           try {
             const inline = stateHashOfDatabase(writer);
             const viaResolver = new LtHash16(inline.lanes);
@@ -256,7 +266,7 @@ describe('GroupUpdateResolver', () => {
       const root = stateHashOfDatabase(writer);
       reader.exec('BEGIN');
       const slots: Uint16Array[] = [];
-      new GroupUpdateResolver(reader).resolve(
+      resolverOf(reader).resolve(
         { changesets: group, positions },
         (slot) => {
           slots[slot] = new Uint16Array(LTHASH_LANES);
@@ -286,7 +296,7 @@ describe('GroupUpdateResolver', () => {
       reader.exec('BEGIN');
       /** Walks `walk` (indexes of `updates`), undoing after those in `undoAfter`; the last lanes. */
       const lanesOf = (walk: number[], undoAfter: number[] = []) => {
-        const resolver = new GroupUpdateResolver(reader);
+        const resolver = resolverOf(reader);
         expect(resolver.undoLast()).toBe(false);
         let lanes = new Uint16Array(LTHASH_LANES);
         for (const c of walk) {
@@ -320,7 +330,7 @@ describe('GroupUpdateResolver', () => {
         [{ k: 'setV', id: 1, v: 'c' }],
       ]);
       const positions = positionsOf(updates);
-      const resolver = new GroupUpdateResolver(reader);
+      const resolver = resolverOf(reader);
       const lanes = () => new Uint16Array(LTHASH_LANES);
       // the row is not in the replica yet
       expect(() => resolver.resolve({ changesets: updates, positions }, lanes, () => true)).toThrow(
@@ -333,6 +343,16 @@ describe('GroupUpdateResolver', () => {
         return false;
       });
       expect(done).toEqual([0]);
+      // a row deleted earlier in the group is not read from the snapshot, which still has it
+      const [remove] = changesetsOf(source, [[{ k: 'deleteT', id: 1 }]]);
+      resolver.clear();
+      expect(() =>
+        resolver.resolve(
+          { changesets: [remove!, updates[0]!], positions: [null, positions[0]!] },
+          lanes,
+          () => true,
+        ),
+      ).toThrow(UnresolvableUpdateError);
     });
   });
 });

@@ -52,6 +52,40 @@ export interface LaneKernel {
    * the JavaScript pass then decides. Absent from kernels without one (WebAssembly).
    */
   changesetDelta?(changeset: Uint8Array): NativeChangesetDelta | undefined;
+  /** A new native UPDATE overlay (`GroupUpdateResolver`'s walk in C); absent from WebAssembly. */
+  updateOverlay?(): NativeUpdateOverlay;
+}
+
+/**
+ * The native UPDATE overlay (native/update-overlay.h): the rows of the followed tables changed
+ * since a read snapshot, as elements, keyed by (table, primary key), in memory of the addon's.
+ */
+export interface NativeUpdateOverlay {
+  /** Follows the table (any ASCII case) from now on. */
+  follow(table: string): void;
+  /** Forgets every row and table. */
+  clear(): void;
+  /** Takes the last walk back; false when there is nothing to take back. */
+  undo(): boolean;
+  /** Rows kept, and bytes of their elements and keys. */
+  stats(): { rows: number; bytes: number };
+  /**
+   * The UPDATEs of followed tables that leave columns out of a row the overlay does not have
+   * (table header and record offset pairs; a view valid until the next call), or a negative code.
+   */
+  missing(changeset: Uint8Array): Uint32Array | number;
+  /** Keeps each listed UPDATE's row (`pairs`, from `missing`) as the snapshot has it. 0 or a code. */
+  preload(
+    changeset: Uint8Array,
+    pairs: Uint32Array,
+    elements: Uint8Array,
+    descriptors: Uint32Array,
+  ): number;
+  /**
+   * Walks a changeset: the overlay follows its changes; the UPDATEs at `positions` add their
+   * lanes to `lanes`. 0 or a code (OVERLAY_* in group-update-resolver.ts).
+   */
+  walk(changeset: Uint8Array, positions: Uint32Array | null, lanes: Uint16Array | null): number;
 }
 
 export interface NativeChangesetDelta {

@@ -7,6 +7,7 @@ import {
   LTHASH_BYTES,
   LTHASH_LANES,
   type NativeChangesetDelta,
+  type NativeUpdateOverlay,
 } from './lanes';
 
 /**
@@ -27,7 +28,31 @@ interface NativeLevel {
    * (positions too small).
    */
   changesetDelta(changeset: Uint8Array, target: Uint16Array, positions: Uint32Array): number;
+  /** The UPDATE overlay (native/update-overlay.h), on an opaque handle. */
+  overlayCreate(): OverlayHandle;
+  overlayFollow(h: OverlayHandle, name: Uint8Array): number;
+  overlayClear(h: OverlayHandle): void;
+  overlayUndo(h: OverlayHandle): boolean;
+  overlayStats(h: OverlayHandle, out: Float64Array): void;
+  overlayMissing(h: OverlayHandle, changeset: Uint8Array, out: Uint32Array): number;
+  overlayPreload(
+    h: OverlayHandle,
+    changeset: Uint8Array,
+    pairs: Uint32Array,
+    count: number,
+    elements: Uint8Array,
+    descriptors: Uint32Array,
+  ): number;
+  overlayWalk(
+    h: OverlayHandle,
+    changeset: Uint8Array,
+    positions: Uint32Array | null,
+    target: Uint16Array | null,
+  ): number;
 }
+
+declare const overlayHandle: unique symbol;
+type OverlayHandle = { readonly [overlayHandle]: true };
 
 /** The addon's exports: the levels this CPU and OS support, best first, and their functions. */
 interface NativeAddon {
@@ -197,6 +222,46 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
       }
       if (n < 0) return undefined;
       return { lanes, positions: positions.subarray(0, n) };
+    },
+    updateOverlay: () => nativeUpdateOverlay(level),
+  };
+}
+
+const utf8 = new TextEncoder();
+/** overlayMissing's answer when its list is too small (it is doubled and the pass run again). */
+const POSITIONS_FULL = -2;
+
+function nativeUpdateOverlay(level: NativeLevel): NativeUpdateOverlay {
+  const h = level.overlayCreate();
+  const stats = new Float64Array(2);
+  let pairs = new Uint32Array(1024);
+  return {
+    follow(table) {
+      level.overlayFollow(h, utf8.encode(table));
+    },
+    clear() {
+      level.overlayClear(h);
+    },
+    undo() {
+      return level.overlayUndo(h);
+    },
+    stats() {
+      level.overlayStats(h, stats);
+      return { rows: stats[0]!, bytes: stats[1]! };
+    },
+    missing(changeset) {
+      let n = level.overlayMissing(h, changeset, pairs);
+      while (n === POSITIONS_FULL) {
+        pairs = new Uint32Array(pairs.length * 2);
+        n = level.overlayMissing(h, changeset, pairs);
+      }
+      return n < 0 ? n : pairs.subarray(0, n);
+    },
+    preload(changeset, list, elements, descriptors) {
+      return level.overlayPreload(h, changeset, list, list.length / 2, elements, descriptors);
+    },
+    walk(changeset, positions, lanes) {
+      return level.overlayWalk(h, changeset, positions, lanes);
     },
   };
 }

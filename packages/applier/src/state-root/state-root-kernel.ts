@@ -2,6 +2,7 @@ import type {
   ElementLaneBatch,
   LaneKernel,
   NativeChangesetDelta,
+  NativeUpdateOverlay,
   StateRootKernelName,
 } from './lanes';
 import { createNativeKernel, loadNativeAddon } from './native-kernel';
@@ -108,4 +109,9 @@ export function elementLaneBatch(): ElementLaneBatch {
  */
 export function nativeChangesetDelta(changeset: Uint8Array): NativeChangesetDelta | undefined {
   return laneKernel().changesetDelta?.(changeset);
+}
+
+/** A new native UPDATE overlay of this thread's kernel; undefined when it has none (WebAssembly). */
+export function nativeUpdateOverlay(): NativeUpdateOverlay | undefined {
+  return laneKernel().updateOverlay?.();
 }
