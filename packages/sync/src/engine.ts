@@ -605,7 +605,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     const applyOne = this.#applyOne;
     const budget = this.#o.maxCommitMs;
     const tracker = this.stateRoot;
-    tracker?.beginGroup(group);
+    tracker?.beginGroup(group, budget);
     try {
       this.db.transaction(() => {
         for (const message of group) {
@@ -616,6 +616,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
             break;
           }
           if (performance.now() - started >= budget) break;
+          if (tracker?.groupFull(applied.length)) break;
         }
         // The root's state commits with the cursor it follows.
         if (tracker !== undefined && applied.length > 0) tracker.persist(applied.at(-1)!.sequence);

@@ -45,6 +45,11 @@ export class StateRootTracker {
   /** The current group's job: its entries and the next one to be applied. */
   #job: JobEntry[] | null = null;
   #jobNext = 0;
+  /** The messages the job covers (the group ends with them), and when the group began. */
+  #jobMessages = 0;
+  #groupStarted = 0;
+  /** Time per changeset of the last group with a job (0: none yet), ms. */
+  #msPerChangeset = 0;
   /**
    * Every changeset applied since the resolver's last job was walked by it, in that job, and
    * committed: its next job may continue from the worker's snapshot and overlay.
@@ -54,6 +59,8 @@ export class StateRootTracker {
   #image = false;
   /** Times the root was recomputed from scratch (start, snapshots, omitted changes). */
   recomputations = 0;
+  /** Groups that went on past their resolver job (the rest was resolved on this thread). */
+  pastJob = 0;
 
   constructor(db: Database, state: StateStore, resolver?: UpdateResolver) {
     this.#db = db;
@@ -70,26 +77,59 @@ export class StateRootTracker {
   /**
    * Before a group's transaction: hands its changesets to the resolver's worker, if any. Must be
    * called after the previous group committed (the worker reads the replica as of that commit).
+   * `budgetMs`: how long the group may run (the engine's `maxCommitMs`): the job then holds about
+   * as many of its first messages as the recent pace of applying fits in it (and a margin), not
+   * every pending message; the group ends where the job ends (`groupFull`).
    */
-  beginGroup(group: readonly PreparedMessage[]): void {
+  beginGroup(group: readonly PreparedMessage[], budgetMs?: number): void {
     if (this.#job !== null) this.#abandon();
+    this.#jobMessages = 0;
     const resolver = this.#resolver;
     if (resolver === undefined || !resolver.usable) return;
+    this.#groupStarted = performance.now();
+    const limit =
+      budgetMs === undefined || this.#msPerChangeset <= 0
+        ? Number.POSITIVE_INFINITY
+        : Math.ceil((budgetMs / this.#msPerChangeset) * 1.25) + 1;
     const changesets: Uint8Array[] = [];
     const deltas: (ChangesetStateDelta | null | undefined)[] = [];
+    let bytes = 0;
+    let messages = 0;
     for (const message of group) {
-      if (message.type !== MessageType.Changeset) continue;
-      const list = message.request.changesets;
-      for (let i = 0; i < list.length; i++) {
-        if (list[i]!.data.byteLength === 0) continue;
-        changesets.push(list[i]!.data);
-        deltas.push(message.deltas?.[i]);
+      const before = changesets.length;
+      const bytesBefore = bytes;
+      if (message.type === MessageType.Changeset) {
+        const list = message.request.changesets;
+        for (let i = 0; i < list.length; i++) {
+          if (list[i]!.data.byteLength === 0) continue;
+          changesets.push(list[i]!.data);
+          deltas.push(message.deltas?.[i]);
+          bytes += list[i]!.data.byteLength;
+        }
       }
+      // whole messages only, the first one always (a message the job cuts is resolved inline)
+      if (messages > 0 && (changesets.length > limit || bytes > resolver.maxJobBytes)) {
+        changesets.length = before;
+        deltas.length = before;
+        bytes = bytesBefore;
+        break;
+      }
+      messages++;
     }
     this.#job = resolver.start(changesets, deltas, this.recomputations, this.#continuation);
     this.#jobNext = 0;
+    if (this.#job !== null) this.#jobMessages = messages;
     // a group applied without a job (nothing to resolve) changes what the worker's overlay knows
     if (this.#job === null && changesets.length > 0) this.#continuation = false;
+  }
+
+  /**
+   * Whether the group has applied every message of the resolver's job (`applied`: messages
+   * applied so far in the group): the engine then commits it, and the next group's job goes on
+   * from there (the rest of a group past its job would be resolved on this thread).
+   */
+  groupFull(applied: number): boolean {
+    return this.#job !== null && this.#jobMessages > 0 && applied >= this.#jobMessages;
   }
 
   /**
@@ -99,6 +139,10 @@ export class StateRootTracker {
    */
   endGroup(committed = false): void {
     if (this.#job === null) return;
+    if (committed && this.#jobNext > 0) {
+      // the pace of this group, for the size of the next job
+      this.#msPerChangeset = (performance.now() - this.#groupStarted) / this.#jobNext;
+    }
     this.#job = null;
     if (committed) {
       this.#resolver!.finish(this.#jobNext);
@@ -171,6 +215,7 @@ export class StateRootTracker {
         return;
       }
       // past the job's prefix of the group, or not the changeset it expected
+      this.pastJob++;
       this.#abandon();
     }
     applyStateDelta(this.#db, this.#hash, delta ?? changesetStateDelta(changeset), this.#readers);

@@ -4,7 +4,7 @@
  * per-group buffers made the garbage collector run), and the results' place in the same memory.
  * `shared` is laid out by `jobLayout`: HEADER_BYTES of Int32 (indexes below), slot k's 1024 lanes,
  * then per changeset four Uint32 (start and end in the data, start and end in the positions;
- * equal: none), the positions (Uint32 pairs), the changesets' bytes.
+ * equal: none), the positions (Uint32 pairs), the changesets' bytes (each from an 8-byte boundary).
  */
 export interface ResolverJobMessage {
   kind: 'group';
@@ -40,7 +40,8 @@ export function jobLayout(
   const lanes = HEADER_BYTES;
   const bounds = lanes + slots * SLOT_BYTES;
   const positionsAt = bounds + changesets * 16;
-  const data = positionsAt + positions * 4;
+  // 8-byte aligned: a copy into shared memory is several times slower from an unaligned start
+  const data = (positionsAt + positions * 4 + 7) & ~7;
   return { lanes, bounds, positions: positionsAt, data, end: data + bytes };
 }
 

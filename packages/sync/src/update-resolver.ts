@@ -137,6 +137,11 @@ export class UpdateResolver {
     this.#maxOverlayMs = options.maxOverlayMs ?? 1000;
   }
 
+  /** Changeset bytes per job at most (`maxJobBytes`). */
+  get maxJobBytes(): number {
+    return this.#maxJobBytes;
+  }
+
   /** Counters; `workerCpuMs` as of the worker's last job. */
   get stats(): UpdateResolverStats {
     this.#stats.workerCpuMs = this.#workerStats[0]!;
@@ -194,7 +199,7 @@ export class UpdateResolver {
       const slot = positions !== undefined && positions.length > 0 ? slots++ : -1;
       if (slot >= 0) positionCount += positions!.length;
       entries.push({ changeset, delta, slot });
-      bytes += changeset.byteLength;
+      bytes += (changeset.byteLength + 7) & ~7;
     }
     if (slots === 0) return null;
     if (!this.#ready) {
@@ -215,8 +220,8 @@ export class UpdateResolver {
       const e = entries[i]!;
       data.set(e.changeset, at);
       bounds[4 * i] = at;
-      at += e.changeset.byteLength;
-      bounds[4 * i + 1] = at;
+      bounds[4 * i + 1] = at + e.changeset.byteLength;
+      at += (e.changeset.byteLength + 7) & ~7;
       bounds[4 * i + 2] = p;
       if (e.slot >= 0) {
         const list = e.delta.undecodedUpdates!.positions;

@@ -92,7 +92,14 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     await pool.close();
     // deltas computed on the applying thread when the job is built
     const local = await roots(devnet, head, {});
-    for (const run of [pooled, local]) {
+    // groups of a few ms: each job holds what the recent pace fits in one, and the group ends
+    // with its job (never resolved past it on the applying thread)
+    const short = await roots(devnet, head, { maxCommitMs: 3 });
+    expect(short.engine.stateRoot!.pastJob).toBe(0);
+    expect(short.engine.stateRoot!.resolver!.stats.jobs).toBeGreaterThan(
+      local.engine.stateRoot!.resolver!.stats.jobs,
+    );
+    for (const run of [pooled, local, short]) {
       const stats = run.engine.stateRoot!.resolver!.stats;
       expect(stats.jobs).toBeGreaterThan(0);
       expect(stats.slots).toBeGreaterThan(50);
