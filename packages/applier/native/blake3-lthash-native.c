@@ -826,13 +826,22 @@ static napi_value int64_value(napi_env env, int64_t n) {
   return result;
 }
 
+/* overlayCreate(maxBytes: number): a new overlay keeping at most maxBytes of row versions */
 static napi_value js_overlay_create(napi_env env, napi_callback_info info) {
-  (void)info;
+  size_t argc = 1;
+  napi_value argv[1];
+  double max_bytes;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &max_bytes) != napi_ok || !(max_bytes >= 0)) {
+    napi_throw_type_error(env, NULL, "maxBytes: a non-negative number");
+    return NULL;
+  }
   Overlay *o = (Overlay *)calloc(1, sizeof *o);
   if (o == NULL) {
     napi_throw_error(env, NULL, "UPDATE overlay: out of memory");
     return NULL;
   }
+  o->max_bytes = max_bytes >= 9.0e15 ? (size_t)9.0e15 : (size_t)max_bytes;
   napi_value handle;
   if (napi_create_external(env, o, finalize_overlay, NULL, &handle) != napi_ok) {
     overlay_free(o);

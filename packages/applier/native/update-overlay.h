@@ -31,6 +31,9 @@
 #define OV_ROW_MISSING (-5) /* an UPDATE that needs a row the overlay does not have */
 #define OV_BAD_POSITION (-6)
 #define OV_BAD_ROW (-7) /* a row's element does not have the UPDATE's column count */
+#define OV_TOO_LARGE (-8) /* the overlay would keep more than max_bytes of row versions */
+
+
 
 typedef struct {
   uint64_t hash;
@@ -81,6 +84,12 @@ typedef struct {
   uint32_t *key_cols;
   size_t key_cols_capacity;
   uint32_t key_count;
+  /*
+   * Row versions kept at most (every UPDATE of a row keeps a new version until overlay_clear):
+   * past it the walk stops and the caller resolves otherwise (a wide row updated again and again
+   * within one job).
+   */
+  size_t max_bytes;
 } Overlay;
 
 static int ov_grow(void **p, size_t *capacity, size_t need, size_t unit, size_t first) {
@@ -109,6 +118,11 @@ static void overlay_clear(Overlay *o) {
     free(o->elems);
     o->elems = NULL;
     o->elems_capacity = 0;
+  }
+  if (o->row_capacity > ((size_t)1 << 24)) {
+    free(o->row);
+    o->row = NULL;
+    o->row_capacity = 0;
   }
   if (o->capacity > ((size_t)1 << 20)) {
     free(o->slots);
@@ -222,10 +236,12 @@ static int overlay_reserve(Overlay *o, size_t more) {
 
 /*
  * Sets (table, key) to the element row[0..n) (copied) or to OV_DELETED (row NULL), logging the
- * previous value for an undo when `log`. 1, or 0 when out of memory.
+ * previous value for an undo when `log`. 1, 0 when out of memory, -1 past max_bytes (before any
+ * change).
  */
 static int overlay_put(Overlay *o, uint32_t table, const uint8_t *key, uint32_t key_len,
                        const uint8_t *row, uint32_t n, int log) {
+  if (row != NULL && o->elems_used + n > o->max_bytes) return -1;
   if (!overlay_reserve(o, 1)) return 0;
   uint64_t h = ov_hash(table, key, key_len);
   size_t i = ov_find(o, table, key, key_len, h);
@@ -510,9 +526,9 @@ static int64_t overlay_preload(Overlay *o, const uint8_t *b, size_t end, const u
     if (key_len < 0) return OV_NO_MEMORY;
     if (key_len == 0) return OV_MALFORMED;
     if ((uint64_t)desc[2 * k] + desc[2 * k + 1] > elements_len) return OV_BAD_POSITION;
-    if (!overlay_put(o, table, o->key, (uint32_t)key_len, elements + desc[2 * k],
-                     desc[2 * k + 1], 0))
-      return OV_NO_MEMORY;
+    int put = overlay_put(o, table, o->key, (uint32_t)key_len, elements + desc[2 * k],
+                          desc[2 * k + 1], 0);
+    if (put <= 0) return put < 0 ? OV_TOO_LARGE : OV_NO_MEMORY;
   }
   return 0;
 }
@@ -528,7 +544,7 @@ static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate,
   size_t p = 0, next = 1;
   uint32_t columns = 0, table = 0, name_len = 0;
   const uint8_t *pk = NULL, *name = NULL;
-  int seen = 0;
+  int seen = 0, put = 1;
   int64_t result = 0;
   o->undo_len = 0;
   o->undo_valid = 1;
@@ -565,7 +581,7 @@ static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate,
     if (key_len < 0) goto no_memory;
     if (key_len == 0) goto malformed;
     if (op == OP_DELETE) {
-      if (!overlay_put(o, table, o->key, (uint32_t)key_len, NULL, 0, 1)) goto no_memory;
+      if (overlay_put(o, table, o->key, (uint32_t)key_len, NULL, 0, 1) == 0) goto no_memory;
       continue;
     }
     int64_t size;
@@ -573,8 +589,8 @@ static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate,
       size = ov_build(o, b, end, old_at, NULL, NULL, NULL, columns, name, name_len);
       if (size < 0) goto no_memory;
       if (size == 0) goto malformed;
-      if (!overlay_put(o, table, o->key, (uint32_t)key_len, o->row, (uint32_t)size, 1))
-        goto no_memory;
+      put = overlay_put(o, table, o->key, (uint32_t)key_len, o->row, (uint32_t)size, 1);
+      if (put <= 0) goto put_failed;
       continue;
     }
     const uint8_t *base = NULL;
@@ -618,14 +634,17 @@ static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate,
       a->count++;
       a->used += (size_t)size;
     }
-    if (!overlay_put(o, table, o->key, (uint32_t)key_len, o->row, (uint32_t)size, 1))
-      goto no_memory;
+    put = overlay_put(o, table, o->key, (uint32_t)key_len, o->row, (uint32_t)size, 1);
+    if (put <= 0) goto put_failed;
   }
   if (next < n) {
     result = OV_BAD_POSITION;
     goto done;
   }
   if (target != NULL) area_flush(a, accumulate, target);
+  goto done;
+put_failed:
+  result = put < 0 ? OV_TOO_LARGE : OV_NO_MEMORY;
   goto done;
 malformed:
   result = OV_MALFORMED;

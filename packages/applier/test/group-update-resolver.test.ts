@@ -355,4 +355,42 @@ describe.each(modes)('GroupUpdateResolver (%s overlay)', (mode) => {
       ).toThrow(UnresolvableUpdateError);
     });
   });
+
+  it('refuses to keep more row versions than maxOverlayBytes (a wide row updated again and again)', () => {
+    const source = dbs.source('CREATE TABLE w(id INTEGER PRIMARY KEY, n INTEGER, big BLOB);');
+    const writer = dbs.ours('CREATE TABLE w(id INTEGER PRIMARY KEY, n INTEGER, big BLOB);');
+    const reader = new Database(writer.name, { readonly: true });
+    try {
+      const insert = record(source, (db) => {
+        db.prepare('INSERT INTO w VALUES (1, 0, ?)').run(new Uint8Array(64 * 1024));
+      });
+      applyChangeset(writer, insert);
+      // each UPDATE leaves the 64 KiB column out: every version of the row keeps it
+      const updates = Array.from({ length: 20 }, () =>
+        record(source, (db) => db.exec('UPDATE w SET n = n + 1 WHERE id = 1')),
+      );
+      const positions = positionsOf(updates);
+      const lanes = () => new Uint16Array(LTHASH_LANES);
+      const resolve = (maxOverlayBytes: number) => {
+        const resolver = new GroupUpdateResolver(reader, {
+          native: mode === 'native',
+          maxOverlayBytes,
+        });
+        reader.exec('BEGIN');
+        try {
+          resolver.resolve({ changesets: updates, positions }, lanes, () => true);
+        } finally {
+          reader.exec('COMMIT');
+        }
+        return resolver.overlayBytes;
+      };
+      expect(() => resolve(1024 * 1024)).toThrow(/more than 1048576 bytes of row versions/);
+      expect(resolve(4 * 1024 * 1024)).toBeGreaterThan(20 * 64 * 1024);
+      expect(() => new GroupUpdateResolver(reader, { maxOverlayBytes: -1 })).toThrow(RangeError);
+    } finally {
+      reader.close();
+      writer.close();
+      source.close();
+    }
+  });
 });

@@ -70,6 +70,12 @@ export interface GroupUpdateResolverOptions {
    * CPU per UPDATE. The rows the overlay does not have are read here either way.
    */
   native?: boolean | undefined;
+  /**
+   * Row versions the overlay keeps at most (each UPDATE of a row keeps a new one until `clear()`):
+   * past it `resolve` throws UnresolvableUpdateError and the caller resolves otherwise (a wide row
+   * updated again and again). Default 256 MiB.
+   */
+  maxOverlayBytes?: number | undefined;
 }
 
 /** The native walk's answers (native/update-overlay.h). */
@@ -77,6 +83,7 @@ const OVERLAY_MALFORMED = -1;
 const OVERLAY_ROW_DELETED = -4;
 const OVERLAY_ROW_MISSING = -5;
 const OVERLAY_BAD_ROW = -7;
+const OVERLAY_TOO_LARGE = -8;
 
 /**
  * Resolves the UPDATEs of a group of changesets **before** they are applied, against a read
@@ -112,9 +119,14 @@ export class GroupUpdateResolver {
   #preloadBytes = new Uint8Array(1 << 16);
   #preloadDescriptors = new Uint32Array(256);
 
+  readonly #maxBytes: number;
+
   constructor(db: Database, options: GroupUpdateResolverOptions = {}) {
     this.#db = db;
-    this.#native = options.native === false ? undefined : nativeUpdateOverlay();
+    const max = options.maxOverlayBytes ?? 256 * 1024 * 1024;
+    if (!(max >= 0)) throw new RangeError(`maxOverlayBytes must be non-negative, got ${max}`);
+    this.#maxBytes = max;
+    this.#native = options.native === false ? undefined : nativeUpdateOverlay(max);
   }
 
   /** Whether the overlay and the walk are the native addon's. */
@@ -373,6 +385,7 @@ export class GroupUpdateResolver {
     let at = -1;
     if (row !== null) {
       at = this.#arenaUsed;
+      if (at + row.byteLength > this.#maxBytes) throw tooLarge(this.#maxBytes);
       if (at + row.byteLength > this.#arena.byteLength) {
         let size = this.#arena.byteLength * 2;
         while (size < at + row.byteLength) size *= 2;
@@ -429,10 +442,10 @@ export class GroupUpdateResolver {
     lanes: Uint16Array | null,
   ): void {
     const missing = overlay.missing(changeset);
-    if (typeof missing === 'number') throw refused(missing);
+    if (typeof missing === 'number') throw refused(missing, this.#maxBytes);
     if (missing.length > 0) this.#preloadMissing(overlay, changeset, missing);
     const result = overlay.walk(changeset, positions, lanes);
-    if (result !== 0) throw refused(result);
+    if (result !== 0) throw refused(result, this.#maxBytes);
   }
 
   /**
@@ -492,7 +505,7 @@ export class GroupUpdateResolver {
       used += element.byteLength;
     }
     const result = overlay.preload(changeset, pairs, this.#preloadBytes, descriptors);
-    if (result !== 0) throw refused(result);
+    if (result !== 0) throw refused(result, this.#maxBytes);
     // grown for large rows: not kept for the resolver's life
     if (this.#preloadBytes.byteLength > 1 << 24) this.#preloadBytes = new Uint8Array(1 << 16);
   }
@@ -666,8 +679,14 @@ export class GroupUpdateResolver {
 
 const NO_VALUES: unknown[] = [];
 
+function tooLarge(maxBytes: number): UnresolvableUpdateError {
+  return new UnresolvableUpdateError(
+    `the overlay would keep more than ${maxBytes} bytes of row versions (maxOverlayBytes)`,
+  );
+}
+
 /** The error for a native overlay's answer (the job then fails and is resolved otherwise). */
-function refused(code: number): Error {
+function refused(code: number, maxBytes: number): Error {
   switch (code) {
     case OVERLAY_ROW_DELETED:
       return new UnresolvableUpdateError('an updated row was deleted');
@@ -675,6 +694,8 @@ function refused(code: number): Error {
       return new UnresolvableUpdateError('an updated row is not in the overlay');
     case OVERLAY_BAD_ROW:
       return new UnresolvableUpdateError("an updated row does not have the UPDATE's columns");
+    case OVERLAY_TOO_LARGE:
+      return tooLarge(maxBytes);
     case OVERLAY_MALFORMED:
       return new ChangesetFormatError(
         'the native UPDATE overlay does not take this changeset (malformed, or a value it does not make an element of)',

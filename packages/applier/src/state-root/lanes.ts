@@ -52,8 +52,11 @@ export interface LaneKernel {
    * the JavaScript pass then decides. Absent from kernels without one (WebAssembly).
    */
   changesetDelta?(changeset: Uint8Array): NativeChangesetDelta | undefined;
-  /** A new native UPDATE overlay (`GroupUpdateResolver`'s walk in C); absent from WebAssembly. */
-  updateOverlay?(): NativeUpdateOverlay;
+  /**
+   * A new native UPDATE overlay (`GroupUpdateResolver`'s walk in C) keeping at most `maxBytes` of
+   * row versions; absent from WebAssembly.
+   */
+  updateOverlay?(maxBytes: number): NativeUpdateOverlay;
 }
 
 /**
@@ -83,7 +86,8 @@ export interface NativeUpdateOverlay {
   ): number;
   /**
    * Walks a changeset: the overlay follows its changes; the UPDATEs at `positions` add their
-   * lanes to `lanes`. 0 or a code (OVERLAY_* in group-update-resolver.ts).
+   * lanes to `lanes`. 0 or a code (OVERLAY_* in group-update-resolver.ts; past `maxBytes` of row
+   * versions: too large).
    */
   walk(changeset: Uint8Array, positions: Uint32Array | null, lanes: Uint16Array | null): number;
 }

@@ -29,7 +29,7 @@ interface NativeLevel {
    */
   changesetDelta(changeset: Uint8Array, target: Uint16Array, positions: Uint32Array): number;
   /** The UPDATE overlay (native/update-overlay.h), on an opaque handle. */
-  overlayCreate(): OverlayHandle;
+  overlayCreate(maxBytes: number): OverlayHandle;
   overlayFollow(h: OverlayHandle, name: Uint8Array): number;
   overlayClear(h: OverlayHandle): void;
   overlayUndo(h: OverlayHandle): boolean;
@@ -223,7 +223,7 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
       if (n < 0) return undefined;
       return { lanes, positions: positions.subarray(0, n) };
     },
-    updateOverlay: () => nativeUpdateOverlay(level),
+    updateOverlay: (maxBytes) => nativeUpdateOverlay(level, maxBytes),
   };
 }
 
@@ -231,8 +231,8 @@ const utf8 = new TextEncoder();
 /** overlayMissing's answer when its list is too small (it is doubled and the pass run again). */
 const POSITIONS_FULL = -2;
 
-function nativeUpdateOverlay(level: NativeLevel): NativeUpdateOverlay {
-  const h = level.overlayCreate();
+function nativeUpdateOverlay(level: NativeLevel, maxBytes: number): NativeUpdateOverlay {
+  const h = level.overlayCreate(maxBytes);
   const stats = new Float64Array(2);
   let pairs = new Uint32Array(1024);
   return {

@@ -111,7 +111,10 @@ export function nativeChangesetDelta(changeset: Uint8Array): NativeChangesetDelt
   return laneKernel().changesetDelta?.(changeset);
 }
 
-/** A new native UPDATE overlay of this thread's kernel; undefined when it has none (WebAssembly). */
-export function nativeUpdateOverlay(): NativeUpdateOverlay | undefined {
-  return laneKernel().updateOverlay?.();
+/**
+ * A new native UPDATE overlay of this thread's kernel keeping at most `maxBytes` of row versions;
+ * undefined when the kernel has none (WebAssembly).
+ */
+export function nativeUpdateOverlay(maxBytes: number): NativeUpdateOverlay | undefined {
+  return laneKernel().updateOverlay?.(maxBytes);
 }
