@@ -15,6 +15,7 @@ import { applySortedChunk } from './chunk-apply';
 import { RESTART_DEFERRED } from './foreign-keys';
 import { deleteRun, insertRun, updateRun } from './multi-row-runs';
 import type { TableInfo } from './table-info';
+import { retryDeferred, updateLoop } from './update-loop';
 
 /**
  * Applies every change of the changeset, section by section, each change by the fastest path
@@ -124,17 +125,21 @@ function targetTable(ctx: ApplyContext, h: TableHeader): TableInfo | null {
 }
 
 /**
- * Retries the section's CONSTRAINT conflicts (put off by handleConflict) until a round makes
- * no progress; the last round reports them.
+ * The section's CONSTRAINT conflicts (put off by handleConflict), as sqlite3changeset_apply
+ * (SQLite >= 3.54) retries them: again and again until a round makes no progress, then with each
+ * UPDATE's UNIQUE columns moved out of the way first (update-loop.ts), and what still fails is
+ * reported.
  */
 function finishSection(ctx: ApplyContext): void {
   const s = ctx.section;
   if (s.table === null) return;
-  while (s.deferred.length > 0) {
+  if (s.deferred.length > 0) retryDeferred(ctx, s.deferred, -1);
+  if (s.deferred.length > 0) updateLoop(ctx);
+  if (s.deferred.length > 0) {
+    s.deferConstraints = false;
     const retry = s.deferred;
     s.deferred = [];
     replayRowByRow(ctx, retry, 0, retry.length);
-    if (s.deferred.length >= retry.length) s.deferConstraints = false;
   }
   ctx.section = NO_SECTION;
 }
