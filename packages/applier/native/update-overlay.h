@@ -12,12 +12,14 @@
  * row's (added) to the lanes: the columns they leave out come from the row's element in the
  * overlay. A row the walk needs and the overlay does not have (an UPDATE that leaves columns out
  * of a row not changed since the snapshot) is listed first by `overlay_missing`; the caller reads
- * it from its snapshot and hands its element to `overlay_preload`.
+ * it from its snapshot and hands its element to `overlay_preload`. `overlay_missing` starts a
+ * changeset: `overlay_undo` takes back its preloads and its walk.
  *
  * A key is the primary key's values in key order, each as the element has it (type byte, then
  * INTEGER/REAL as 8 bytes (-0.0 as +0.0), TEXT/BLOB as u32 length and bytes): the same rows as
  * the JavaScript overlay's keys. Elements and keys live in two arenas, entries in an open-address
- * table; nothing is freed until `overlay_clear`. The last walk can be taken back
+ * table; nothing is freed until `overlay_clear`, and a row's new version of the same size as its
+ * last replaces it in place (the arena grows for new rows and resized ones). The last walk can be taken back
  * (`overlay_undo`).
  */
 
@@ -49,6 +51,8 @@ typedef struct {
   uint64_t hash;
   size_t key_off;
   int64_t elem_off;
+  /* the previous version's bytes in undo_bytes (overwritten in place), or SIZE_MAX */
+  size_t saved;
   uint32_t key_len;
   uint32_t elem_len;
   uint32_t table;
@@ -72,6 +76,8 @@ typedef struct {
   uint32_t table_count, table_capacity;
   OvUndo *undo;
   size_t undo_len, undo_capacity;
+  uint8_t *undo_bytes;
+  size_t undo_bytes_used, undo_bytes_capacity;
   int undo_valid;
   /* scratch: value offsets (old record, new record, the row's element), a key, a row element */
   size_t *at;
@@ -112,7 +118,13 @@ static void overlay_clear(Overlay *o) {
   for (uint32_t t = 0; t < o->table_count; t++) free(o->tables[t].name);
   o->table_count = 0;
   o->undo_len = 0;
+  o->undo_bytes_used = 0;
   o->undo_valid = 0;
+  if (o->undo_bytes_capacity > ((size_t)1 << 24)) {
+    free(o->undo_bytes);
+    o->undo_bytes = NULL;
+    o->undo_bytes_capacity = 0;
+  }
   /* grown for a large overlay: not kept for the thread's life */
   if (o->elems_capacity > ((size_t)1 << 26)) {
     free(o->elems);
@@ -138,6 +150,7 @@ static void overlay_free(Overlay *o) {
   free(o->elems);
   free(o->tables);
   free(o->undo);
+  free(o->undo_bytes);
   free(o->at);
   free(o->key);
   free(o->row);
@@ -258,12 +271,24 @@ static int overlay_put(Overlay *o, uint32_t table, const uint8_t *key, uint32_t 
     o->keys_used += key_len;
     o->used++;
   }
-  if (row != NULL &&
+  /* a new version of the same size replaces the last one where it is (the arena grows only for
+     new rows and resized ones); an undo then needs the bytes it replaced */
+  int in_place = row != NULL && e->elem_off >= 0 && e->elem_len == n;
+  if (row != NULL && !in_place &&
       !ov_grow((void **)&o->elems, &o->elems_capacity, o->elems_used + n, 1, 65536))
     return 0;
   if (log) {
     if (!ov_grow((void **)&o->undo, &o->undo_capacity, o->undo_len + 1, sizeof *o->undo, 256))
       return 0;
+    size_t saved = SIZE_MAX;
+    if (in_place) {
+      if (!ov_grow((void **)&o->undo_bytes, &o->undo_bytes_capacity, o->undo_bytes_used + n, 1,
+                   65536))
+        return 0;
+      saved = o->undo_bytes_used;
+      memcpy(o->undo_bytes + saved, o->elems + e->elem_off, n);
+      o->undo_bytes_used += n;
+    }
     OvUndo *u = &o->undo[o->undo_len++];
     u->hash = h;
     u->key_off = e->key_off;
@@ -271,6 +296,11 @@ static int overlay_put(Overlay *o, uint32_t table, const uint8_t *key, uint32_t 
     u->table = table;
     u->elem_off = e->elem_off;
     u->elem_len = e->elem_len;
+    u->saved = saved;
+  }
+  if (in_place) {
+    memcpy(o->elems + e->elem_off, row, n);
+    return 1;
   }
   if (e->elem_off == OV_ABSENT) o->rows++;
   if (row == NULL) {
@@ -291,10 +321,16 @@ static int overlay_undo(Overlay *o) {
   for (size_t k = o->undo_len; k-- > 0;) {
     const OvUndo *u = &o->undo[k];
     OvEntry *e = &o->slots[ov_find(o, u->table, o->keys + u->key_off, u->key_len, u->hash)];
+    if (u->saved != SIZE_MAX) {
+      /* replaced in place: the entry still points at it */
+      memcpy(o->elems + e->elem_off, o->undo_bytes + u->saved, e->elem_len);
+      continue;
+    }
     if (e->elem_off != OV_ABSENT && u->elem_off == OV_ABSENT) o->rows--;
     e->elem_off = u->elem_off;
     e->elem_len = u->elem_len;
   }
+  o->undo_bytes_used = 0;
   o->undo_len = 0;
   o->undo_valid = 0;
   return 1;
@@ -467,6 +503,10 @@ static int64_t overlay_missing(Overlay *o, const uint8_t *b, size_t end, uint32_
   uint32_t columns = 0, table = 0, name_len = 0;
   const uint8_t *pk = NULL, *name = NULL;
   int seen = 0;
+  /* a changeset starts here: its preloads and its walk are what an undo takes back */
+  o->undo_len = 0;
+  o->undo_bytes_used = 0;
+  o->undo_valid = 1;
   while (p < end) {
     uint8_t op = b[p];
     if (op == TABLE_CHANGESET) {
@@ -503,7 +543,8 @@ static int64_t overlay_missing(Overlay *o, const uint8_t *b, size_t end, uint32_
  * Puts the rows the caller read into the overlay, as they are in its snapshot: pairs[2k],
  * pairs[2k + 1] are an UPDATE's table header and record offsets (from overlay_missing), and
  * elements[desc[2k] .. + desc[2k + 1]) the row's element. 0, OV_MALFORMED, OV_BAD_POSITION or
- * OV_NO_MEMORY. Not logged for an undo: the rows are the snapshot's either way.
+ * OV_NO_MEMORY. Logged with the walk that follows: an undo takes them back out (a row read for a
+ * changeset that is taken back is read again when needed).
  */
 static int64_t overlay_preload(Overlay *o, const uint8_t *b, size_t end, const uint32_t *pairs,
                                size_t count, const uint8_t *elements, size_t elements_len,
@@ -527,7 +568,7 @@ static int64_t overlay_preload(Overlay *o, const uint8_t *b, size_t end, const u
     if (key_len == 0) return OV_MALFORMED;
     if ((uint64_t)desc[2 * k] + desc[2 * k + 1] > elements_len) return OV_BAD_POSITION;
     int put = overlay_put(o, table, o->key, (uint32_t)key_len, elements + desc[2 * k],
-                          desc[2 * k + 1], 0);
+                          desc[2 * k + 1], 1);
     if (put <= 0) return put < 0 ? OV_TOO_LARGE : OV_NO_MEMORY;
   }
   return 0;
@@ -536,8 +577,9 @@ static int64_t overlay_preload(Overlay *o, const uint8_t *b, size_t end, const u
 /*
  * Walks changeset b[0..end) (see the top of this file): the overlay follows its changes to the
  * followed tables, and the UPDATEs at positions[0..n) (header and record offset pairs, in
- * order) add their lanes to target (through the area and the level's accumulate). 0, or one of
- * the OV_ results; the overlay is then to be cleared (the walk is logged: overlay_undo).
+ * order) add their lanes to target (through the area and the level's accumulate). Called after
+ * overlay_missing (and overlay_preload) for the same changeset. 0, or one of the OV_ results; the
+ * overlay is then to be cleared (the walk is logged: overlay_undo).
  */
 static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate, const uint8_t *b,
                             size_t end, const uint32_t *positions, size_t n, uint8_t *target) {
@@ -546,7 +588,6 @@ static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate,
   const uint8_t *pk = NULL, *name = NULL;
   int seen = 0, put = 1;
   int64_t result = 0;
-  o->undo_len = 0;
   o->undo_valid = 1;
   a->count = 0;
   a->used = 0;

@@ -319,6 +319,42 @@ describe.each(modes)('GroupUpdateResolver (%s overlay)', (mode) => {
       expect(withSecond).not.toBe(withoutSecond);
       expect(lanesOf([0, 1, 2], [1])).toBe(withoutSecond);
       reader.exec('COMMIT');
+      // a new version of the same size replaces the last one in place (native): the undo puts
+      // the bytes back
+      const [setW, setV] = changesetsOf(source, [
+        [{ k: 'setW', id: 1, w: 7 }],
+        [{ k: 'setV', id: 1, v: 'z' }],
+      ]);
+      reader.exec('BEGIN');
+      /** Walks each changeset in turn, undoing the one at `undo`; the last one's lanes. */
+      const walk = (changesets: Uint8Array[], undo = -1) => {
+        const resolver = resolverOf(reader);
+        const positions = positionsOf(changesets);
+        let lanes = new Uint16Array(LTHASH_LANES);
+        changesets.forEach((c, i) => {
+          lanes = new Uint16Array(LTHASH_LANES);
+          resolver.resolve(
+            { changesets: [c], positions: [positions[i]!] },
+            () => lanes,
+            () => true,
+          );
+          if (i === undo) expect(resolver.undoLast()).toBe(true);
+        });
+        return hex(new Uint8Array(lanes.buffer));
+      };
+      // the row read for setW, then taken back with it
+      const alone = walk([setV!]);
+      expect(walk([setW!, setV!])).not.toBe(alone);
+      expect(walk([setW!, setV!], 0)).toBe(alone);
+      // a row the overlay had before: its version replaced in place, then put back
+      const [a, b, c] = changesetsOf(source, [
+        [{ k: 'setV', id: 1, v: 'y' }],
+        [{ k: 'setW', id: 1, w: 8 }],
+        [{ k: 'setV', id: 1, v: 'q' }],
+      ]);
+      expect(walk([a!, b!, c!])).not.toBe(walk([a!, c!]));
+      expect(walk([a!, b!, c!], 1)).toBe(walk([a!, c!]));
+      reader.exec('COMMIT');
     });
   });
 
@@ -357,17 +393,18 @@ describe.each(modes)('GroupUpdateResolver (%s overlay)', (mode) => {
   });
 
   it('refuses to keep more row versions than maxOverlayBytes (a wide row updated again and again)', () => {
-    const source = dbs.source('CREATE TABLE w(id INTEGER PRIMARY KEY, n INTEGER, big BLOB);');
-    const writer = dbs.ours('CREATE TABLE w(id INTEGER PRIMARY KEY, n INTEGER, big BLOB);');
+    const source = dbs.source('CREATE TABLE w(id INTEGER PRIMARY KEY, n TEXT, big BLOB);');
+    const writer = dbs.ours('CREATE TABLE w(id INTEGER PRIMARY KEY, n TEXT, big BLOB);');
     const reader = new Database(writer.name, { readonly: true });
     try {
       const insert = record(source, (db) => {
-        db.prepare('INSERT INTO w VALUES (1, 0, ?)').run(new Uint8Array(64 * 1024));
+        db.prepare("INSERT INTO w VALUES (1, '', ?)").run(new Uint8Array(64 * 1024));
       });
       applyChangeset(writer, insert);
-      // each UPDATE leaves the 64 KiB column out: every version of the row keeps it
+      // each UPDATE leaves the 64 KiB column out and changes the row's size: every version of the
+      // row keeps it (a version of the same size replaces the last one in the native overlay)
       const updates = Array.from({ length: 20 }, () =>
-        record(source, (db) => db.exec('UPDATE w SET n = n + 1 WHERE id = 1')),
+        record(source, (db) => db.exec("UPDATE w SET n = n || 'x' WHERE id = 1")),
       );
       const positions = positionsOf(updates);
       const lanes = () => new Uint16Array(LTHASH_LANES);
