@@ -38,7 +38,7 @@ if (port === null) throw new Error('update-resolver-worker must run in a worker 
  * on from group to group while each group committed exactly what was walked: rows changed by
  * earlier groups then need no read. It is cleared after this long, ...
  */
-const MAX_OVERLAY_MS_DEFAULT = 1000;
+const MAX_OVERLAY_MS_DEFAULT = 60_000;
 /** ... past this many rows or bytes of row versions, ... */
 const MAX_OVERLAY_ROWS = 250_000;
 const MAX_OVERLAY_BYTES = 64 * 1024 * 1024;

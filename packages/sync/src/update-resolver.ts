@@ -41,7 +41,8 @@ export interface UpdateResolverOptions {
   maxJobBytes?: number | undefined;
   /**
    * The worker's overlay of rows changed by earlier groups (which then need no read) is started
-   * over after this long. Default 1,000 ms.
+   * over after this long. Default 60,000 ms (its rows and bytes are bounded too: 250,000 rows,
+   * 64 MiB).
    */
   maxOverlayMs?: number | undefined;
   /** Called once when the worker fails for good (every group is resolved inline from then on). */
@@ -134,7 +135,7 @@ export class UpdateResolver {
     this.#waitMs = options.waitMs ?? 5000;
     this.#maxJobBytes = options.maxJobBytes ?? 512 * 1024;
     this.#onFailed = options.onFailed;
-    this.#maxOverlayMs = options.maxOverlayMs ?? 1000;
+    this.#maxOverlayMs = options.maxOverlayMs ?? 60_000;
   }
 
   /** Changeset bytes per job at most (`maxJobBytes`). */
