@@ -956,6 +956,39 @@ static napi_value js_overlay_preload(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * overlayPreloadRows(h, name: Uint8Array, keyColumns: Uint32Array, elements: Uint8Array,
+ * descriptors: Uint32Array, count: number): see overlay_preload_rows
+ */
+static napi_value js_overlay_preload_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  Overlay *o = overlay_arg(env, argv[0]);
+  void *name, *keys, *elements, *desc;
+  size_t name_len, keys_len, elements_len, desc_len;
+  uint32_t count;
+  if (o == NULL || !typed_array(env, argv[1], napi_uint8_array, &name, &name_len, "name: a Uint8Array") ||
+      !typed_array(env, argv[2], napi_uint32_array, &keys, &keys_len, "keyColumns: a Uint32Array") ||
+      !typed_array(env, argv[3], napi_uint8_array, &elements, &elements_len,
+                   "elements: a Uint8Array") ||
+      !typed_array(env, argv[4], napi_uint32_array, &desc, &desc_len,
+                   "descriptors: a Uint32Array"))
+    return NULL;
+  if (napi_get_value_uint32(env, argv[5], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "count: a number");
+    return NULL;
+  }
+  if ((size_t)count * 2 > desc_len || name_len > 0xffffffffu || keys_len > MAX_COLUMNS) {
+    napi_throw_range_error(env, NULL, "count past descriptors, or a name or key too long");
+    return NULL;
+  }
+  return int64_value(env, overlay_preload_rows(o, (const uint8_t *)name, (uint32_t)name_len,
+                                               (const uint32_t *)keys, (uint32_t)keys_len,
+                                               (const uint8_t *)elements, elements_len,
+                                               (const uint32_t *)desc, count));
+}
+
+/*
  * overlayWalk(h, changeset: Uint8Array, positions: Uint32Array | null, target: Uint16Array |
  * null): see overlay_walk (target is needed when positions has any)
  */
@@ -1016,6 +1049,7 @@ static int export_level(napi_env env, napi_value exports, const char *name, cons
       !export_function(env, level, "overlayStats", js_overlay_stats, NULL) ||
       !export_function(env, level, "overlayMissing", js_overlay_missing, NULL) ||
       !export_function(env, level, "overlayPreload", js_overlay_preload, NULL) ||
+      !export_function(env, level, "overlayPreloadRows", js_overlay_preload_rows, NULL) ||
       !export_function(env, level, "overlayWalk", js_overlay_walk, (void *)fns) ||
       napi_set_named_property(env, exports, name, level) != napi_ok)
     return 0;

@@ -575,6 +575,56 @@ static int64_t overlay_preload(Overlay *o, const uint8_t *b, size_t end, const u
 }
 
 /*
+ * Puts rows of the followed table `name` into the overlay as the caller's snapshot has them,
+ * from their elements alone (e.g. a snapshot's image, whose rows the caller has just hashed):
+ * elements[desc[2k] .. + desc[2k + 1]) for k < count; the key is the columns `key_cols[0..nkey)`
+ * of each element, in that order (the table's primary-key columns in key order, as the
+ * changesets' headers give them). Not logged (no walk takes them back). 0, OV_BAD_ROW (an element
+ * that does not parse, or without those columns), OV_TOO_LARGE or OV_NO_MEMORY.
+ */
+static int64_t overlay_preload_rows(Overlay *o, const uint8_t *name, uint32_t name_len,
+                                    const uint32_t *key_cols, uint32_t nkey,
+                                    const uint8_t *elements, size_t elements_len,
+                                    const uint32_t *desc, size_t count) {
+  if (nkey == 0) return OV_BAD_ROW;
+  uint32_t table = overlay_follow(o, name, name_len);
+  if (table == 0) return OV_NO_MEMORY;
+  for (size_t k = 0; k < count; k++) {
+    size_t at = desc[2 * k], n = desc[2 * k + 1];
+    if (at > elements_len || n > elements_len - at) return OV_BAD_ROW;
+    const uint8_t *e = elements + at;
+    /* the element's column count, then where each column is */
+    size_t p = sizeof ROW_DOMAIN;
+    if (n < p + 4) return OV_BAD_ROW;
+    uint32_t skip = ((uint32_t)e[p] << 24) | ((uint32_t)e[p + 1] << 16) |
+                    ((uint32_t)e[p + 2] << 8) | e[p + 3];
+    p += 4 + (size_t)skip;
+    if (n < p + 4) return OV_BAD_ROW;
+    uint32_t columns = ((uint32_t)e[p] << 24) | ((uint32_t)e[p + 1] << 16) |
+                       ((uint32_t)e[p + 2] << 8) | e[p + 3];
+    if (columns == 0 || columns > MAX_COLUMNS) return OV_BAD_ROW;
+    if (!area_offsets_ov(o, (size_t)columns + 1)) return OV_NO_MEMORY;
+    if (!ov_element_columns(e, n, columns, o->at)) return OV_BAD_ROW;
+    size_t key_len = 0;
+    for (uint32_t j = 0; j < nkey; j++) {
+      if (key_cols[j] >= columns) return OV_BAD_ROW;
+      key_len += o->at[key_cols[j] + 1] - o->at[key_cols[j]];
+    }
+    if (key_len > 0xffffffffu) return OV_BAD_ROW;
+    if (!ov_grow((void **)&o->key, &o->key_capacity, key_len, 1, 256)) return OV_NO_MEMORY;
+    size_t q = 0;
+    for (uint32_t j = 0; j < nkey; j++) {
+      size_t from = o->at[key_cols[j]], len = o->at[key_cols[j] + 1] - from;
+      memcpy(o->key + q, e + from, len);
+      q += len;
+    }
+    int put = overlay_put(o, table, o->key, (uint32_t)key_len, e, (uint32_t)n, 0);
+    if (put <= 0) return put < 0 ? OV_TOO_LARGE : OV_NO_MEMORY;
+  }
+  return 0;
+}
+
+/*
  * Walks changeset b[0..end) (see the top of this file): the overlay follows its changes to the
  * followed tables, and the UPDATEs at positions[0..n) (header and record offset pairs, in
  * order) add their lanes to target (through the area and the level's accumulate). Called after

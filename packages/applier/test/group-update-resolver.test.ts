@@ -4,12 +4,14 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  addStateHashChunk,
   applyChangeset,
   applyStateDelta,
   changesetStateDelta,
   GroupUpdateResolver,
   LTHASH_LANES,
   LtHash16,
+  stateHashChunks,
   stateHashOfDatabase,
   stateRootKernel,
   stateRootOfDatabase,
@@ -429,5 +431,77 @@ describe.each(modes)('GroupUpdateResolver (%s overlay)', (mode) => {
       writer.close();
       source.close();
     }
+  });
+
+  it('takes rows preloaded from their elements (a snapshot image just hashed) instead of reading them', () => {
+    withReplica((source, writer, reader) => {
+      const inserts = changesetsOf(source, [
+        [
+          { k: 'insertT', id: 1, v: 'a', w: 1, r: 1.5 },
+          { k: 'insertT', id: 2, v: 'b', w: 'x', r: -2 },
+        ],
+        [{ k: 'upsertU', a: 'x', b: 1, c: null, d: 0 }],
+      ]);
+      for (const c of inserts) applyChangeset(writer, c);
+      const updates = changesetsOf(source, [
+        [
+          { k: 'setV', id: 1, v: 'c' },
+          { k: 'setV', id: 2, v: 'd' },
+        ],
+        [{ k: 'setD', a: 'x', b: 1, d: 4 }],
+      ]);
+      const positions = positionsOf(updates);
+      /** Every row of the replica's state tables as elements, by table (as an image's hash sees them). */
+      const rowsOf = (tamper = false) => {
+        const tables = new Map<string, { pk: Uint8Array; elements: Uint8Array[] }>();
+        for (const chunk of stateHashChunks(writer)) {
+          const entry = tables.get(chunk.table) ?? { pk: chunk.primaryKey, elements: [] };
+          tables.set(chunk.table, entry);
+          addStateHashChunk(writer, chunk, new Uint16Array(LTHASH_LANES), undefined, (e) => {
+            const copy = e.slice();
+            // a different w for row 1 (an INTEGER, 9 bytes from the element's end: r is a REAL)
+            if (tamper && chunk.table === 't' && copy[copy.length - 9 - 1] === 1)
+              copy[copy.length - 10] = 7;
+            entry.elements.push(copy);
+          });
+        }
+        return tables;
+      };
+      const resolveWith = (rows?: ReturnType<typeof rowsOf>) => {
+        const resolver = resolverOf(reader);
+        reader.exec('BEGIN');
+        try {
+          for (const [table, { pk, elements }] of rows ?? []) {
+            const bytes = Buffer.concat(elements);
+            const descriptors = new Uint32Array(2 * elements.length);
+            let at = 0;
+            elements.forEach((e, i) => {
+              descriptors[2 * i] = at;
+              descriptors[2 * i + 1] = e.byteLength;
+              at += e.byteLength;
+            });
+            const kept = resolver.preloadRows(table, pk, bytes, descriptors, elements.length);
+            expect(kept).toBe(mode === 'native');
+          }
+          const lanes = new Uint16Array(LTHASH_LANES);
+          resolver.resolve(
+            { changesets: updates, positions },
+            () => lanes,
+            () => true,
+          );
+          return { lanes: hex(new Uint8Array(lanes.buffer)), rows: resolver.overlayRows };
+        } finally {
+          reader.exec('COMMIT');
+        }
+      };
+      const read = resolveWith();
+      const preloaded = resolveWith(rowsOf());
+      expect(preloaded.lanes).toBe(read.lanes);
+      if (mode === 'native') {
+        expect(preloaded.rows).toBe(3);
+        // the preloaded row is the one used: a different w in it changes the lanes
+        expect(resolveWith(rowsOf(true)).lanes).not.toBe(read.lanes);
+      }
+    });
   });
 });

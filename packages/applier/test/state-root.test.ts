@@ -223,8 +223,13 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
         [5192n, 8999n],
       ]);
       expect(of('sparse').length).toBeLessThanOrEqual(1024);
-      expect(of('wr')).toEqual([{ table: 'wr', columns: ['k', 'v'] }]);
-      expect(of('shadow')).toEqual([{ table: 'shadow', columns: ['rowid', '_rowid_', 'oid'] }]);
+      expect(of('wr')).toEqual([
+        { table: 'wr', columns: ['k', 'v'], primaryKey: Uint8Array.from([1, 0]) },
+      ]);
+      expect(of('shadow')).toEqual([
+        { table: 'shadow', columns: ['rowid', '_rowid_', 'oid'], primaryKey: new Uint8Array(3) },
+      ]);
+      expect(of('dense')[0]!.primaryKey).toEqual(Uint8Array.from([1, 0]));
       expect(of('partly').every((c) => c.rowid === '_rowid_')).toBe(true);
       expect(of('empty')).toEqual([]);
       expect(of('_synddb_skip')).toEqual([]);

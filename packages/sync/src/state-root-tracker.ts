@@ -227,7 +227,8 @@ export class StateRootTracker {
    */
   imageReady(path: string): void {
     this.#abandon();
-    this.#image = this.#resolver?.hashImage(path) ?? false;
+    // the jobs after the swap are of the epoch recompute() starts
+    this.#image = this.#resolver?.hashImage(path, this.recomputations + 1) ?? false;
   }
 
   /**
@@ -243,6 +244,9 @@ export class StateRootTracker {
     this.#image = false;
     this.#hash = lanes !== null ? new LtHash16(lanes) : stateHashOfDatabase(this.#db);
     this.recomputations++;
+    // The worker holds the image's rows (the content once this swap commits): its first job may
+    // go on with them. A failed commit takes it back (reload).
+    if (lanes !== null) this.#continuation = true;
   }
 
   /** Persists the state as the state after `sequence`; inside the transaction of the data. */

@@ -89,6 +89,100 @@ export interface ImageHashMessage {
   kind: 'image';
   path: string;
   shared: SharedArrayBuffer;
+  /** Told apart from other images (its rows: ImageRowsMessage). */
+  id: number;
+  /**
+   * The epoch of the jobs once the image is swapped in: the worker starts its overlay over with
+   * the rows it hashes (the replica's content once the swap commits), for the first of them to go
+   * on with, if the applying thread says so (`continuation`: the swap committed, nothing else).
+   */
+  epoch: number;
+}
+
+/**
+ * The rows of the image chunks the applying thread hashed, as elements, for the worker's overlay
+ * (sent after its share; the worker keeps them only if it still holds image `id`'s rows).
+ */
+export interface ImageRowsMessage {
+  kind: 'imageRows';
+  id: number;
+  tables: ImageRows[];
+}
+
+export interface ImageRows {
+  table: string;
+  /** Per column, its position in the primary key. */
+  primaryKey: Uint8Array;
+  elements: Uint8Array;
+  /** Offset and length in `elements` of each row's element. */
+  descriptors: Uint32Array;
+  count: number;
+}
+
+/** Rows and element bytes of an image kept in the worker's overlay at most (below its bounds). */
+export const IMAGE_ROWS_MAX = 200_000;
+export const IMAGE_ROW_BYTES_MAX = 48 * 1024 * 1024;
+
+/** Collects row elements (copies) up to a number of rows and bytes, by table. */
+export class ImageRowCollector {
+  #tables = new Map<
+    string,
+    { primaryKey: Uint8Array; bytes: Uint8Array; used: number; descriptors: number[] }
+  >();
+  #current: { bytes: Uint8Array; used: number; descriptors: number[] } | undefined;
+  rows = 0;
+  bytes = 0;
+  /** Rows were left out (past the bounds). */
+  full = false;
+
+  /** The table the next elements are of. */
+  table(name: string, primaryKey: Uint8Array): void {
+    let entry = this.#tables.get(name);
+    if (entry === undefined) {
+      entry = { primaryKey, bytes: new Uint8Array(1 << 16), used: 0, descriptors: [] };
+      this.#tables.set(name, entry);
+    }
+    this.#current = entry;
+  }
+
+  readonly add = (element: Uint8Array): void => {
+    const n = element.byteLength;
+    if (this.rows >= IMAGE_ROWS_MAX || this.bytes + n > IMAGE_ROW_BYTES_MAX) {
+      this.full = true;
+      return;
+    }
+    const t = this.#current!;
+    if (t.used + n > t.bytes.byteLength) {
+      let size = t.bytes.byteLength * 2;
+      while (size < t.used + n) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(t.bytes.subarray(0, t.used));
+      t.bytes = grown;
+    }
+    t.bytes.set(element, t.used);
+    t.descriptors.push(t.used, n);
+    t.used += n;
+    this.rows++;
+    this.bytes += n;
+  };
+
+  /** What was collected, one buffer per table (each its own ArrayBuffer), and starts over. */
+  take(): ImageRows[] {
+    const out: ImageRows[] = [];
+    for (const [table, t] of this.#tables) {
+      if (t.descriptors.length === 0) continue;
+      out.push({
+        table,
+        primaryKey: t.primaryKey,
+        elements: t.bytes.slice(0, t.used),
+        descriptors: Uint32Array.from(t.descriptors),
+        count: t.descriptors.length / 2,
+      });
+    }
+    this.#tables = new Map();
+    this.#current = undefined;
+    return out;
+  }
 }
 
 export const PROGRESS = 2;

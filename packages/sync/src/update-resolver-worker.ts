@@ -15,7 +15,12 @@ import {
   COMMITTED,
   FAILED,
   HEADER_BYTES,
+  IMAGE_ROW_BYTES_MAX,
+  IMAGE_ROWS_MAX,
   type ImageHashMessage,
+  ImageRowCollector,
+  type ImageRows,
+  type ImageRowsMessage,
   jobLayout,
   NEXT_CHUNK,
   PLAN,
@@ -79,8 +84,15 @@ function committedAsWalked(last: { header: Int32Array; walked: number }): boolea
 /** Lets the overlay go (and the last job's memory with it). */
 function release(): void {
   resolver.clear();
+  imageOverlay = -1;
   forgetPrevious();
 }
+
+/**
+ * The image whose rows the overlay holds (hashed here or by the applying thread), or -1: the
+ * first job after it may go on with them (they are the replica's content once the swap commits).
+ */
+let imageOverlay = -1;
 
 /** The last job's end has been read (or no longer matters): its memory may be reused. */
 function forgetPrevious(): void {
@@ -91,11 +103,18 @@ function forgetPrevious(): void {
 // Checked (and warmed up) before the first job: a worker that would resolve differently from
 // the applying thread is never used.
 const unusable = checkUpdateResolver();
-port.postMessage(unusable === null ? { ready: true } : { unusable });
+port.postMessage(
+  unusable === null ? { ready: true, keepsImageRows: resolver.native } : { unusable },
+);
 
-port.on('message', (job: ResolverJobMessage | ImageHashMessage) => {
+port.on('message', (job: ResolverJobMessage | ImageHashMessage | ImageRowsMessage) => {
   if (job.kind === 'image') {
+    clearTimeout(idle);
     hashImage(job);
+    return;
+  }
+  if (job.kind === 'imageRows') {
+    if (job.id === imageOverlay) keepImageRows(job.tables);
     return;
   }
   clearTimeout(idle);
@@ -110,8 +129,11 @@ port.on('message', (job: ResolverJobMessage | ImageHashMessage) => {
 });
 
 function run(job: ResolverJobMessage, header: Int32Array): void {
-  // How the last job ended, read before its memory is handed back for reuse.
-  const previousAsWalked = previous !== null && committedAsWalked(previous);
+  // How the last job ended, read before its memory is handed back for reuse; or the rows of the
+  // image swapped in since.
+  const fromImage = imageOverlay >= 0 && job.epoch === epoch;
+  const previousAsWalked = fromImage || (previous !== null && committedAsWalked(previous));
+  imageOverlay = -1;
   forgetPrevious();
   if (job.epoch !== epoch) {
     release();
@@ -227,6 +249,13 @@ function hashImage(job: ImageHashMessage): void {
     Atomics.add(header, PROGRESS, 1);
     tell(header);
   };
+  // A new overlay for the swapped-in content: the rows hashed here (and the applying thread's,
+  // ImageRowsMessage), with the next epoch's schema (read once the image is in place).
+  release();
+  resolver.reset();
+  epoch = job.epoch;
+  overlayAt = performance.now();
+  const rows = resolver.native ? new ImageRowCollector() : undefined;
   try {
     const image = new Database(job.path, { readonly: true, fileMustExist: true });
     try {
@@ -234,19 +263,42 @@ function hashImage(job: ImageHashMessage): void {
       Atomics.store(header, PLAN, chunks.length + 1);
       const lanes = new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
       for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
-        addStateHashChunk(image, chunks[i]!, lanes, beat);
+        const chunk = chunks[i]!;
+        // rows of tables with a primary key only: changesets have no others
+        const keep = rows !== undefined && !rows.full && chunk.primaryKey.some((p) => p > 0);
+        if (keep) rows.table(chunk.table, chunk.primaryKey);
+        addStateHashChunk(image, chunk, lanes, beat, keep ? rows.add : undefined);
         beat();
         i = Atomics.add(header, NEXT_CHUNK, 1);
+      }
+      if (rows !== undefined) {
+        imageOverlay = job.id;
+        keepImageRows(rows.take());
       }
       Atomics.store(header, SLOTS_DONE, 1);
     } finally {
       image.close();
     }
   } catch (error) {
+    release();
     Atomics.store(header, FAILED, 1);
     port!.postMessage({ failed: String((error as Error)?.message ?? error) });
   }
   tell(header);
+}
+
+/** Puts an image's rows into the overlay (within its bounds); on any error the overlay goes. */
+function keepImageRows(tables: ImageRows[]): void {
+  try {
+    for (const t of tables) {
+      if (resolver.overlayRows + t.count > IMAGE_ROWS_MAX) break;
+      if (resolver.overlayBytes + t.elements.byteLength > IMAGE_ROW_BYTES_MAX) break;
+      resolver.preloadRows(t.table, t.primaryKey, t.elements, t.descriptors, t.count);
+    }
+  } catch (error) {
+    release();
+    port!.postMessage({ failed: String((error as Error)?.message ?? error) });
+  }
 }
 
 /** Wakes the applying thread if it waits: bumps the tick it waits on. */

@@ -13,6 +13,8 @@ import {
   FAILED,
   HEADER_BYTES,
   type ImageHashMessage,
+  ImageRowCollector,
+  type ImageRowsMessage,
   jobLayout,
   NEXT_CHUNK,
   PLAN,
@@ -106,7 +108,10 @@ export class UpdateResolver {
   /** Shared memory for jobs, reused once the worker has released it (RELEASED). */
   readonly #arenas: (SharedArrayBuffer | null)[] = [null, null, null];
   #nextArena = 0;
-  #image: { header: Int32Array; shared: SharedArrayBuffer; path: string } | null = null;
+  #image: { header: Int32Array; shared: SharedArrayBuffer; path: string; id: number } | null = null;
+  #imageId = 0;
+  /** The worker keeps an image's rows as its overlay (its overlay is the native one). */
+  #keepsImageRows = false;
   /** Written by the worker after each job: its thread's CPU time (ms), overlays, continued. */
   readonly #workerStats = new Float64Array(new SharedArrayBuffer(24));
   readonly #stats: UpdateResolverStats = {
@@ -324,17 +329,20 @@ export class UpdateResolver {
 
   /**
    * Has the worker start on the state hash of a snapshot's image file (read-only, from scratch)
-   * while the applying thread swaps it in; `takeImage` finishes it. False when the worker is not
-   * ready (the caller computes it itself).
+   * while the applying thread swaps it in; `takeImage` finishes it. The worker keeps the image's
+   * rows as its overlay for the first job of `epoch` (the jobs after the swap), which goes on
+   * with them when `start` says so (`continuation`: the swap committed). False when the worker
+   * is not ready (the caller computes it itself).
    */
-  hashImage(path: string): boolean {
+  hashImage(path: string, epoch: number): boolean {
     this.cancel();
     this.#image = null;
     if (this.#broken || !this.#ready) return false;
     const shared = new SharedArrayBuffer(HEADER_BYTES + SLOT_BYTES);
-    const message: ImageHashMessage = { kind: 'image', path, shared };
+    const id = ++this.#imageId;
+    const message: ImageHashMessage = { kind: 'image', path, shared, id, epoch };
     this.#worker!.postMessage(message);
-    this.#image = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared, path };
+    this.#image = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared, path, id };
     return true;
   }
 
@@ -353,13 +361,18 @@ export class UpdateResolver {
     const own = new Uint16Array(LTHASH_LANES);
     let total = -1;
     let here = 0;
+    // the rows hashed here go to the worker's overlay too (it keeps the image's rows)
+    const rows = this.#keepsImageRows ? new ImageRowCollector() : undefined;
     try {
       const image = new Database(job.path, { readonly: true, fileMustExist: true });
       try {
         const chunks = stateHashChunks(image);
         for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
           here++;
-          addStateHashChunk(image, chunks[i]!, own);
+          const chunk = chunks[i]!;
+          const keep = rows !== undefined && !rows.full && chunk.primaryKey.some((p) => p > 0);
+          if (keep) rows.table(chunk.table, chunk.primaryKey);
+          addStateHashChunk(image, chunk, own, undefined, keep ? rows.add : undefined);
           i = Atomics.add(header, NEXT_CHUNK, 1);
         }
         total = chunks.length;
@@ -369,6 +382,17 @@ export class UpdateResolver {
     } catch {
       // a chunk taken here and not hashed: the worker's share cannot complete the hash
       if (here > 0) return null;
+    }
+    if (rows !== undefined && rows.rows > 0 && this.#worker !== null) {
+      const tables = rows.take();
+      const message: ImageRowsMessage = { kind: 'imageRows', id: job.id, tables };
+      this.#worker.postMessage(
+        message,
+        tables.flatMap((t) => [
+          t.elements.buffer as ArrayBuffer,
+          t.descriptors.buffer as ArrayBuffer,
+        ]),
+      );
     }
     this.#stats.imageChunksHere += here;
     if (total >= 0 && here === total) {
@@ -470,14 +494,18 @@ export class UpdateResolver {
     });
     // Never what keeps the process alive: the applying thread waits for it only inside a group.
     worker.unref();
-    worker.on('message', (m: { ready?: boolean; failed?: string; unusable?: string }) => {
-      if (m.unusable !== undefined) this.#fail(`start-up check: ${m.unusable}`);
-      if (m.ready === true) {
-        this.#ready = true;
-        for (const w of this.#readyWaiters.splice(0)) w.resolve();
-      }
-      if (m.failed !== undefined) this.lastError = m.failed;
-    });
+    worker.on(
+      'message',
+      (m: { ready?: boolean; keepsImageRows?: boolean; failed?: string; unusable?: string }) => {
+        if (m.unusable !== undefined) this.#fail(`start-up check: ${m.unusable}`);
+        if (m.ready === true) {
+          this.#ready = true;
+          this.#keepsImageRows = m.keepsImageRows === true;
+          for (const w of this.#readyWaiters.splice(0)) w.resolve();
+        }
+        if (m.failed !== undefined) this.lastError = m.failed;
+      },
+    );
     worker.on('error', (error) => this.#fail(error.message));
     worker.on('exit', (code) => {
       this.#worker = null;

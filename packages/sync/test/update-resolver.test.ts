@@ -1,5 +1,13 @@
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LtHash16, stateHashChunks, stateRootOfDatabase } from '@synddb/applier';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  applyChangeset,
+  changesetStateDelta,
+  LtHash16,
+  stateHashChunks,
+  stateRootOfDatabase,
+} from '@synddb/applier';
 import { createHttpFetcher } from '@synddb/fetchers';
 import { onCleanup, tempDir } from '@synddb/test-support';
 import Database from 'better-sqlite3';
@@ -207,14 +215,14 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     onCleanup(() => resolver.stop());
     await resolver.ready();
     // taken at once: the applying thread hashes what the worker has not taken yet
-    expect(resolver.hashImage(imagePath)).toBe(true);
+    expect(resolver.hashImage(imagePath, 1)).toBe(true);
     expect(digest(resolver.takeImage())).toBe(expected);
     expect(resolver.stats.imageChunksHere).toBeGreaterThan(0);
     // taken a little later: both threads hashed some chunks (until a run shows it)
     let shared = 0;
     for (let delayMs = 1; delayMs < 200 && shared === 0; delayMs *= 2) {
       const before = resolver.stats.imageChunksHere;
-      expect(resolver.hashImage(imagePath)).toBe(true);
+      expect(resolver.hashImage(imagePath, 1)).toBe(true);
       await new Promise((r) => setTimeout(r, delayMs));
       expect(digest(resolver.takeImage())).toBe(expected);
       const here = resolver.stats.imageChunksHere - before;
@@ -224,7 +232,7 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     // taken once the worker is done: every chunk was the worker's
     const here = resolver.stats.imageChunksHere;
     const images = resolver.stats.images;
-    expect(resolver.hashImage(imagePath)).toBe(true);
+    expect(resolver.hashImage(imagePath, 1)).toBe(true);
     await new Promise((r) => setTimeout(r, 1000));
     expect(digest(resolver.takeImage())).toBe(expected);
     expect(resolver.stats.imageChunksHere).toBe(here);
@@ -240,9 +248,60 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     });
     onCleanup(() => stuck.stop());
     await stuck.ready();
-    expect(stuck.hashImage(imagePath)).toBe(true);
+    expect(stuck.hashImage(imagePath, 1)).toBe(true);
     expect(digest(stuck.takeImage())).toBe(expected);
     expect(stuck.stats.imageChunksHere).toBe(chunks);
     expect(stuck.usable).toBe(true);
+  }, 60_000);
+
+  it("keeps a swapped-in image's rows (hashed by either thread) for the first job after the swap", async () => {
+    const dir = tempDir('synddb-sync-resolver-image-rows-');
+    const imagePath = join(dir, 'image.db');
+    const image = new Database(imagePath);
+    image.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w)');
+    image.transaction(() => {
+      const t = image.prepare('INSERT INTO t VALUES (?, ?, ?)');
+      for (let i = 0; i < 40_000; i++) t.run(i, `row ${i}`, i % 5);
+    })();
+    image.close();
+    // the replica once the swap committed: the image's content
+    const replicaPath = join(dir, 'replica.db');
+    copyFileSync(imagePath, replicaPath);
+    const replica = openReplica(replicaPath);
+    onCleanup(() => replica.close());
+    // UPDATEs that leave w out, of rows across every chunk (each chunk hashed by either thread)
+    copyFileSync(imagePath, join(dir, 'source.db'));
+    const src = new DatabaseSync(join(dir, 'source.db'));
+    const session = src.createSession();
+    src.exec("UPDATE t SET v = 'updated ' || id WHERE id % 41 = 0");
+    const changeset = session.changeset();
+    session.close();
+    src.close();
+    const delta = changesetStateDelta(changeset, { decodeUpdates: false });
+
+    const resolver = new UpdateResolver({ path: replicaPath });
+    onCleanup(() => resolver.stop());
+    await resolver.ready();
+    expect(resolver.hashImage(imagePath, 7)).toBe(true);
+    const imageLanes = resolver.takeImage()!;
+    expect(resolver.stats.imageChunksHere).toBeGreaterThan(0);
+    const hash = new LtHash16(imageLanes);
+    // the job after the swap: the epoch the image was hashed for, the overlay goes on
+    const entries = resolver.start([changeset], [delta], 7, true)!;
+    expect(entries).toHaveLength(1);
+    replica.transaction(() => {
+      resolver.starting(0);
+      applyChangeset(replica, changeset, { transaction: 'caller' });
+      const lanes = resolver.take(entries[0]!.slot)!;
+      hash.addLanes(delta.lanes);
+      hash.addLanes(lanes);
+      resolver.finish(1);
+    })();
+    expect(hex(hash.digest())).toBe(hex(stateRootOfDatabase(replica)));
+    const stats = resolver.stats;
+    expect(stats.fallbacks).toBe(0);
+    // it went on with the image's rows: no new overlay
+    expect(stats.continued).toBe(1);
+    expect(stats.overlays).toBe(0);
   }, 60_000);
 });

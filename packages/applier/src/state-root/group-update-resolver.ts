@@ -30,7 +30,9 @@ interface TableState {
   columns: number;
   /** Primary-key column indexes in key order. */
   keyColumns: number[];
-  shape: TableShape;
+  /** Read from the schema when first needed (rows preloaded before a swap see the new one). */
+  shape: TableShape | undefined;
+  name: string;
   /**
    * Rows read ahead for the current changeset's UPDATEs (`#prefetch`), by one-column INTEGER key:
    * the key, then the columns of `prefetchMask` ('1' per column read).
@@ -132,6 +134,36 @@ export class GroupUpdateResolver {
   /** Whether the overlay and the walk are the native addon's. */
   get native(): boolean {
     return this.#native !== undefined;
+  }
+
+  /**
+   * Keeps rows of `table` in the overlay as the connection's snapshot has them, from their
+   * elements alone (`RowElementWriter`'s bytes of every column: `descriptors` holds the offset and
+   * length of each of `count` in `elements`), e.g. a snapshot image's rows just hashed, so that
+   * the UPDATEs that follow need no read of them. `pkFlags`: the table's primary-key position per
+   * column (as a changeset's header has them). Only with the native overlay: false (nothing kept)
+   * with the JavaScript one. The caller keeps the overlay's rule: rows as they are now.
+   */
+  preloadRows(
+    table: string,
+    pkFlags: Uint8Array,
+    elements: Uint8Array,
+    descriptors: Uint32Array,
+    count: number,
+  ): boolean {
+    const native = this.#native;
+    if (native === undefined) return false;
+    const state = this.#table(table, pkFlags.length, pkFlags);
+    const result = native.preloadRows(
+      table,
+      Uint32Array.from(state.keyColumns),
+      elements,
+      descriptors,
+      count,
+    );
+    if (result !== 0) throw refused(result, this.#maxBytes);
+    this.#walked = true;
+    return true;
   }
 
   /** Forgets cached statements and table shapes (after a schema change), and the overlay. */
@@ -246,7 +278,8 @@ export class GroupUpdateResolver {
         overlay: new Map(),
         columns,
         keyColumns,
-        shape: this.#shape(name, lower, keyColumns),
+        shape: undefined,
+        name,
         prefetched: new Map(),
         prefetchMask: '',
       };
@@ -254,6 +287,11 @@ export class GroupUpdateResolver {
       this.#native?.follow(name);
     }
     return table;
+  }
+
+  #shapeOf(table: TableState): TableShape {
+    table.shape ??= this.#shape(table.name, asciiLower(table.name), table.keyColumns);
+    return table.shape;
   }
 
   /** The table's columns (cached until `reset`). */
@@ -344,7 +382,7 @@ export class GroupUpdateResolver {
   #readAhead(table: TableState, keys: number[]): void {
     const mask = table.prefetchMask;
     if (!mask.includes('1')) return;
-    const shape = table.shape;
+    const shape = this.#shapeOf(table);
     if (shape.names.length !== table.columns) return;
     let select = shape.batchSelects.get(mask);
     if (select === undefined) {
@@ -616,7 +654,7 @@ export class GroupUpdateResolver {
       return known;
     }
     const columns = table.columns;
-    if (table.shape.names.length !== columns) {
+    if (this.#shapeOf(table).names.length !== columns) {
       throw new UnresolvableUpdateError(`table ${name} does not have ${columns} columns`);
     }
     let mask = '';
@@ -634,7 +672,7 @@ export class GroupUpdateResolver {
         return -1;
       }
     }
-    const select = this.#select(table.shape, mask);
+    const select = this.#select(this.#shapeOf(table), mask);
     const args = table.keyColumns.map((i) => this.#keyArg(r, oldAt[i]!));
     const found = select.get(...args) as unknown[] | undefined;
     if (found === undefined) throw new UnresolvableUpdateError(`updated row of ${name} not found`);

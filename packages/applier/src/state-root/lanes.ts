@@ -85,6 +85,18 @@ export interface NativeUpdateOverlay {
     descriptors: Uint32Array,
   ): number;
   /**
+   * Keeps rows of `table` (followed from now on) as a snapshot has them, from their elements
+   * alone (`descriptors`: offset and length of each of `count`); the key is the element's
+   * `keyColumns`, in that order. 0 or a code.
+   */
+  preloadRows(
+    table: string,
+    keyColumns: Uint32Array,
+    elements: Uint8Array,
+    descriptors: Uint32Array,
+    count: number,
+  ): number;
+  /**
    * Walks a changeset: the overlay follows its changes; the UPDATEs at `positions` add their
    * lanes to `lanes`. 0 or a code (OVERLAY_* in group-update-resolver.ts; past `maxBytes` of row
    * versions: too large).

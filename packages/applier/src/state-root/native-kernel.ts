@@ -43,6 +43,14 @@ interface NativeLevel {
     elements: Uint8Array,
     descriptors: Uint32Array,
   ): number;
+  overlayPreloadRows(
+    h: OverlayHandle,
+    name: Uint8Array,
+    keyColumns: Uint32Array,
+    elements: Uint8Array,
+    descriptors: Uint32Array,
+    count: number,
+  ): number;
   overlayWalk(
     h: OverlayHandle,
     changeset: Uint8Array,
@@ -259,6 +267,16 @@ function nativeUpdateOverlay(level: NativeLevel, maxBytes: number): NativeUpdate
     },
     preload(changeset, list, elements, descriptors) {
       return level.overlayPreload(h, changeset, list, list.length / 2, elements, descriptors);
+    },
+    preloadRows(table, keyColumns, elements, descriptors, count) {
+      return level.overlayPreloadRows(
+        h,
+        utf8.encode(table),
+        keyColumns,
+        elements,
+        descriptors,
+        count,
+      );
     },
     walk(changeset, positions, lanes) {
       return level.overlayWalk(h, changeset, positions, lanes);

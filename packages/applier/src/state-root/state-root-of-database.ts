@@ -67,6 +67,8 @@ export function stateHashOfDatabase(
 export interface StateHashChunk {
   table: string;
   columns: string[];
+  /** Per column, its position in the primary key (0: not in it), as a changeset header has it. */
+  primaryKey: Uint8Array;
   /** The rowid's name in this table (`rowid`, `_rowid_` or `oid`: one no column shadows). */
   rowid?: string;
   from?: bigint;
@@ -93,14 +95,16 @@ export function stateHashChunks(db: Database): StateHashChunk[] {
   );
   const chunks: StateHashChunk[] = [];
   for (const table of stateTables(db)) {
-    const columns = columnsOf(db, table);
+    const info = db.pragma(`table_info(${quote(table)})`) as { name: string; pk: number }[];
+    const columns = info.map((c) => c.name);
     if (columns.length === 0) continue;
+    const primaryKey = Uint8Array.from(info, (c) => c.pk);
     const taken = new Set(columns.map((c) => c.toLowerCase()));
     const rowid = withoutRowid.has(table)
       ? undefined
       : ['rowid', '_rowid_', 'oid'].find((n) => !taken.has(n));
     if (rowid === undefined) {
-      chunks.push({ table, columns });
+      chunks.push({ table, columns, primaryKey });
       continue;
     }
     const [min, max] = db
@@ -114,7 +118,7 @@ export function stateHashChunks(db: Database): StateHashChunk[] {
     if (width < CHUNK_ROWIDS) width = CHUNK_ROWIDS;
     for (let from = min; from <= max; from += width) {
       const to = from + width - 1n;
-      chunks.push({ table, columns, rowid, from, to: to > max ? max : to });
+      chunks.push({ table, columns, primaryKey, rowid, from, to: to > max ? max : to });
     }
   }
   return chunks;
@@ -122,13 +126,15 @@ export function stateHashChunks(db: Database): StateHashChunk[] {
 
 /**
  * Adds the elements of one chunk's rows to `lanes` (see `stateHashChunks`); returns the rows.
- * `progress` as in `stateHashOfDatabase` (every 16,384 rows of this chunk).
+ * `progress` as in `stateHashOfDatabase` (every 16,384 rows of this chunk); `onElement` sees each
+ * row's element (a view valid during the call).
  */
 export function addStateHashChunk(
   db: Database,
   chunk: StateHashChunk,
   lanes: Uint16Array,
   progress?: () => void,
+  onElement?: (element: Uint8Array) => void,
 ): number {
   const { table, columns } = chunk;
   const list = columns.map(quote).join(', ');
@@ -145,7 +151,9 @@ export function addStateHashChunk(
   for (const row of rows) {
     writer.begin(table, columns.length);
     for (const v of row) writer.storedValue(v);
-    batch.add(writer.finish(), false);
+    const element = writer.finish();
+    batch.add(element, false);
+    onElement?.(element);
     n++;
     if (progress !== undefined && (n & 0x3fff) === 0) progress();
   }
