@@ -245,6 +245,17 @@ static void area_flush(ElementArea *a, AccumulateFn accumulate, uint8_t *target)
   a->used = 0;
 }
 
+/* Empties the area (after a pass); grown for a large row, it is not kept for the thread's life. */
+static void area_reset(ElementArea *a) {
+  a->count = 0;
+  a->used = 0;
+  if (a->capacity > 4 * (size_t)AREA_BYTES) {
+    free(a->bytes);
+    a->bytes = NULL;
+    a->capacity = 0;
+  }
+}
+
 /* Room for an element of n bytes (flushing, then growing the area); 0 when out of memory. */
 static int area_reserve(ElementArea *a, AccumulateFn accumulate, uint8_t *target, size_t n) {
   if (a->count == AREA_ELEMENTS || a->used + n > a->capacity) area_flush(a, accumulate, target);
@@ -647,14 +658,7 @@ static int64_t changeset_delta(ElementArea *a, AccumulateFn accumulate, const ui
 fallback:
   result = DELTA_FALLBACK;
 done:
-  a->count = 0;
-  a->used = 0;
-  if (a->capacity > 4 * (size_t)AREA_BYTES) {
-    /* grown for a large row: not kept for the thread's life */
-    free(a->bytes);
-    a->bytes = NULL;
-    a->capacity = 0;
-  }
+  area_reset(a);
   return result;
 }
 

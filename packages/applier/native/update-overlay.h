@@ -743,12 +743,6 @@ malformed:
 no_memory:
   result = OV_NO_MEMORY;
 done:
-  a->count = 0;
-  a->used = 0;
-  if (a->capacity > 4 * (size_t)AREA_BYTES) {
-    free(a->bytes);
-    a->bytes = NULL;
-    a->capacity = 0;
-  }
+  area_reset(a);
   return result;
 }

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { Change } from '../changeset/read-record';
+import { type Change, newChange } from '../changeset/read-record';
 import { Reader } from '../changeset/reader';
 import type { ApplyOptions, ApplyResult, ApplyStats, ConflictAction, ConflictInfo } from '../types';
 import { defaultPolicy } from './conflicts';
@@ -32,15 +32,7 @@ export class TableSection {
     this.columns = columns;
     this.pk = pk;
     this.table = table;
-    this.change = {
-      op: 0,
-      indirect: false,
-      start: 0,
-      oldValues: new Array(columns),
-      newValues: new Array(columns),
-      oldTypes: undefined,
-      newTypes: undefined,
-    };
+    this.change = newChange(columns);
   }
 }
 

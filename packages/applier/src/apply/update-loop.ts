@@ -1,4 +1,4 @@
-import type { Change } from '../changeset/read-record';
+import { type Change, newChange } from '../changeset/read-record';
 import { OP_UPDATE } from '../changeset/reader';
 import { quoteIdent } from '../quote-ident';
 import type { ColumnValue } from '../types';
@@ -90,18 +90,6 @@ function nthUpdate(ctx: ApplyContext, list: number[], nth: number): number {
     if (buf[list[k]!] === OP_UPDATE && ++seen === nth) return k;
   }
   return -1;
-}
-
-function newChange(columns: number): Change {
-  return {
-    op: 0,
-    indirect: false,
-    start: 0,
-    oldValues: new Array(columns),
-    newValues: new Array(columns),
-    oldTypes: undefined,
-    newTypes: undefined,
-  };
 }
 
 /**

@@ -30,6 +30,19 @@ export interface Change {
   newTypes: Uint8Array | undefined;
 }
 
+/** A change to read into, with room for `columns` values per record (and their types if `typed`). */
+export function newChange(columns: number, typed = false): Change {
+  return {
+    op: 0,
+    indirect: false,
+    start: 0,
+    oldValues: new Array(columns),
+    newValues: new Array(columns),
+    oldTypes: typed ? new Uint8Array(columns) : undefined,
+    newTypes: typed ? new Uint8Array(columns) : undefined,
+  };
+}
+
 /**
  * Reads the change at the cursor (operation byte, indirect flag, records) into ch and checks
  * what the format requires of each operation: INSERT and DELETE records are complete (a

@@ -1,4 +1,4 @@
-import { type Change, readChange, readIndirect } from '../changeset/read-record';
+import { type Change, newChange, readChange, readIndirect } from '../changeset/read-record';
 import {
   OP_DELETE,
   OP_INSERT,
@@ -141,7 +141,7 @@ function decodeUpdatesAt(changeset: Uint8Array, positions: Uint32Array): Pending
       primaryKey = Array.from(pkFlags);
     }
     r.pos = positions[i + 1]!;
-    const ch = newChange(pkFlags.length);
+    const ch = newChange(pkFlags.length, true);
     readChange(r, pkFlags.length, pkFlags, false, ch, undefined);
     updates.push(pendingUpdate(name, primaryKey, ch));
   }
@@ -185,17 +185,17 @@ function rawDelta(changeset: Uint8Array, decodeUpdates: boolean): ChangesetState
     }
     if (!seen) return undefined;
     if (!included || op === OP_UPDATE) {
-      if (!included && skipped === undefined) skipped = newChange(columns);
+      if (!included && skipped === undefined) skipped = newChange(columns, true);
       const start = r.pos;
       if (included && !decodeUpdates) {
         // read (and checked) here all the same; decoded again where it is resolved
-        scratch ??= newChange(columns);
+        scratch ??= newChange(columns, true);
         readChange(r, columns, pkFlags, false, scratch, undefined);
         if (carriesEveryColumn(scratch)) addUpdateElements(batch, name, columns, scratch);
         else positions.push(header, start);
         continue;
       }
-      const ch = included ? newChange(columns) : skipped!;
+      const ch = included ? newChange(columns, true) : skipped!;
       readChange(r, columns, pkFlags, false, ch, undefined);
       if (!included) continue;
       if (carriesEveryColumn(ch)) {
@@ -262,19 +262,6 @@ function pendingUpdate(table: string, primaryKey: number[], ch: Change): Pending
     oldTypes: ch.oldTypes!,
     newValues: ch.newValues,
     newTypes: ch.newTypes!,
-  };
-}
-
-/** A change with both records' arrays (an UPDATE's, or any change of a skipped table). */
-function newChange(columns: number): Change {
-  return {
-    op: 0,
-    indirect: false,
-    start: 0,
-    oldValues: new Array(columns),
-    newValues: new Array(columns),
-    oldTypes: new Uint8Array(columns),
-    newTypes: new Uint8Array(columns),
   };
 }
 
