@@ -111,6 +111,8 @@ port.on('message', (job: ResolverJobMessage | ImageHashMessage | ImageRowsMessag
   if (job.kind === 'image') {
     clearTimeout(idle);
     hashImage(job);
+    // the image's rows are let go too when no job follows
+    idle = setTimeout(release, IDLE_RELEASE_MS);
     return;
   }
   if (job.kind === 'imageRows') {
