@@ -143,6 +143,15 @@ export class UpdateResolver {
     this.#maxOverlayMs = options.maxOverlayMs ?? 60_000;
   }
 
+  /**
+   * Whether the worker keeps a swapped-in image's rows as its overlay (its overlay is the native
+   * one: false where the state-root kernel is WebAssembly, e.g. the addon not built). Known once
+   * ready.
+   */
+  get keepsImageRows(): boolean {
+    return this.#keepsImageRows;
+  }
+
   /** Changeset bytes per job at most (`maxJobBytes`). */
   get maxJobBytes(): number {
     return this.#maxJobBytes;

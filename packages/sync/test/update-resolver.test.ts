@@ -255,65 +255,59 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
   }, 60_000);
 
   it("keeps a swapped-in image's rows (hashed by either thread) for the first job after the swap", async () => {
-    /** One swap and the job after it; the root must be right whatever the worker kept. */
-    const attempt = async () => {
-      const dir = tempDir('synddb-sync-resolver-image-rows-');
-      const imagePath = join(dir, 'image.db');
-      const image = new Database(imagePath);
-      image.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w)');
-      image.transaction(() => {
-        const t = image.prepare('INSERT INTO t VALUES (?, ?, ?)');
-        for (let i = 0; i < 40_000; i++) t.run(i, `row ${i}`, i % 5);
-      })();
-      image.close();
-      // the replica once the swap committed: the image's content
-      const replicaPath = join(dir, 'replica.db');
-      copyFileSync(imagePath, replicaPath);
-      const replica = openReplica(replicaPath);
-      onCleanup(() => replica.close());
-      // UPDATEs that leave w out, of rows across every chunk (each chunk hashed by either thread)
-      copyFileSync(imagePath, join(dir, 'source.db'));
-      const src = new DatabaseSync(join(dir, 'source.db'));
-      const session = src.createSession();
-      src.exec("UPDATE t SET v = 'updated ' || id WHERE id % 41 = 0");
-      const changeset = session.changeset();
-      session.close();
-      src.close();
-      const delta = changesetStateDelta(changeset, { decodeUpdates: false });
+    const dir = tempDir('synddb-sync-resolver-image-rows-');
+    const imagePath = join(dir, 'image.db');
+    const image = new Database(imagePath);
+    image.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w)');
+    image.transaction(() => {
+      const t = image.prepare('INSERT INTO t VALUES (?, ?, ?)');
+      for (let i = 0; i < 40_000; i++) t.run(i, `row ${i}`, i % 5);
+    })();
+    image.close();
+    // the replica once the swap committed: the image's content
+    const replicaPath = join(dir, 'replica.db');
+    copyFileSync(imagePath, replicaPath);
+    const replica = openReplica(replicaPath);
+    onCleanup(() => replica.close());
+    // UPDATEs that leave w out, of rows across every chunk (each chunk hashed by either thread)
+    copyFileSync(imagePath, join(dir, 'source.db'));
+    const src = new DatabaseSync(join(dir, 'source.db'));
+    const session = src.createSession();
+    src.exec("UPDATE t SET v = 'updated ' || id WHERE id % 41 = 0");
+    const changeset = session.changeset();
+    session.close();
+    src.close();
+    const delta = changesetStateDelta(changeset, { decodeUpdates: false });
 
-      const resolver = new UpdateResolver({ path: replicaPath });
-      onCleanup(() => resolver.stop());
-      await resolver.ready();
-      expect(resolver.hashImage(imagePath, 7)).toBe(true);
-      const imageLanes = resolver.takeImage()!;
-      const hash = new LtHash16(imageLanes);
-      // the job after the swap: the epoch the image was hashed for, the overlay goes on
-      const entries = resolver.start([changeset], [delta], 7, true)!;
-      expect(entries).toHaveLength(1);
-      replica.transaction(() => {
-        resolver.starting(0);
-        applyChangeset(replica, changeset, { transaction: 'caller' });
-        const lanes = resolver.take(entries[0]!.slot)!;
-        hash.addLanes(delta.lanes);
-        hash.addLanes(lanes);
-        resolver.finish(1);
-      })();
-      expect(hex(hash.digest())).toBe(hex(stateRootOfDatabase(replica)));
-      const { fallbacks, continued, overlays, imageChunksHere } = resolver.stats;
-      expect(fallbacks).toBe(0);
-      await resolver.stop();
-      return { continued, overlays, imageChunksHere, lastError: resolver.lastError };
-    };
-    // It went on with the image's rows (no new overlay), the applying thread's among them. Once
-    // in CI (two cores shared by every package's suite) a first attempt did not (unexplained:
-    // the root was right, it read the rows instead); a few attempts, the others reported.
-    const misses: unknown[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await attempt();
-      if (r.continued === 1 && r.overlays === 0 && r.imageChunksHere > 0) break;
-      misses.push(r);
-    }
-    if (misses.length > 0) console.warn('image rows not kept:', JSON.stringify(misses));
-    expect(misses.length).toBeLessThan(3);
+    const resolver = new UpdateResolver({ path: replicaPath });
+    onCleanup(() => resolver.stop());
+    await resolver.ready();
+    expect(resolver.hashImage(imagePath, 7)).toBe(true);
+    const imageLanes = resolver.takeImage()!;
+    const hash = new LtHash16(imageLanes);
+    // the job after the swap: the epoch the image was hashed for, the overlay goes on
+    const entries = resolver.start([changeset], [delta], 7, true)!;
+    expect(entries).toHaveLength(1);
+    replica.transaction(() => {
+      resolver.starting(0);
+      applyChangeset(replica, changeset, { transaction: 'caller' });
+      const lanes = resolver.take(entries[0]!.slot)!;
+      hash.addLanes(delta.lanes);
+      hash.addLanes(lanes);
+      resolver.finish(1);
+    })();
+    expect(hex(hash.digest())).toBe(hex(stateRootOfDatabase(replica)));
+    const { fallbacks, continued, overlays, imageChunksHere } = resolver.stats;
+    expect(fallbacks).toBe(0);
+    expect(imageChunksHere).toBeGreaterThan(0);
+    // it went on with the image's rows, the applying thread's among them: no new overlay. Where
+    // the worker's overlay is not the native one (the addon not built yet: CI builds packages
+    // while others test), the worker reads the rows instead, as before.
+    const keeps = resolver.keepsImageRows;
+    expect({ continued, overlays, lastError: resolver.lastError }).toEqual({
+      continued: keeps ? 1 : 0,
+      overlays: keeps ? 0 : 1,
+      lastError: undefined,
+    });
   }, 60_000);
 });
