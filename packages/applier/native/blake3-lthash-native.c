@@ -564,6 +564,27 @@ static int has_prefix(const uint8_t *name, uint32_t len, const char *prefix) {
   return 1;
 }
 
+/* A changeset's table header at *p: its columns, key flags and name; 0 when malformed. */
+static int read_table_header(const uint8_t *b, size_t end, size_t *p, uint32_t *columns,
+                     const uint8_t **pk, const uint8_t **name, uint32_t *name_len) {
+  size_t q = *p + 1;
+  uint64_t n;
+  if (!read_varint(b, end, &q, &n) || n < 1 || n > MAX_COLUMNS || end - q < n) return 0;
+  *columns = (uint32_t)n;
+  *pk = b + q;
+  int any = 0;
+  for (uint32_t i = 0; i < *columns; i++) any |= (*pk)[i] != 0;
+  if (!any) return 0;
+  q += *columns;
+  const uint8_t *nul = (const uint8_t *)memchr(b + q, 0, end - q);
+  if (nul == NULL || (size_t)(nul - (b + q)) > 0xffffffffu) return 0;
+  *name = b + q;
+  *name_len = (uint32_t)(nul - *name);
+  if (!valid_utf8(*name, *name_len)) return 0;
+  *p = q + *name_len + 1;
+  return 1;
+}
+
 /*
  * The delta of changeset b[0..end): lanes added to (subtracted from) target, UPDATE positions in
  * positions[0..capacity). Returns the number of positions written (two per UPDATE),
@@ -586,21 +607,7 @@ static int64_t changeset_delta(ElementArea *a, AccumulateFn accumulate, const ui
     uint8_t op = b[p];
     if (op == TABLE_CHANGESET) {
       header = p;
-      p++;
-      uint64_t n;
-      if (!read_varint(b, end, &p, &n) || n < 1 || n > MAX_COLUMNS || end - p < n) goto fallback;
-      columns = (uint32_t)n;
-      pk = b + p;
-      int any = 0;
-      for (uint32_t i = 0; i < columns; i++) any |= pk[i] != 0;
-      if (!any) goto fallback;
-      p += columns;
-      const uint8_t *nul = (const uint8_t *)memchr(b + p, 0, end - p);
-      if (nul == NULL || (size_t)(nul - (b + p)) > 0xffffffffu) goto fallback;
-      name = b + p;
-      name_len = (uint32_t)(nul - name);
-      if (!valid_utf8(name, name_len)) goto fallback;
-      p += name_len + 1;
+      if (!read_table_header(b, end, &p, &columns, &pk, &name, &name_len)) goto fallback;
       included = !has_prefix(name, name_len, "sqlite_") && !has_prefix(name, name_len, "_synddb_");
       seen = 1;
       continue;

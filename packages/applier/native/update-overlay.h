@@ -109,6 +109,14 @@ static int ov_grow(void **p, size_t *capacity, size_t need, size_t unit, size_t 
   return 1;
 }
 
+/* Frees a buffer grown past `limit` bytes (the next use grows it again). */
+static void ov_shrink(void **p, size_t *capacity, size_t limit) {
+  if (*capacity <= limit) return;
+  free(*p);
+  *p = NULL;
+  *capacity = 0;
+}
+
 static void overlay_clear(Overlay *o) {
   if (o->capacity > 0) memset(o->slots, 0, o->capacity * sizeof *o->slots);
   o->used = 0;
@@ -120,22 +128,10 @@ static void overlay_clear(Overlay *o) {
   o->undo_len = 0;
   o->undo_bytes_used = 0;
   o->undo_valid = 0;
-  if (o->undo_bytes_capacity > ((size_t)1 << 24)) {
-    free(o->undo_bytes);
-    o->undo_bytes = NULL;
-    o->undo_bytes_capacity = 0;
-  }
   /* grown for a large overlay: not kept for the thread's life */
-  if (o->elems_capacity > ((size_t)1 << 26)) {
-    free(o->elems);
-    o->elems = NULL;
-    o->elems_capacity = 0;
-  }
-  if (o->row_capacity > ((size_t)1 << 24)) {
-    free(o->row);
-    o->row = NULL;
-    o->row_capacity = 0;
-  }
+  ov_shrink((void **)&o->undo_bytes, &o->undo_bytes_capacity, (size_t)1 << 24);
+  ov_shrink((void **)&o->elems, &o->elems_capacity, (size_t)1 << 26);
+  ov_shrink((void **)&o->row, &o->row_capacity, (size_t)1 << 24);
   if (o->capacity > ((size_t)1 << 20)) {
     free(o->slots);
     o->slots = NULL;
@@ -471,27 +467,6 @@ static int ov_record(const uint8_t *b, size_t end, size_t *p, uint32_t columns, 
   return 1;
 }
 
-/* A changeset's table header at *p: its columns, key flags and name; 0 when malformed. */
-static int ov_header(const uint8_t *b, size_t end, size_t *p, uint32_t *columns,
-                     const uint8_t **pk, const uint8_t **name, uint32_t *name_len) {
-  size_t q = *p + 1;
-  uint64_t n;
-  if (!read_varint(b, end, &q, &n) || n < 1 || n > MAX_COLUMNS || end - q < n) return 0;
-  *columns = (uint32_t)n;
-  *pk = b + q;
-  int any = 0;
-  for (uint32_t i = 0; i < *columns; i++) any |= (*pk)[i] != 0;
-  if (!any) return 0;
-  q += *columns;
-  const uint8_t *nul = (const uint8_t *)memchr(b + q, 0, end - q);
-  if (nul == NULL || (size_t)(nul - (b + q)) > 0xffffffffu) return 0;
-  *name = b + q;
-  *name_len = (uint32_t)(nul - *name);
-  if (!valid_utf8(*name, *name_len)) return 0;
-  *p = q + *name_len + 1;
-  return 1;
-}
-
 /*
  * Lists the UPDATEs of followed tables whose old record leaves columns out and whose row the
  * overlay does not have (each as its table header's and record's offsets, into out[0..capacity)).
@@ -511,7 +486,7 @@ static int64_t overlay_missing(Overlay *o, const uint8_t *b, size_t end, uint32_
     uint8_t op = b[p];
     if (op == TABLE_CHANGESET) {
       header = p;
-      if (!ov_header(b, end, &p, &columns, &pk, &name, &name_len)) return OV_MALFORMED;
+      if (!read_table_header(b, end, &p, &columns, &pk, &name, &name_len)) return OV_MALFORMED;
       if (!ov_key_order(o, pk, columns)) return OV_NO_MEMORY;
       table = overlay_table(o, name, name_len);
       seen = 1;
@@ -555,7 +530,7 @@ static int64_t overlay_preload(Overlay *o, const uint8_t *b, size_t end, const u
       return OV_BAD_POSITION;
     uint32_t columns, name_len;
     const uint8_t *pk, *name;
-    if (!ov_header(b, end, &p, &columns, &pk, &name, &name_len)) return OV_MALFORMED;
+    if (!read_table_header(b, end, &p, &columns, &pk, &name, &name_len)) return OV_MALFORMED;
     if (!ov_key_order(o, pk, columns)) return OV_NO_MEMORY;
     uint32_t table = overlay_table(o, name, name_len);
     if (table == 0) return OV_BAD_POSITION;
@@ -644,7 +619,7 @@ static int64_t overlay_walk(Overlay *o, ElementArea *a, AccumulateFn accumulate,
   while (p < end) {
     uint8_t op = b[p];
     if (op == TABLE_CHANGESET) {
-      if (!ov_header(b, end, &p, &columns, &pk, &name, &name_len)) goto malformed;
+      if (!read_table_header(b, end, &p, &columns, &pk, &name, &name_len)) goto malformed;
       if (!ov_key_order(o, pk, columns)) goto no_memory;
       table = overlay_table(o, name, name_len);
       seen = 1;
