@@ -45,4 +45,28 @@ describe('buildSigStructure', () => {
     expect(buildSigStructure(p, payload)).toEqual(viaWriter(p.slice(), payload.slice()));
     expect(messageSigningDigest(p, payload)).toEqual(keccak256(viaWriter(p, payload)));
   });
+
+  it('messageSigningDigest: the digest of the Sig_structure, whatever was hashed before it', () => {
+    // Written into one reused buffer: sizes that grow it, then shrink, leave no stale bytes.
+    const sizes = [0, 10, 1000, 2000, 5, 9000, 24, 65_535, 65_536, 3, 70_000, 1];
+    for (const length of sizes) {
+      const payload = new Uint8Array(length).map((_, i) => (i * 13 + length) & 0xff);
+      const protectedBytes = new Uint8Array(length % 50).fill(length & 0xff);
+      expect(messageSigningDigest(protectedBytes, payload)).toEqual(
+        keccak256(viaWriter(protectedBytes, payload)),
+      );
+    }
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.uint8Array({ maxLength: 3000 }),
+        (protectedBytes, payload) => {
+          expect(messageSigningDigest(protectedBytes, payload)).toEqual(
+            keccak256(viaWriter(protectedBytes, payload)),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -44,14 +44,23 @@ function writeBstrHead(out: Uint8Array, at: number, length: number): number {
  * one exact-size buffer (the same bytes as CborWriter would produce, without its per-call work).
  */
 export function buildSigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(
+  const out = new Uint8Array(sigStructureLength(protectedBytes, payload));
+  writeSigStructure(out, protectedBytes, payload);
+  return out;
+}
+
+function sigStructureLength(protectedBytes: Uint8Array, payload: Uint8Array): number {
+  return (
     PREFIX.length +
-      bstrHeadLength(protectedBytes.length) +
-      protectedBytes.length +
-      1 +
-      bstrHeadLength(payload.length) +
-      payload.length,
+    bstrHeadLength(protectedBytes.length) +
+    protectedBytes.length +
+    1 +
+    bstrHeadLength(payload.length) +
+    payload.length
   );
+}
+
+function writeSigStructure(out: Uint8Array, protectedBytes: Uint8Array, payload: Uint8Array): void {
   out.set(PREFIX, 0);
   let at = writeBstrHead(out, PREFIX.length, protectedBytes.length);
   out.set(protectedBytes, at);
@@ -59,11 +68,16 @@ export function buildSigStructure(protectedBytes: Uint8Array, payload: Uint8Arra
   out[at++] = 0x40; // h'' (external_aad)
   at = writeBstrHead(out, at, payload.length);
   out.set(payload, at);
-  return out;
 }
 
 /** Payloads from this size are hashed in place (below it one buffer and one hash call is faster). */
 const INCREMENTAL_FROM_BYTES = 64 * 1024;
+
+/**
+ * Where the Sig_structures of payloads under INCREMENTAL_FROM_BYTES are written to be hashed: one
+ * buffer for the thread, not one per message (each a malloc'ed backing store to sweep later).
+ */
+let scratch = new Uint8Array(1024);
 
 /**
  * The 32-byte prehash the sequencer signs: keccak256(Sig_structure)
@@ -71,7 +85,10 @@ const INCREMENTAL_FROM_BYTES = 64 * 1024;
  */
 export function messageSigningDigest(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
   if (payload.length < INCREMENTAL_FROM_BYTES) {
-    return keccak256(buildSigStructure(protectedBytes, payload));
+    const length = sigStructureLength(protectedBytes, payload);
+    if (length > scratch.length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
+    writeSigStructure(scratch, protectedBytes, payload);
+    return keccak256(scratch.subarray(0, length));
   }
   // A large payload (a snapshot: a whole database) is hashed where it lies, not copied.
   return keccak256Parts([sigStructureHead(protectedBytes, payload.length), payload]);

@@ -17,15 +17,18 @@ const hasNativeKeccak = ((): boolean => {
 
 /**
  * `crypto.hash` (one-shot, no Hash object: ~40% less per call on the ~100-byte inputs hashed per
- * message) when this Node has it with a Buffer output (checked once); createHash otherwise.
+ * message) when this Node has it (checked once); createHash otherwise. Its digest is taken as a
+ * latin1 string and copied into a 32-byte array, which V8 keeps on its heap: a Buffer digest has
+ * its own malloc'ed backing store, whose allocation and (background) sweeping cost more than the
+ * hash (1.6 vs 0.6 us of process CPU per call on Node 24).
  */
 const hasOneShot = ((): boolean => {
   if (!hasNativeKeccak || typeof hash !== 'function') return false;
   try {
-    const empty = hash('KECCAK-256', new Uint8Array(0), 'buffer') as unknown;
+    const empty = hash('KECCAK-256', new Uint8Array(0), 'binary') as unknown;
     return (
-      empty instanceof Uint8Array &&
-      Buffer.from(empty).toString('hex') ===
+      typeof empty === 'string' &&
+      Buffer.from(empty, 'latin1').toString('hex') ===
         'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
     );
   } catch {
@@ -36,9 +39,13 @@ const hasOneShot = ((): boolean => {
 /** Ethereum Keccak-256 (pre-NIST padding), NOT SHA3-256 (docs/protocol.md#hashes). */
 export function keccak256(bytes: Uint8Array): Uint8Array {
   if (!hasNativeKeccak) return keccak_256(bytes);
-  const digest = hasOneShot
-    ? (hash('KECCAK-256', bytes, 'buffer') as unknown as Buffer)
-    : createHash('KECCAK-256').update(bytes).digest();
+  if (hasOneShot) {
+    const digest = hash('KECCAK-256', bytes, 'binary');
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = digest.charCodeAt(i);
+    return out;
+  }
+  const digest = createHash('KECCAK-256').update(bytes).digest();
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
