@@ -218,6 +218,8 @@ let lastSyncCpuMs = 0;
 let lastSyncThreadCpuMs = 0;
 /** With the state root: the UPDATE resolver's counters of the last run (checked root too). */
 let lastResolver = '';
+/** The last prepare-worker run's batches prepared on the applying thread (`prepareWaitingHere`). */
+let lastPreparedHere = '';
 
 async function timeSync(
   name: string,
@@ -326,6 +328,10 @@ async function timeSync(
   }
   await engine.stop();
   await pool?.close();
+  if (preparePool !== undefined) {
+    const { preparedHere, preparedByWorkers } = preparePool.stats();
+    lastPreparedHere = `${preparedHere} of ${preparedHere + preparedByWorkers}`;
+  }
   await preparePool?.close();
   db.close();
   server.stop();
@@ -493,9 +499,11 @@ async function benchOneRow(): Promise<void> {
   const syncOneMain = await timeSync('one', single, 'main');
   const syncOnePool = await timeSync('one', single, 'pool');
   const prepareRuns: number[] = [];
+  const preparedHere: string[] = [];
   const verifyRates: number[] = [verifyRatePerCore()];
   for (let run = 0; run < ONE_ROW_RUNS; run++) {
     prepareRuns.push(await timeSync('one', single, 'prepare'));
+    preparedHere.push(lastPreparedHere);
     verifyRates.push(verifyRatePerCore());
   }
   const syncOnePrepare = median(prepareRuns);
@@ -531,6 +539,9 @@ async function benchOneRow(): Promise<void> {
       `prepare-worker runs: ${prepareRuns.map((ms) => Math.round(n / (ms / 1000))).join(', ')} msgs/s`,
     );
   }
+  console.log(
+    `batches prepared on the applying thread while it waited (prepareWaitingHere): ${preparedHere.join(', ')}`,
+  );
   console.log(
     `verify capacity: ${prepareWorkers} prepare worker(s) x ${Math.round(perCore)} verifications/s per core (median of ${verifyRates.map((r) => Math.round(r)).join(', ')}) = ${Math.round(capacity)}/s`,
   );

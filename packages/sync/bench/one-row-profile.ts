@@ -287,6 +287,9 @@ interface Run {
   serverUs: number;
   /** Commits (messagesCommitted events) during the run. */
   commits: number;
+  /** Batches prepared on the applying thread (`PreparePool#prepareWaitingHere`), of all. */
+  preparedHere: number;
+  batches: number;
   main: { cpuUs: number; profile: CpuProfile };
   workers: { cpuUs: number; profile: CpuProfile }[];
 }
@@ -331,7 +334,7 @@ async function catchUp(index: number, run: number): Promise<Run> {
     fetcher: fetchers[fetcherOf[index] ?? defaultFetcher]!,
     sequencerPubkeys: [parseSequencerPubkey(server.pubkey)],
     syncIntervalMs: 5,
-    prefetchBatches: 8,
+    prefetchBatches: Number(process.env.BENCH_PREFETCH ?? 8),
     preparePool,
   });
   let commits = 0;
@@ -365,6 +368,8 @@ async function catchUp(index: number, run: number): Promise<Run> {
       : null,
   );
   await engine.stop();
+  // (older sources' pools have no stats)
+  const stats = preparePool.stats?.() ?? { preparedHere: 0, preparedByWorkers: 0 };
   await preparePool.close();
   db.close();
   rmSync(path, { force: true });
@@ -373,6 +378,8 @@ async function catchUp(index: number, run: number): Promise<Run> {
     ms,
     serverUs,
     commits,
+    preparedHere: stats.preparedHere,
+    batches: stats.preparedHere + stats.preparedByWorkers,
     main: { cpuUs: cpu.user + cpu.system, profile: profile as CpuProfile },
     workers,
   };
@@ -409,7 +416,7 @@ for (let round = 0; round < ROUNDS; round++) {
     runs.push(run);
     workers = run.workers.length;
     console.log(
-      `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU, ${Math.round(N / run.commits)} messages per commit`,
+      `round ${round + 1} ${dir}: ${Math.round(N / (run.ms / 1000))} msgs/s, main ${(run.main.cpuUs / N).toFixed(1)} us/msg CPU, worker(s) ${run.workers.map((w) => (w.cpuUs / N).toFixed(1)).join('+')} us/msg CPU, storage server ${(run.serverUs / N).toFixed(1)} us/msg CPU, ${Math.round(N / run.commits)} messages per commit, ${run.preparedHere} of ${run.batches} batches prepared on the applying thread`,
     );
     if (PROFILING && PROFILE_DIR !== undefined) {
       mkdirSync(PROFILE_DIR, { recursive: true });

@@ -449,6 +449,7 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
       return true;
     }
     this.emit('prefetchDepth', this.#pending.length);
+    await this.#helpPrepare(pending);
     const prepared = await pending.result;
     // Prefetched batches that are ready join this one's commits: fewer, larger transactions
     // (bounded by maxMessagesPerTransaction and maxCommitMs as ever) when messages are small.
@@ -479,6 +480,22 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
     }
     this.#fillPrefetch(null);
     return true;
+  }
+
+  /**
+   * While the batch to apply next is still being prepared, prepares batches waiting for a prepare
+   * worker here (`PreparePool#prepareWaitingHere`): with one worker (two cores) and small
+   * messages the worker, which verifies every signature, is the bottleneck and this thread would
+   * otherwise wait. Only batches that are already downloaded and not taken by a worker; the one
+   * awaited may be among them.
+   */
+  async #helpPrepare(pending: PendingBatch): Promise<void> {
+    const pool = this.#options.preparePool;
+    if (pool === undefined) return;
+    while (!pending.settled && this.#running && pool.prepareWaitingHere()) {
+      // Let the workers' replies and the downloads in before looking again.
+      await yieldToEventLoop();
+    }
   }
 
   async #refreshIndex(full: boolean): Promise<void> {

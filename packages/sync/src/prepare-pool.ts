@@ -1,12 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
-import { SyndDBError } from '@synddb/protocol';
-import { decodeMessage, type PreparedMessage } from './prepare-batch';
+import { MessageType, SyndDBError } from '@synddb/protocol';
+import { decodeMessage, type PreparedMessage, verifyBlob } from './prepare-batch';
 import { unpackMessages } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
 import { RemoteError } from './remote-error';
-import { transferable } from './transfer';
+import { TRANSFER_FROM_BYTES, transferable } from './transfer';
 
 export interface PreparePool {
   readonly size: number;
@@ -26,6 +26,19 @@ export interface PreparePool {
       stateDeltas?: boolean | undefined;
     },
   ): Promise<PreparedMessage[]>;
+  /**
+   * Prepares, on the calling thread and synchronously, the newest batch sent to a worker that no
+   * worker has started yet (a batch is claimed once, by whichever thread gets to it first): the
+   * same checks and results as a worker, and its `prepare()` promise settles. For a caller with
+   * nothing else to do while it waits for a batch: with few cores the workers, which verify every
+   * signature, are the bottleneck of small messages while the applying thread waits. Returns
+   * false, doing nothing, when no such batch is waiting, when `callerHelps` is off, or for
+   * batches over `callerHelpMaxMessages` messages or 1 MiB (they would hold the caller too long,
+   * and large batches are the applier's bottleneck anyway).
+   */
+  prepareWaitingHere(): boolean;
+  /** Batches prepared so far by the workers and by `prepareWaitingHere()`. */
+  stats(): { preparedByWorkers: number; preparedHere: number };
   /**
    * Resolves once every worker has started and loaded its modules (workers start eagerly);
    * rejects with `PreparePoolError` when a worker exits or fails before it is ready.
@@ -56,6 +69,10 @@ export interface CreatePreparePoolOptions {
    * to the calling thread are computed there, when they are applied.
    */
   callerDecodeMaxBytes?: number;
+  /** Let `prepareWaitingHere()` take batches that no worker has started. Default true. */
+  callerHelps?: boolean;
+  /** `prepareWaitingHere()` leaves batches of more messages than this to the workers. Default 256. */
+  callerHelpMaxMessages?: number;
 }
 
 /** The prepare pool failed: a bad size, a worker that crashed or exited, use after `close()`. */
@@ -73,7 +90,13 @@ interface Pending {
   reject(error: Error): void;
   /** The request's cap, for payloads decoded on this thread. */
   maxDecompressedBatchBytes: number;
+  /** The request, while this thread may still take it (`prepareWaitingHere`). */
+  stealable: PrepareRequest | undefined;
 }
+
+/** `PrepareRequest#claim` values: who prepares the batch. */
+const UNCLAIMED = 0;
+const CLAIMED_HERE = 2;
 
 interface PoolWorker {
   worker: Worker;
@@ -110,6 +133,13 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       `callerDecodeMaxBytes must be a non-negative integer, got ${callerDecodeMaxBytes}`,
     );
   }
+  const callerHelps = options.callerHelps ?? true;
+  const callerHelpMaxMessages = options.callerHelpMaxMessages ?? 256;
+  if (!Number.isSafeInteger(callerHelpMaxMessages) || callerHelpMaxMessages < 0) {
+    throw new PreparePoolError(
+      `callerHelpMaxMessages must be a non-negative integer, got ${callerHelpMaxMessages}`,
+    );
+  }
   const here = import.meta.url;
   // Run from TypeScript sources (tests, `source` condition): load the worker through tsx.
   const fromSource = here.endsWith('.ts');
@@ -120,6 +150,10 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
   const workers: (PoolWorker | null)[] = Array.from({ length: size }, () => null);
   let nextId = 1;
   let closed = false;
+  let preparedByWorkers = 0;
+  let preparedHere = 0;
+  /** Batches this thread may take, oldest first (`prepareWaitingHere` looks from the newest). */
+  const stealable: { entry: PoolWorker; id: number }[] = [];
 
   function spawn(slot: number): PoolWorker {
     const worker = new Worker(workerUrl, { execArgv, workerData: { niceness } });
@@ -140,6 +174,7 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       failStart(error);
       for (const p of entry.pending.values()) p.reject(error);
       entry.pending.clear();
+      forget(entry);
       if (workers[slot] === entry) workers[slot] = null;
     };
     entry.worker.on('message', (reply: PrepareReply | { ready: true }) => {
@@ -152,8 +187,10 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       const pending = entry.pending.get(reply.id);
       if (pending === undefined) return;
       entry.pending.delete(reply.id);
+      if (pending.stealable !== undefined) forget(entry, reply.id);
       settleRef(entry);
       if (reply.ok) {
+        preparedByWorkers++;
         const wire = unpackMessages(reply.packed);
         const messages: PreparedMessage[] = new Array(wire.length);
         for (let i = 0; i < wire.length; i++) {
@@ -195,6 +232,35 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
     return workers[best] ?? spawn(best);
   }
 
+  /** Drops `entry`'s batch `id` (all of them without `id`) from the ones this thread may take. */
+  function forget(entry: PoolWorker, id?: number): void {
+    for (let i = 0; i < stealable.length; i++) {
+      const s = stealable[i]!;
+      if (s.entry === entry && (id === undefined || s.id === id)) {
+        stealable.splice(i--, 1);
+        if (id !== undefined) return;
+      }
+    }
+  }
+
+  /** What a worker does with a request, on this thread. */
+  function prepareOnThisThread(request: PrepareRequest): PreparedMessage[] {
+    const { maxDecompressedBatchBytes } = request;
+    const stateDeltas = request.stateDeltas === true;
+    return verifyBlob(request.info, request.blob, {
+      trustedKeys: request.trustedKeys,
+      maxDecompressedBatchBytes,
+    }).map((v) =>
+      decodeMessage(
+        v,
+        maxDecompressedBatchBytes,
+        // As on the reply path: small payloads get their deltas when they are applied.
+        stateDeltas &&
+          (v.payload.length > callerDecodeMaxBytes || v.messageType === MessageType.Snapshot),
+      ),
+    );
+  }
+
   // Start every worker now: loading modules takes a while, better before the first batch.
   for (let i = 0; i < size; i++) spawn(i);
 
@@ -207,6 +273,11 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       if (closed) return Promise.reject(new PreparePoolError('the prepare pool is closed'));
       const entry = pick();
       const id = nextId++;
+      // A batch this thread may take is copied to the worker, not moved, and carries a claim.
+      const canSteal =
+        callerHelps &&
+        blob.byteLength < TRANSFER_FROM_BYTES &&
+        info.endSequence - info.startSequence < BigInt(callerHelpMaxMessages);
       const request: PrepareRequest = {
         id,
         info,
@@ -215,21 +286,61 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
         maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
         stateDeltas: prepareOptions.stateDeltas === true,
         callerDecodeMaxBytes,
+        ...(canSteal ? { claim: new Int32Array(new SharedArrayBuffer(4)) } : {}),
       };
       return new Promise<PreparedMessage[]>((resolve, reject) => {
         entry.pending.set(id, {
           resolve,
           reject,
           maxDecompressedBatchBytes: prepareOptions.maxDecompressedBatchBytes,
+          stealable: canSteal ? request : undefined,
         });
+        if (canSteal) stealable.push({ entry, id });
         settleRef(entry);
-        entry.worker.postMessage(request, transferable(blob));
+        entry.worker.postMessage(request, canSteal ? [] : transferable(blob));
       });
+    },
+    prepareWaitingHere() {
+      // The newest first: the workers take theirs oldest first, so the two meet late, and what
+      // this thread takes is needed last.
+      for (let i = stealable.length - 1; i >= 0; i--) {
+        const { entry, id } = stealable[i]!;
+        const pending = entry.pending.get(id);
+        const request = pending?.stealable;
+        if (pending === undefined || request?.claim === undefined) {
+          stealable.splice(i, 1); // settled meanwhile
+          continue;
+        }
+        if (Atomics.compareExchange(request.claim, 0, UNCLAIMED, CLAIMED_HERE) !== UNCLAIMED) {
+          // The worker has it; so it has every older one of its own too.
+          pending.stealable = undefined;
+          stealable.splice(i, 1);
+          continue;
+        }
+        stealable.splice(i, 1);
+        entry.pending.delete(id); // the worker skips it, without a reply
+        settleRef(entry);
+        let messages: PreparedMessage[];
+        try {
+          messages = prepareOnThisThread(request);
+        } catch (error) {
+          pending.reject(error as Error);
+          return true;
+        }
+        preparedHere++;
+        pending.resolve(messages);
+        return true;
+      }
+      return false;
+    },
+    stats() {
+      return { preparedByWorkers, preparedHere };
     },
     async close() {
       closed = true;
       const running = workers.filter((w): w is PoolWorker => w !== null);
       workers.fill(null);
+      stealable.length = 0;
       await Promise.all(
         running.map(async (w) => {
           for (const p of w.pending.values())

@@ -21,6 +21,11 @@ export interface PrepareRequest {
    * (`payload` messages), for the pool to decode. Default 0: every payload decoded here.
    */
   callerDecodeMaxBytes?: number;
+  /**
+   * Set when the applying thread may prepare this batch itself (`PreparePool#prepareWaitingHere`):
+   * whoever swaps 0 for its mark first prepares it (1: this worker); the other skips it.
+   */
+  claim?: Int32Array;
 }
 
 export type PrepareReply =
@@ -48,6 +53,8 @@ defaultBackend();
 port.postMessage({ ready: true });
 
 port.on('message', (request: PrepareRequest) => {
+  // Taken by the applying thread already: nothing to do, nobody waits for a reply.
+  if (request.claim !== undefined && Atomics.compareExchange(request.claim, 0, 0, 1) !== 0) return;
   const started = performance.now();
   let reply: PrepareReply;
   try {

@@ -174,6 +174,120 @@ async function runWithPool(script: string[]) {
   );
 }
 
+describe('the applying thread helps (prepareWaitingHere)', () => {
+  /** Every batch of a devnet workload, as `prepare()` takes them. */
+  async function workloadBatches(seed: number) {
+    const devnet = await startDevnet();
+    await devnet.app.runWorkload({ transactions: 80, seed, snapshotEvery: 30 });
+    publishedHead(devnet);
+    const options = { trustedKeys: [devnet.pubkey], maxDecompressedBatchBytes: 1 << 26 };
+    const batches = devnet.sequencer.storage.list().map((b) => ({
+      info: { startSequence: b.startSequence, endSequence: b.endSequence, path: '' },
+      blob: b.blob,
+    }));
+    return { devnet, options, batches };
+  }
+
+  it('takes batches no worker has started, newest first, with the results of a worker', async () => {
+    const { options, batches } = await workloadBatches(41);
+    expect(batches.length).toBeGreaterThan(5);
+    const helped = createPreparePool({ size: 1 });
+    onCleanup(() => helped.close());
+    await helped.ready();
+    for (const stateDeltas of [false, true]) {
+      const o = { ...options, stateDeltas };
+      const before = helped.stats();
+      const settled: number[] = [];
+      const results = batches.map((b, i) =>
+        helped.prepare(b.info, b.blob, o).then((m) => {
+          settled.push(i);
+          return m;
+        }),
+      );
+      // The worker has started one batch at most by now: this thread takes the newest first.
+      let taken = 0;
+      while (helped.prepareWaitingHere()) taken++;
+      expect(taken).toBeGreaterThan(0);
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(settled[0]).toBe(batches.length - 1);
+      const prepared = await Promise.all(results);
+      // The same messages as the worker alone (and in-thread) produce.
+      for (let i = 0; i < batches.length; i++) {
+        const { info, blob } = batches[i]!;
+        expect(prepared[i]).toEqual(await onCaller.prepare(info, blob, o));
+        if (!stateDeltas) expect(prepared[i]).toEqual(prepareBlob(info, blob, o));
+      }
+      const after = helped.stats();
+      expect(after.preparedHere - before.preparedHere).toBe(taken);
+      // Each batch prepared once: the worker skipped the ones taken here.
+      expect(
+        after.preparedHere +
+          after.preparedByWorkers -
+          before.preparedHere -
+          before.preparedByWorkers,
+      ).toBe(batches.length);
+      expect(helped.prepareWaitingHere()).toBe(false);
+    }
+  });
+
+  it('rejects a batch it takes with the in-thread error', async () => {
+    const { devnet, options, batches } = await workloadBatches(42);
+    const helped = createPreparePool({ size: 1 });
+    onCleanup(() => helped.close());
+    await helped.ready();
+    const last = batches.at(-1)!;
+    const forged = rebuildBatchBlob(last.blob, { signer: createSequencerSigner('11'.repeat(32)) });
+    const good = batches.slice(0, -1).map((b) => helped.prepare(b.info, b.blob, options));
+    const bad = helped.prepare(last.info, forged, options).catch((e: unknown) => e);
+    expect(helped.prepareWaitingHere()).toBe(true); // the newest: the forged one
+    const error = await bad;
+    expect(error).not.toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ code: 'UNTRUSTED_SIGNER', name: 'UntrustedSignerError' });
+    await Promise.all(good);
+    expect(devnet.pubkey).toBeDefined();
+  });
+
+  it('leaves batches to the workers when told to, or when they are large', async () => {
+    const { options, batches } = await workloadBatches(43);
+    const off = createPreparePool({ size: 1, callerHelps: false });
+    const small = createPreparePool({ size: 1, callerHelpMaxMessages: 1 });
+    onCleanup(() => off.close());
+    onCleanup(() => small.close());
+    expect(() => createPreparePool({ callerHelpMaxMessages: -1 })).toThrow(/callerHelpMaxMessages/);
+    const multi = batches.filter((b) => b.info.endSequence > b.info.startSequence);
+    expect(multi.length).toBeGreaterThan(0);
+    const pending = [
+      ...batches.map((b) => off.prepare(b.info, b.blob, options)),
+      ...multi.map((b) => small.prepare(b.info, b.blob, options)),
+    ];
+    expect(off.prepareWaitingHere()).toBe(false);
+    expect(small.prepareWaitingHere()).toBe(false); // every batch it holds has 2+ messages
+    await Promise.all(pending);
+    expect(off.stats()).toEqual({ preparedByWorkers: batches.length, preparedHere: 0 });
+    expect(small.stats()).toEqual({ preparedByWorkers: multi.length, preparedHere: 0 });
+  });
+
+  it('replicates the devnet while a slow worker leaves the applying thread waiting', async () => {
+    const { devnet, head } = await devnetWithWorkload({
+      transactions: 150,
+      seed: 44,
+      snapshotEvery: 60,
+    });
+    const slow = createPreparePool({
+      size: 1,
+      workerUrl: new URL('./fixtures/slow-prepare-worker.ts', import.meta.url),
+    });
+    onCleanup(() => slow.close());
+    await slow.ready();
+    const { engine } = await expectReplicates(devnet, head, { preparePool: slow });
+    expect(engine.status().halt).toBeNull();
+    const { preparedHere, preparedByWorkers } = slow.stats();
+    expect(preparedHere).toBeGreaterThan(0);
+    expect(preparedByWorkers).toBeGreaterThan(0);
+  });
+});
+
 describe('prepare pool lifecycle', () => {
   it('keeps the process alive until its workers are ready (a process awaiting ready() does not exit early)', async () => {
     const run = await runWithPool([
