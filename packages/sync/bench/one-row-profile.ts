@@ -19,7 +19,8 @@
 // messages), BENCH_PROFILE_ROUNDS, BENCH_PROFILE_INTERVAL_US (sampling interval, default 250; the
 // profiler's own cost grows as it shrinks; 0: no profiler, only the CPU clocks and the rates),
 // BENCH_FETCHER (the default fetcher, http), BENCH_PROFILE_DIR (write the .cpuprofile files
-// there, for DevTools), BENCH_PROFILE_TOP (list the top self-time functions of each thread).
+// there, for DevTools), BENCH_PROFILE_TOP (list the top self-time functions of each thread),
+// BENCH_STATE_ROOT=1 (the engine keeps the state root), BENCH_PREFETCH (prefetchBatches, 8).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -336,6 +337,7 @@ async function catchUp(index: number, run: number): Promise<Run> {
     syncIntervalMs: 5,
     prefetchBatches: Number(process.env.BENCH_PREFETCH ?? 8),
     preparePool,
+    ...(process.env.BENCH_STATE_ROOT === '1' ? { stateRoot: true } : {}),
   });
   let commits = 0;
   engine.on('messagesCommitted', () => {

@@ -40,11 +40,11 @@ export function applyMessage(message: PreparedMessage, ctx: ApplyContext): Appli
   }
   const tracker = ctx.stateRoot;
   if (tracker === undefined) return applyData(message, ctx);
-  const mark = tracker.mark();
+  tracker.checkpoint();
   try {
     return applyData(message, ctx);
   } catch (error) {
-    tracker.restore(mark);
+    tracker.rollbackToCheckpoint();
     throw error;
   }
 }

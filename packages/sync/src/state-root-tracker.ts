@@ -3,6 +3,7 @@ import {
   applyStateDelta,
   type ChangesetStateDelta,
   changesetStateDelta,
+  LTHASH_LANES,
   LtHash16,
   stateHashOfDatabase,
   type TableReader,
@@ -41,6 +42,8 @@ export class StateRootTracker {
   readonly #state: StateStore;
   readonly #resolver: UpdateResolver | undefined;
   #hash = new LtHash16();
+  /** `checkpoint()`'s copy of the lanes. */
+  readonly #checkpoint = new Uint16Array(LTHASH_LANES);
   #readers = new Map<string, TableReader>();
   /** The current group's job: its entries and the next one to be applied. */
   #job: JobEntry[] | null = null;
@@ -167,6 +170,20 @@ export class StateRootTracker {
   /** A copy of the state, to restore when a message rolls back. */
   mark(): Uint16Array {
     return this.#hash.lanes.slice();
+  }
+
+  /**
+   * `mark()` into the tracker's own buffer, for the engine's message savepoints: no new array per
+   * message (each a malloc'ed backing store for V8 to sweep). One checkpoint at a time: the next
+   * replaces it.
+   */
+  checkpoint(): void {
+    this.#checkpoint.set(this.#hash.lanes);
+  }
+
+  /** Back to the last `checkpoint()`. */
+  rollbackToCheckpoint(): void {
+    this.#hash.set(this.#checkpoint);
   }
 
   restore(mark: Uint16Array): void {

@@ -160,4 +160,46 @@ describe('StateRootTracker', () => {
     expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
     db.close();
   });
+
+  it('checkpoint and rollbackToCheckpoint: a message rolled back leaves the root as it was', () => {
+    const dir = tempDir('synddb-sync-tracker-');
+    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)';
+    const source = new DatabaseSync(join(dir, 'source.db'));
+    source.exec(schema);
+    const changesets = ["INSERT INTO t VALUES (1, 'a')", "INSERT INTO t VALUES (2, 'b')"].map(
+      (sql) => {
+        const session = source.createSession();
+        source.exec(sql);
+        const changeset = session.changeset();
+        session.close();
+        return changeset;
+      },
+    );
+    source.close();
+    const db = openReplica(join(dir, 'replica.db'));
+    db.exec(schema);
+    const tracker = new StateRootTracker(db, openStateStore(db));
+    const empty = hex(tracker.root());
+    const apply = (changeset: Uint8Array) =>
+      tracker.applied(changeset, null, applyChangeset(db, changeset, { transaction: 'caller' }));
+    db.exec('BEGIN');
+    tracker.checkpoint();
+    apply(changesets[0]!);
+    const afterFirst = hex(tracker.root());
+    expect(afterFirst).not.toBe(empty);
+    // The next message: its savepoint and its checkpoint roll back together.
+    db.exec('SAVEPOINT m');
+    tracker.checkpoint();
+    apply(changesets[1]!);
+    expect(hex(tracker.root())).not.toBe(afterFirst);
+    db.exec('ROLLBACK TO m');
+    tracker.rollbackToCheckpoint();
+    expect(hex(tracker.root())).toBe(afterFirst);
+    expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
+    // A checkpoint copies: changes after it do not reach it, and rolling back twice is the same.
+    tracker.rollbackToCheckpoint();
+    expect(hex(tracker.root())).toBe(afterFirst);
+    db.exec('COMMIT');
+    db.close();
+  });
 });
