@@ -194,6 +194,21 @@ describe('readBatchStream', () => {
     }
   });
 
+  it('agrees with decodeBatchBlob on a mutation that nests a map with an 8-byte count too deep', async () => {
+    // Found by the property below (seed -253677166): `v`'s value became array(1) of a map whose
+    // count is past 2^53, one level past the batch's depth limit.
+    const mutated = encodeBatch(snapshotBatch(random(5000))).slice();
+    mutated[3] = 129;
+    mutated[4] = 187;
+    const blob = zstdCompress(mutated);
+    expect(blobFailure(blob)).toBe('CBOR_NESTING_DEPTH');
+    for (const seed of [0, 1, 2]) {
+      expect(
+        await failure(readBatchStream(chunked(blob, seed), { ...roomy, ...memorySpools() })),
+      ).toBe('CBOR_NESTING_DEPTH');
+    }
+  });
+
   it('agrees with decodeBatchBlob on mutated batches (same error code, or both accept)', async () => {
     const cbor = encodeBatch(snapshotBatch(random(5000)));
     await fc.assert(

@@ -107,6 +107,22 @@ describe('CborStreamSplitter', () => {
     );
   });
 
+  it('reports a container past the depth limit as such, even with a count past 2^53', async () => {
+    // maxDepth 4: four arrays deep, then a map (and an array) with an 8-byte count. decodeCbor
+    // checks the depth first; the splitter used to call the count a truncation first.
+    for (const head of [0xbb, 0x9b]) {
+      const bytes = Uint8Array.of(0x81, 0x81, 0x81, 0x81, head, 0x73, 0x0a, 0x61, 0x65, 0, 0, 0, 1);
+      expect(outcome(() => decodeCbor(bytes, { maxDepth: 4 }))).toBe('CBOR_NESTING_DEPTH');
+      for (const chunk of [1, 3, 13]) {
+        expect(await outcomeAsync(() => split(bytes, undefined, chunk))).toBe('CBOR_NESTING_DEPTH');
+      }
+      // Within the limit the same count is a truncation on both sides.
+      const shallow = bytes.subarray(3);
+      expect(outcome(() => decodeCbor(shallow, { maxDepth: 4 }))).toBe('CBOR_UNEXPECTED_END');
+      expect(await outcomeAsync(() => split(shallow))).toBe('CBOR_UNEXPECTED_END');
+    }
+  });
+
   it('sends routed byte strings to their sink and leaves an empty one in their place', async () => {
     const big = new Uint8Array(1000).fill(7);
     const input = encodeCbor({

@@ -195,6 +195,11 @@ export class CborStreamSplitter {
     this.headNeed = 1;
     const major = head[0]! >> 5;
     const value = readArgument(head, start);
+    // A container too deep fails as such whatever its count, as in decodeCbor (which checks the
+    // depth first): one past the limit with a count past 2^53 was reported as a truncation.
+    if ((major === 4 || major === 5) && this.stack.length + 1 > this.maxDepth) {
+      throw new CborNestingDepthError(start, this.maxDepth);
+    }
     // Lengths and counts past 2^53 cannot be real (every cap is far below that).
     if (typeof value === 'bigint' && major >= 2 && major <= 5) {
       throw new CborUnexpectedEndError(start, value, 0);
@@ -227,8 +232,6 @@ export class CborStreamSplitter {
       return;
     }
     if (major === 4 || major === 5) {
-      if (this.stack.length + 1 > this.maxDepth)
-        throw new CborNestingDepthError(start, this.maxDepth);
       const remaining = major === 5 ? arg * 2 : arg;
       if (remaining > 0) {
         const keys = major === 5 ? new Set<string>() : undefined;

@@ -136,6 +136,28 @@ describe('streamSnapshotImage', () => {
     }
   });
 
+  it('reports a container past the depth limit as decodeSnapshotRequest does, even with a count past 2^53', async () => {
+    // {"x": [[[...[ map with an 8-byte count ]...]]]}: the map one level past the limit (16).
+    const deep = Uint8Array.of(
+      0xa1,
+      0x61,
+      0x78,
+      ...new Array<number>(15).fill(0x81),
+      0xbb,
+      0x73,
+      0x0a,
+      0x61,
+      0x65,
+      0,
+      0,
+      0,
+      1,
+    );
+    const want = reference(deep);
+    expect(want.error).toBe('CborNestingDepthError');
+    expect(await streamed(deep, { chunkBytes: 5 })).toEqual(want);
+  });
+
   it('rejects trailing bytes, a duplicated image and a truncated payload', async () => {
     const cbor = encodeSnapshotRequest({
       snapshot: { data: image(2000), timestamp: 1n, sequence: 1n },

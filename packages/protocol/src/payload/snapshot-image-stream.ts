@@ -245,6 +245,10 @@ class SnapshotPayloadSplitter {
     this.headNeed = 1;
     const major = head[0]! >> 5;
     const value = readArgument(head, start);
+    // A container too deep fails as such whatever its count, as in decodeCbor (depth first).
+    if ((major === 4 || major === 5) && this.stack.length + 1 > MAX_DEPTH) {
+      throw new CborNestingDepthError(start, MAX_DEPTH);
+    }
     // Lengths and counts past 2^53 cannot be real (the output is capped far below that).
     if (typeof value === 'bigint' && major >= 2 && major <= 5) {
       throw new CborUnexpectedEndError(start, value, 0);
@@ -281,7 +285,6 @@ class SnapshotPayloadSplitter {
       return;
     }
     if (major === 4 || major === 5) {
-      if (this.stack.length + 1 > MAX_DEPTH) throw new CborNestingDepthError(start, MAX_DEPTH);
       const role =
         parent === undefined
           ? 'root'
