@@ -234,6 +234,16 @@ export function decodePayloads(
   return verified.map((m) => decodeMessage(m, maxDecompressedBytes, stateDeltas));
 }
 
+/**
+ * Whether a prepare worker leaves this verified message's payload for the applying thread to
+ * decode (`callerDecodeMaxBytes`): small changeset and withdrawal payloads, never a snapshot.
+ * The applying thread, preparing a batch itself, computes state deltas only for the others, as
+ * a worker does.
+ */
+export function leftToCaller(m: VerifiedPayload, callerDecodeMaxBytes: number): boolean {
+  return m.payload.length <= callerDecodeMaxBytes && m.messageType !== MessageType.Snapshot;
+}
+
 /** `decodePayloads` of one message. */
 export function decodeMessage(
   m: VerifiedPayload,

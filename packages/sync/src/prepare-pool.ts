@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BatchInfo } from '@synddb/protocol';
-import { MessageType, SyndDBError } from '@synddb/protocol';
-import { decodeMessage, type PreparedMessage, verifyBlob } from './prepare-batch';
+import { SyndDBError } from '@synddb/protocol';
+import { decodeMessage, leftToCaller, type PreparedMessage, verifyBlob } from './prepare-batch';
 import { unpackMessages } from './prepare-wire';
 import type { PrepareReply, PrepareRequest } from './prepare-worker';
 import { RemoteError } from './remote-error';
@@ -251,12 +251,11 @@ export function createPreparePool(options: CreatePreparePoolOptions = {}): Prepa
       trustedKeys: request.trustedKeys,
       maxDecompressedBatchBytes,
     }).map((v) =>
+      // As on the reply path: small payloads get their deltas when they are applied.
       decodeMessage(
         v,
         maxDecompressedBatchBytes,
-        // As on the reply path: small payloads get their deltas when they are applied.
-        stateDeltas &&
-          (v.payload.length > callerDecodeMaxBytes || v.messageType === MessageType.Snapshot),
+        stateDeltas && !leftToCaller(v, callerDecodeMaxBytes),
       ),
     );
   }

@@ -4,7 +4,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BatchInfo, MessageType } from '@synddb/protocol';
 import { defaultBackend } from '@synddb/verifier';
-import { decodeMessage, verifyBlob } from './prepare-batch';
+import { decodeMessage, leftToCaller, verifyBlob } from './prepare-batch';
 import { type PackedMessages, packMessages, type WireMessage } from './prepare-wire';
 import { type SerializedError, serializeError } from './remote-error';
 import { TRANSFER_FROM_BYTES } from './transfer';
@@ -68,7 +68,7 @@ port.on('message', (request: PrepareRequest) => {
       trustedKeys: request.trustedKeys,
       maxDecompressedBatchBytes,
     }).map((v): WireMessage => {
-      if (v.payload.length <= leaveUpTo && v.messageType !== MessageType.Snapshot) {
+      if (leftToCaller(v, leaveUpTo)) {
         return { type: 'payload', verified: v };
       }
       const m = decodeMessage(v, maxDecompressedBatchBytes, stateDeltas);
