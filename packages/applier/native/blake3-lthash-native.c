@@ -26,6 +26,8 @@
  *     -1 when the pass does not take the input, -2 when positions is too small (see "changeset
  *     deltas" below).
  */
+/* mmap, open (image-rows.h) under -std=c11 */
+#define _POSIX_C_SOURCE 200809L
 #include <cpuid.h>
 #include <immintrin.h>
 #include <stddef.h>
@@ -1035,6 +1037,188 @@ static napi_value js_overlay_walk(napi_env env, napi_callback_info info) {
                                        (uint8_t *)target));
 }
 
+
+/* ---------------------------------------------------------------- image rows (image-rows.h) */
+
+#include "image-rows.h"
+
+/* An open image file, and the buffers its walks reuse (one thread uses a handle). */
+typedef struct {
+  ImageFile f;
+  uint8_t *scratch;
+  size_t scratch_cap;
+  uint64_t *types;
+  size_t *at;
+  uint32_t columns_cap;
+} ImageHandle;
+
+static void image_handle_free(ImageHandle *h) {
+  image_close(&h->f);
+  free(h->scratch);
+  free(h->types);
+  free(h->at);
+  free(h);
+}
+
+static void finalize_image(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  image_handle_free((ImageHandle *)data);
+}
+
+static ImageHandle *image_arg(napi_env env, napi_value value) {
+  void *data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "image: not an image handle");
+    return NULL;
+  }
+  return (ImageHandle *)data;
+}
+
+/* imageOpen(path: string): a handle, or null when the file is not read here (see image-rows.h) */
+static napi_value js_image_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  size_t len;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "path: a string");
+    return NULL;
+  }
+  char *path = (char *)malloc(len + 1);
+  if (path == NULL) {
+    napi_throw_error(env, NULL, "image: out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
+  ImageHandle *h = (ImageHandle *)calloc(1, sizeof *h);
+  int opened = h != NULL && strlen(path) == len && image_open(path, &h->f) == 0;
+  free(path);
+  if (!opened) {
+    free(h);
+    napi_get_null(env, &result);
+    return result;
+  }
+  if (napi_create_external(env, h, finalize_image, NULL, &result) != napi_ok) {
+    image_handle_free(h);
+    return NULL;
+  }
+  return result;
+}
+
+/* imageClose(h): unmaps the file (later calls on h are not taken) */
+static napi_value js_image_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  ImageHandle *h = argc < 1 ? NULL : image_arg(env, argv[0]);
+  if (h != NULL) image_close(&h->f);
+  return NULL;
+}
+
+/*
+ * imageRows(h, rootPage, from: bigint, to: bigint, prefix: Uint8Array, flags: Uint8Array (one per
+ * column), out: Uint8Array, descriptors: Uint32Array, state: BigInt64Array(2)): the elements of
+ * the rows of the table B-tree at rootPage with rowid in [from, to], in rowid order, into out
+ * (descriptors: offset and length of each). Returns how many; state[1] = 1 when out or
+ * descriptors filled up before the range ended (state[0]: the rowid to go on from), else 0.
+ * -1: not taken (nothing of this call counts: read [from, to] through SQLite); -2: out cannot
+ * hold the first row's element (state[0]: its bytes); -3: out of memory.
+ */
+static napi_value js_image_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 9) {
+    napi_throw_type_error(env, NULL, "imageRows: 9 arguments");
+    return NULL;
+  }
+  ImageHandle *h = image_arg(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t root;
+  int64_t from, to;
+  bool lossless;
+  void *prefix, *flags, *out, *descriptors, *state;
+  size_t prefix_len, columns, out_len, descriptors_len, state_len;
+  if (napi_get_value_uint32(env, argv[1], &root) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rootPage: a number");
+    return NULL;
+  }
+  if (napi_get_value_bigint_int64(env, argv[2], &from, &lossless) != napi_ok || !lossless ||
+      napi_get_value_bigint_int64(env, argv[3], &to, &lossless) != napi_ok || !lossless) {
+    napi_throw_type_error(env, NULL, "from, to: 64-bit bigints");
+    return NULL;
+  }
+  if (!typed_array(env, argv[4], napi_uint8_array, &prefix, &prefix_len, "prefix: a Uint8Array") ||
+      !typed_array(env, argv[5], napi_uint8_array, &flags, &columns, "flags: a Uint8Array") ||
+      !typed_array(env, argv[6], napi_uint8_array, &out, &out_len, "out: a Uint8Array") ||
+      !typed_array(env, argv[7], napi_uint32_array, &descriptors, &descriptors_len,
+                   "descriptors: a Uint32Array") ||
+      !typed_array(env, argv[8], napi_bigint64_array, &state, &state_len,
+                   "state: a BigInt64Array"))
+    return NULL;
+  if (state_len < 2 || columns == 0 || columns > MAX_COLUMNS || out_len > 0x7fffffffu) {
+    napi_throw_range_error(env, NULL, "imageRows: state of 2, 1-65536 columns, out under 2 GiB");
+    return NULL;
+  }
+  int64_t *st = (int64_t *)state;
+  int64_t result = IMAGE_NOT_TAKEN;
+  if (h->f.map != NULL) {
+    if (columns > h->columns_cap) {
+      uint64_t *types = (uint64_t *)realloc(h->types, columns * sizeof *types);
+      if (types != NULL) h->types = types;
+      size_t *at = (size_t *)realloc(h->at, columns * sizeof *at);
+      if (at != NULL) h->at = at;
+      if (types != NULL && at != NULL) h->columns_cap = (uint32_t)columns;
+    }
+    if (columns > h->columns_cap) {
+      result = IMAGE_NO_MEMORY;
+    } else {
+      ImageWalk w;
+      memset(&w, 0, sizeof w);
+      w.f = &h->f;
+      w.from = from;
+      w.to = to;
+      w.prefix = (const uint8_t *)prefix;
+      w.prefix_len = prefix_len;
+      w.columns = (uint32_t)columns;
+      w.flags = (const uint8_t *)flags;
+      w.out = (uint8_t *)out;
+      w.out_cap = out_len;
+      w.desc = (uint32_t *)descriptors;
+      w.desc_cap = (uint32_t)(descriptors_len / 2 > 0xffffffffu ? 0xffffffffu : descriptors_len / 2);
+      w.scratch = h->scratch;
+      w.scratch_cap = h->scratch_cap;
+      w.types = h->types;
+      w.at = h->at;
+      int r = from > to ? WALK_DONE : image_walk(&w, root, 0, 0, 0, 0, 0);
+      h->scratch = w.scratch;
+      h->scratch_cap = w.scratch_cap;
+      if (r == WALK_ON || r == WALK_DONE) {
+        st[0] = 0;
+        st[1] = 0;
+        result = w.count;
+      } else if (r == WALK_FULL) {
+        st[0] = w.next;
+        st[1] = 1;
+        result = w.count;
+      } else {
+        if (r == IMAGE_TOO_SMALL) st[0] = w.next;
+        result = r;
+      }
+    }
+  }
+  if (result == IMAGE_NO_MEMORY) {
+    napi_throw_error(env, NULL, "image rows: out of memory");
+    return NULL;
+  }
+  napi_value v;
+  if (napi_create_int64(env, result, &v) != napi_ok) return NULL;
+  return v;
+}
+
 static int export_function(napi_env env, napi_value object, const char *name, napi_callback cb,
                            void *data) {
   napi_value fn;
@@ -1062,6 +1246,9 @@ static int export_level(napi_env env, napi_value exports, const char *name, cons
       !export_function(env, level, "overlayPreload", js_overlay_preload, NULL) ||
       !export_function(env, level, "overlayPreloadRows", js_overlay_preload_rows, NULL) ||
       !export_function(env, level, "overlayWalk", js_overlay_walk, (void *)fns) ||
+      !export_function(env, level, "imageOpen", js_image_open, NULL) ||
+      !export_function(env, level, "imageClose", js_image_close, NULL) ||
+      !export_function(env, level, "imageRows", js_image_rows, NULL) ||
       napi_set_named_property(env, exports, name, level) != napi_ok)
     return 0;
   return 1;

@@ -43,7 +43,9 @@ export {
 export {
   addStateHashChunk,
   applyStateDelta,
+  openStateHashFile,
   type StateHashChunk,
+  type StateHashFile,
   stateHashChunks,
   stateHashOfDatabase,
   stateRootOfDatabase,

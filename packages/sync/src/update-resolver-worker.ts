@@ -6,6 +6,7 @@ import {
   addStateHashChunk,
   GroupUpdateResolver,
   LTHASH_LANES,
+  openStateHashFile,
   stateHashChunks,
 } from '@synddb/applier';
 import Database from 'better-sqlite3';
@@ -260,6 +261,8 @@ function hashImage(job: ImageHashMessage): void {
   const rows = resolver.native ? new ImageRowCollector() : undefined;
   try {
     const image = new Database(job.path, { readonly: true, fileMustExist: true });
+    // its rows straight from the file's pages where the native reader takes them
+    const file = openStateHashFile(job.path);
     try {
       const chunks = stateHashChunks(image);
       Atomics.store(header, PLAN, chunks.length + 1);
@@ -269,7 +272,7 @@ function hashImage(job: ImageHashMessage): void {
         // rows of tables with a primary key only: changesets have no others
         const keep = rows !== undefined && !rows.full && chunk.primaryKey.some((p) => p > 0);
         if (keep) rows.table(chunk.table, chunk.primaryKey);
-        addStateHashChunk(image, chunk, lanes, beat, keep ? rows.add : undefined);
+        addStateHashChunk(image, chunk, lanes, beat, keep ? rows.add : undefined, file);
         beat();
         i = Atomics.add(header, NEXT_CHUNK, 1);
       }
@@ -279,6 +282,7 @@ function hashImage(job: ImageHashMessage): void {
       }
       Atomics.store(header, SLOTS_DONE, 1);
     } finally {
+      file?.close();
       image.close();
     }
   } catch (error) {

@@ -4,6 +4,7 @@ import {
   type ChangesetStateDelta,
   changesetStateDelta,
   LTHASH_LANES,
+  openStateHashFile,
   stateHashChunks,
 } from '@synddb/applier';
 import Database from 'better-sqlite3';
@@ -374,6 +375,8 @@ export class UpdateResolver {
     const rows = this.#keepsImageRows ? new ImageRowCollector() : undefined;
     try {
       const image = new Database(job.path, { readonly: true, fileMustExist: true });
+      // its rows straight from the file's pages where the native reader takes them
+      const file = openStateHashFile(job.path);
       try {
         const chunks = stateHashChunks(image);
         for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
@@ -381,11 +384,12 @@ export class UpdateResolver {
           const chunk = chunks[i]!;
           const keep = rows !== undefined && !rows.full && chunk.primaryKey.some((p) => p > 0);
           if (keep) rows.table(chunk.table, chunk.primaryKey);
-          addStateHashChunk(image, chunk, own, undefined, keep ? rows.add : undefined);
+          addStateHashChunk(image, chunk, own, undefined, keep ? rows.add : undefined, file);
           i = Atomics.add(header, NEXT_CHUNK, 1);
         }
         total = chunks.length;
       } finally {
+        file?.close();
         image.close();
       }
     } catch {

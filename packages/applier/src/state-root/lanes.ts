@@ -57,7 +57,45 @@ export interface LaneKernel {
    * row versions; absent from WebAssembly.
    */
   updateOverlay?(maxBytes: number): NativeUpdateOverlay;
+  /**
+   * Opens a database file to read its rows' elements straight from its pages
+   * (native/image-rows.h); undefined when the file is not read that way. Absent from WebAssembly.
+   */
+  openImage?(path: string): NativeImageFile | undefined;
 }
+
+/**
+ * A database file mapped by the native kernel (native/image-rows.h): a complete file nobody
+ * writes while it is open and that has no WAL content (a snapshot image). One thread uses it.
+ */
+export interface NativeImageFile {
+  /**
+   * The elements of the rows of the table B-tree at `rootPage` whose rowid is in `[from, to]`, in
+   * rowid order, written into `out` (`descriptors`: offset and length of each): `prefix` is the
+   * element's start (domain, table name, column count), `flags` one byte per column (1: REAL
+   * affinity, 2: the rowid alias). Returns how many; `state[1]` is 1 when `out` or `descriptors`
+   * filled up first (`state[0]`: the rowid to go on from). Negative: `IMAGE_NOT_TAKEN` (nothing of
+   * the call counts), `IMAGE_TOO_SMALL` (`out` cannot hold the first element, of `state[0]`
+   * bytes).
+   */
+  rows(
+    rootPage: number,
+    from: bigint,
+    to: bigint,
+    prefix: Uint8Array,
+    flags: Uint8Array,
+    out: Uint8Array,
+    descriptors: Uint32Array,
+    state: BigInt64Array,
+  ): number;
+  /** `lanes` += the lanes of the `count` elements `rows` wrote. */
+  accumulate(out: Uint8Array, descriptors: Uint32Array, count: number, lanes: Uint16Array): void;
+  /** Unmaps the file. */
+  close(): void;
+}
+
+export const IMAGE_NOT_TAKEN = -1;
+export const IMAGE_TOO_SMALL = -2;
 
 /**
  * The native UPDATE overlay (native/update-overlay.h): the rows of the followed tables changed

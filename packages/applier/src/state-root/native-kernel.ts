@@ -7,6 +7,7 @@ import {
   LTHASH_BYTES,
   LTHASH_LANES,
   type NativeChangesetDelta,
+  type NativeImageFile,
   type NativeUpdateOverlay,
 } from './lanes';
 
@@ -57,7 +58,25 @@ interface NativeLevel {
     positions: Uint32Array | null,
     target: Uint16Array | null,
   ): number;
+  /** A database file's rows as elements (native/image-rows.h); null: not read this way. */
+  imageOpen(path: string): ImageHandle | null;
+  imageClose(h: ImageHandle): void;
+  imageRows(
+    h: ImageHandle,
+    rootPage: number,
+    from: bigint,
+    to: bigint,
+    prefix: Uint8Array,
+    flags: Uint8Array,
+    out: Uint8Array,
+    descriptors: Uint32Array,
+    state: BigInt64Array,
+  ): number;
 }
+
+/** An opaque image file handle of the addon's. */
+declare const imageHandle: unique symbol;
+type ImageHandle = { readonly [imageHandle]: true };
 
 declare const overlayHandle: unique symbol;
 type OverlayHandle = { readonly [overlayHandle]: true };
@@ -232,6 +251,17 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
       return { lanes, positions: positions.subarray(0, n) };
     },
     updateOverlay: (maxBytes) => nativeUpdateOverlay(level, maxBytes),
+    openImage(path): NativeImageFile | undefined {
+      const h = level.imageOpen(path);
+      if (h === null) return undefined;
+      return {
+        rows: (rootPage, from, to, prefix, flags, out, descriptors, state) =>
+          level.imageRows(h, rootPage, from, to, prefix, flags, out, descriptors, state),
+        accumulate: (out, descriptors, count, lanes) =>
+          level.accumulate(out, descriptors, count, lanes),
+        close: () => level.imageClose(h),
+      };
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import type {
   ElementLaneBatch,
   LaneKernel,
   NativeChangesetDelta,
+  NativeImageFile,
   NativeUpdateOverlay,
   StateRootKernelName,
 } from './lanes';
@@ -117,4 +118,13 @@ export function nativeChangesetDelta(changeset: Uint8Array): NativeChangesetDelt
  */
 export function nativeUpdateOverlay(maxBytes: number): NativeUpdateOverlay | undefined {
   return laneKernel().updateOverlay?.(maxBytes);
+}
+
+/**
+ * A database file opened by this thread's kernel to read its rows straight from its pages
+ * (`LaneKernel#openImage`): undefined with the WebAssembly kernel, or when the file is not read
+ * that way (see native/image-rows.h).
+ */
+export function nativeImageFile(path: string): NativeImageFile | undefined {
+  return laneKernel().openImage?.(path);
 }

@@ -4,10 +4,10 @@ import { OP_UPDATE, Reader } from '../changeset/reader';
 import { readTableHeader } from '../changeset/table-header';
 import { ValueType } from '../types';
 import type { ChangesetStateDelta, PendingRowUpdate } from './changeset-state-delta';
-import type { ElementLaneBatch } from './lanes';
+import { type ElementLaneBatch, IMAGE_TOO_SMALL, type NativeImageFile } from './lanes';
 import { LtHash16 } from './lthash';
 import { asciiLower, isStateTable, RowElementWriter } from './row-element';
-import { elementLaneBatch } from './state-root-kernel';
+import { elementLaneBatch, nativeImageFile } from './state-root-kernel';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -73,6 +73,11 @@ export interface StateHashChunk {
   rowid?: string;
   from?: bigint;
   to?: bigint;
+  /**
+   * Set when the rows may be read straight from the file (`openStateHashFile`): the table's root
+   * page, its elements' first bytes, and per column 1 (REAL affinity) or 2 (the rowid alias).
+   */
+  direct?: { rootPage: number; prefix: Uint8Array; flags: Uint8Array };
 }
 
 /** Rowids per chunk (`stateHashChunks`), and at most this many chunks per table. */
@@ -80,12 +85,25 @@ const CHUNK_ROWIDS = 4096n;
 const MAX_CHUNKS_PER_TABLE = 1024n;
 
 /**
+ * A column's affinity is REAL (SQLite's rules, https://www.sqlite.org/datatype3.html 3.1, in
+ * their order: INT, then CHAR/CLOB/TEXT, then BLOB or none, then REAL/FLOA/DOUB).
+ */
+export function hasRealAffinity(declaredType: string): boolean {
+  const t = declaredType.toUpperCase();
+  if (t.includes('INT')) return false;
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return false;
+  if (t.includes('BLOB') || t === '') return false;
+  return t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB');
+}
+
+/**
  * The from-scratch state hash cut into parts that sum to it (the hash is a sum of row elements),
  * so that several threads can compute it together, each from its own connection to the same
  * file: the same file gives every caller the same chunks in the same order. Rowid tables are cut
  * into ranges of at least 4,096 rowids (at most 1,024 ranges per table: sparse rowids make
  * uneven chunks, never wrong ones); a WITHOUT ROWID table, or one whose columns shadow every name
- * of its rowid, is one chunk.
+ * of its rowid, is one chunk. Rowid tables of a UTF-8 database without hidden or generated
+ * columns may be read straight from the file (`direct`).
  */
 export function stateHashChunks(db: Database): StateHashChunk[] {
   const withoutRowid = new Set(
@@ -93,9 +111,22 @@ export function stateHashChunks(db: Database): StateHashChunk[] {
       .filter((t) => t.schema === 'main' && t.wr === 1)
       .map((t) => t.name),
   );
+  const utf8Database = db.pragma('encoding', { simple: true }) === 'UTF-8';
+  const rootPages = new Map(
+    (
+      db.prepare("SELECT name, rootpage FROM sqlite_schema WHERE type = 'table'").all() as {
+        name: string;
+        rootpage: number;
+      }[]
+    ).map((r) => [r.name, r.rootpage]),
+  );
   const chunks: StateHashChunk[] = [];
   for (const table of stateTables(db)) {
-    const info = db.pragma(`table_info(${quote(table)})`) as { name: string; pk: number }[];
+    const info = db.pragma(`table_info(${quote(table)})`) as {
+      name: string;
+      type: string;
+      pk: number;
+    }[];
     const columns = info.map((c) => c.name);
     if (columns.length === 0) continue;
     const primaryKey = Uint8Array.from(info, (c) => c.pk);
@@ -113,25 +144,151 @@ export function stateHashChunks(db: Database): StateHashChunk[] {
       .safeIntegers(true)
       .get() as [bigint | null, bigint | null];
     if (min === null || max === null) continue; // no rows
+    const direct = utf8Database ? directRead(db, table, info, rootPages.get(table)) : undefined;
     const span = max - min + 1n;
     let width = (span + MAX_CHUNKS_PER_TABLE - 1n) / MAX_CHUNKS_PER_TABLE;
     if (width < CHUNK_ROWIDS) width = CHUNK_ROWIDS;
     for (let from = min; from <= max; from += width) {
       const to = from + width - 1n;
-      chunks.push({ table, columns, primaryKey, rowid, from, to: to > max ? max : to });
+      chunks.push({
+        table,
+        columns,
+        primaryKey,
+        rowid,
+        from,
+        to: to > max ? max : to,
+        ...(direct === undefined ? {} : { direct }),
+      });
     }
   }
   return chunks;
 }
 
+/** `StateHashChunk#direct` of a rowid table; undefined when it has hidden or generated columns. */
+function directRead(
+  db: Database,
+  table: string,
+  info: { name: string; type: string; pk: number }[],
+  rootPage: number | undefined,
+): StateHashChunk['direct'] {
+  if (rootPage === undefined || !Number.isInteger(rootPage) || rootPage < 2) return undefined;
+  // table_xinfo lists the columns a record holds that table_info leaves out (generated ones)
+  const all = db.pragma(`table_xinfo(${quote(table)})`) as unknown[];
+  if (all.length !== info.length) return undefined;
+  // The rowid alias (INTEGER PRIMARY KEY, NULL in the record): a one-column primary key of a
+  // rowid table without the index a PRIMARY KEY constraint otherwise makes.
+  const keys = info.filter((c) => c.pk > 0);
+  const pkIndex = (db.pragma(`index_list(${quote(table)})`) as { origin: string }[]).some(
+    (i) => i.origin === 'pk',
+  );
+  const alias = keys.length === 1 && !pkIndex ? info.indexOf(keys[0]!) : -1;
+  const flags = Uint8Array.from(info, (c, i) =>
+    i === alias ? 2 : hasRealAffinity(c.type ?? '') ? 1 : 0,
+  );
+  writer.begin(table, info.length);
+  return { rootPage, prefix: writer.finish().slice(), flags };
+}
+
+/** Elements per native call, and its first output area (grown for a larger row). */
+const FILE_ELEMENTS = 4096;
+const FILE_BYTES = 1024 * 1024;
+
+/**
+ * A database file whose rows `addStateHashChunk` reads straight from its pages (the native
+ * kernel's reader, native/image-rows.h): only for a complete file nobody writes while it is open
+ * and that has no WAL content, e.g. a snapshot image. Chunks or parts of chunks it does not take
+ * are read through SQLite, so the hash is the same either way. One thread uses it.
+ */
+export interface StateHashFile {
+  /** Rows read from the file, and chunks (or their rest) read through SQLite instead. */
+  readonly stats: { rows: number; fallbacks: number };
+  close(): void;
+}
+
+interface OpenStateHashFile extends StateHashFile {
+  image: NativeImageFile;
+  out: Uint8Array;
+  descriptors: Uint32Array;
+  state: BigInt64Array;
+}
+
+/**
+ * Opens `path` for `addStateHashChunk` (see StateHashFile); undefined when this thread's kernel
+ * has no file reader (WebAssembly) or the file is not one it reads (not UTF-8, a header that
+ * disagrees with the file's size): the chunks are then read through SQLite.
+ */
+export function openStateHashFile(path: string): StateHashFile | undefined {
+  const image = nativeImageFile(path);
+  if (image === undefined) return undefined;
+  const file: OpenStateHashFile = {
+    image,
+    out: new Uint8Array(FILE_BYTES),
+    descriptors: new Uint32Array(2 * FILE_ELEMENTS),
+    state: new BigInt64Array(2),
+    stats: { rows: 0, fallbacks: 0 },
+    close: () => image.close(),
+  };
+  return file;
+}
+
 /**
  * Adds the elements of one chunk's rows to `lanes` (see `stateHashChunks`); returns the rows.
  * `progress` as in `stateHashOfDatabase` (every 16,384 rows of this chunk); `onElement` sees each
- * row's element (a view valid during the call).
+ * row's element (a view valid during the call). With `file` (the same database's file, see
+ * `openStateHashFile`), a `direct` chunk's rows are read from its pages; whatever the reader does
+ * not take is read through SQLite from there on.
  */
 export function addStateHashChunk(
   db: Database,
   chunk: StateHashChunk,
+  lanes: Uint16Array,
+  progress?: () => void,
+  onElement?: (element: Uint8Array) => void,
+  file?: StateHashFile,
+): number {
+  let from = chunk.from;
+  let n = 0;
+  if (file !== undefined && chunk.direct !== undefined && from !== undefined) {
+    const f = file as OpenStateHashFile;
+    const { rootPage, prefix, flags } = chunk.direct;
+    const to = chunk.to!;
+    let beat = 0;
+    for (;;) {
+      const count = f.image.rows(rootPage, from, to, prefix, flags, f.out, f.descriptors, f.state);
+      if (count === IMAGE_TOO_SMALL) {
+        f.out = new Uint8Array(2 ** Math.ceil(Math.log2(Number(f.state[0]))));
+        continue;
+      }
+      if (count < 0) {
+        f.stats.fallbacks++;
+        break; // the rest of the chunk, from `from`, through SQLite
+      }
+      f.image.accumulate(f.out, f.descriptors, count, lanes);
+      if (onElement !== undefined) {
+        const d = f.descriptors;
+        for (let i = 0; i < count; i++) {
+          onElement(f.out.subarray(d[2 * i]!, d[2 * i]! + d[2 * i + 1]!));
+        }
+      }
+      n += count;
+      f.stats.rows += count;
+      if (progress !== undefined && n - beat >= 0x4000) {
+        beat = n;
+        progress();
+      }
+      if (f.state[1] === 0n) return n;
+      from = f.state[0]!;
+    }
+    if (f.out.byteLength > 4 * FILE_BYTES) f.out = new Uint8Array(FILE_BYTES);
+  }
+  return n + addChunkRows(db, chunk, from, lanes, progress, onElement);
+}
+
+/** The chunk's rows through SQLite (from rowid `from` on, for a rowid range), as elements. */
+function addChunkRows(
+  db: Database,
+  chunk: StateHashChunk,
+  from: bigint | undefined,
   lanes: Uint16Array,
   progress?: () => void,
   onElement?: (element: Uint8Array) => void,
@@ -144,7 +301,7 @@ export function addStateHashChunk(
       : db.prepare(`SELECT ${list} FROM ${quote(table)} WHERE ${chunk.rowid} BETWEEN ? AND ?`);
   select.raw(true).safeIntegers(true);
   const rows = (
-    chunk.rowid === undefined ? select.iterate() : select.iterate(chunk.from, chunk.to)
+    chunk.rowid === undefined ? select.iterate() : select.iterate(from, chunk.to)
   ) as IterableIterator<unknown[]>;
   const batch = elementLaneBatch();
   let n = 0;
