@@ -61,7 +61,6 @@ function applyData(
       const data = list[i]!.data;
       // Empty changesets occur (a transaction that changed nothing) and carry no operations.
       if (data.byteLength === 0) continue;
-      tracker?.applying(data);
       const result = applyChangeset(ctx.db, data, { transaction: 'caller' });
       tracker?.applied(data, message.deltas?.[i], result);
       changesets.push(data);

@@ -37,6 +37,12 @@ import type { ValidationRule } from './validation-rule';
 
 /** How long the first sync step waits for the UPDATE resolver's worker to start. */
 const RESOLVER_START_WAIT_MS = 10_000;
+/**
+ * A group with a state root resolver job runs to the job's end, up to this many `maxCommitMs`
+ * (the job is sized to one by the pace of the last group; past it, the group ends early and the
+ * resolver's next job starts its overlay over).
+ */
+const JOB_GROUP_BUDGETS = 4;
 
 export interface SyncEngineOptions {
   /** The replica (better-sqlite3, WAL). The engine is its only writer. */
@@ -77,7 +83,8 @@ export interface SyncEngineOptions {
   /**
    * A commit stops taking more messages once it has run this long (it always takes one), and the
    * engine yields to the event loop between commits, so reads served by this process wait at most
-   * about this long. Default 10.
+   * about this long. Default 10. (With the state root's UPDATE resolver, a commit runs to the end
+   * of its resolver job, sized to this by the pace of the last one, and stops at 4x this.)
    */
   maxCommitMs?: number;
   /** Cap on a decompressed batch and on each decompressed changeset/withdrawal payload. Default 256 MiB. */
@@ -632,8 +639,11 @@ class Engine extends EventEmitter<SyncEvents> implements SyncEngine {
             failure = error;
             break;
           }
-          if (performance.now() - started >= budget) break;
           if (tracker?.groupFull(applied.length)) break;
+          // A group with a resolver job ends where the job ends (sized to the budget by the
+          // pace of the last one), unless it runs far past the budget.
+          const limit = tracker?.groupHasJob ? budget * JOB_GROUP_BUDGETS : budget;
+          if (performance.now() - started >= limit) break;
         }
         // The root's state commits with the cursor it follows.
         if (tracker !== undefined && applied.length > 0) tracker.persist(applied.at(-1)!.sequence);

@@ -64,6 +64,11 @@ export class StateRootTracker {
   recomputations = 0;
   /** Groups that went on past their resolver job (the rest was resolved on this thread). */
   pastJob = 0;
+  /**
+   * Groups that committed before their resolver job's end (a failed message, or past the time
+   * the engine gives a job's group): the worker walked further, and its next overlay starts over.
+   */
+  shortOfJob = 0;
 
   constructor(db: Database, state: StateStore, resolver?: UpdateResolver) {
     this.#db = db;
@@ -81,8 +86,9 @@ export class StateRootTracker {
    * Before a group's transaction: hands its changesets to the resolver's worker, if any. Must be
    * called after the previous group committed (the worker reads the replica as of that commit).
    * `budgetMs`: how long the group may run (the engine's `maxCommitMs`): the job then holds about
-   * as many of its first messages as the recent pace of applying fits in it (and a margin), not
-   * every pending message; the group ends where the job ends (`groupFull`).
+   * as many of its first messages as the last group's pace of applying fits in it (the first
+   * message alone before there is a pace), not every pending message; the group ends where the
+   * job ends (`groupFull`): the worker walks the whole job at once.
    */
   beginGroup(group: readonly PreparedMessage[], budgetMs?: number): void {
     if (this.#job !== null) this.#abandon();
@@ -90,10 +96,14 @@ export class StateRootTracker {
     const resolver = this.#resolver;
     if (resolver === undefined || !resolver.usable) return;
     this.#groupStarted = performance.now();
+    // the group is the job (the worker walks all of it at once): as many changesets as the last
+    // group's pace fits in the budget, the first message alone while there is no pace yet
     const limit =
-      budgetMs === undefined || this.#msPerChangeset <= 0
+      budgetMs === undefined
         ? Number.POSITIVE_INFINITY
-        : Math.ceil((budgetMs / this.#msPerChangeset) * 1.25) + 1;
+        : this.#msPerChangeset <= 0
+          ? 1
+          : Math.max(1, Math.round(budgetMs / this.#msPerChangeset));
     const changesets: Uint8Array[] = [];
     const deltas: (ChangesetStateDelta | null | undefined)[] = [];
     let bytes = 0;
@@ -136,6 +146,15 @@ export class StateRootTracker {
   }
 
   /**
+   * The group has a resolver job, which its worker walks whole: the group should end where the
+   * job ends (`groupFull`), not before (a group that commits less than the worker walked makes
+   * the next job start its overlay over).
+   */
+  get groupHasJob(): boolean {
+    return this.#job !== null && this.#jobMessages > 0;
+  }
+
+  /**
    * At the end of the group's transaction, right before its commit. `committed`: the group
    * commits every changeset it started to apply (no message failed); the worker may then go on
    * with its overlay next time. A commit that then fails must `reload()`.
@@ -146,6 +165,7 @@ export class StateRootTracker {
       // the pace of this group, for the size of the next job
       this.#msPerChangeset = (performance.now() - this.#groupStarted) / this.#jobNext;
     }
+    if (committed && this.#jobNext < this.#job.length) this.shortOfJob++;
     this.#job = null;
     if (committed) {
       this.#resolver!.finish(this.#jobNext);
@@ -188,13 +208,6 @@ export class StateRootTracker {
 
   restore(mark: Uint16Array): void {
     this.#hash.set(mark);
-  }
-
-  /** Before the applier applies `changeset` (of the current group): the worker may start on it. */
-  applying(changeset: Uint8Array): void {
-    const job = this.#job;
-    if (job === null) return;
-    if (job[this.#jobNext]?.changeset === changeset) this.#resolver!.starting(this.#jobNext);
   }
 
   /**

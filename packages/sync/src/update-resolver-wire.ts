@@ -51,25 +51,13 @@ export const SLOTS_DONE = 0;
 export const FAILED = 1;
 /** 1: the job ended without its group committing as walked (the worker stops, and starts over). */
 export const CANCELLED = 2;
-/**
- * Changesets the applying thread has started to apply: the worker walks changeset c only once
- * c < this + 1 (one ahead, taken out of its overlay when the group ends before it).
- */
-export const STARTED = 3;
 /** Committed changesets + 1: the group committed (the worker stops at this many). 0: not yet. */
 export const COMMITTED = 4;
-/** 1 while the worker waits on STARTED: only then does the applying thread notify it. */
-export const WAITING = 5;
 /**
  * 1 once the worker has read how the job ended (when the next job starts, or when it lets its
  * snapshot go): the applying thread may then reuse the job's shared memory.
  */
 export const RELEASED = 6;
-/**
- * Bumped by the applying thread after every change of STARTED, COMMITTED or CANCELLED: what the
- * worker waits on, so no change between its last look and its wait is missed.
- */
-export const TO_WORKER = 7;
 /** Bumped by the worker after every slot, a failure or a heartbeat: what the applying thread waits on. */
 export const TO_APPLIER = 8;
 
@@ -89,7 +77,7 @@ export interface ImageHashMessage {
   kind: 'image';
   path: string;
   shared: SharedArrayBuffer;
-  /** Told apart from other images (its rows: ImageRowsMessage). */
+  /** Told apart from other images (the overlay holds the rows of one). */
   id: number;
   /**
    * The epoch of the jobs once the image is swapped in: the worker starts its overlay over with
@@ -97,16 +85,6 @@ export interface ImageHashMessage {
    * on with, if the applying thread says so (`continuation`: the swap committed, nothing else).
    */
   epoch: number;
-}
-
-/**
- * The rows of the image chunks the applying thread hashed, as elements, for the worker's overlay
- * (sent after its share; the worker keeps them only if it still holds image `id`'s rows).
- */
-export interface ImageRowsMessage {
-  kind: 'imageRows';
-  id: number;
-  tables: ImageRows[];
 }
 
 export interface ImageRows {

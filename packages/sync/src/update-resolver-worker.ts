@@ -7,6 +7,8 @@ import {
   GroupUpdateResolver,
   LTHASH_LANES,
   openStateHashFile,
+  type StateHashChunk,
+  type StateHashFile,
   stateHashChunks,
 } from '@synddb/applier';
 import Database from 'better-sqlite3';
@@ -21,7 +23,6 @@ import {
   type ImageHashMessage,
   ImageRowCollector,
   type ImageRows,
-  type ImageRowsMessage,
   jobLayout,
   NEXT_CHUNK,
   PLAN,
@@ -30,10 +31,7 @@ import {
   type ResolverJobMessage,
   SLOT_BYTES,
   SLOTS_DONE,
-  STARTED,
   TO_APPLIER,
-  TO_WORKER,
-  WAITING,
 } from './update-resolver-wire';
 
 const port = parentPort;
@@ -108,16 +106,12 @@ port.postMessage(
   unusable === null ? { ready: true, keepsImageRows: resolver.native } : { unusable },
 );
 
-port.on('message', (job: ResolverJobMessage | ImageHashMessage | ImageRowsMessage) => {
+port.on('message', (job: ResolverJobMessage | ImageHashMessage) => {
   if (job.kind === 'image') {
     clearTimeout(idle);
     hashImage(job);
     // the image's rows are let go too when no job follows
     idle = setTimeout(release, IDLE_RELEASE_MS);
-    return;
-  }
-  if (job.kind === 'imageRows') {
-    if (job.id === imageOverlay) keepImageRows(job.tables);
     return;
   }
   clearTimeout(idle);
@@ -202,35 +196,18 @@ function run(job: ResolverJobMessage, header: Int32Array): void {
       },
       (c) => {
         walked = c;
-        // Paced by the applying thread: changeset c once it starts applying changeset c - 1 (one
-        // ahead, to absorb the scheduler; undone if the group ends before it), and after the
-        // group committed, up to what it committed.
-        for (;;) {
-          if (Atomics.load(header, CANCELLED) !== 0) {
-            stopped = true;
-            return false;
-          }
-          const committed = Atomics.load(header, COMMITTED);
-          if (committed !== 0) {
-            if (c < committed - 1) return true;
-            stopped = true;
-            return false;
-          }
-          if (c < Atomics.load(header, STARTED) + 1) return true;
-          // Announce the wait, take the tick, look again, then wait on the tick: a change made
-          // before the tick was read is seen by the second look, one made after it changes the
-          // tick (the wait returns at once) or finds WAITING set and notifies.
-          Atomics.store(header, WAITING, 1);
-          const tick = Atomics.load(header, TO_WORKER);
-          if (
-            Atomics.load(header, CANCELLED) === 0 &&
-            Atomics.load(header, COMMITTED) === 0 &&
-            c >= Atomics.load(header, STARTED) + 1
-          ) {
-            Atomics.wait(header, TO_WORKER, tick, 1000);
-          }
-          Atomics.store(header, WAITING, 0);
+        // The whole job, at once: the group commits where the job ends. It stops early when the
+        // job is cancelled, or when the group committed fewer changesets than the job (ended by
+        // a failed message or by time): then the walk is past the commit, and the next job's
+        // overlay starts over (or goes on after an undo of the one changeset past it).
+        if (Atomics.load(header, CANCELLED) !== 0) {
+          stopped = true;
+          return false;
         }
+        const committed = Atomics.load(header, COMMITTED);
+        if (committed === 0 || c < committed - 1) return true;
+        stopped = true;
+        return false;
       },
     );
     if (!stopped) walked = changesets.length;
@@ -252,45 +229,70 @@ function hashImage(job: ImageHashMessage): void {
     Atomics.add(header, PROGRESS, 1);
     tell(header);
   };
-  // A new overlay for the swapped-in content: the rows hashed here (and the applying thread's,
-  // ImageRowsMessage), with the next epoch's schema (read once the image is in place).
+  // A new overlay for the swapped-in content: the image's rows, with the next epoch's schema
+  // (read once the image is in place).
   release();
   resolver.reset();
   epoch = job.epoch;
   overlayAt = performance.now();
   const rows = resolver.native ? new ImageRowCollector() : undefined;
+  let image: Database.Database | undefined;
+  let file: StateHashFile | undefined;
+  let chunks: StateHashChunk[] = [];
+  const mine = new Set<number>();
   try {
-    const image = new Database(job.path, { readonly: true, fileMustExist: true });
+    image = new Database(job.path, { readonly: true, fileMustExist: true });
     // its rows straight from the file's pages where the native reader takes them
-    const file = openStateHashFile(job.path);
-    try {
-      const chunks = stateHashChunks(image);
-      Atomics.store(header, PLAN, chunks.length + 1);
-      const lanes = new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
-      for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
-        const chunk = chunks[i]!;
-        // rows of tables with a primary key only: changesets have no others
-        const keep = rows !== undefined && !rows.full && chunk.primaryKey.some((p) => p > 0);
-        if (keep) rows.table(chunk.table, chunk.primaryKey);
-        addStateHashChunk(image, chunk, lanes, beat, keep ? rows.add : undefined, file);
-        beat();
-        i = Atomics.add(header, NEXT_CHUNK, 1);
-      }
-      if (rows !== undefined) {
-        imageOverlay = job.id;
-        keepImageRows(rows.take());
-      }
-      Atomics.store(header, SLOTS_DONE, 1);
-    } finally {
-      file?.close();
-      image.close();
+    file = openStateHashFile(job.path);
+    chunks = stateHashChunks(image);
+    Atomics.store(header, PLAN, chunks.length + 1);
+    const lanes = new Uint16Array(job.shared, HEADER_BYTES, LTHASH_LANES);
+    for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
+      const chunk = chunks[i]!;
+      mine.add(i);
+      const keep = rows !== undefined && keepsRowsOf(chunk, rows);
+      if (keep) rows.table(chunk.table, chunk.primaryKey);
+      addStateHashChunk(image, chunk, lanes, beat, keep ? rows.add : undefined, file);
+      beat();
+      i = Atomics.add(header, NEXT_CHUNK, 1);
     }
+    Atomics.store(header, SLOTS_DONE, 1);
   } catch (error) {
+    file?.close();
+    image?.close();
     release();
     Atomics.store(header, FAILED, 1);
+    tell(header);
     port!.postMessage({ failed: String((error as Error)?.message ?? error) });
+    return;
   }
+  // The applying thread has its answer; the rows of the chunks it hashed come into the overlay
+  // here, read again (elements only, no hash), while it goes on.
   tell(header);
+  try {
+    if (rows !== undefined) {
+      for (let i = 0; i < chunks.length; i++) {
+        const chunk = chunks[i]!;
+        if (mine.has(i) || !keepsRowsOf(chunk, rows)) continue;
+        rows.table(chunk.table, chunk.primaryKey);
+        addStateHashChunk(image, chunk, null, undefined, rows.add, file);
+      }
+      imageOverlay = job.id;
+      keepImageRows(rows.take());
+      workerStats[3] = resolver.overlayRows;
+    }
+  } catch {
+    // an overlay without the image's rows: the jobs read them from the replica
+    release();
+  } finally {
+    file?.close();
+    image.close();
+  }
+}
+
+/** Rows of tables with a primary key only (changesets have no others), within the bounds. */
+function keepsRowsOf(chunk: StateHashChunk, rows: ImageRowCollector): boolean {
+  return !rows.full && chunk.primaryKey.some((p) => p > 0);
 }
 
 /** Puts an image's rows into the overlay (within its bounds); on any error the overlay goes. */

@@ -14,8 +14,6 @@ import {
   FAILED,
   HEADER_BYTES,
   type ImageHashMessage,
-  ImageRowCollector,
-  type ImageRowsMessage,
   jobLayout,
   NEXT_CHUNK,
   PLAN,
@@ -24,10 +22,7 @@ import {
   type ResolverJobMessage,
   SLOT_BYTES,
   SLOTS_DONE,
-  STARTED,
   TO_APPLIER,
-  TO_WORKER,
-  WAITING,
 } from './update-resolver-wire';
 
 export interface UpdateResolverOptions {
@@ -78,6 +73,8 @@ export interface UpdateResolverStats {
   /** Jobs that started a new overlay, and jobs that went on with the last one's. */
   overlays: number;
   continued: number;
+  /** Rows of the last image the worker's overlay holds (both threads' chunks: it reads them all). */
+  imageRowsKept: number;
 }
 
 /**
@@ -114,7 +111,7 @@ export class UpdateResolver {
   /** The worker keeps an image's rows as its overlay (its overlay is the native one). */
   #keepsImageRows = false;
   /** Written by the worker after each job: its thread's CPU time (ms), overlays, continued. */
-  readonly #workerStats = new Float64Array(new SharedArrayBuffer(24));
+  readonly #workerStats = new Float64Array(new SharedArrayBuffer(32));
   readonly #stats: UpdateResolverStats = {
     jobs: 0,
     slots: 0,
@@ -125,6 +122,7 @@ export class UpdateResolver {
     imageChunksHere: 0,
     overlays: 0,
     continued: 0,
+    imageRowsKept: 0,
   };
   /** The worker's last error message, if any. */
   lastError: string | undefined;
@@ -163,6 +161,7 @@ export class UpdateResolver {
     this.#stats.workerCpuMs = this.#workerStats[0]!;
     this.#stats.overlays = this.#workerStats[1]!;
     this.#stats.continued = this.#workerStats[2]!;
+    this.#stats.imageRowsKept = this.#workerStats[3]!;
     return this.#stats;
   }
 
@@ -300,15 +299,6 @@ export class UpdateResolver {
     return null;
   }
 
-  /** The applying thread starts to apply the job's `entry`-th changeset: the worker may walk it. */
-  starting(entry: number): void {
-    const job = this.#job;
-    if (job === null) return;
-    Atomics.store(job.header, STARTED, entry + 1);
-    Atomics.add(job.header, TO_WORKER, 1);
-    if (Atomics.load(job.header, WAITING) !== 0) Atomics.notify(job.header, TO_WORKER);
-  }
-
   /**
    * The group committed with the job's first `entries` changesets, every one it started, and
    * nothing else: the worker stops there and may continue from its snapshot with the next job.
@@ -319,8 +309,6 @@ export class UpdateResolver {
     this.#job = null;
     this.#finished = job;
     Atomics.store(job.header, COMMITTED, entries + 1);
-    Atomics.add(job.header, TO_WORKER, 1);
-    Atomics.notify(job.header, TO_WORKER);
   }
 
   /**
@@ -333,8 +321,6 @@ export class UpdateResolver {
     this.#finished = null;
     if (job === null) return;
     Atomics.store(job.header, CANCELLED, 1);
-    Atomics.add(job.header, TO_WORKER, 1);
-    Atomics.notify(job.header, TO_WORKER);
   }
 
   /**
@@ -371,8 +357,6 @@ export class UpdateResolver {
     const own = new Uint16Array(LTHASH_LANES);
     let total = -1;
     let here = 0;
-    // the rows hashed here go to the worker's overlay too (it keeps the image's rows)
-    const rows = this.#keepsImageRows ? new ImageRowCollector() : undefined;
     try {
       const image = new Database(job.path, { readonly: true, fileMustExist: true });
       // its rows straight from the file's pages where the native reader takes them
@@ -381,10 +365,7 @@ export class UpdateResolver {
         const chunks = stateHashChunks(image);
         for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
           here++;
-          const chunk = chunks[i]!;
-          const keep = rows !== undefined && !rows.full && chunk.primaryKey.some((p) => p > 0);
-          if (keep) rows.table(chunk.table, chunk.primaryKey);
-          addStateHashChunk(image, chunk, own, undefined, keep ? rows.add : undefined, file);
+          addStateHashChunk(image, chunks[i]!, own, undefined, undefined, file);
           i = Atomics.add(header, NEXT_CHUNK, 1);
         }
         total = chunks.length;
@@ -395,17 +376,6 @@ export class UpdateResolver {
     } catch {
       // a chunk taken here and not hashed: the worker's share cannot complete the hash
       if (here > 0) return null;
-    }
-    if (rows !== undefined && rows.rows > 0 && this.#worker !== null) {
-      const tables = rows.take();
-      const message: ImageRowsMessage = { kind: 'imageRows', id: job.id, tables };
-      this.#worker.postMessage(
-        message,
-        tables.flatMap((t) => [
-          t.elements.buffer as ArrayBuffer,
-          t.descriptors.buffer as ArrayBuffer,
-        ]),
-      );
     }
     this.#stats.imageChunksHere += here;
     if (total >= 0 && here === total) {

@@ -17,6 +17,7 @@ import {
   createSyncEngine,
   type StateRootHandler,
   type SyncEngineOptions,
+  type ValidationRule,
 } from '../src/index';
 import { UpdateResolver } from '../src/update-resolver';
 import {
@@ -119,6 +120,37 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
       expect(run.seen).toEqual(inline.seen);
     }
   }, 180_000);
+
+  it('a group that ends before its job (a slow message) costs the overlay, never the roots', async () => {
+    const { devnet, head } = await devnetWithWorkload({ transactions: 200, seed: 43 });
+    const inline = await roots(devnet, head, { updateResolver: false });
+    // every message takes 1 ms more, every 17th 40 ms: a job sized to the pace of 3 ms groups
+    // holds it and more, and its group ends at 4 x 3 ms, before the job's end
+    const wait = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const paced = (slowEvery: bigint): ValidationRule => ({
+      name: 'paced',
+      validate: (_db, { sequence }) => {
+        wait(sequence % slowEvery === 0n ? 40 : 1);
+        return { ok: true };
+      },
+    });
+    const steady = await roots(devnet, head, { maxCommitMs: 3, rules: [paced(1_000_000n)] });
+    const run = await roots(devnet, head, { maxCommitMs: 3, rules: [paced(17n)] });
+    const tracker = run.engine.stateRoot!;
+    // (a steady run's groups end with their jobs, unless the machine stalls one for 12 ms)
+    expect(tracker.shortOfJob).toBeGreaterThan(steady.engine.stateRoot!.shortOfJob);
+    expect(tracker.pastJob).toBe(0);
+    const stats = tracker.resolver!.stats;
+    expect(stats.fallbacks).toBe(0);
+    expect(stats.slots).toBeGreaterThan(50);
+    // the worker walked past those groups' commits: its next overlay started over
+    expect(stats.overlays).toBeGreaterThan(steady.engine.stateRoot!.resolver!.stats.overlays);
+    expect(steady.seen).toEqual(inline.seen);
+    expect(run.seen).toEqual(inline.seen);
+  }, 120_000);
 
   it('falls back to the applying thread when the worker does not answer, or fails', async () => {
     const { devnet, head } = await devnetWithWorkload({ transactions: 120, seed: 42 });
@@ -289,7 +321,6 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
     const entries = resolver.start([changeset], [delta], 7, true)!;
     expect(entries).toHaveLength(1);
     replica.transaction(() => {
-      resolver.starting(0);
       applyChangeset(replica, changeset, { transaction: 'caller' });
       const lanes = resolver.take(entries[0]!.slot)!;
       hash.addLanes(delta.lanes);
@@ -309,5 +340,8 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
       overlays: keeps ? 0 : 1,
       lastError: undefined,
     });
+    // every row of the image, the chunks the applying thread hashed too (the worker reads them
+    // again into its overlay)
+    if (keeps) expect(resolver.stats.imageRowsKept).toBe(40_000);
   }, 60_000);
 });

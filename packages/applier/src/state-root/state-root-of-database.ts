@@ -234,14 +234,14 @@ export function openStateHashFile(path: string): StateHashFile | undefined {
 /**
  * Adds the elements of one chunk's rows to `lanes` (see `stateHashChunks`); returns the rows.
  * `progress` as in `stateHashOfDatabase` (every 16,384 rows of this chunk); `onElement` sees each
- * row's element (a view valid during the call). With `file` (the same database's file, see
- * `openStateHashFile`), a `direct` chunk's rows are read from its pages; whatever the reader does
- * not take is read through SQLite from there on.
+ * row's element (a view valid during the call); `lanes` null: the elements only, not hashed. With
+ * `file` (the same database's file, see `openStateHashFile`), a `direct` chunk's rows are read
+ * from its pages; whatever the reader does not take is read through SQLite from there on.
  */
 export function addStateHashChunk(
   db: Database,
   chunk: StateHashChunk,
-  lanes: Uint16Array,
+  lanes: Uint16Array | null,
   progress?: () => void,
   onElement?: (element: Uint8Array) => void,
   file?: StateHashFile,
@@ -263,7 +263,7 @@ export function addStateHashChunk(
         f.stats.fallbacks++;
         break; // the rest of the chunk, from `from`, through SQLite
       }
-      f.image.accumulate(f.out, f.descriptors, count, lanes);
+      if (lanes !== null) f.image.accumulate(f.out, f.descriptors, count, lanes);
       if (onElement !== undefined) {
         const d = f.descriptors;
         for (let i = 0; i < count; i++) {
@@ -289,7 +289,7 @@ function addChunkRows(
   db: Database,
   chunk: StateHashChunk,
   from: bigint | undefined,
-  lanes: Uint16Array,
+  lanes: Uint16Array | null,
   progress?: () => void,
   onElement?: (element: Uint8Array) => void,
 ): number {
@@ -309,12 +309,12 @@ function addChunkRows(
     writer.begin(table, columns.length);
     for (const v of row) writer.storedValue(v);
     const element = writer.finish();
-    batch.add(element, false);
+    if (lanes !== null) batch.add(element, false);
     onElement?.(element);
     n++;
     if (progress !== undefined && (n & 0x3fff) === 0) progress();
   }
-  batch.finish(lanes);
+  if (lanes !== null) batch.finish(lanes);
   return n;
 }
 
