@@ -338,7 +338,12 @@ async function timeSync(
     const lines: string[] = [];
     for (const [tid, t] of after) {
       const ms = t.ms - (tasksBefore.get(tid)?.ms ?? 0);
-      if (ms >= 5) lines.push(`${t.name}(${tid}) ${ms.toFixed(0)} ms`);
+      const waitMs = t.waitMs - (tasksBefore.get(tid)?.waitMs ?? 0);
+      if (ms >= 5) {
+        lines.push(
+          `${t.name}(${tid}) ${ms.toFixed(0)} ms (runnable, not running: ${waitMs.toFixed(0)} ms)`,
+        );
+      }
     }
     console.log(
       `  threads' CPU: ${lines.join(', ')}; storage server process ${(processCpuMs(server.pid) - serverBefore).toFixed(0)} ms`,
@@ -380,8 +385,8 @@ function processCpuMs(pid: number): number {
 }
 
 /** CPU time (user + system, ms) and name of each thread of this process (Linux /proc). */
-function threadTimes(): Map<string, { name: string; ms: number }> {
-  const out = new Map<string, { name: string; ms: number }>();
+function threadTimes(): Map<string, { name: string; ms: number; waitMs: number }> {
+  const out = new Map<string, { name: string; ms: number; waitMs: number }>();
   const tick = 10; // USER_HZ 100
   for (const tid of readdirSync('/proc/self/task')) {
     try {
@@ -389,7 +394,13 @@ function threadTimes(): Map<string, { name: string; ms: number }> {
       const close = stat.lastIndexOf(')');
       const name = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
-      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick });
+      // schedstat: time on the CPU, time runnable but waiting for one (ns), timeslices
+      const waitNs = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      out.set(tid, {
+        name,
+        ms: (Number(fields[11]) + Number(fields[12])) * tick,
+        waitMs: waitNs / 1e6,
+      });
     } catch {
       // the thread ended
     }
