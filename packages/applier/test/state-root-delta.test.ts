@@ -407,6 +407,26 @@ describe.each(nativeLevels)('the native changeset pass (%s)', (level) => {
     expect(taken).toBeGreaterThan(runs * 0.8);
   });
 
+  it('writes into the lanes it is given (zeroed first, reused from call to call)', () => {
+    const into = new Uint16Array(LTHASH_LANES).fill(0xbeef);
+    let taken = 0;
+    fc.assert(
+      fc.property(fc.array(table, { maxLength: 4 }), (tables) => {
+        const cs = changesetOf(tables, false);
+        const fresh = changesetStateDelta(cs, { decodeUpdates: false });
+        const delta = changesetStateDelta(cs, { decodeUpdates: false, lanes: into });
+        expect(hex(delta.lanes)).toBe(hex(fresh.lanes));
+        expect(positionsOf(delta)).toEqual(positionsOf(fresh));
+        if (delta.lanes === into) taken++;
+      }),
+      { numRuns: runs, seed: testSeed(`state delta into lanes ${level}`) },
+    );
+    expect(taken).toBeGreaterThan(runs * 0.8);
+    expect(() =>
+      changesetStateDelta(new Uint8Array(0), { lanes: new Uint16Array(LTHASH_LANES - 1) }),
+    ).toThrow(RangeError);
+  });
+
   it('gives the JavaScript outcome on mutated changesets and patchsets, and falls back on what it does not take', () => {
     let taken = 0;
     let declined = 0;

@@ -44,6 +44,8 @@ export class StateRootTracker {
   #hash = new LtHash16();
   /** `checkpoint()`'s copy of the lanes. */
   readonly #checkpoint = new Uint16Array(LTHASH_LANES);
+  /** The lanes of a changeset's delta computed here, added at once. */
+  readonly #deltaLanes = new Uint16Array(LTHASH_LANES);
   #readers = new Map<string, TableReader>();
   /** The current group's job: its entries and the next one to be applied. */
   #job: JobEntry[] | null = null;
@@ -248,7 +250,14 @@ export class StateRootTracker {
       this.pastJob++;
       this.#abandon();
     }
-    applyStateDelta(this.#db, this.#hash, delta ?? changesetStateDelta(changeset), this.#readers);
+    // A delta computed here goes into one buffer, added at once (no 2 KiB array per changeset:
+    // on a stream of small messages the applying thread computes most of them)
+    applyStateDelta(
+      this.#db,
+      this.#hash,
+      delta ?? changesetStateDelta(changeset, { lanes: this.#deltaLanes }),
+      this.#readers,
+    );
   }
 
   /**

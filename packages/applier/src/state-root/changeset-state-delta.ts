@@ -60,6 +60,13 @@ export interface ChangesetStateDeltaOptions {
    * decode where the changeset is applied. Default true (`updates`).
    */
   decodeUpdates?: boolean;
+  /**
+   * 1024 lanes the native pass writes the delta's into (it zeroes them first) instead of a new
+   * array, e.g. one buffer a caller reuses for deltas it adds at once (each new array has a
+   * backing store of 2 KiB outside V8's heap, for its background threads to sweep). The result's
+   * `lanes` is this array when the native pass takes the changeset, a new one otherwise.
+   */
+  lanes?: Uint16Array;
 }
 
 /**
@@ -82,9 +89,13 @@ export function changesetStateDelta(
   options: ChangesetStateDeltaOptions = {},
 ): ChangesetStateDelta {
   const decodeUpdates = options.decodeUpdates !== false;
+  if (options.lanes !== undefined && options.lanes.length !== LTHASH_LANES) {
+    throw new RangeError(`lanes: ${options.lanes.length} lanes, not ${LTHASH_LANES}`);
+  }
   let delta: ChangesetStateDelta | undefined;
   try {
-    delta = nativeDelta(changeset, decodeUpdates) ?? rawDelta(changeset, decodeUpdates);
+    delta =
+      nativeDelta(changeset, decodeUpdates, options.lanes) ?? rawDelta(changeset, decodeUpdates);
   } catch {
     delta = undefined;
   }
@@ -112,8 +123,9 @@ export function scriptChangesetStateDelta(
 function nativeDelta(
   changeset: Uint8Array,
   decodeUpdates: boolean,
+  into?: Uint16Array,
 ): ChangesetStateDelta | undefined {
-  const native = nativeChangesetDelta(changeset);
+  const native = nativeChangesetDelta(changeset, into);
   if (native === undefined) return undefined;
   const { lanes, positions } = native;
   if (positions.length === 0) return { lanes, updates: [] };

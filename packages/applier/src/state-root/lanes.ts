@@ -51,7 +51,7 @@ export interface LaneKernel {
    * undefined when the pass does not take the input (a patchset, anything malformed or unusual):
    * the JavaScript pass then decides. Absent from kernels without one (WebAssembly).
    */
-  changesetDelta?(changeset: Uint8Array): NativeChangesetDelta | undefined;
+  changesetDelta?(changeset: Uint8Array, into?: Uint16Array): NativeChangesetDelta | undefined;
   /**
    * A new native UPDATE overlay (`GroupUpdateResolver`'s walk in C) keeping at most `maxBytes` of
    * row versions; absent from WebAssembly.

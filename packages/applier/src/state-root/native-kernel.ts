@@ -239,8 +239,9 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
       return out;
     },
     batch: new NativeLaneBatch(level),
-    changesetDelta(changeset): NativeChangesetDelta | undefined {
-      const lanes = new Uint16Array(LTHASH_LANES);
+    changesetDelta(changeset, into): NativeChangesetDelta | undefined {
+      // the caller's lanes (zeroed here), or new ones
+      const lanes = into === undefined ? new Uint16Array(LTHASH_LANES) : into.fill(0);
       let n = level.changesetDelta(changeset, lanes, positions);
       while (n === -2) {
         positions = new Uint32Array(positions.length * 2);

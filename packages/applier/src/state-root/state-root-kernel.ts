@@ -106,10 +106,14 @@ export function elementLaneBatch(): ElementLaneBatch {
 
 /**
  * A changeset's delta by this thread's kernel in one native pass (`LaneKernel#changesetDelta`):
- * undefined when the kernel has none (WebAssembly) or the pass does not take the input.
+ * undefined when the kernel has none (WebAssembly) or the pass does not take the input. `into`:
+ * 1024 lanes to write the delta's into (zeroed first) instead of new ones.
  */
-export function nativeChangesetDelta(changeset: Uint8Array): NativeChangesetDelta | undefined {
-  return laneKernel().changesetDelta?.(changeset);
+export function nativeChangesetDelta(
+  changeset: Uint8Array,
+  into?: Uint16Array,
+): NativeChangesetDelta | undefined {
+  return laneKernel().changesetDelta?.(changeset, into);
 }
 
 /**
