@@ -195,6 +195,18 @@ describe('synddb-relayer end to end', { timeout: 120_000 }, () => {
     const env = await startRelayerEnvironment({ unregistered: [1] });
     const relayer = await relayerFor(env);
     const bodies = await withdrawals(env, 2);
+    // The impostor must have signed before the relayer asks: it asks every validator at once and
+    // goes on with the first threshold of good signatures, so an impostor still syncing would
+    // only be missing, not rejected.
+    for (const body of bodies) {
+      await waitFor(
+        async () => {
+          const url = `${env.validators[1]!.signatureUrl}/signature/${body.message_id}`;
+          return (await fetch(url)).status === 200 ? true : null;
+        },
+        { what: 'the impostor validator signing', timeoutMs: 30_000 },
+      );
+    }
     for (const body of bodies) {
       const answer = await post(relayer, body);
       expect(answer.body).toMatchObject({ status: 'confirmed' });

@@ -110,7 +110,7 @@ export class UpdateResolver {
   #imageId = 0;
   /** The worker keeps an image's rows as its overlay (its overlay is the native one). */
   #keepsImageRows = false;
-  /** Written by the worker after each job: its thread's CPU time (ms), overlays, continued. */
+  /** Written by the worker: its thread's CPU time (ms), overlays, continued (after each job), image rows kept. */
   readonly #workerStats = new Float64Array(new SharedArrayBuffer(32));
   readonly #stats: UpdateResolverStats = {
     jobs: 0,
