@@ -818,15 +818,27 @@ static void finalize_overlay(napi_env env, void *data, void *hint) {
   overlay_free((Overlay *)data);
 }
 
-static Overlay *overlay_arg(napi_env env, napi_value value) {
+/* Type tags of this addon's handles (externals): one kind is never taken for the other. */
+static const napi_type_tag OVERLAY_TAG = {0x5a1c0d9e2b7f4a31ull, 0x8e6d3c2b1a0f9e87ull};
+static const napi_type_tag IMAGE_TAG = {0x3f9a6b2c7d1e4f50ull, 0x91c8e7d6b5a40312ull};
+
+/* The data of an external this addon made with `tag`, or NULL (a TypeError `what` thrown). */
+static void *external_arg(napi_env env, napi_value value, const napi_type_tag *tag,
+                          const char *what) {
   void *data = NULL;
   napi_valuetype type;
+  bool tagged = false;
   if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged ||
       napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, NULL, "overlay: not an overlay handle");
+    napi_throw_type_error(env, NULL, what);
     return NULL;
   }
-  return (Overlay *)data;
+  return data;
+}
+
+static Overlay *overlay_arg(napi_env env, napi_value value) {
+  return (Overlay *)external_arg(env, value, &OVERLAY_TAG, "overlay: not an overlay handle");
 }
 
 static napi_value int64_value(napi_env env, int64_t n) {
@@ -860,6 +872,7 @@ static napi_value js_overlay_create(napi_env env, napi_callback_info info) {
     overlay_free(o);
     return NULL;
   }
+  if (napi_type_tag_object(env, handle, &OVERLAY_TAG) != napi_ok) return NULL;
   return handle;
 }
 
@@ -1067,14 +1080,7 @@ static void finalize_image(napi_env env, void *data, void *hint) {
 }
 
 static ImageHandle *image_arg(napi_env env, napi_value value) {
-  void *data = NULL;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
-      napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, NULL, "image: not an image handle");
-    return NULL;
-  }
-  return (ImageHandle *)data;
+  return (ImageHandle *)external_arg(env, value, &IMAGE_TAG, "image: not an image handle");
 }
 
 /* imageOpen(path: string): a handle, or null when the file is not read here (see image-rows.h) */
@@ -1105,6 +1111,7 @@ static napi_value js_image_open(napi_env env, napi_callback_info info) {
     image_handle_free(h);
     return NULL;
   }
+  if (napi_type_tag_object(env, result, &IMAGE_TAG) != napi_ok) return NULL;
   return result;
 }
 

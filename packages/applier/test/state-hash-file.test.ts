@@ -15,6 +15,7 @@ import {
   stateRootKernel,
   stateRootOfDatabase,
 } from '../src/index';
+import { loadNativeAddon } from '../src/state-root/native-kernel';
 import { hasRealAffinity } from '../src/state-root/state-root-of-database';
 import { testDatabases } from './helpers';
 
@@ -266,6 +267,35 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
       db.close();
     },
   );
+
+  it.runIf(native)('takes only its own handles (an overlay handle is not an image)', () => {
+    const path = writeDatabase((db) => {
+      db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v); INSERT INTO t VALUES (1, 2)');
+    });
+    const level = loadNativeAddon().addon![kernel as 'avx512' | 'avx2']!;
+    const image = level.imageOpen(path)!;
+    const overlay = level.overlayCreate(1 << 20);
+    const rows = (h: unknown) =>
+      level.imageRows(
+        h as typeof image,
+        2,
+        0n,
+        10n,
+        new Uint8Array(8),
+        new Uint8Array(2),
+        new Uint8Array(64),
+        new Uint32Array(8),
+        new BigInt64Array(2),
+      );
+    expect(rows(image)).toBe(1);
+    expect(() => rows(overlay)).toThrow(/not an image handle/);
+    expect(() => rows({})).toThrow(TypeError);
+    expect(() => level.overlayStats(image as never, new Float64Array(2))).toThrow(
+      /not an overlay handle/,
+    );
+    level.imageClose(image);
+    expect(rows(image)).toBe(-1); // closed: not taken
+  });
 
   it.runIf(native)('an element larger than its output area grows the area', () => {
     const path = writeDatabase((db) => {
