@@ -15,6 +15,12 @@ import type { PreparedMessage } from './prepare-batch';
 import type { JobEntry, UpdateResolver } from './update-resolver';
 
 /**
+ * Changesets of the first resolver job, before a group has given a pace (whole messages, the
+ * first one always): a group of them runs to the job's end, so not many.
+ */
+const FIRST_JOB_CHANGESETS = 4;
+
+/**
  * Called inside the apply transaction after each message (snapshots included) when the engine
  * keeps a state root: e.g. to queue a state attestation in the outbox. `stateRoot()` is the root
  * of the replica's content after this message (computed on demand).
@@ -53,6 +59,8 @@ export class StateRootTracker {
   /** The messages the job covers (the group ends with them), and when the group began. */
   #jobMessages = 0;
   #groupStarted = 0;
+  /** Changesets applied in the current group (`applied`), for its pace. */
+  #groupChangesets = 0;
   /** Time per changeset of the last group with a job (0: none yet), ms. */
   #msPerChangeset = 0;
   /**
@@ -88,23 +96,24 @@ export class StateRootTracker {
    * Before a group's transaction: hands its changesets to the resolver's worker, if any. Must be
    * called after the previous group committed (the worker reads the replica as of that commit).
    * `budgetMs`: how long the group may run (the engine's `maxCommitMs`): the job then holds about
-   * as many of its first messages as the last group's pace of applying fits in it (the first
-   * message alone before there is a pace), not every pending message; the group ends where the
-   * job ends (`groupFull`): the worker walks the whole job at once.
+   * as many of its first messages as the last group's pace of applying fits in it (4 changesets
+   * before there is a pace), not every pending message; the group ends where the job ends
+   * (`groupFull`): the worker walks the whole job at once.
    */
   beginGroup(group: readonly PreparedMessage[], budgetMs?: number): void {
     if (this.#job !== null) this.#abandon();
     this.#jobMessages = 0;
+    this.#groupStarted = performance.now();
+    this.#groupChangesets = 0;
     const resolver = this.#resolver;
     if (resolver === undefined || !resolver.usable) return;
-    this.#groupStarted = performance.now();
     // the group is the job (the worker walks all of it at once): as many changesets as the last
-    // group's pace fits in the budget, the first message alone while there is no pace yet
+    // group's pace fits in the budget (FIRST_JOB_CHANGESETS before there is a pace)
     const limit =
       budgetMs === undefined
         ? Number.POSITIVE_INFINITY
         : this.#msPerChangeset <= 0
-          ? 1
+          ? FIRST_JOB_CHANGESETS
           : Math.max(1, Math.round(budgetMs / this.#msPerChangeset));
     const changesets: Uint8Array[] = [];
     const deltas: (ChangesetStateDelta | null | undefined)[] = [];
@@ -162,11 +171,11 @@ export class StateRootTracker {
    * with its overlay next time. A commit that then fails must `reload()`.
    */
   endGroup(committed = false): void {
-    if (this.#job === null) return;
-    if (committed && this.#jobNext > 0) {
-      // the pace of this group, for the size of the next job
-      this.#msPerChangeset = (performance.now() - this.#groupStarted) / this.#jobNext;
+    if (committed && this.#groupChangesets > 0) {
+      // the pace of this group (with a job or not), for the size of the next job
+      this.#msPerChangeset = (performance.now() - this.#groupStarted) / this.#groupChangesets;
     }
+    if (this.#job === null) return;
     if (committed && this.#jobNext < this.#job.length) this.shortOfJob++;
     this.#job = null;
     if (committed) {
@@ -222,6 +231,7 @@ export class StateRootTracker {
     delta: ChangesetStateDelta | null | undefined,
     result: ApplyResult,
   ): void {
+    this.#groupChangesets++;
     if (result.omitted > 0 || result.replaced > 0) {
       this.recompute();
       return;

@@ -1,10 +1,13 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { applyChangeset, LtHash16, stateRootOfDatabase } from '@synddb/applier';
+import { MessageType } from '@synddb/protocol';
 import { openStateStore } from '@synddb/state-store';
-import { tempDir } from '@synddb/test-support';
+import { onCleanup, tempDir } from '@synddb/test-support';
 import { describe, expect, it } from 'vitest';
 import { createPreparePool, type StateRootHandler, StateRootTracker } from '../src/index';
+import type { PreparedMessage } from '../src/prepare-batch';
+import { UpdateResolver } from '../src/update-resolver';
 import {
   devnetWithWorkload,
   dumpReplica,
@@ -157,6 +160,68 @@ describe('StateRootTracker', () => {
       tracker.applied(changeset, null, result);
     })();
     expect(tracker.recomputations).toBe(before + 1);
+    expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
+    db.close();
+  });
+
+  it('sizes resolver jobs by the pace of every group: a first message without UPDATEs does not leave the rest to this thread', async () => {
+    const dir = tempDir('synddb-sync-tracker-jobs-');
+    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER)';
+    const source = new DatabaseSync(join(dir, 'source.db'));
+    source.exec(schema);
+    source.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
+    const record = (sql: string) => {
+      const session = source.createSession();
+      source.exec(sql);
+      const changeset = session.changeset();
+      session.close();
+      return changeset;
+    };
+    // an INSERT (nothing to resolve), then UPDATEs that leave w out (resolved from the row)
+    const changesets = [
+      record("INSERT INTO t VALUES (3, 'c', 3)"),
+      record("UPDATE t SET v = 'x' WHERE id = 1"),
+      record("UPDATE t SET v = 'y' WHERE id = 2"),
+      record("INSERT INTO t VALUES (4, 'd', 4)"),
+      record("UPDATE t SET v = 'z' WHERE id = 3"),
+    ];
+    source.close();
+    const path = join(dir, 'replica.db');
+    const db = openReplica(path);
+    db.exec(schema);
+    db.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
+    const resolver = new UpdateResolver({ path });
+    onCleanup(() => resolver.stop());
+    await resolver.ready();
+    const tracker = new StateRootTracker(db, openStateStore(db), resolver);
+    const message = (i: number) =>
+      ({
+        type: MessageType.Changeset,
+        sequence: BigInt(i),
+        timestamp: 0n,
+        messageHash: new Uint8Array(32),
+        request: { changesets: [{ data: changesets[i]! }] },
+      }) as unknown as PreparedMessage;
+    const group = (from: number, to: number) => {
+      const messages = changesets.slice(from, to).map((_, k) => message(from + k));
+      tracker.beginGroup(messages, 10);
+      const hasJob = tracker.groupHasJob;
+      db.transaction(() => {
+        for (const m of messages) {
+          const data = (m as { request: { changesets: { data: Uint8Array }[] } }).request
+            .changesets[0]!.data;
+          tracker.applied(data, null, applyChangeset(db, data, { transaction: 'caller' }));
+        }
+        tracker.endGroup(true);
+      })();
+      return hasJob;
+    };
+    // before any pace: the job holds more than the first message, which has nothing to resolve
+    expect(group(0, 3)).toBe(true);
+    // a pace now, from that group; the next job again looks past its first message
+    expect(group(3, 5)).toBe(true);
+    expect(resolver.stats.slots).toBe(3);
+    expect(tracker.pastJob).toBe(0);
     expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
     db.close();
   });
