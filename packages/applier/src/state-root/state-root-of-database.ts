@@ -256,7 +256,9 @@ export function addStateHashChunk(
     for (;;) {
       const count = f.image.rows(rootPage, from, to, prefix, flags, f.out, f.descriptors, f.state);
       if (count === IMAGE_TOO_SMALL) {
-        f.out = new Uint8Array(2 ** Math.ceil(Math.log2(Number(f.state[0]))));
+        // the element's bytes (under 2 GiB, the reader's limit for one element)
+        const need = Number(f.state[0]);
+        f.out = new Uint8Array(Math.min(0x7fffffff, 2 ** Math.ceil(Math.log2(need))));
         continue;
       }
       if (count < 0) {
