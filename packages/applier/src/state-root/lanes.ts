@@ -64,6 +64,18 @@ export interface LaneKernel {
   openImage?(path: string): NativeImageFile | undefined;
 }
 
+/** `NativeImageFile#rows`'s arguments (the addon's `imageRows` takes its handle first). */
+export type ImageRowsArgs = [
+  rootPage: number,
+  from: bigint,
+  to: bigint,
+  prefix: Uint8Array,
+  flags: Uint8Array,
+  out: Uint8Array,
+  descriptors: Uint32Array,
+  state: BigInt64Array,
+];
+
 /**
  * A database file mapped by the native kernel (native/image-rows.h): a complete file nobody
  * writes while it is open and that has no WAL content (a snapshot image). One thread uses it.
@@ -78,16 +90,7 @@ export interface NativeImageFile {
    * the call counts), `IMAGE_TOO_SMALL` (`out` cannot hold the first element, of `state[0]`
    * bytes).
    */
-  rows(
-    rootPage: number,
-    from: bigint,
-    to: bigint,
-    prefix: Uint8Array,
-    flags: Uint8Array,
-    out: Uint8Array,
-    descriptors: Uint32Array,
-    state: BigInt64Array,
-  ): number;
+  rows(...args: ImageRowsArgs): number;
   /** `lanes` += the lanes of the `count` elements `rows` wrote. */
   accumulate(out: Uint8Array, descriptors: Uint32Array, count: number, lanes: Uint16Array): void;
   /** Unmaps the file. */

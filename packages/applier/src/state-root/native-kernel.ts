@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import {
   type ElementLaneBatch,
+  type ImageRowsArgs,
   type LaneKernel,
   LTHASH_BYTES,
   LTHASH_LANES,
@@ -61,17 +62,7 @@ interface NativeLevel {
   /** A database file's rows as elements (native/image-rows.h); null: not read this way. */
   imageOpen(path: string): ImageHandle | null;
   imageClose(h: ImageHandle): void;
-  imageRows(
-    h: ImageHandle,
-    rootPage: number,
-    from: bigint,
-    to: bigint,
-    prefix: Uint8Array,
-    flags: Uint8Array,
-    out: Uint8Array,
-    descriptors: Uint32Array,
-    state: BigInt64Array,
-  ): number;
+  imageRows(h: ImageHandle, ...args: ImageRowsArgs): number;
 }
 
 /** An opaque image file handle of the addon's. */
@@ -256,8 +247,7 @@ export function createNativeKernel(addon: NativeAddon, name: NativeLevelName): L
       const h = level.imageOpen(path);
       if (h === null) return undefined;
       return {
-        rows: (rootPage, from, to, prefix, flags, out, descriptors, state) =>
-          level.imageRows(h, rootPage, from, to, prefix, flags, out, descriptors, state),
+        rows: (...args) => level.imageRows(h, ...args),
         accumulate: (out, descriptors, count, lanes) =>
           level.accumulate(out, descriptors, count, lanes),
         close: () => level.imageClose(h),
