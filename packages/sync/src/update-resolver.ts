@@ -58,6 +58,8 @@ export interface JobEntry {
 /** Counters, for tests and benchmarks. */
 export interface UpdateResolverStats {
   jobs: number;
+  /** Changesets of the largest job handed to the worker. */
+  largestJob: number;
   /** Slots whose lanes came from the worker. */
   slots: number;
   /** Jobs the worker failed or did not answer in time (the applying thread resolved the rest). */
@@ -114,6 +116,7 @@ export class UpdateResolver {
   readonly #workerStats = new Float64Array(new SharedArrayBuffer(32));
   readonly #stats: UpdateResolverStats = {
     jobs: 0,
+    largestJob: 0,
     slots: 0,
     fallbacks: 0,
     waitMs: 0,
@@ -258,6 +261,7 @@ export class UpdateResolver {
     this.#worker!.postMessage(message);
     this.#job = { header, shared, lanes: layout.lanes };
     this.#stats.jobs++;
+    if (entries.length > this.#stats.largestJob) this.#stats.largestJob = entries.length;
     return entries;
   }
 
