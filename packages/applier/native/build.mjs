@@ -64,7 +64,7 @@ const args = [
   '-fvisibility=hidden',
   '-Wall',
   '-Wextra',
-  '-s',
+  ...(process.env.SYNDDB_NATIVE_SYMBOLS === '1' ? ['-g'] : ['-s']),
   `-I${headers}`,
   '-o',
   partial,

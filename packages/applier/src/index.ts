@@ -45,6 +45,7 @@ export {
   applyStateDelta,
   openStateHashFile,
   type StateHashChunk,
+  type StateHashElementBatches,
   type StateHashFile,
   stateHashChunks,
   stateHashOfDatabase,

@@ -9,6 +9,7 @@ import {
   LtHash16,
   openStateHashFile,
   type StateHashChunk,
+  type StateHashElementBatches,
   type StateHashFile,
   selectStateRootKernel,
   stateHashChunks,
@@ -39,12 +40,37 @@ interface Hashed {
   rows: number;
 }
 
-/** Every chunk's lanes and elements, through SQLite or (with `file`) from the file's pages. */
-function hashChunks(db: Database.Database, chunks: StateHashChunk[], file?: StateHashFile) {
+/**
+ * Every chunk's lanes and elements, through SQLite or (with `file`) from the file's pages; the
+ * elements taken in batches (`StateHashElementBatches`, not hashed; from the pages of `again`,
+ * another handle on the same file, with `file`) must be the same.
+ */
+function hashChunks(
+  db: Database.Database,
+  chunks: StateHashChunk[],
+  file?: StateHashFile,
+  again?: StateHashFile,
+) {
   return chunks.map((chunk): Hashed => {
     const lanes = new Uint16Array(LTHASH_LANES);
     const elements: string[] = [];
     const rows = addStateHashChunk(db, chunk, lanes, undefined, (e) => elements.push(hex(e)), file);
+    const batched: string[] = [];
+    const batches = { calls: 0 };
+    const sink: StateHashElementBatches = {
+      batch(out, descriptors, count) {
+        batches.calls++;
+        expect(count).toBeGreaterThan(0);
+        for (let i = 0; i < count; i++) {
+          const at = descriptors[2 * i]!;
+          batched.push(hex(out.subarray(at, at + descriptors[2 * i + 1]!)));
+        }
+      },
+    };
+    expect(addStateHashChunk(db, chunk, null, undefined, sink, again)).toBe(rows);
+    expect(batched).toEqual(elements);
+    // rows through SQLite come in batches of 1,024 at most
+    if (file === undefined) expect(batches.calls).toBe(Math.ceil(rows / 1024));
     return { lanes: hex(new Uint8Array(lanes.buffer)), elements, rows };
   });
 }
@@ -56,12 +82,15 @@ function expectSameBothWays(path: string): StateHashFile['stats'] {
     const chunks = stateHashChunks(db);
     const viaSql = hashChunks(db, chunks);
     const file = openStateHashFile(path);
+    const again = openStateHashFile(path);
     expect(file).toBeDefined();
     try {
-      expect(hashChunks(db, chunks, file)).toEqual(viaSql);
+      expect(hashChunks(db, chunks, file, again)).toEqual(viaSql);
+      expect(again!.stats).toEqual(file!.stats);
       return { ...file!.stats };
     } finally {
       file!.close();
+      again!.close();
     }
   } finally {
     db.close();
@@ -369,14 +398,16 @@ describe.each(stateRootKernel().available)('with the %s kernel', (kernel) => {
               }
               const file = openStateHashFile(copy);
               if (file === undefined) return;
+              const again = openStateHashFile(copy);
               let viaFile: Hashed[] | undefined;
               let failure: unknown;
               try {
-                viaFile = hashChunks(db, chunks, file);
+                viaFile = hashChunks(db, chunks, file, again);
               } catch (error) {
                 failure = error;
               } finally {
                 file.close();
+                again?.close();
               }
               if (viaSql !== undefined) {
                 expect(failure).toBeUndefined();

@@ -27,6 +27,7 @@
 // per second on one core (the default backend, one bound key, as a prepare worker verifies),
 // measured right before and after each prepare-worker run, times the number of prepare workers.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,6 +248,8 @@ async function stopServers(): Promise<void> {
   for (const server of await Promise.all(all)) server.stop();
 }
 
+let profiles = 0;
+
 async function timeSync(
   name: string,
   workload: Workload,
@@ -315,8 +318,25 @@ async function timeSync(
       });
     }
   }
+  // BENCH_CPU_PROFILE=dir: a V8 CPU profile of the applying thread per catch-up, in dir
+  const profileDir = process.env.BENCH_CPU_PROFILE;
+  const session = profileDir === undefined ? undefined : new Session();
+  if (session !== undefined) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   engine.start();
   await done;
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    const file = join(
+      profileDir!,
+      `${name}-${mode}-${stateRoot ? 'root' : 'no-root'}-${++profiles}.cpuprofile`,
+    );
+    writeFileSync(file, JSON.stringify(profile));
+  }
   if (timeline.length > 0) console.log(timeline.join('\n'));
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuStarted);

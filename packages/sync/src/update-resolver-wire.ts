@@ -87,81 +87,9 @@ export interface ImageHashMessage {
   epoch: number;
 }
 
-export interface ImageRows {
-  table: string;
-  /** Per column, its position in the primary key. */
-  primaryKey: Uint8Array;
-  elements: Uint8Array;
-  /** Offset and length in `elements` of each row's element. */
-  descriptors: Uint32Array;
-  count: number;
-}
-
 /** Rows and element bytes of an image kept in the worker's overlay at most (below its bounds). */
 export const IMAGE_ROWS_MAX = 200_000;
 export const IMAGE_ROW_BYTES_MAX = 48 * 1024 * 1024;
-
-/** Collects row elements (copies) up to a number of rows and bytes, by table. */
-export class ImageRowCollector {
-  #tables = new Map<
-    string,
-    { primaryKey: Uint8Array; bytes: Uint8Array; used: number; descriptors: number[] }
-  >();
-  #current: { bytes: Uint8Array; used: number; descriptors: number[] } | undefined;
-  rows = 0;
-  bytes = 0;
-  /** Rows were left out (past the bounds). */
-  full = false;
-
-  /** The table the next elements are of. */
-  table(name: string, primaryKey: Uint8Array): void {
-    let entry = this.#tables.get(name);
-    if (entry === undefined) {
-      entry = { primaryKey, bytes: new Uint8Array(1 << 16), used: 0, descriptors: [] };
-      this.#tables.set(name, entry);
-    }
-    this.#current = entry;
-  }
-
-  readonly add = (element: Uint8Array): void => {
-    const n = element.byteLength;
-    if (this.rows >= IMAGE_ROWS_MAX || this.bytes + n > IMAGE_ROW_BYTES_MAX) {
-      this.full = true;
-      return;
-    }
-    const t = this.#current!;
-    if (t.used + n > t.bytes.byteLength) {
-      let size = t.bytes.byteLength * 2;
-      while (size < t.used + n) size *= 2;
-      const grown = new Uint8Array(size);
-      grown.set(t.bytes.subarray(0, t.used));
-      t.bytes = grown;
-    }
-    t.bytes.set(element, t.used);
-    t.descriptors.push(t.used, n);
-    t.used += n;
-    this.rows++;
-    this.bytes += n;
-  };
-
-  /** What was collected, one buffer per table (each its own ArrayBuffer), and starts over. */
-  take(): ImageRows[] {
-    const out: ImageRows[] = [];
-    for (const [table, t] of this.#tables) {
-      if (t.descriptors.length === 0) continue;
-      out.push({
-        table,
-        primaryKey: t.primaryKey,
-        elements: t.bytes.slice(0, t.used),
-        descriptors: Uint32Array.from(t.descriptors),
-        count: t.descriptors.length / 2,
-      });
-    }
-    this.#tables = new Map();
-    this.#current = undefined;
-    return out;
-  }
-}
 
 export const PROGRESS = 2;
 export const NEXT_CHUNK = 3;

@@ -8,6 +8,7 @@ import {
   LTHASH_LANES,
   openStateHashFile,
   type StateHashChunk,
+  type StateHashElementBatches,
   type StateHashFile,
   stateHashChunks,
 } from '@synddb/applier';
@@ -21,8 +22,6 @@ import {
   IMAGE_ROW_BYTES_MAX,
   IMAGE_ROWS_MAX,
   type ImageHashMessage,
-  ImageRowCollector,
-  type ImageRows,
   jobLayout,
   NEXT_CHUNK,
   PLAN,
@@ -235,7 +234,7 @@ function hashImage(job: ImageHashMessage): void {
   resolver.reset();
   epoch = job.epoch;
   overlayAt = performance.now();
-  const rows = resolver.native ? new ImageRowCollector() : undefined;
+  const rows = resolver.native ? new ImageRowSink() : undefined;
   let image: Database.Database | undefined;
   let file: StateHashFile | undefined;
   let chunks: StateHashChunk[] = [];
@@ -250,9 +249,8 @@ function hashImage(job: ImageHashMessage): void {
     for (let i = Atomics.add(header, NEXT_CHUNK, 1); i < chunks.length; ) {
       const chunk = chunks[i]!;
       mine.add(i);
-      const keep = rows !== undefined && keepsRowsOf(chunk, rows);
-      if (keep) rows.table(chunk.table, chunk.primaryKey);
-      addStateHashChunk(image, chunk, lanes, beat, keep ? rows.add : undefined, file);
+      const keep = rows?.of(chunk);
+      addStateHashChunk(image, chunk, lanes, beat, keep, file);
       beat();
       i = Atomics.add(header, NEXT_CHUNK, 1);
     }
@@ -270,42 +268,65 @@ function hashImage(job: ImageHashMessage): void {
   // here, read again (elements only, no hash), while it goes on.
   tell(header);
   try {
-    if (rows !== undefined) {
-      for (let i = 0; i < chunks.length; i++) {
-        const chunk = chunks[i]!;
-        if (mine.has(i) || !keepsRowsOf(chunk, rows)) continue;
-        rows.table(chunk.table, chunk.primaryKey);
-        addStateHashChunk(image, chunk, null, undefined, rows.add, file);
+    if (rows !== undefined && rows.failed === undefined) {
+      for (let i = 0; i < chunks.length && !rows.full; i++) {
+        const keep = mine.has(i) ? undefined : rows.of(chunks[i]!);
+        if (keep !== undefined) addStateHashChunk(image, chunks[i]!, null, undefined, keep, file);
       }
+    }
+    if (rows?.failed !== undefined) throw rows.failed;
+    if (rows !== undefined) {
       imageOverlay = job.id;
-      keepImageRows(rows.take());
       workerStats[3] = resolver.overlayRows;
     }
-  } catch {
+  } catch (error) {
     // an overlay without the image's rows: the jobs read them from the replica
     release();
+    port!.postMessage({ failed: String((error as Error)?.message ?? error) });
   } finally {
     file?.close();
     image.close();
   }
 }
 
-/** Rows of tables with a primary key only (changesets have no others), within the bounds. */
-function keepsRowsOf(chunk: StateHashChunk, rows: ImageRowCollector): boolean {
-  return !rows.full && chunk.primaryKey.some((p) => p > 0);
-}
+/**
+ * Puts an image's rows into the overlay as the reader hands them over (the native reader's
+ * output, no copy), up to `IMAGE_ROWS_MAX` rows and `IMAGE_ROW_BYTES_MAX` bytes: past them the
+ * rest is left out (the jobs read those rows from the replica). An error is kept, not thrown:
+ * the image's hash goes on, and the overlay is let go once it is done.
+ */
+class ImageRowSink implements StateHashElementBatches {
+  full = false;
+  failed: unknown;
+  #table = '';
+  #primaryKey: Uint8Array = new Uint8Array(0);
 
-/** Puts an image's rows into the overlay (within its bounds); on any error the overlay goes. */
-function keepImageRows(tables: ImageRows[]): void {
-  try {
-    for (const t of tables) {
-      if (resolver.overlayRows + t.count > IMAGE_ROWS_MAX) break;
-      if (resolver.overlayBytes + t.elements.byteLength > IMAGE_ROW_BYTES_MAX) break;
-      resolver.preloadRows(t.table, t.primaryKey, t.elements, t.descriptors, t.count);
+  /** The sink for `chunk`'s rows; undefined when none are kept (no primary key, or full). */
+  of(chunk: StateHashChunk): this | undefined {
+    // tables with a primary key only: changesets have no others
+    if (this.full || !chunk.primaryKey.some((p) => p > 0)) return undefined;
+    this.#table = chunk.table;
+    this.#primaryKey = chunk.primaryKey;
+    return this;
+  }
+
+  batch(out: Uint8Array, descriptors: Uint32Array, count: number): void {
+    if (this.full) return;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += descriptors[2 * i + 1]!;
+    if (
+      resolver.overlayRows + count > IMAGE_ROWS_MAX ||
+      resolver.overlayBytes + bytes > IMAGE_ROW_BYTES_MAX
+    ) {
+      this.full = true;
+      return;
     }
-  } catch (error) {
-    release();
-    port!.postMessage({ failed: String((error as Error)?.message ?? error) });
+    try {
+      resolver.preloadRows(this.#table, this.#primaryKey, out, descriptors, count);
+    } catch (error) {
+      this.failed = error;
+      this.full = true;
+    }
   }
 }
 

@@ -232,18 +232,34 @@ export function openStateHashFile(path: string): StateHashFile | undefined {
 }
 
 /**
+ * Takes a chunk's row elements in batches (`addStateHashChunk`'s `onElement`): the rows read from
+ * a file's pages as the native reader wrote them (no copy, no call per row), the others gathered.
+ */
+export interface StateHashElementBatches {
+  /**
+   * `count` elements: `out[descriptors[2i] .. + descriptors[2i + 1])` for `i < count`, in the
+   * chunk's order (views valid during the call).
+   */
+  batch(out: Uint8Array, descriptors: Uint32Array, count: number): void;
+}
+
+/** Elements per batch a `StateHashElementBatches` gets from rows read through SQLite. */
+const SQL_BATCH_ELEMENTS = 1024;
+
+/**
  * Adds the elements of one chunk's rows to `lanes` (see `stateHashChunks`); returns the rows.
  * `progress` as in `stateHashOfDatabase` (every 16,384 rows of this chunk); `onElement` sees each
- * row's element (a view valid during the call); `lanes` null: the elements only, not hashed. With
- * `file` (the same database's file, see `openStateHashFile`), a `direct` chunk's rows are read
- * from its pages; whatever the reader does not take is read through SQLite from there on.
+ * row's element (a view valid during the call), or takes them in batches
+ * (`StateHashElementBatches`); `lanes` null: the elements only, not hashed. With `file` (the same
+ * database's file, see `openStateHashFile`), a `direct` chunk's rows are read from its pages;
+ * whatever the reader does not take is read through SQLite from there on.
  */
 export function addStateHashChunk(
   db: Database,
   chunk: StateHashChunk,
   lanes: Uint16Array | null,
   progress?: () => void,
-  onElement?: (element: Uint8Array) => void,
+  onElement?: ((element: Uint8Array) => void) | StateHashElementBatches,
   file?: StateHashFile,
 ): number {
   let from = chunk.from;
@@ -266,7 +282,9 @@ export function addStateHashChunk(
         break; // the rest of the chunk, from `from`, through SQLite
       }
       if (lanes !== null) f.image.accumulate(f.out, f.descriptors, count, lanes);
-      if (onElement !== undefined) {
+      if (typeof onElement === 'object') {
+        if (count > 0) onElement.batch(f.out, f.descriptors, count);
+      } else if (onElement !== undefined) {
         const d = f.descriptors;
         for (let i = 0; i < count; i++) {
           onElement(f.out.subarray(d[2 * i]!, d[2 * i]! + d[2 * i + 1]!));
@@ -293,7 +311,7 @@ function addChunkRows(
   from: bigint | undefined,
   lanes: Uint16Array | null,
   progress?: () => void,
-  onElement?: (element: Uint8Array) => void,
+  onElement?: ((element: Uint8Array) => void) | StateHashElementBatches,
 ): number {
   const { table, columns } = chunk;
   const list = columns.map(quote).join(', ');
@@ -306,18 +324,55 @@ function addChunkRows(
     chunk.rowid === undefined ? select.iterate() : select.iterate(from, chunk.to)
   ) as IterableIterator<unknown[]>;
   const batch = elementLaneBatch();
+  const batches = typeof onElement === 'object' ? new ElementGather(onElement) : undefined;
+  const each = typeof onElement === 'function' ? onElement : undefined;
   let n = 0;
   for (const row of rows) {
     writer.begin(table, columns.length);
     for (const v of row) writer.storedValue(v);
     const element = writer.finish();
     if (lanes !== null) batch.add(element, false);
-    onElement?.(element);
+    if (batches !== undefined) batches.add(element);
+    else each?.(element);
     n++;
     if (progress !== undefined && (n & 0x3fff) === 0) progress();
   }
+  batches?.flush();
   if (lanes !== null) batch.finish(lanes);
   return n;
+}
+
+/** Gathers elements (copied) into batches of `SQL_BATCH_ELEMENTS` for a `StateHashElementBatches`. */
+class ElementGather {
+  #out = new Uint8Array(1 << 16);
+  #used = 0;
+  readonly #descriptors = new Uint32Array(2 * SQL_BATCH_ELEMENTS);
+  #count = 0;
+
+  constructor(readonly sink: StateHashElementBatches) {}
+
+  add(element: Uint8Array): void {
+    const n = element.byteLength;
+    if (this.#used + n > this.#out.byteLength) {
+      let size = this.#out.byteLength * 2;
+      while (size < this.#used + n) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.#out.subarray(0, this.#used));
+      this.#out = grown;
+    }
+    this.#out.set(element, this.#used);
+    this.#descriptors[2 * this.#count] = this.#used;
+    this.#descriptors[2 * this.#count + 1] = n;
+    this.#used += n;
+    if (++this.#count === SQL_BATCH_ELEMENTS) this.flush();
+  }
+
+  flush(): void {
+    if (this.#count === 0) return;
+    this.sink.batch(this.#out, this.#descriptors, this.#count);
+    this.#count = 0;
+    this.#used = 0;
+  }
 }
 
 /** The 32-byte state root of a database, from scratch: `stateHashOfDatabase(db).digest()`. */
