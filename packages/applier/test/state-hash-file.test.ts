@@ -150,6 +150,34 @@ describe('stateHashChunks: which tables are read from the file', () => {
     expectSameBothWays(path);
   });
 
+  it('plans without reading the tables: a seek to each end of the B-tree, not a scan', () => {
+    // 20,000 rows on many leaf pages, one leaf in the middle damaged: a scan fails there, the
+    // plan (each table's first and last rowid) never reads it
+    const path = writeDatabase((db) => {
+      db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)');
+      const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+      db.transaction(() => {
+        for (let i = 1; i <= 20_000; i++) insert.run(i, `row ${i}`.padEnd(40, '.'));
+      })();
+    });
+    const bytes = readFileSync(path);
+    const pages = bytes.length / 4096;
+    expect(pages).toBeGreaterThan(100);
+    const middle = Math.floor(pages / 2);
+    expect(bytes[middle * 4096]).toBe(0x0d); // a table leaf (rows inserted in rowid order)
+    bytes.fill(0xff, middle * 4096, middle * 4096 + 16);
+    writeFileSync(path, bytes);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(() => db.prepare('SELECT count(v) FROM t').get()).toThrow(/malformed/);
+      const chunks = stateHashChunks(db);
+      expect(chunks[0]!.from).toBe(1n);
+      expect(chunks.at(-1)!.to).toBe(20_000n);
+    } finally {
+      db.close();
+    }
+  });
+
   it('not in a UTF-16 database (every chunk through SQLite)', () => {
     const path = writeDatabase((db) => {
       db.pragma("encoding = 'UTF-16le'");

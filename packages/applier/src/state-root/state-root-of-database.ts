@@ -138,8 +138,12 @@ export function stateHashChunks(db: Database): StateHashChunk[] {
       chunks.push({ table, columns, primaryKey });
       continue;
     }
+    // one aggregate per subquery: each is then a seek to one end of the B-tree (min and max in
+    // one SELECT scan the whole table)
     const [min, max] = db
-      .prepare(`SELECT min(${rowid}), max(${rowid}) FROM ${quote(table)}`)
+      .prepare(
+        `SELECT (SELECT min(${rowid}) FROM ${quote(table)}), (SELECT max(${rowid}) FROM ${quote(table)})`,
+      )
       .raw(true)
       .safeIntegers(true)
       .get() as [bigint | null, bigint | null];
