@@ -433,6 +433,54 @@ describe.each(modes)('GroupUpdateResolver (%s overlay)', (mode) => {
     }
   });
 
+  it('resolves changesets of many UPDATEs: rows in the overlay and not, past the first list of missing rows', () => {
+    withReplica((source, writer, reader) => {
+      const rows = record(source, (db) => {
+        db.exec('BEGIN');
+        const insert = db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)');
+        for (let id = 1; id <= 3000; id++) insert.run(id, `v ${id}`, id % 7, id / 8);
+        db.exec('COMMIT');
+      });
+      applyChangeset(writer, rows);
+      // 1,500 rows none of which the overlay has (more than one list of missing rows holds), then
+      // 1,000 of which a third are in it (changed by the first), in blocks of every mix
+      const changesets = [
+        record(source, (db) => db.exec("UPDATE t SET v = 'even ' || id WHERE id % 2 = 0")),
+        record(source, (db) => db.exec("UPDATE t SET v = 'third ' || id WHERE id % 3 = 0")),
+      ];
+      const positions = positionsOf(changesets);
+      expect(positions.map((p) => p.length / 2)).toEqual([1500, 1000]);
+      const inline = stateHashOfDatabase(writer);
+      const viaResolver = new LtHash16(inline.lanes);
+      const resolver = resolverOf(reader);
+      reader.exec('BEGIN');
+      try {
+        reader.prepare('SELECT count(*) FROM sqlite_schema').get();
+        writer.transaction(() => {
+          for (const c of changesets) {
+            applyChangeset(writer, c, { transaction: 'caller' });
+            applyStateDelta(writer, inline, changesetStateDelta(c));
+          }
+        })();
+        const slots = [new Uint16Array(LTHASH_LANES), new Uint16Array(LTHASH_LANES)];
+        resolver.resolve(
+          { changesets, positions },
+          (slot) => slots[slot]!,
+          () => true,
+        );
+        for (const c of changesets) {
+          viaResolver.addLanes(changesetStateDelta(c, { decodeUpdates: false }).lanes);
+        }
+        for (const s of slots) viaResolver.addLanes(s);
+        expect(hex(inline.digest())).toBe(hex(stateRootOfDatabase(writer)));
+        expect(hex(viaResolver.digest())).toBe(hex(inline.digest()));
+        expect(resolver.overlayRows).toBe(2000);
+      } finally {
+        reader.exec('COMMIT');
+      }
+    });
+  });
+
   it('takes rows preloaded from their elements (a snapshot image just hashed) instead of reading them', () => {
     withReplica((source, writer, reader) => {
       const inserts = changesetsOf(source, [
