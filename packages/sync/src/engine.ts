@@ -39,8 +39,8 @@ import type { ValidationRule } from './validation-rule';
 const RESOLVER_START_WAIT_MS = 10_000;
 /**
  * A group with a state root resolver job runs to the job's end, up to this many `maxCommitMs`
- * (the job is sized to one by the pace of the last group; past it, the group ends early and the
- * resolver's next job starts its overlay over).
+ * (the job is sized to one and a changeset by the pace of the last group; past it, the group
+ * ends early and the resolver's next job starts its overlay over).
  */
 const JOB_GROUP_BUDGETS = 4;
 
@@ -84,7 +84,8 @@ export interface SyncEngineOptions {
    * A commit stops taking more messages once it has run this long (it always takes one), and the
    * engine yields to the event loop between commits, so reads served by this process wait at most
    * about this long. Default 10. (With the state root's UPDATE resolver, a commit runs to the end
-   * of its resolver job, sized to this by the pace of the last one, and stops at 4x this.)
+   * of its resolver job, sized by the pace of the last one to run this long and one changeset
+   * more, and stops at 4x this.)
    */
   maxCommitMs?: number;
   /** Cap on a decompressed batch and on each decompressed changeset/withdrawal payload. Default 256 MiB. */

@@ -95,9 +95,10 @@ export class StateRootTracker {
   /**
    * Before a group's transaction: hands its changesets to the resolver's worker, if any. Must be
    * called after the previous group committed (the worker reads the replica as of that commit).
-   * `budgetMs`: how long the group may run (the engine's `maxCommitMs`): the job then holds about
-   * as many of its first messages as the last group's pace of applying fits in it (4 changesets
-   * before there is a pace), not every pending message; the group ends where the job ends
+   * `budgetMs`: how long the group may run (the engine's `maxCommitMs`): the job then holds as
+   * many of its first messages as the last group's pace of applying fits in it, and one changeset
+   * more, as a group without a job runs to the first message past it (4 changesets before there
+   * is a pace), not every pending message; the group ends where the job ends
    * (`groupFull`): the worker walks the whole job at once.
    */
   beginGroup(group: readonly PreparedMessage[], budgetMs?: number): void {
@@ -108,13 +109,16 @@ export class StateRootTracker {
     const resolver = this.#resolver;
     if (resolver === undefined || !resolver.usable) return;
     // the group is the job (the worker walks all of it at once): as many changesets as the last
-    // group's pace fits in the budget (FIRST_JOB_CHANGESETS before there is a pace)
+    // group's pace fits in the budget, and one more (FIRST_JOB_CHANGESETS before there is a
+    // pace): a group without a job stops at the first message past its budget, and one with a
+    // job runs as long (no more commits for the same stream; each commit of a stream of UPDATEs
+    // writes most of the table's pages to the WAL)
     const limit =
       budgetMs === undefined
         ? Number.POSITIVE_INFINITY
         : this.#msPerChangeset <= 0
           ? FIRST_JOB_CHANGESETS
-          : Math.max(1, Math.round(budgetMs / this.#msPerChangeset));
+          : Math.max(1, Math.floor(budgetMs / this.#msPerChangeset) + 1);
     const changesets: Uint8Array[] = [];
     const deltas: (ChangesetStateDelta | null | undefined)[] = [];
     let bytes = 0;

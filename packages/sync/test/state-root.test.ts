@@ -4,7 +4,7 @@ import { applyChangeset, LtHash16, stateRootOfDatabase } from '@synddb/applier';
 import { MessageType } from '@synddb/protocol';
 import { openStateStore } from '@synddb/state-store';
 import { onCleanup, tempDir } from '@synddb/test-support';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createPreparePool, type StateRootHandler, StateRootTracker } from '../src/index';
 import type { PreparedMessage } from '../src/prepare-batch';
 import { UpdateResolver } from '../src/update-resolver';
@@ -222,6 +222,76 @@ describe('StateRootTracker', () => {
     expect(group(3, 5)).toBe(true);
     expect(resolver.stats.slots).toBe(3);
     expect(tracker.pastJob).toBe(0);
+    expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
+    db.close();
+  });
+
+  it('sizes a job to run its budget at the last pace, and one changeset past it, as a group without a job runs', async () => {
+    const dir = tempDir('synddb-sync-tracker-pace-');
+    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER)';
+    const source = new DatabaseSync(join(dir, 'source.db'));
+    source.exec(schema);
+    source.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
+    // UPDATEs that leave w out: each changeset has one to resolve
+    const changesets = Array.from({ length: 20 }, (_, i) => {
+      const session = source.createSession();
+      source.exec(`UPDATE t SET v = 'v${i}' WHERE id = ${1 + (i % 2)}`);
+      const changeset = session.changeset();
+      session.close();
+      return changeset;
+    });
+    source.close();
+    const path = join(dir, 'replica.db');
+    const db = openReplica(path);
+    db.exec(schema);
+    db.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
+    const resolver = new UpdateResolver({ path });
+    onCleanup(() => resolver.stop());
+    await resolver.ready();
+    const tracker = new StateRootTracker(db, openStateStore(db), resolver);
+    // the tracker's clock: each group takes exactly the time the test says
+    let now = 1000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    onCleanup(() => clock.mockRestore());
+    let next = 0;
+    /** Offers every remaining changeset; applies what the group's job holds in `ms`. */
+    const group = (ms: number) => {
+      const messages = changesets.slice(next).map(
+        (data, k) =>
+          ({
+            type: MessageType.Changeset,
+            sequence: BigInt(next + k),
+            timestamp: 0n,
+            messageHash: new Uint8Array(32),
+            request: { changesets: [{ data }] },
+          }) as unknown as PreparedMessage,
+      );
+      tracker.beginGroup(messages, 10);
+      let applied = 0;
+      db.transaction(() => {
+        for (const data of changesets.slice(next)) {
+          tracker.applied(data, null, applyChangeset(db, data, { transaction: 'caller' }));
+          applied++;
+          if (tracker.groupFull(applied)) break;
+        }
+        now += ms;
+        tracker.endGroup(true);
+      })();
+      next += applied;
+      return applied;
+    };
+    // before any pace: 4 changesets; 10 ms for them is 2.5 ms each
+    expect(group(10)).toBe(4);
+    // 10 ms at 2.5 ms fits 4, and a group without a job stops at the first message past its
+    // budget: 5 (not 4, which would make the group end short of its budget, and commit more often)
+    expect(group(15)).toBe(5);
+    // 3 ms each: 3 fit (9 ms), the 4th goes past
+    expect(group(8)).toBe(4);
+    // 2 ms each: 5 fit exactly, and one more
+    expect(group(12)).toBe(6);
+    expect(tracker.pastJob).toBe(0);
+    expect(tracker.shortOfJob).toBe(0);
+    expect(resolver.stats.slots).toBe(19);
     expect(hex(tracker.root())).toBe(hex(stateRootOfDatabase(db)));
     db.close();
   });
