@@ -25,10 +25,13 @@
  *     positions[0..n) = each state-table UPDATE's table header and record offsets; returns n,
  *     -1 when the pass does not take the input, -2 when positions is too small (see "changeset
  *     deltas" below).
+ *   threadCpu(): number, leaveCpu(cpu: number): boolean: the calling thread's CPU, and a move off
+ *     it that leaves the thread's affinity as it was ("thread placement" below).
  */
-/* mmap, open (image-rows.h) under -std=c11 */
-#define _POSIX_C_SOURCE 200809L
+/* mmap, open (image-rows.h) under -std=c11; sched_getcpu, sched_setaffinity (thread placement) */
+#define _GNU_SOURCE
 #include <cpuid.h>
+#include <sched.h>
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1226,6 +1229,47 @@ static napi_value js_image_rows(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* ---------------------------------------------------------------- thread placement */
+
+/* threadCpu(): the CPU the calling thread runs on, -1 if unknown. */
+static napi_value js_thread_cpu(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  if (napi_create_int32(env, sched_getcpu(), &v) != napi_ok) return NULL;
+  return v;
+}
+
+/*
+ * leaveCpu(cpu): moves the calling thread off `cpu` when it runs there and its affinity allows
+ * another CPU: its affinity without `cpu` (the kernel migrates it at once), then its affinity as
+ * it was (it stays where it went until the scheduler moves it). Returns whether it moved. Never
+ * narrows the affinity for longer than the two calls; any failure leaves it as it was.
+ */
+static napi_value js_leave_cpu(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t cpu = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &cpu) != napi_ok) cpu = -1;
+  int moved = 0;
+  if (cpu >= 0 && cpu < CPU_SETSIZE && sched_getcpu() == cpu) {
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    if (sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_ISSET(cpu, &mask) &&
+        CPU_COUNT(&mask) > 1) {
+      cpu_set_t others = mask;
+      CPU_CLR(cpu, &others);
+      if (sched_setaffinity(0, sizeof others, &others) == 0) {
+        moved = sched_getcpu() != cpu;
+        (void)sched_setaffinity(0, sizeof mask, &mask);
+      }
+    }
+  }
+  napi_value v;
+  if (napi_get_boolean(env, moved != 0, &v) != napi_ok) return NULL;
+  return v;
+}
+
 static int export_function(napi_env env, napi_value object, const char *name, napi_callback cb,
                            void *data) {
   napi_value fn;
@@ -1279,7 +1323,10 @@ NAPI_MODULE_INIT() {
         napi_set_element(env, levels, n++, s) != napi_ok)
       return NULL;
   }
-  if (napi_set_named_property(env, exports, "levels", levels) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "levels", levels) != napi_ok ||
+      !export_function(env, exports, "threadCpu", js_thread_cpu, NULL) ||
+      !export_function(env, exports, "leaveCpu", js_leave_cpu, NULL))
+    return NULL;
   return exports;
 }
 #endif /* BLAKE3_LTHASH_KERNEL_ONLY */

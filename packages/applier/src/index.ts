@@ -52,6 +52,7 @@ export {
   stateRootOfDatabase,
   type TableReader,
 } from './state-root/state-root-of-database';
+export { leaveCpu, threadCpu } from './state-root/thread-placement';
 export type {
   ApplyOptions,
   ApplyResult,

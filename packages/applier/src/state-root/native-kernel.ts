@@ -77,6 +77,10 @@ interface NativeAddon {
   levels: NativeLevelName[];
   avx512?: NativeLevel;
   avx2?: NativeLevel;
+  /** The CPU the calling thread runs on (sched_getcpu), -1 if unknown. */
+  threadCpu?(): number;
+  /** Moves the calling thread off `cpu` if it runs there (thread-placement.ts). */
+  leaveCpu?(cpu: number): boolean;
 }
 
 export interface NativeAddonLoad {
