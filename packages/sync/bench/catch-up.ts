@@ -380,7 +380,7 @@ async function timeSync(
     lastResolver =
       r === undefined
         ? 'no UPDATE resolver'
-        : `UPDATE resolver: ${r.stats.jobs} jobs (${r.stats.overlays} new overlays), ${r.stats.images} images (${r.stats.imageChunksHere} chunks on the applying thread), ${r.stats.slots} slots, ${r.stats.fallbacks} fallbacks, waited ${r.stats.waitMs.toFixed(0)} ms, its thread's CPU ${r.stats.workerCpuMs.toFixed(0)} ms`;
+        : `UPDATE resolver: ${r.stats.jobs} jobs (${r.stats.overlays} new overlays), ${r.stats.images} images (${r.stats.imageChunksHere} chunks on the applying thread), ${r.stats.slots} slots, ${r.stats.fallbacks} fallbacks, waited ${r.stats.waitMs.toFixed(0)} ms, its thread's CPU ${r.stats.workerCpuMs.toFixed(0)} ms, moved off the applying thread's CPU ${r.stats.movedOffApplier} times`;
   }
   await engine.stop();
   await pool?.close();

@@ -15,6 +15,8 @@ export interface ResolverJobMessage {
    * every changeset it walked).
    */
   continuation: boolean;
+  /** The CPU the applying thread ran on when it posted the job (-1: unknown): see `leaveCpu`. */
+  cpu: number;
   shared: SharedArrayBuffer;
   slots: number;
   changesets: number;
@@ -85,6 +87,8 @@ export interface ImageHashMessage {
    * on with, if the applying thread says so (`continuation`: the swap committed, nothing else).
    */
   epoch: number;
+  /** As in a group's job: the applying thread's CPU. */
+  cpu: number;
 }
 
 /** Rows and element bytes of an image kept in the worker's overlay at most (below its bounds). */

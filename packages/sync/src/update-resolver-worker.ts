@@ -6,6 +6,7 @@ import {
   addStateHashChunk,
   GroupUpdateResolver,
   LTHASH_LANES,
+  leaveCpu,
   openStateHashFile,
   type StateHashChunk,
   type StateHashElementBatches,
@@ -106,6 +107,10 @@ port.postMessage(
 );
 
 port.on('message', (job: ResolverJobMessage | ImageHashMessage) => {
+  // Woken by the applying thread, this thread may wake on its CPU (when the other CPUs are busy,
+  // say with the prepare workers at a higher niceness) and stay there, both at half speed, until
+  // the scheduler balances busy CPUs again (tens of ms): it moves off at once.
+  if (leaveCpu(job.cpu)) workerStats[4]! += 1;
   if (job.kind === 'image') {
     clearTimeout(idle);
     hashImage(job);

@@ -6,6 +6,7 @@ import {
   LTHASH_LANES,
   openStateHashFile,
   stateHashChunks,
+  threadCpu,
 } from '@synddb/applier';
 import Database from 'better-sqlite3';
 import {
@@ -77,6 +78,11 @@ export interface UpdateResolverStats {
   continued: number;
   /** Rows of the last image the worker's overlay holds (both threads' chunks: it reads them all). */
   imageRowsKept: number;
+  /**
+   * Jobs at whose start the worker found itself on the applying thread's CPU and moved off it
+   * (`leaveCpu`; Linux with the native kernel).
+   */
+  movedOffApplier: number;
 }
 
 /**
@@ -113,7 +119,7 @@ export class UpdateResolver {
   /** The worker keeps an image's rows as its overlay (its overlay is the native one). */
   #keepsImageRows = false;
   /** Written by the worker: its thread's CPU time (ms), overlays, continued (after each job), image rows kept. */
-  readonly #workerStats = new Float64Array(new SharedArrayBuffer(32));
+  readonly #workerStats = new Float64Array(new SharedArrayBuffer(40));
   readonly #stats: UpdateResolverStats = {
     jobs: 0,
     largestJob: 0,
@@ -126,6 +132,7 @@ export class UpdateResolver {
     overlays: 0,
     continued: 0,
     imageRowsKept: 0,
+    movedOffApplier: 0,
   };
   /** The worker's last error message, if any. */
   lastError: string | undefined;
@@ -165,6 +172,7 @@ export class UpdateResolver {
     this.#stats.overlays = this.#workerStats[1]!;
     this.#stats.continued = this.#workerStats[2]!;
     this.#stats.imageRowsKept = this.#workerStats[3]!;
+    this.#stats.movedOffApplier = this.#workerStats[4]!;
     return this.#stats;
   }
 
@@ -252,6 +260,7 @@ export class UpdateResolver {
       kind: 'group',
       epoch,
       continuation,
+      cpu: threadCpu(),
       shared,
       slots,
       changesets: entries.length,
@@ -340,7 +349,7 @@ export class UpdateResolver {
     if (this.#broken || !this.#ready) return false;
     const shared = new SharedArrayBuffer(HEADER_BYTES + SLOT_BYTES);
     const id = ++this.#imageId;
-    const message: ImageHashMessage = { kind: 'image', path, shared, id, epoch };
+    const message: ImageHashMessage = { kind: 'image', path, shared, id, epoch, cpu: threadCpu() };
     this.#worker!.postMessage(message);
     this.#image = { header: new Int32Array(shared, 0, HEADER_BYTES / 4), shared, path, id };
     return true;

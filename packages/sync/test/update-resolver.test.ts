@@ -127,6 +127,9 @@ describe('UPDATE resolver (state root UPDATEs on a worker thread)', () => {
       expect(stats.jobs).toBeGreaterThan(0);
       expect(stats.slots).toBeGreaterThan(50);
       expect(stats.fallbacks).toBe(0);
+      // at most one move off the applying thread's CPU per job or image
+      expect(Number.isInteger(stats.movedOffApplier)).toBe(true);
+      expect(stats.movedOffApplier).toBeLessThanOrEqual(stats.jobs + stats.images);
       expect(run.engine.stateRoot!.resolver!.usable).toBe(true);
       expect(run.engine.stateRoot!.recomputations).toBeGreaterThanOrEqual(4); // the snapshots
       // their images hashed on the worker while they were swapped in
