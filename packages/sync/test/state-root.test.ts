@@ -19,6 +19,48 @@ import {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
+/** The tracker tests' table: UPDATEs of v leave w out, so each must be resolved from the row. */
+const TRACKER_SCHEMA = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER)';
+const TRACKER_ROWS = "INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)";
+
+/** A source database with the tracker tests' rows, and a way to record a changeset of SQL on it. */
+function trackerSource(dir: string) {
+  const source = new DatabaseSync(join(dir, 'source.db'));
+  source.exec(TRACKER_SCHEMA);
+  source.exec(TRACKER_ROWS);
+  const record = (sql: string) => {
+    const session = source.createSession();
+    source.exec(sql);
+    const changeset = session.changeset();
+    session.close();
+    return changeset;
+  };
+  return { source, record };
+}
+
+/** A replica with the same rows, its UPDATE resolver (ready) and a tracker over both. */
+async function trackedReplica(dir: string) {
+  const path = join(dir, 'replica.db');
+  const db = openReplica(path);
+  db.exec(TRACKER_SCHEMA);
+  db.exec(TRACKER_ROWS);
+  const resolver = new UpdateResolver({ path });
+  onCleanup(() => resolver.stop());
+  await resolver.ready();
+  const tracker = new StateRootTracker(db, openStateStore(db), resolver);
+  return { db, resolver, tracker };
+}
+
+/** A changeset message of one changeset, as the engine hands it to the tracker. */
+const changesetMessage = (sequence: number, data: Uint8Array) =>
+  ({
+    type: MessageType.Changeset,
+    sequence: BigInt(sequence),
+    timestamp: 0n,
+    messageHash: new Uint8Array(32),
+    request: { changesets: [{ data }] },
+  }) as unknown as PreparedMessage;
+
 /** Records the root after every message, and what kind of message it was. */
 function recorder() {
   const roots = new Map<bigint, { root: string; type: number; messageHash: string }>();
@@ -166,17 +208,7 @@ describe('StateRootTracker', () => {
 
   it('sizes resolver jobs by the pace of every group: a first message without UPDATEs does not leave the rest to this thread', async () => {
     const dir = tempDir('synddb-sync-tracker-jobs-');
-    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER)';
-    const source = new DatabaseSync(join(dir, 'source.db'));
-    source.exec(schema);
-    source.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
-    const record = (sql: string) => {
-      const session = source.createSession();
-      source.exec(sql);
-      const changeset = session.changeset();
-      session.close();
-      return changeset;
-    };
+    const { source, record } = trackerSource(dir);
     // an INSERT (nothing to resolve), then UPDATEs that leave w out (resolved from the row)
     const changesets = [
       record("INSERT INTO t VALUES (3, 'c', 3)"),
@@ -186,22 +218,8 @@ describe('StateRootTracker', () => {
       record("UPDATE t SET v = 'z' WHERE id = 3"),
     ];
     source.close();
-    const path = join(dir, 'replica.db');
-    const db = openReplica(path);
-    db.exec(schema);
-    db.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
-    const resolver = new UpdateResolver({ path });
-    onCleanup(() => resolver.stop());
-    await resolver.ready();
-    const tracker = new StateRootTracker(db, openStateStore(db), resolver);
-    const message = (i: number) =>
-      ({
-        type: MessageType.Changeset,
-        sequence: BigInt(i),
-        timestamp: 0n,
-        messageHash: new Uint8Array(32),
-        request: { changesets: [{ data: changesets[i]! }] },
-      }) as unknown as PreparedMessage;
+    const { db, resolver, tracker } = await trackedReplica(dir);
+    const message = (i: number) => changesetMessage(i, changesets[i]!);
     const group = (from: number, to: number) => {
       const messages = changesets.slice(from, to).map((_, k) => message(from + k));
       tracker.beginGroup(messages, 10);
@@ -228,27 +246,13 @@ describe('StateRootTracker', () => {
 
   it('sizes a job to run its budget at the last pace, and one changeset past it, as a group without a job runs', async () => {
     const dir = tempDir('synddb-sync-tracker-pace-');
-    const schema = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER)';
-    const source = new DatabaseSync(join(dir, 'source.db'));
-    source.exec(schema);
-    source.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
+    const { source, record } = trackerSource(dir);
     // UPDATEs that leave w out: each changeset has one to resolve
-    const changesets = Array.from({ length: 20 }, (_, i) => {
-      const session = source.createSession();
-      source.exec(`UPDATE t SET v = 'v${i}' WHERE id = ${1 + (i % 2)}`);
-      const changeset = session.changeset();
-      session.close();
-      return changeset;
-    });
+    const changesets = Array.from({ length: 20 }, (_, i) =>
+      record(`UPDATE t SET v = 'v${i}' WHERE id = ${1 + (i % 2)}`),
+    );
     source.close();
-    const path = join(dir, 'replica.db');
-    const db = openReplica(path);
-    db.exec(schema);
-    db.exec("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
-    const resolver = new UpdateResolver({ path });
-    onCleanup(() => resolver.stop());
-    await resolver.ready();
-    const tracker = new StateRootTracker(db, openStateStore(db), resolver);
+    const { db, resolver, tracker } = await trackedReplica(dir);
     // the tracker's clock: each group takes exactly the time the test says
     let now = 1000;
     const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
@@ -256,16 +260,7 @@ describe('StateRootTracker', () => {
     let next = 0;
     /** Offers every remaining changeset; applies what the group's job holds in `ms`. */
     const group = (ms: number) => {
-      const messages = changesets.slice(next).map(
-        (data, k) =>
-          ({
-            type: MessageType.Changeset,
-            sequence: BigInt(next + k),
-            timestamp: 0n,
-            messageHash: new Uint8Array(32),
-            request: { changesets: [{ data }] },
-          }) as unknown as PreparedMessage,
-      );
+      const messages = changesets.slice(next).map((data, k) => changesetMessage(next + k, data));
       tracker.beginGroup(messages, 10);
       let applied = 0;
       db.transaction(() => {
