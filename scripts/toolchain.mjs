@@ -5,7 +5,8 @@
 // PATH, installs the workspace from the lockfile, then runs the workspace script:
 //
 //   node scripts/toolchain.mjs test    -> pnpm run check   (lint, typecheck, build, every test tier)
-//   node scripts/toolchain.mjs start   -> pnpm run devnet  (the built validator against the devnet)
+//   node scripts/toolchain.mjs start   -> pnpm run build, then scripts/start.ts (what `pnpm run
+//                                         devnet` runs: the built validator against the devnet)
 //   node scripts/toolchain.mjs env     -> prints `export PATH=...` lines (.ci/env.sh evals them)
 //
 // Plain JavaScript on purpose: it runs before anything is installed, on the machine's own Node.
@@ -18,7 +19,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tooling = join(root, '.tooling');
 const NODE_MAJOR = 24;
 const PNPM_MAJOR = 10;
-const COMMANDS = { test: 'check', start: 'devnet' };
+/** The workspace script each command runs (`start` then runs scripts/start.ts: see below). */
+const COMMANDS = { test: 'check', start: 'build' };
 
 const command = process.argv[2];
 if (command !== 'env' && !(command in COMMANDS)) {
@@ -142,8 +144,20 @@ try {
   let code = await run('pnpm', ['install', '--frozen-lockfile'], env);
   if (code === 0) {
     const script = COMMANDS[command];
+    const args = command === 'start' ? ['--output-logs=errors-only'] : process.argv.slice(3);
     say(`toolchain: pnpm run ${script}`);
-    code = await run('pnpm', ['run', script, ...process.argv.slice(3)], env);
+    code = await run('pnpm', ['run', script, ...args], env);
+  }
+  if (code === 0 && command === 'start') {
+    // The devnet started from here, not through `pnpm run devnet` (which runs the same two
+    // steps): Ctrl-C is how it ends, and pnpm reports a run it was interrupted in as failed
+    // ("ELIFECYCLE Command failed.") even when everything stopped cleanly and exited 0.
+    say('toolchain: node --import tsx scripts/start.ts');
+    code = await run(
+      'node',
+      ['--import', 'tsx', 'scripts/start.ts', ...process.argv.slice(3)],
+      env,
+    );
   }
   process.exit(code);
 } catch (error) {

@@ -58,8 +58,9 @@ function expectStartedBothBinaries(output: string): void {
   expect(output).toMatch(/signature API {3}http:\/\/127\.0\.0\.1:\d+/);
 }
 
-// Keeps the README's first command true: `npm start` ends in `pnpm run devnet`, which builds and
-// runs scripts/start.ts: the built devnet and the built validator as two processes.
+// Keeps the README's first command true: `npm start` (scripts/toolchain.mjs) builds and runs
+// scripts/start.ts, as `pnpm run devnet` does: the built devnet and the built validator as two
+// processes.
 it('scripts/start.ts runs the built devnet and validator as processes; the validator applies and signs', async () => {
   const { code, output } = await runStart({ SYNDDB_START_SMOKE: '60' }, () => false);
   expect(code, output).toBe(0);
